@@ -1,0 +1,558 @@
+//! Two-phase idempotency: the [`IdempotencyStore`] trait and the in-memory [`MemoryStore`].
+//!
+//! Providers retry, so the same delivery can arrive twice, or twice at the same moment. Each
+//! delivery id goes through:
+//!
+//! 1. [`claim`](IdempotencyStore::claim): [`Claim::New`] (process it; you hold a lease),
+//!    [`Claim::InFlight`] (another copy holds the lease: answer `409`), or [`Claim::Done`]
+//!    (already processed: answer `200` without running the handler).
+//! 2. After the handler: [`complete`](IdempotencyStore::complete) when it succeeded, so copies
+//!    are answered as duplicates for the retention period; [`release`](IdempotencyStore::release)
+//!    when it failed, so the provider's retry is processed instead of dropped.
+//!
+//! A lease expires on its own, so a holder that crashed cannot block an id forever; a
+//! [`ClaimToken`] makes sure only the current holder can complete or release.
+//!
+//! ```
+//! use std::time::Duration;
+//! use hookbr_core::{Claim, DeliveryId, IdempotencyStore, MemoryStore, Provider};
+//! # futures_executor::block_on(async {
+//! let store = MemoryStore::new();
+//! let key = DeliveryId::new(Provider::Bonifiq, "4834c95e-84f7-485e-90de-09353df57fd3").key();
+//! let Claim::New(token) = store.claim(key, Duration::from_secs(30)).await? else { panic!() };
+//! assert_eq!(store.claim(key, Duration::from_secs(30)).await?, Claim::InFlight);
+//! store.complete(key, token, Duration::from_secs(7 * 86_400)).await?;
+//! assert_eq!(store.claim(key, Duration::from_secs(30)).await?, Claim::Done);
+//! # Ok::<(), hookbr_core::StoreError>(()) }).unwrap();
+//! ```
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use dashmap::DashMap;
+
+use crate::{ConfigError, DedupKey};
+
+/// The future returned by [`IdempotencyStore`] methods.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Proof of holding a claim, given by [`Claim::New`] and required to settle it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClaimToken(u64);
+
+impl ClaimToken {
+    /// Wraps a raw token (for store implementations).
+    #[must_use]
+    pub const fn from_raw(raw: u64) -> Self {
+        Self(raw)
+    }
+
+    /// The raw token (for store implementations).
+    #[must_use]
+    pub const fn into_raw(self) -> u64 {
+        self.0
+    }
+}
+
+/// The answer to [`IdempotencyStore::claim`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// First copy (or the previous holder's lease expired, or it released): process it.
+    New(ClaimToken),
+    /// Another copy is being processed now.
+    InFlight,
+    /// Already processed to completion.
+    Done,
+}
+
+/// The store could not answer; the delivery should be refused with `503` so the provider
+/// retries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("idempotency store unavailable: {message}")]
+pub struct StoreError {
+    message: String,
+}
+
+impl StoreError {
+    /// A store error with a message (no secrets, no payloads).
+    #[must_use]
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+/// A two-phase idempotency store. See the module docs.
+///
+/// Implementations must make `claim` atomic: of any number of concurrent claims of one key,
+/// exactly one gets [`Claim::New`].
+pub trait IdempotencyStore: Send + Sync + fmt::Debug {
+    /// Claims `key` for `lease`.
+    fn claim(&self, key: DedupKey, lease: Duration) -> StoreFuture<'_, Claim>;
+
+    /// Marks `key` processed; copies are answered [`Claim::Done`] for `retention`. A stale
+    /// `token` (the lease expired and someone else claimed the key) is ignored.
+    fn complete(
+        &self,
+        key: DedupKey,
+        token: ClaimToken,
+        retention: Duration,
+    ) -> StoreFuture<'_, ()>;
+
+    /// Gives `key` up so the next copy is processed. A stale `token` is ignored.
+    fn release(&self, key: DedupKey, token: ClaimToken) -> StoreFuture<'_, ()>;
+}
+
+impl<S: IdempotencyStore + ?Sized> IdempotencyStore for Arc<S> {
+    fn claim(&self, key: DedupKey, lease: Duration) -> StoreFuture<'_, Claim> {
+        (**self).claim(key, lease)
+    }
+
+    fn complete(
+        &self,
+        key: DedupKey,
+        token: ClaimToken,
+        retention: Duration,
+    ) -> StoreFuture<'_, ()> {
+        (**self).complete(key, token, retention)
+    }
+
+    fn release(&self, key: DedupKey, token: ClaimToken) -> StoreFuture<'_, ()> {
+        (**self).release(key, token)
+    }
+}
+
+/// A source of monotonic time in milliseconds, so that leases and retention can be tested
+/// without sleeping.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// Milliseconds since an arbitrary, fixed origin.
+    fn now_millis(&self) -> u64;
+}
+
+/// The real clock: milliseconds since the clock was created.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemClock {
+    origin: Instant,
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        Self {
+            origin: Instant::now(),
+        }
+    }
+}
+
+impl Clock for SystemClock {
+    fn now_millis(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// A clock that only moves when told to (for tests).
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    now: AtomicU64,
+}
+
+impl ManualClock {
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let millis = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.now.fetch_add(millis, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_millis(&self) -> u64 {
+        self.now.load(Ordering::SeqCst)
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now_millis(&self) -> u64 {
+        (**self).now_millis()
+    }
+}
+
+/// Token value marking a completed entry.
+const DONE: u64 = 0;
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// Lease end (in flight) or retention end (done), in clock milliseconds.
+    deadline: u64,
+    /// The holder's token, or [`DONE`].
+    token: u64,
+}
+
+/// The default capacity of a [`MemoryStore`]: one million remembered deliveries (about 50 MB).
+pub const DEFAULT_CAPACITY: usize = 1_000_000;
+
+/// An in-memory [`IdempotencyStore`] on a sharded concurrent map, for a single instance.
+///
+/// Each entry is a 16-byte [`DedupKey`] and 16 bytes of state.
+///
+/// # When full
+///
+/// Memory is bounded by the capacity (default [`DEFAULT_CAPACITY`]). When a new key would
+/// exceed it, the store first drops every expired entry; if that is not enough, it evicts the
+/// completed entries closest to the end of their retention (the oldest eighth of the capacity),
+/// so the cost is paid once per many claims. Entries in flight are never evicted. If every entry
+/// is in flight, `claim` fails with [`StoreError`] (the delivery is refused with `503` and the
+/// provider retries) rather than forgetting a lease. An evicted delivery that arrives again is
+/// processed again: size the capacity above the number of deliveries expected per retention
+/// period, or use a durable store.
+///
+/// Contents are lost on restart; use hookbr-store's backends where that matters.
+#[derive(Debug)]
+pub struct MemoryStore<C = SystemClock> {
+    map: DashMap<DedupKey, Entry>,
+    len: AtomicUsize,
+    capacity: usize,
+    next_token: AtomicU64,
+    clock: C,
+    pruning: Mutex<()>,
+}
+
+impl MemoryStore {
+    /// A store with the default capacity and the system clock.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_clock(SystemClock::default())
+    }
+
+    /// A store remembering at most `capacity` deliveries.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ZeroCapacity`] when `capacity` is 0.
+    pub fn with_capacity(capacity: usize) -> Result<Self, ConfigError> {
+        Self::new().capacity(capacity)
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C: Clock> MemoryStore<C> {
+    /// A store with the default capacity and the given clock.
+    #[must_use]
+    pub fn with_clock(clock: C) -> Self {
+        Self {
+            map: DashMap::new(),
+            len: AtomicUsize::new(0),
+            capacity: DEFAULT_CAPACITY,
+            next_token: AtomicU64::new(DONE + 1),
+            clock,
+            pruning: Mutex::new(()),
+        }
+    }
+
+    /// Sets the capacity.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ZeroCapacity`] when `capacity` is 0.
+    pub fn capacity(mut self, capacity: usize) -> Result<Self, ConfigError> {
+        if capacity == 0 {
+            return Err(ConfigError::ZeroCapacity);
+        }
+        self.capacity = capacity;
+        Ok(self)
+    }
+
+    /// How many deliveries are remembered (in flight or done, expired ones included until
+    /// pruned).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether nothing is remembered.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now_millis()
+    }
+
+    fn new_token(&self) -> u64 {
+        self.next_token.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The synchronous core of [`IdempotencyStore::claim`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store is full of deliveries in flight.
+    pub fn claim_now(&self, key: DedupKey, lease: Duration) -> Result<Claim, StoreError> {
+        let now = self.now();
+        let lease_end = now.saturating_add(millis(lease));
+        if self.len.load(Ordering::Relaxed) >= self.capacity && !self.map.contains_key(&key) {
+            self.make_room(now)?;
+        }
+        match self.map.entry(key) {
+            dashmap::Entry::Occupied(mut occupied) => {
+                let entry = occupied.get_mut();
+                if entry.deadline <= now {
+                    let token = self.new_token();
+                    *entry = Entry {
+                        deadline: lease_end,
+                        token,
+                    };
+                    Ok(Claim::New(ClaimToken(token)))
+                } else if entry.token == DONE {
+                    Ok(Claim::Done)
+                } else {
+                    Ok(Claim::InFlight)
+                }
+            }
+            dashmap::Entry::Vacant(vacant) => {
+                let token = self.new_token();
+                vacant.insert(Entry {
+                    deadline: lease_end,
+                    token,
+                });
+                self.len.fetch_add(1, Ordering::Relaxed);
+                Ok(Claim::New(ClaimToken(token)))
+            }
+        }
+    }
+
+    /// The synchronous core of [`IdempotencyStore::complete`].
+    pub fn complete_now(&self, key: DedupKey, token: ClaimToken, retention: Duration) {
+        let deadline = self.now().saturating_add(millis(retention));
+        if let Some(mut entry) = self.map.get_mut(&key) {
+            if entry.token == token.0 {
+                *entry = Entry {
+                    deadline,
+                    token: DONE,
+                };
+            }
+        }
+    }
+
+    /// The synchronous core of [`IdempotencyStore::release`].
+    pub fn release_now(&self, key: DedupKey, token: ClaimToken) {
+        if self
+            .map
+            .remove_if(&key, |_, entry| entry.token == token.0)
+            .is_some()
+        {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn make_room(&self, now: u64) -> Result<(), StoreError> {
+        // One pruner at a time; the others proceed (the map may briefly exceed the capacity by
+        // the number of concurrent claims, never by more).
+        let Ok(_guard) = self.pruning.try_lock() else {
+            return Ok(());
+        };
+        if self.map.len() < self.capacity {
+            self.len.store(self.map.len(), Ordering::Relaxed);
+            return Ok(());
+        }
+        self.map.retain(|_, entry| entry.deadline > now);
+        let target = self.capacity - self.capacity / 8;
+        if self.map.len() >= target.max(1) {
+            let mut done: Vec<u64> = self
+                .map
+                .iter()
+                .filter(|entry| entry.token == DONE)
+                .map(|entry| entry.deadline)
+                .collect();
+            if done.is_empty() {
+                self.len.store(self.map.len(), Ordering::Relaxed);
+                return Err(StoreError::new(
+                    "in-memory store is full of deliveries in flight",
+                ));
+            }
+            let evict = (self.map.len() + 1 - target.min(self.map.len())).min(done.len());
+            let cutoff_index = evict.saturating_sub(1);
+            let (_, cutoff, _) = done.select_nth_unstable(cutoff_index);
+            let cutoff = *cutoff;
+            self.map
+                .retain(|_, entry| entry.token != DONE || entry.deadline > cutoff);
+        }
+        self.len.store(self.map.len(), Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl<C: Clock> IdempotencyStore for MemoryStore<C> {
+    fn claim(&self, key: DedupKey, lease: Duration) -> StoreFuture<'_, Claim> {
+        Box::pin(std::future::ready(self.claim_now(key, lease)))
+    }
+
+    fn complete(
+        &self,
+        key: DedupKey,
+        token: ClaimToken,
+        retention: Duration,
+    ) -> StoreFuture<'_, ()> {
+        self.complete_now(key, token, retention);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn release(&self, key: DedupKey, token: ClaimToken) -> StoreFuture<'_, ()> {
+        self.release_now(key, token);
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+
+    use super::*;
+
+    const LEASE: Duration = Duration::from_secs(30);
+    const WEEK: Duration = Duration::from_secs(7 * 86_400);
+
+    fn key(n: u32) -> DedupKey {
+        let mut bytes = [0u8; 16];
+        bytes[..4].copy_from_slice(&n.to_be_bytes());
+        DedupKey::from_bytes(bytes)
+    }
+
+    fn manual() -> (Arc<ManualClock>, MemoryStore<Arc<ManualClock>>) {
+        let clock = Arc::new(ManualClock::default());
+        (clock.clone(), MemoryStore::with_clock(clock))
+    }
+
+    #[test]
+    fn claim_complete_duplicate() {
+        let (_, store) = manual();
+        let Claim::New(token) = store.claim_now(key(1), LEASE).unwrap() else {
+            panic!("first claim must be new")
+        };
+        assert_eq!(store.claim_now(key(1), LEASE).unwrap(), Claim::InFlight);
+        store.complete_now(key(1), token, WEEK);
+        assert_eq!(store.claim_now(key(1), LEASE).unwrap(), Claim::Done);
+        assert!(matches!(store.claim_now(key(2), LEASE).unwrap(), Claim::New(_)));
+    }
+
+    #[test]
+    fn release_lets_the_retry_through() {
+        let (_, store) = manual();
+        let Claim::New(token) = store.claim_now(key(1), LEASE).unwrap() else {
+            panic!()
+        };
+        store.release_now(key(1), token);
+        assert!(store.is_empty());
+        assert!(matches!(store.claim_now(key(1), LEASE).unwrap(), Claim::New(_)));
+    }
+
+    #[test]
+    fn expired_lease_can_be_reclaimed_and_stale_token_is_ignored() {
+        let (clock, store) = manual();
+        let Claim::New(stale) = store.claim_now(key(1), LEASE).unwrap() else {
+            panic!()
+        };
+        clock.advance(LEASE);
+        let Claim::New(fresh) = store.claim_now(key(1), LEASE).unwrap() else {
+            panic!("an expired lease must not block the id")
+        };
+        store.release_now(key(1), stale);
+        store.complete_now(key(1), stale, WEEK);
+        assert_eq!(store.claim_now(key(1), LEASE).unwrap(), Claim::InFlight);
+        store.complete_now(key(1), fresh, WEEK);
+        assert_eq!(store.claim_now(key(1), LEASE).unwrap(), Claim::Done);
+    }
+
+    #[test]
+    fn retention_expires() {
+        let (clock, store) = manual();
+        let Claim::New(token) = store.claim_now(key(1), LEASE).unwrap() else {
+            panic!()
+        };
+        store.complete_now(key(1), token, WEEK);
+        clock.advance(WEEK - Duration::from_millis(1));
+        assert_eq!(store.claim_now(key(1), LEASE).unwrap(), Claim::Done);
+        clock.advance(Duration::from_millis(1));
+        assert!(matches!(store.claim_now(key(1), LEASE).unwrap(), Claim::New(_)));
+    }
+
+    #[test]
+    fn thousand_concurrent_claims_exactly_one_new() {
+        let store = Arc::new(MemoryStore::new());
+        let barrier = Arc::new(Barrier::new(8));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    (0..125)
+                        .filter(|_| matches!(store.claim_now(key(7), LEASE), Ok(Claim::New(_))))
+                        .count()
+                })
+            })
+            .collect();
+        let news: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(news, 1);
+    }
+
+    #[test]
+    fn full_store_evicts_oldest_done_first() {
+        let (clock, store) = manual();
+        let store = store.capacity(16).unwrap();
+        for n in 0..16 {
+            let Claim::New(token) = store.claim_now(key(n), LEASE).unwrap() else {
+                panic!()
+            };
+            store.complete_now(key(n), token, WEEK);
+            clock.advance(Duration::from_secs(1));
+        }
+        assert!(matches!(store.claim_now(key(100), LEASE).unwrap(), Claim::New(_)));
+        assert!(store.len() <= 16, "len {}", store.len());
+        // The oldest completion was evicted, the newest is still remembered.
+        assert!(matches!(store.claim_now(key(0), LEASE).unwrap(), Claim::New(_)));
+        assert_eq!(store.claim_now(key(15), LEASE).unwrap(), Claim::Done);
+    }
+
+    #[test]
+    fn full_of_in_flight_refuses_instead_of_forgetting() {
+        let (_, store) = manual();
+        let store = store.capacity(4).unwrap();
+        for n in 0..4 {
+            assert!(matches!(store.claim_now(key(n), LEASE).unwrap(), Claim::New(_)));
+        }
+        assert!(store.claim_now(key(99), LEASE).is_err());
+        for n in 0..4 {
+            assert_eq!(store.claim_now(key(n), LEASE).unwrap(), Claim::InFlight);
+        }
+    }
+
+    #[test]
+    fn expired_entries_are_pruned_when_full() {
+        let (clock, store) = manual();
+        let store = store.capacity(4).unwrap();
+        for n in 0..4 {
+            store.claim_now(key(n), LEASE).unwrap();
+        }
+        clock.advance(LEASE);
+        assert!(matches!(store.claim_now(key(50), LEASE).unwrap(), Claim::New(_)));
+        assert_eq!(store.len(), 1);
+    }
+}

@@ -1,0 +1,208 @@
+//! [`Provider`], [`DeliveryId`] and the fixed-size [`DedupKey`] the idempotency stores keep.
+//!
+//! | provider | delivery id |
+//! |---|---|
+//! | BonifiQ | the envelope's `Uuid`; a digest of the body for custom (non-envelope) bodies |
+//! | Foody | a digest of (`uid`, `status`, `updateDate`): `uid` is the *order* id, so it repeats |
+//! | iSET | a digest of (kind, body): iSET sends no id |
+//! | Grafeno | the `x-unique-key` header (`<uuid>-<status>`) |
+//!
+//! Ids are namespaced by provider: the same string from two providers is two deliveries.
+
+use std::{fmt, str::FromStr};
+
+use sha2::{Digest, Sha256};
+
+/// The four providers hookbr knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Provider {
+    /// BonifiQ (loyalty programme).
+    Bonifiq,
+    /// Foody Delivery (food delivery orders).
+    Foody,
+    /// iSET (e-commerce platform).
+    Iset,
+    /// Grafeno (banking: registrations and charges).
+    Grafeno,
+}
+
+impl Provider {
+    /// Every provider, in a fixed order.
+    pub const ALL: [Provider; 4] = [Self::Bonifiq, Self::Foody, Self::Iset, Self::Grafeno];
+
+    /// The lower-case name used in configuration, the CLI and metrics: `bonifiq`, `foody`,
+    /// `iset`, `grafeno`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bonifiq => "bonifiq",
+            Self::Foody => "foody",
+            Self::Iset => "iset",
+            Self::Grafeno => "grafeno",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error of parsing an unknown provider name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown provider {0:?}: expected bonifiq, foody, iset or grafeno")]
+pub struct UnknownProvider(String);
+
+impl FromStr for Provider {
+    type Err = UnknownProvider;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|provider| provider.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownProvider(s.to_owned()))
+    }
+}
+
+impl serde::Serialize for Provider {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// The identity of one delivery, used to drop duplicates. See the module docs.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct DeliveryId {
+    provider: Provider,
+    value: Box<str>,
+}
+
+impl DeliveryId {
+    /// An id as the provider sent it (BonifiQ `Uuid`, Grafeno `x-unique-key`).
+    #[must_use]
+    pub fn new(provider: Provider, value: impl Into<Box<str>>) -> Self {
+        Self {
+            provider,
+            value: value.into(),
+        }
+    }
+
+    /// An id derived from several fields: the hex of a SHA-256 over the length-prefixed parts,
+    /// truncated to 128 bits (32 hex characters).
+    #[must_use]
+    pub fn digest_of(provider: Provider, parts: &[&[u8]]) -> Self {
+        let mut hasher = Sha256::new();
+        for part in parts {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part);
+        }
+        let digest = hasher.finalize();
+        let mut value = String::with_capacity(32);
+        for byte in digest.iter().take(16) {
+            value.push(char::from(HEX[usize::from(byte >> 4)]));
+            value.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+        Self::new(provider, value)
+    }
+
+    /// The provider this id belongs to.
+    #[must_use]
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    /// The id as a string (without the provider namespace).
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.value
+    }
+
+    /// The fixed-size key an idempotency store keeps for this id.
+    #[must_use]
+    pub fn key(&self) -> DedupKey {
+        let mut hasher = Sha256::new();
+        hasher.update(self.provider.as_str());
+        hasher.update([0]);
+        hasher.update(self.value.as_bytes());
+        let digest = hasher.finalize();
+        let mut key = [0u8; 16];
+        key.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
+        DedupKey(key)
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl fmt::Display for DeliveryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.value)
+    }
+}
+
+impl fmt::Debug for DeliveryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DeliveryId({}:{})", self.provider, self.value)
+    }
+}
+
+/// A 128-bit digest of (provider, delivery id): what idempotency stores remember, so that each
+/// entry has the same small size whatever the provider's id looks like.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DedupKey([u8; 16]);
+
+impl DedupKey {
+    /// Builds a key from its bytes (for stores that persist keys).
+    #[must_use]
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    /// The key's bytes.
+    #[must_use]
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DedupKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DedupKey(")?;
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_names_round_trip() {
+        for provider in Provider::ALL {
+            assert_eq!(provider.as_str().parse::<Provider>().unwrap(), provider);
+        }
+        assert_eq!("BonifiQ".parse::<Provider>().unwrap(), Provider::Bonifiq);
+        assert!("stripe".parse::<Provider>().is_err());
+    }
+
+    #[test]
+    fn keys_are_namespaced_by_provider() {
+        let a = DeliveryId::new(Provider::Bonifiq, "same");
+        let b = DeliveryId::new(Provider::Grafeno, "same");
+        assert_ne!(a.key(), b.key());
+        assert_eq!(a.key(), DeliveryId::new(Provider::Bonifiq, "same").key());
+    }
+
+    #[test]
+    fn digests_are_length_prefixed() {
+        let a = DeliveryId::digest_of(Provider::Foody, &[b"ab", b"c"]);
+        let b = DeliveryId::digest_of(Provider::Foody, &[b"a", b"bc"]);
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), 32);
+        assert!(a.as_str().bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+}

@@ -1,0 +1,323 @@
+//! [`WebhookEvent`], the typed event an application matches on, [`Endpoint`] (which provider a
+//! route receives) and [`Verified`], the proof that the pipeline accepted a delivery.
+
+use serde::{Serialize, Serializer};
+
+#[cfg(feature = "bonifiq")]
+use crate::bonifiq::BonifiqEvent;
+#[cfg(feature = "foody")]
+use crate::foody::FoodyEvent;
+#[cfg(feature = "grafeno")]
+use crate::grafeno::GrafenoEvent;
+#[cfg(feature = "iset")]
+use crate::iset::{IsetEvent, IsetKind};
+use crate::{
+    DeliveryId, ParseError, PayloadError, Provider, Request, Timestamp, dedup::ClaimToken,
+    verify::MatchedKey,
+};
+
+/// What a route receives: a provider and, for iSET, the notification kind (iSET has one URL
+/// list per kind and no kind field in its body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// BonifiQ.
+    #[cfg(feature = "bonifiq")]
+    Bonifiq,
+    /// Foody Delivery.
+    #[cfg(feature = "foody")]
+    Foody,
+    /// iSET, for one notification kind.
+    #[cfg(feature = "iset")]
+    Iset(IsetKind),
+    /// Grafeno.
+    #[cfg(feature = "grafeno")]
+    Grafeno,
+}
+
+impl Endpoint {
+    /// The provider.
+    #[must_use]
+    pub fn provider(self) -> Provider {
+        match self {
+            #[cfg(feature = "bonifiq")]
+            Self::Bonifiq => Provider::Bonifiq,
+            #[cfg(feature = "foody")]
+            Self::Foody => Provider::Foody,
+            #[cfg(feature = "iset")]
+            Self::Iset(_) => Provider::Iset,
+            #[cfg(feature = "grafeno")]
+            Self::Grafeno => Provider::Grafeno,
+        }
+    }
+
+    /// Whether the provider sends JSON (so a declared non-JSON `Content-Type` is refused).
+    #[must_use]
+    pub fn requires_json(self) -> bool {
+        match self {
+            #[cfg(feature = "iset")]
+            Self::Iset(_) => false,
+            #[allow(unreachable_patterns)]
+            _ => true,
+        }
+    }
+
+    /// The HTTP methods accepted by default: `POST`, plus `PUT` for BonifiQ (whose
+    /// subscriptions can choose the method).
+    #[must_use]
+    pub fn default_methods(self) -> &'static [&'static str] {
+        match self {
+            #[cfg(feature = "bonifiq")]
+            Self::Bonifiq => &["POST", "PUT"],
+            #[allow(unreachable_patterns)]
+            _ => &["POST"],
+        }
+    }
+}
+
+/// A decoded delivery from any provider. Match on it:
+///
+/// ```
+/// use hookbr_core::{WebhookEvent, bonifiq::BonifiqEvent, foody::FoodyEvent};
+///
+/// fn handle(event: &WebhookEvent) -> String {
+///     match event {
+///         WebhookEvent::Bonifiq(BonifiqEvent::Envelope(envelope)) => {
+///             format!("loyalty {}", envelope.topic.as_str())
+///         }
+///         WebhookEvent::Foody(FoodyEvent::OrderStatusUpdated(update)) => {
+///             format!("order {} is {}", update.uid, update.status)
+///         }
+///         other => format!("{} {}", other.provider(), other.kind()),
+///     }
+/// }
+/// ```
+///
+/// Serializes as the provider's own JSON shape, with its wire field names, minus
+/// authentication material (Foody's `token`, Grafeno's `signature`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum WebhookEvent {
+    /// A BonifiQ delivery.
+    #[cfg(feature = "bonifiq")]
+    Bonifiq(BonifiqEvent),
+    /// A Foody Delivery webhook.
+    #[cfg(feature = "foody")]
+    Foody(FoodyEvent),
+    /// An iSET notification.
+    #[cfg(feature = "iset")]
+    Iset(IsetEvent),
+    /// A Grafeno notification.
+    #[cfg(feature = "grafeno")]
+    Grafeno(GrafenoEvent),
+}
+
+impl WebhookEvent {
+    /// Decodes the body of `request`, received on `endpoint`. No authentication happens here:
+    /// use a [`Receiver`](crate::Receiver) for that.
+    ///
+    /// # Errors
+    ///
+    /// [`ParseError`] when the body is not in the provider's format.
+    pub fn decode(endpoint: Endpoint, request: &Request<'_>) -> Result<Self, ParseError> {
+        let body = request.body();
+        Ok(match endpoint {
+            #[cfg(feature = "bonifiq")]
+            Endpoint::Bonifiq => Self::Bonifiq(BonifiqEvent::from_slice(body)?),
+            #[cfg(feature = "foody")]
+            Endpoint::Foody => Self::Foody(FoodyEvent::from_slice(body)?),
+            #[cfg(feature = "iset")]
+            Endpoint::Iset(kind) => Self::Iset(IsetEvent::from_slice(
+                kind,
+                request.media_type().as_deref(),
+                body,
+            )?),
+            #[cfg(feature = "grafeno")]
+            Endpoint::Grafeno => Self::Grafeno(GrafenoEvent::from_slice(body)?),
+        })
+    }
+
+    /// The provider.
+    #[must_use]
+    pub fn provider(&self) -> Provider {
+        match self {
+            #[cfg(feature = "bonifiq")]
+            Self::Bonifiq(_) => Provider::Bonifiq,
+            #[cfg(feature = "foody")]
+            Self::Foody(_) => Provider::Foody,
+            #[cfg(feature = "iset")]
+            Self::Iset(_) => Provider::Iset,
+            #[cfg(feature = "grafeno")]
+            Self::Grafeno(_) => Provider::Grafeno,
+        }
+    }
+
+    /// The event kind: BonifiQ's topic name (`custom` for custom bodies), Foody's `event`, the
+    /// iSET kind, Grafeno's `change` as received.
+    #[must_use]
+    pub fn kind(&self) -> &str {
+        match self {
+            #[cfg(feature = "bonifiq")]
+            Self::Bonifiq(event) => event.kind(),
+            #[cfg(feature = "foody")]
+            Self::Foody(event) => event.kind(),
+            #[cfg(feature = "iset")]
+            Self::Iset(event) => event.kind.as_str(),
+            #[cfg(feature = "grafeno")]
+            Self::Grafeno(event) => event.change_str(),
+        }
+    }
+
+    /// Whether hookbr has a typed variant for this kind.
+    #[must_use]
+    pub fn is_known(&self) -> bool {
+        match self {
+            #[cfg(feature = "bonifiq")]
+            Self::Bonifiq(event) => event.is_known(),
+            #[cfg(feature = "foody")]
+            Self::Foody(event) => event.is_known(),
+            #[cfg(feature = "iset")]
+            Self::Iset(_) => true,
+            #[cfg(feature = "grafeno")]
+            Self::Grafeno(event) => event.is_known(),
+        }
+    }
+
+    /// When the event occurred, where the provider says: BonifiQ `Timestamp`, Foody
+    /// `updateDate`.
+    #[must_use]
+    pub fn occurred_at(&self) -> Option<Timestamp> {
+        match self {
+            #[cfg(feature = "bonifiq")]
+            Self::Bonifiq(event) => event.occurred_at(),
+            #[cfg(feature = "foody")]
+            Self::Foody(event) => event.occurred_at(),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// Why a known kind's payload did not fit its type (lenient mode keeps such events).
+    #[must_use]
+    pub fn drift(&self) -> Option<&PayloadError> {
+        match self {
+            #[cfg(feature = "bonifiq")]
+            Self::Bonifiq(event) => event.drift(),
+            #[cfg(feature = "foody")]
+            Self::Foody(event) => event.drift(),
+            #[cfg(feature = "grafeno")]
+            Self::Grafeno(event) => event.drift(),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// The provider's delivery id, where one can be derived (see
+    /// [`DeliveryId`](crate::DeliveryId)); `request` supplies Grafeno's `x-unique-key`.
+    #[must_use]
+    pub fn delivery_id(&self, request: &Request<'_>) -> Option<DeliveryId> {
+        let _ = request;
+        match self {
+            #[cfg(feature = "bonifiq")]
+            Self::Bonifiq(event) => event.delivery_id(),
+            #[cfg(feature = "foody")]
+            Self::Foody(event) => event.delivery_id(),
+            #[cfg(feature = "iset")]
+            Self::Iset(event) => event.delivery_id(),
+            #[cfg(feature = "grafeno")]
+            Self::Grafeno(_) => GrafenoEvent::delivery_id(request),
+        }
+    }
+
+    /// Whether this is a handshake the provider sends to validate the URL (Foody `hook_test`).
+    #[must_use]
+    pub fn is_handshake(&self) -> bool {
+        match self {
+            #[cfg(feature = "foody")]
+            Self::Foody(FoodyEvent::HookTest(_)) => true,
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+}
+
+impl Serialize for WebhookEvent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            #[cfg(feature = "bonifiq")]
+            Self::Bonifiq(event) => event.serialize(serializer),
+            #[cfg(feature = "foody")]
+            Self::Foody(event) => event.serialize(serializer),
+            #[cfg(feature = "iset")]
+            Self::Iset(event) => event.serialize(serializer),
+            #[cfg(feature = "grafeno")]
+            Self::Grafeno(event) => event.serialize(serializer),
+        }
+    }
+}
+
+/// An event that passed the whole pipeline: authenticated, decoded, and claimed for processing.
+///
+/// Only [`Receiver::process`](crate::Receiver::process) constructs it, so a handler that takes a
+/// `Verified<_>` cannot be handed an unverified event by mistake.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified<E = WebhookEvent> {
+    event: E,
+    delivery_id: DeliveryId,
+    matched: MatchedKey,
+    claim: Option<ClaimToken>,
+}
+
+impl<E> Verified<E> {
+    pub(crate) fn new(
+        event: E,
+        delivery_id: DeliveryId,
+        matched: MatchedKey,
+        claim: Option<ClaimToken>,
+    ) -> Self {
+        Self {
+            event,
+            delivery_id,
+            matched,
+            claim,
+        }
+    }
+
+    /// The event.
+    #[must_use]
+    pub fn event(&self) -> &E {
+        &self.event
+    }
+
+    /// The event, consuming the proof.
+    #[must_use]
+    pub fn into_event(self) -> E {
+        self.event
+    }
+
+    /// The delivery id the claim was made for.
+    #[must_use]
+    pub fn delivery_id(&self) -> &DeliveryId {
+        &self.delivery_id
+    }
+
+    /// Which configured secret or key authenticated the delivery.
+    #[must_use]
+    pub fn matched_key(&self) -> &MatchedKey {
+        &self.matched
+    }
+
+    /// The idempotency claim held for this delivery (`None` without a store).
+    #[must_use]
+    pub fn claim(&self) -> Option<ClaimToken> {
+        self.claim
+    }
+}
+
+impl<E> std::ops::Deref for Verified<E> {
+    type Target = E;
+
+    fn deref(&self) -> &E {
+        &self.event
+    }
+}

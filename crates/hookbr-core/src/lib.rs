@@ -1,0 +1,102 @@
+//! hookbr-core: receive the webhooks of BonifiQ, Foody Delivery, iSET and Grafeno safely.
+//!
+//! This crate is the sans-IO heart of hookbr: no web framework, no runtime. It holds
+//!
+//! * typed events per provider ([`bonifiq`], [`foody`], [`iset`], [`grafeno`]) under one
+//!   [`WebhookEvent`] enum, open to kinds and fields the providers add later;
+//! * verifiers for each provider's authentication scheme ([`verify`]), with rotation and
+//!   constant-time comparisons, and the redacted [`Secret`] type;
+//! * delivery ids and the two-phase [`IdempotencyStore`] with an in-memory implementation
+//!   ([`dedup`]);
+//! * the pipeline ([`Receiver`]) that turns a request into a [`Verified`] event or a
+//!   [`Rejection`] with its HTTP status ([`rejection`] has the one status table).
+//!
+//! Web frameworks plug in through `hookbr-tower`/`hookbr-axum` and `hookbr-actix`.
+//!
+//! # Example
+//!
+//! ```
+//! use hookbr_core::{
+//!     Endpoint, Receiver, Request, Secret, WebhookEvent,
+//!     foody::{FoodyEvent, FoodyStatus},
+//!     verify::BodyTokenVerifier,
+//! };
+//! # futures_executor::block_on(async {
+//! let receiver = Receiver::builder(
+//!     Endpoint::Foody,
+//!     BodyTokenVerifier::foody([Secret::new("2b100082b90d4ad9b4fezzed960cf652")?])?,
+//! )
+//! .build()?;
+//!
+//! let body = br#"{"uid":"4228df3a-a54a-40d7-b30f-1385eca4c3dd","updateDate":"2020-06-19T17:42:12Z",
+//!   "event":"order_status_updated","token":"2b100082b90d4ad9b4fezzed960cf652","status":"dispatched"}"#;
+//! match receiver.process(&Request::new(body)).await {
+//!     Ok(verified) => {
+//!         if let WebhookEvent::Foody(FoodyEvent::OrderStatusUpdated(update)) = verified.event() {
+//!             assert_eq!(update.status, FoodyStatus::Dispatched);
+//!         }
+//!         receiver.complete(&verified).await?; // the handler succeeded
+//!     }
+//!     Err(rejection) => panic!("answer {} {}", rejection.status(), rejection.body_text()),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `bonifiq` | yes | BonifiQ events |
+//! | `foody` | yes | Foody Delivery events |
+//! | `iset` | yes | iSET events |
+//! | `grafeno` | yes | Grafeno events and the RSA verifier (on `ring`) |
+//! | `testkit` | no | [`testkit`]: authentic and forged deliveries, test RSA keys |
+//!
+//! # Crypto
+//!
+//! RSA signatures are verified with [`ring`](https://docs.rs/ring) (PKCS#1 v1.5 or PSS, 2048 to
+//! 8192 bits); the `rsa` crate is not used (about 10× slower and flagged by RUSTSEC-2023-0071).
+//! Shared secrets are compared with `subtle` on SHA-256 digests, so neither the value nor its
+//! length leaks through timing.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod dedup;
+mod delivery_id;
+mod error;
+mod event;
+pub mod pipeline;
+pub mod providers;
+mod request;
+pub mod rejection;
+mod secret;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+mod timestamp;
+pub mod verify;
+
+#[doc(inline)]
+pub use dedup::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError};
+pub use delivery_id::{DedupKey, DeliveryId, Provider, UnknownProvider};
+pub use error::{ConfigError, ParseError, PayloadError, VerifyError};
+pub use event::{Endpoint, Verified, WebhookEvent};
+#[doc(inline)]
+pub use pipeline::{Receiver, ReceiverBuilder};
+#[cfg(feature = "bonifiq")]
+#[doc(inline)]
+pub use providers::bonifiq;
+#[cfg(feature = "foody")]
+#[doc(inline)]
+pub use providers::foody;
+#[cfg(feature = "grafeno")]
+#[doc(inline)]
+pub use providers::grafeno;
+#[cfg(feature = "iset")]
+#[doc(inline)]
+pub use providers::iset;
+#[doc(inline)]
+pub use rejection::{Rejection, RejectionKind};
+pub use request::{HeaderSource, Request};
+pub use secret::Secret;
+pub use timestamp::{Timestamp, TimestampError};
+

@@ -1,0 +1,317 @@
+//! The receive pipeline: one [`Receiver`] per route, and the only place webhook policy lives.
+//!
+//! [`Receiver::process`] runs, in order:
+//!
+//! 1. **Head** — method allowed (`405`), declared `Content-Type` is JSON where the provider
+//!    sends JSON (`415`), `Content-Length` within the body limit (`413`). Adapters call
+//!    [`Receiver::check_head`] before reading the body, so an oversized body is never buffered.
+//! 2. **Size** — the body read is within the limit (`413`).
+//! 3. **Authenticate** — the verifier on the bytes as received (`401`; `400` when the body had to
+//!    be parsed to find a token or signature and is not the provider's format).
+//! 4. **Decode** — into a [`WebhookEvent`] (`400`); in strict mode a drifted payload is `422`.
+//! 5. **Handshake** — Foody `hook_test` is answered `200` here unless forwarded.
+//! 6. **Delivery id** — per provider; a digest of the body when the provider gives none.
+//! 7. **Claim** — `409` for a copy in flight, `200` + `Hookbr-Duplicate` for a completed one,
+//!    `503` when the store is unavailable.
+//!
+//! The result is a [`Verified`] event for the application, or a [`Rejection`] that already
+//! knows its HTTP status. After the handler runs, call [`Receiver::complete`] (2xx) or
+//! [`Receiver::release`] (failure or panic) so retries are handled right.
+//!
+//! ```
+//! use hookbr_core::{Endpoint, Receiver, Request, Secret, WebhookEvent, verify::HeaderSecretVerifier};
+//! # futures_executor::block_on(async {
+//! let receiver = Receiver::builder(
+//!     Endpoint::Bonifiq,
+//!     HeaderSecretVerifier::bonifiq([Secret::new("s3cr3t")?])?,
+//! )
+//! .build()?;
+//!
+//! let body = br#"{"Uuid":"f47ac10b-58cc-4372-a567-0e02b2c3d479","Timestamp":"2025-04-15T14:30:00.123Z",
+//!   "Topic":"Communication_EarnPurchasePoints","Payload":{"EarnedPoints":50,"ObjectiveType":0,"Customer":{}}}"#;
+//! let headers = [("X-Loyalty-Secret", "s3cr3t"), ("Content-Type", "application/json")];
+//! let request = Request::new(body).with_headers(&headers);
+//!
+//! let verified = receiver.process(&request).await.expect("authentic");
+//! assert_eq!(verified.kind(), "Communication_EarnPurchasePoints");
+//! receiver.complete(&verified).await?;
+//!
+//! let again = receiver.process(&request).await.unwrap_err();
+//! assert_eq!((again.status(), again.category()), (200, "duplicate"));
+//! # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+//! ```
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use crate::{
+    ConfigError, DeliveryId, Endpoint, Rejection, RejectionKind, Request, Verified, WebhookEvent,
+    dedup::{Claim, IdempotencyStore, MemoryStore, StoreError},
+    request::is_json_media_type,
+    verify::{AnyVerifier, Verify},
+};
+
+/// The default body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The default claim lease: 60 s (Foody gives up after 10 s and BonifiQ after 30 s, so a
+/// handler still running after a minute has lost its caller).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+/// The default retention of completed deliveries: 7 days.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Runs the pipeline for one route. See the module docs.
+///
+/// Cheap to share: wrap it in an `Arc` (the adapters do).
+pub struct Receiver<V = AnyVerifier> {
+    endpoint: Endpoint,
+    verifier: V,
+    body_limit: usize,
+    strict: bool,
+    methods: Vec<String>,
+    forward_handshakes: bool,
+    lease: Duration,
+    retention: Duration,
+    store: Option<Arc<dyn IdempotencyStore>>,
+}
+
+impl<V> fmt::Debug for Receiver<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("endpoint", &self.endpoint)
+            .field("body_limit", &self.body_limit)
+            .field("strict", &self.strict)
+            .field("methods", &self.methods)
+            .field("forward_handshakes", &self.forward_handshakes)
+            .field("lease", &self.lease)
+            .field("retention", &self.retention)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Receiver`]; every setting is checked in [`build`](Self::build).
+#[must_use]
+pub struct ReceiverBuilder<V> {
+    receiver: Receiver<V>,
+}
+
+impl<V> fmt::Debug for ReceiverBuilder<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.receiver.fmt(f)
+    }
+}
+
+impl<V: Verify> Receiver<V> {
+    /// Starts a receiver for `endpoint`, authenticated by `verifier`. Defaults: 1 MiB body
+    /// limit, lenient decoding, the endpoint's default methods, `hook_test` answered by
+    /// hookbr, an in-memory idempotency store, 60 s leases, 7-day retention.
+    pub fn builder(endpoint: Endpoint, verifier: V) -> ReceiverBuilder<V> {
+        ReceiverBuilder {
+            receiver: Self {
+                endpoint,
+                verifier,
+                body_limit: DEFAULT_BODY_LIMIT,
+                strict: false,
+                methods: endpoint
+                    .default_methods()
+                    .iter()
+                    .map(|method| (*method).to_owned())
+                    .collect(),
+                forward_handshakes: false,
+                lease: DEFAULT_LEASE,
+                retention: DEFAULT_RETENTION,
+                store: Some(Arc::new(MemoryStore::new())),
+            },
+        }
+    }
+}
+
+impl<V> ReceiverBuilder<V> {
+    /// The largest body accepted, in bytes (default 1 MiB).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.receiver.body_limit = bytes;
+        self
+    }
+
+    /// Strict mode: a known kind whose payload does not fit its type is refused with `422`
+    /// instead of being delivered with the raw JSON (default off).
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.receiver.strict = strict;
+        self
+    }
+
+    /// The HTTP methods accepted (others get `405`).
+    pub fn methods<S: Into<String>>(mut self, methods: impl IntoIterator<Item = S>) -> Self {
+        self.receiver.methods = methods.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Hand Foody `hook_test` handshakes to the application instead of answering them in the
+    /// pipeline (default off).
+    pub fn forward_handshakes(mut self, forward: bool) -> Self {
+        self.receiver.forward_handshakes = forward;
+        self
+    }
+
+    /// The idempotency store (default: a [`MemoryStore`] per receiver). Share one store between
+    /// receivers, or use a durable one from hookbr-store.
+    pub fn store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.receiver.store = Some(store);
+        self
+    }
+
+    /// No deduplication: every authentic delivery reaches the application.
+    pub fn without_store(mut self) -> Self {
+        self.receiver.store = None;
+        self
+    }
+
+    /// How long a claim protects a delivery being processed (default 60 s).
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.receiver.lease = lease;
+        self
+    }
+
+    /// How long a completed delivery is remembered (default 7 days).
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.receiver.retention = retention;
+        self
+    }
+
+    /// Checks the settings and returns the receiver.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ZeroBodyLimit`], [`ConfigError::NoMethods`].
+    pub fn build(self) -> Result<Receiver<V>, ConfigError> {
+        let receiver = self.receiver;
+        if receiver.body_limit == 0 {
+            return Err(ConfigError::ZeroBodyLimit);
+        }
+        if receiver.methods.iter().all(|method| method.trim().is_empty()) {
+            return Err(ConfigError::NoMethods);
+        }
+        Ok(receiver)
+    }
+}
+
+impl<V: Verify> Receiver<V> {
+    /// The route's endpoint.
+    #[must_use]
+    pub fn endpoint(&self) -> Endpoint {
+        self.endpoint
+    }
+
+    /// The body limit in bytes.
+    #[must_use]
+    pub fn body_limit(&self) -> usize {
+        self.body_limit
+    }
+
+    /// The verifier.
+    #[must_use]
+    pub fn verifier(&self) -> &V {
+        &self.verifier
+    }
+
+    /// Checks what can be checked before the body is read: method, `Content-Type`,
+    /// `Content-Length`. The body of `head` is ignored.
+    ///
+    /// # Errors
+    ///
+    /// The [`Rejection`] to answer with (`405`, `415` or `413`).
+    pub fn check_head(&self, head: &Request<'_>) -> Result<(), Rejection> {
+        if !self.methods.iter().any(|method| method == head.method()) {
+            return Err(RejectionKind::MethodNotAllowed {
+                allowed: self.methods.clone(),
+            }
+            .into());
+        }
+        if self.endpoint.requires_json() && head.header("content-type").is_some() {
+            match head.media_type() {
+                Some(media) if is_json_media_type(&media) => {}
+                _ => return Err(RejectionKind::UnsupportedMediaType.into()),
+            }
+        }
+        let declared = head
+            .header("content-length")
+            .and_then(|value| std::str::from_utf8(value).ok())
+            .and_then(|value| value.trim().parse::<u64>().ok());
+        if declared.is_some_and(|length| length > self.body_limit as u64) {
+            return Err(self.too_large());
+        }
+        Ok(())
+    }
+
+    /// The rejection for a body over the limit (for adapters that detect it while streaming).
+    #[must_use]
+    pub fn too_large(&self) -> Rejection {
+        RejectionKind::PayloadTooLarge {
+            limit: self.body_limit,
+        }
+        .into()
+    }
+
+    /// Runs the whole pipeline on a delivery. See the module docs.
+    ///
+    /// # Errors
+    ///
+    /// The [`Rejection`] to answer with instead of calling the application (including the
+    /// `200` answers for duplicates and handshakes).
+    pub async fn process(&self, request: &Request<'_>) -> Result<Verified, Rejection> {
+        self.check_head(request)?;
+        if request.body().len() > self.body_limit {
+            return Err(self.too_large());
+        }
+        let matched = self.verifier.verify(request)?;
+        let event = WebhookEvent::decode(self.endpoint, request)?;
+        if self.strict {
+            if let Some(drift) = event.drift() {
+                return Err(RejectionKind::PayloadMismatch(drift.clone()).into());
+            }
+        }
+        if event.is_handshake() && !self.forward_handshakes {
+            return Err(RejectionKind::Handshake.into());
+        }
+        let delivery_id = event.delivery_id(request).unwrap_or_else(|| {
+            DeliveryId::digest_of(self.endpoint.provider(), &[b"body", request.body()])
+        });
+        let claim = match &self.store {
+            None => None,
+            Some(store) => match store.claim(delivery_id.key(), self.lease).await? {
+                Claim::New(token) => Some(token),
+                Claim::InFlight => return Err(RejectionKind::InFlight.into()),
+                Claim::Done => return Err(RejectionKind::Duplicate.into()),
+            },
+        };
+        Ok(Verified::new(event, delivery_id, matched, claim))
+    }
+
+    /// The handler succeeded: remember the delivery so copies are answered as duplicates.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot be reached (the lease will expire and a retry will
+    /// be processed again).
+    pub async fn complete<E>(&self, verified: &Verified<E>) -> Result<(), StoreError> {
+        match (&self.store, verified.claim()) {
+            (Some(store), Some(token)) => {
+                store
+                    .complete(verified.delivery_id().key(), token, self.retention)
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The handler failed or panicked: give the claim up so the provider's retry is processed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot be reached (the lease will expire on its own).
+    pub async fn release<E>(&self, verified: &Verified<E>) -> Result<(), StoreError> {
+        match (&self.store, verified.claim()) {
+            (Some(store), Some(token)) => store.release(verified.delivery_id().key(), token).await,
+            _ => Ok(()),
+        }
+    }
+}

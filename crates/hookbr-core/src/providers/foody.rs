@@ -1,0 +1,388 @@
+//! Foody Delivery order webhooks.
+//!
+//! Foody posts `{"uid", "updateDate", "event", "token", "status"}`. `token` authenticates the
+//! delivery (see [`BodyTokenVerifier`](crate::verify::BodyTokenVerifier)) and is deliberately
+//! absent from the typed event: it is a secret. `uid` is the *order* id, so the delivery id is a
+//! digest of (`uid`, `status`, `updateDate`).
+//!
+//! When a trigger is created or edited Foody sends `hook_test`, and refuses to save the trigger
+//! unless the URL answers exactly `200`.
+//!
+//! ```
+//! use hookbr_core::foody::{FoodyEvent, FoodyStatus};
+//!
+//! let body = br#"{"uid":"4228df3a-a54a-40d7-b30f-1385eca4c3dd","updateDate":"2020-06-19T17:42:12Z",
+//!   "event":"order_status_updated","token":"2b100082b90d4ad9b4fezzed960cf652","status":"dispatched"}"#;
+//! let FoodyEvent::OrderStatusUpdated(update) = FoodyEvent::from_slice(body)? else { unreachable!() };
+//! assert_eq!(update.status, FoodyStatus::Dispatched);
+//! assert_eq!(update.update_date.to_string(), "2020-06-19T17:42:12Z");
+//! # Ok::<(), hookbr_core::ParseError>(())
+//! ```
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize, Serializer, ser::SerializeMap};
+use serde_json::value::RawValue;
+
+use super::{RawJson, body_text, parse_object, raw_str};
+use crate::{DeliveryId, ParseError, PayloadError, Provider, Timestamp};
+
+/// The `event` value of an order status change.
+pub const ORDER_STATUS_UPDATED: &str = "order_status_updated";
+/// The `event` value of the registration handshake.
+pub const HOOK_TEST: &str = "hook_test";
+
+/// A Foody Delivery webhook.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FoodyEvent {
+    /// `order_status_updated`: an order changed status.
+    OrderStatusUpdated(OrderStatusUpdated),
+    /// `hook_test`: the handshake Foody sends when a trigger is saved.
+    HookTest(HookTest),
+    /// `order_status_updated` whose fields did not fit (missing `uid`, unparsable date, ...):
+    /// the body without its token, and why.
+    Drifted {
+        /// The body as received, minus `token`.
+        raw: RawJson,
+        /// Why it did not fit.
+        error: PayloadError,
+    },
+    /// An `event` hookbr does not know: its name and the body minus `token`.
+    Unknown {
+        /// The `event` value.
+        event: String,
+        /// The body as received, minus `token`.
+        raw: RawJson,
+    },
+}
+
+/// `order_status_updated`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OrderStatusUpdated {
+    /// `uid`: Foody's order id (use it with `GET /rest/1.2/orders/{uid}` for the full order).
+    pub uid: String,
+    /// `updateDate`.
+    pub update_date: Timestamp,
+    /// `status`: the new status.
+    pub status: FoodyStatus,
+}
+
+/// `hook_test`. Its body is not documented; the fields are kept when present.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct HookTest {
+    /// `uid`, if sent.
+    pub uid: Option<String>,
+    /// `updateDate`, if sent and parsable.
+    pub update_date: Option<Timestamp>,
+}
+
+/// An order status. Only `open` and `dispatched` appear in Foody's public docs; the others
+/// follow the documented concepts (ready, delivered, closed, cancelled). Matching ignores ASCII
+/// case, `canceled` is accepted, and anything else is [`FoodyStatus::Other`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FoodyStatus {
+    /// `open`.
+    Open,
+    /// `ready`.
+    Ready,
+    /// `dispatched`: handed to the courier.
+    Dispatched,
+    /// `delivered`.
+    Delivered,
+    /// `closed`.
+    Closed,
+    /// `cancelled` (or `canceled`).
+    Cancelled,
+    /// Any other value, as received.
+    Other(String),
+}
+
+impl FoodyStatus {
+    /// Maps a wire value.
+    #[must_use]
+    pub fn from_wire(value: &str) -> Self {
+        const KNOWN: [(&str, FoodyStatus); 7] = [
+            ("open", FoodyStatus::Open),
+            ("ready", FoodyStatus::Ready),
+            ("dispatched", FoodyStatus::Dispatched),
+            ("delivered", FoodyStatus::Delivered),
+            ("closed", FoodyStatus::Closed),
+            ("cancelled", FoodyStatus::Cancelled),
+            ("canceled", FoodyStatus::Cancelled),
+        ];
+        KNOWN
+            .into_iter()
+            .find(|(wire, _)| wire.eq_ignore_ascii_case(value))
+            .map_or_else(|| Self::Other(value.to_owned()), |(_, status)| status)
+    }
+
+    /// The wire value (`cancelled` for both spellings; `Other` as received).
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Open => "open",
+            Self::Ready => "ready",
+            Self::Dispatched => "dispatched",
+            Self::Delivered => "delivered",
+            Self::Closed => "closed",
+            Self::Cancelled => "cancelled",
+            Self::Other(other) => other,
+        }
+    }
+}
+
+impl fmt::Display for FoodyStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for FoodyStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(borrow, default)]
+    uid: Option<&'a RawValue>,
+    #[serde(rename = "updateDate", borrow, default)]
+    update_date: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    event: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    status: Option<&'a RawValue>,
+}
+
+impl FoodyEvent {
+    /// Decodes a Foody body as received.
+    ///
+    /// # Errors
+    ///
+    /// [`ParseError`] when the body is not a JSON object, or has no string `event`.
+    pub fn from_slice(body: &[u8]) -> Result<Self, ParseError> {
+        let text = body_text(body)?;
+        let wire: Wire<'_> = parse_object(text)?;
+        let event = match wire.event {
+            None => return Err(ParseError::MissingField { field: "event" }),
+            Some(raw) => raw_str(Some(raw)).ok_or(ParseError::InvalidField { field: "event" })?,
+        };
+        let uid = raw_str(wire.uid);
+        let update_date = raw_str(wire.update_date);
+        match event.as_str() {
+            ORDER_STATUS_UPDATED => {
+                let fitted = (|| {
+                    let uid = uid.ok_or("field `uid` is missing or not a string")?;
+                    let update_date = update_date
+                        .ok_or("field `updateDate` is missing or not a string")?;
+                    let update_date = Timestamp::parse(&update_date)
+                        .map_err(|_| "field `updateDate` is not a date-time")?;
+                    let status = raw_str(wire.status)
+                        .ok_or("field `status` is missing or not a string")?;
+                    Ok::<_, &str>(OrderStatusUpdated {
+                        uid,
+                        update_date,
+                        status: FoodyStatus::from_wire(&status),
+                    })
+                })();
+                Ok(match fitted {
+                    Ok(update) => Self::OrderStatusUpdated(update),
+                    Err(message) => Self::Drifted {
+                        raw: without_token(text)?,
+                        error: PayloadError::with_message(ORDER_STATUS_UPDATED, message),
+                    },
+                })
+            }
+            HOOK_TEST => Ok(Self::HookTest(HookTest {
+                uid,
+                update_date: update_date.and_then(|date| Timestamp::parse(&date).ok()),
+            })),
+            _ => Ok(Self::Unknown {
+                raw: without_token(text)?,
+                event,
+            }),
+        }
+    }
+
+    /// The delivery id: a digest of (`uid`, `status`, `updateDate`). Dates are compared as
+    /// instants, so the same moment written with another offset is the same delivery.
+    #[must_use]
+    pub fn delivery_id(&self) -> Option<DeliveryId> {
+        Some(match self {
+            Self::OrderStatusUpdated(update) => {
+                let date = update.update_date.to_string();
+                id_of(&update.uid, update.status.as_str(), &date)
+            }
+            Self::HookTest(test) => {
+                let date = test.update_date.map(|d| d.to_string()).unwrap_or_default();
+                id_of(test.uid.as_deref().unwrap_or_default(), "", &date)
+            }
+            Self::Drifted { raw, .. } | Self::Unknown { raw, .. } => {
+                let wire: Wire<'_> = serde_json::from_str(raw.get()).ok()?;
+                let date = raw_str(wire.update_date).unwrap_or_default();
+                let date = Timestamp::parse(&date).map_or(date, |d| d.to_string());
+                id_of(
+                    &raw_str(wire.uid).unwrap_or_default(),
+                    &raw_str(wire.status).unwrap_or_default(),
+                    &date,
+                )
+            }
+        })
+    }
+
+    /// The `event` value.
+    #[must_use]
+    pub fn kind(&self) -> &str {
+        match self {
+            Self::OrderStatusUpdated(_) | Self::Drifted { .. } => ORDER_STATUS_UPDATED,
+            Self::HookTest(_) => HOOK_TEST,
+            Self::Unknown { event, .. } => event,
+        }
+    }
+
+    /// Whether the event has a typed variant.
+    #[must_use]
+    pub fn is_known(&self) -> bool {
+        !matches!(self, Self::Unknown { .. })
+    }
+
+    /// `updateDate`, when present and parsable.
+    #[must_use]
+    pub fn occurred_at(&self) -> Option<Timestamp> {
+        match self {
+            Self::OrderStatusUpdated(update) => Some(update.update_date),
+            Self::HookTest(test) => test.update_date,
+            Self::Drifted { raw, .. } | Self::Unknown { raw, .. } => {
+                let wire: Wire<'_> = serde_json::from_str(raw.get()).ok()?;
+                Timestamp::parse(&raw_str(wire.update_date)?).ok()
+            }
+        }
+    }
+
+    /// Why an `order_status_updated` did not fit its type, if it did not.
+    #[must_use]
+    pub fn drift(&self) -> Option<&PayloadError> {
+        match self {
+            Self::Drifted { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+fn id_of(uid: &str, status: &str, date: &str) -> DeliveryId {
+    DeliveryId::digest_of(
+        Provider::Foody,
+        &[uid.as_bytes(), status.as_bytes(), date.as_bytes()],
+    )
+}
+
+/// The body with its `token` removed, so raw copies never carry the secret.
+fn without_token(text: &str) -> Result<RawJson, ParseError> {
+    let mut object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(|error| ParseError::from_json(&error))?;
+    object.remove("token");
+    serde_json::value::to_raw_value(&object)
+        .map(RawJson::from)
+        .map_err(|error| ParseError::from_json(&error))
+}
+
+impl Serialize for FoodyEvent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::OrderStatusUpdated(update) => {
+                let mut map = serializer.serialize_map(Some(4))?;
+                map.serialize_entry("uid", &update.uid)?;
+                map.serialize_entry("updateDate", &update.update_date)?;
+                map.serialize_entry("event", ORDER_STATUS_UPDATED)?;
+                map.serialize_entry("status", &update.status)?;
+                map.end()
+            }
+            Self::HookTest(test) => {
+                let mut map = serializer.serialize_map(None)?;
+                if let Some(uid) = &test.uid {
+                    map.serialize_entry("uid", uid)?;
+                }
+                if let Some(date) = &test.update_date {
+                    map.serialize_entry("updateDate", date)?;
+                }
+                map.serialize_entry("event", HOOK_TEST)?;
+                map.end()
+            }
+            Self::Drifted { raw, .. } | Self::Unknown { raw, .. } => raw.serialize(serializer),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = r#"{"uid":"4228df3a-a54a-40d7-b30f-1385eca4c3dd","updateDate":"2020-06-19T17:42:12Z","event":"order_status_updated","token":"2b100082b90d4ad9b4fezzed960cf652","status":"dispatched"}"#;
+
+    #[test]
+    fn statuses() {
+        for (wire, status) in [
+            ("open", FoodyStatus::Open),
+            ("READY", FoodyStatus::Ready),
+            ("canceled", FoodyStatus::Cancelled),
+            ("cancelled", FoodyStatus::Cancelled),
+            ("em_preparo", FoodyStatus::Other("em_preparo".into())),
+        ] {
+            assert_eq!(FoodyStatus::from_wire(wire), status);
+        }
+    }
+
+    #[test]
+    fn token_never_in_the_event() {
+        let event = FoodyEvent::from_slice(SEED.as_bytes()).unwrap();
+        let json = serde_json::to_string(&event).unwrap();
+        assert!(!json.contains("2b100082b90d4ad9b4fezzed960cf652"));
+        let unknown = SEED.replace(ORDER_STATUS_UPDATED, "order_created");
+        let event = FoodyEvent::from_slice(unknown.as_bytes()).unwrap();
+        assert_eq!(event.kind(), "order_created");
+        assert!(!format!("{event:?}").contains("2b100082b90d4ad9b4fezzed960cf652"));
+        assert!(!serde_json::to_string(&event).unwrap().contains("2b100082"));
+    }
+
+    #[test]
+    fn delivery_id_depends_on_uid_status_and_date_only() {
+        let id = |body: &str| FoodyEvent::from_slice(body.as_bytes()).unwrap().delivery_id();
+        let base = id(SEED);
+        assert_eq!(base, id(&SEED.replace("2b100082b90d4ad9b4fezzed960cf652", "other")));
+        assert_eq!(
+            base,
+            id(&SEED.replace("2020-06-19T17:42:12Z", "2020-06-19T14:42:12-03:00")),
+            "same instant, other offset"
+        );
+        assert_ne!(base, id(&SEED.replace("dispatched", "delivered")));
+        assert_ne!(base, id(&SEED.replace("17:42:12", "17:42:13")));
+        assert_ne!(base, id(&SEED.replace("4228df3a", "5228df3a")));
+    }
+
+    #[test]
+    fn missing_or_invalid_event_is_a_parse_error() {
+        assert_eq!(
+            FoodyEvent::from_slice(br#"{"uid":"x"}"#),
+            Err(ParseError::MissingField { field: "event" })
+        );
+        assert_eq!(
+            FoodyEvent::from_slice(br#"{"event":7}"#),
+            Err(ParseError::InvalidField { field: "event" })
+        );
+        assert_eq!(FoodyEvent::from_slice(b"[]"), Err(ParseError::NotAnObject));
+    }
+
+    #[test]
+    fn drifted_status_update_is_kept() {
+        let event =
+            FoodyEvent::from_slice(br#"{"event":"order_status_updated","status":"open"}"#).unwrap();
+        assert!(event.drift().is_some());
+        assert_eq!(event.kind(), ORDER_STATUS_UPDATED);
+        assert!(event.delivery_id().is_some());
+    }
+}

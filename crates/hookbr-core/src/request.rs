@@ -1,0 +1,210 @@
+//! The sans-IO view of an incoming delivery: [`HeaderSource`] and [`Request`].
+//!
+//! hookbr-core never sees a framework's request type. Adapters describe what they received with
+//! a [`Request`] (method, path, query, headers, body bytes as received), and the pipeline works on
+//! that. Headers are read through the tiny [`HeaderSource`] trait because actix-web 4 and axum
+//! 0.8 use different major versions of the `http` crate.
+//!
+//! ```
+//! use hookbr_core::Request;
+//!
+//! let headers = [("Content-Type", "application/json"), ("X-Loyalty-Secret", "s3cr3t")];
+//! let request = Request::new(b"{}").with_headers(&headers).with_method("POST");
+//! assert_eq!(request.header("x-loyalty-secret"), Some(&b"s3cr3t"[..]));
+//! ```
+
+use std::fmt;
+
+/// Read access to request headers, looked up by name without regard to ASCII case.
+///
+/// Implemented for slices, arrays and vectors of `(name, value)` pairs; adapters implement it for
+/// their framework's header map.
+pub trait HeaderSource {
+    /// The value of the first header called `name` (ASCII case-insensitive), if any.
+    fn header(&self, name: &str) -> Option<&[u8]>;
+}
+
+impl<K: AsRef<str>, V: AsRef<[u8]>> HeaderSource for [(K, V)] {
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.iter()
+            .find(|(key, _)| key.as_ref().eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_ref())
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<[u8]>, const N: usize> HeaderSource for [(K, V); N] {
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.as_slice().header(name)
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<[u8]>> HeaderSource for Vec<(K, V)> {
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.as_slice().header(name)
+    }
+}
+
+impl<T: HeaderSource + ?Sized> HeaderSource for &T {
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        (**self).header(name)
+    }
+}
+
+const NO_HEADERS: [(&str, &str); 0] = [];
+
+/// One delivery as received: what verifiers and decoders look at.
+///
+/// `body` must be the bytes exactly as they arrived: tokens and signatures are checked on them,
+/// never on a re-serialized copy.
+#[derive(Clone, Copy)]
+pub struct Request<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+    headers: &'a dyn HeaderSource,
+    body: &'a [u8],
+}
+
+impl<'a> Request<'a> {
+    /// A `POST /` request with `body` and no headers.
+    #[must_use]
+    pub fn new(body: &'a [u8]) -> Self {
+        Self {
+            method: "POST",
+            path: "/",
+            query: None,
+            headers: &NO_HEADERS,
+            body,
+        }
+    }
+
+    /// Sets the headers.
+    #[must_use]
+    pub fn with_headers(mut self, headers: &'a dyn HeaderSource) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// Sets the HTTP method (default `POST`).
+    #[must_use]
+    pub fn with_method(mut self, method: &'a str) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Sets the path and the query string from a request target such as `/iset?token=abc`.
+    #[must_use]
+    pub fn with_target(mut self, target: &'a str) -> Self {
+        match target.split_once('?') {
+            Some((path, query)) => {
+                self.path = path;
+                self.query = Some(query);
+            }
+            None => {
+                self.path = target;
+                self.query = None;
+            }
+        }
+        self
+    }
+
+    /// The HTTP method.
+    #[must_use]
+    pub fn method(&self) -> &'a str {
+        self.method
+    }
+
+    /// The URL path, without the query string.
+    #[must_use]
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The raw query string (after `?`), if any.
+    #[must_use]
+    pub fn query(&self) -> Option<&'a str> {
+        self.query
+    }
+
+    /// The body bytes as received.
+    #[must_use]
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The headers.
+    #[must_use]
+    pub fn headers(&self) -> &'a dyn HeaderSource {
+        self.headers
+    }
+
+    /// The value of header `name` (ASCII case-insensitive).
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers.header(name)
+    }
+
+    /// The media type of the `Content-Type` header, lower-cased, without parameters.
+    #[must_use]
+    pub fn media_type(&self) -> Option<String> {
+        let value = std::str::from_utf8(self.header("content-type")?).ok()?;
+        let media = value.split(';').next().unwrap_or_default().trim();
+        Some(media.to_ascii_lowercase())
+    }
+}
+
+impl fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Headers and body may carry secrets: only their sizes are shown.
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("has_query", &self.query.is_some())
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a media type (as returned by [`Request::media_type`]) denotes JSON.
+pub(crate) fn is_json_media_type(media: &str) -> bool {
+    media == "application/json"
+        || media == "text/json"
+        || (media.starts_with("application/") && media.ends_with("+json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_case_insensitive_and_first_wins() {
+        let headers = vec![("X-A", "1"), ("x-a", "2")];
+        assert_eq!(headers.header("x-A"), Some(&b"1"[..]));
+        assert_eq!(headers.header("missing"), None);
+    }
+
+    #[test]
+    fn target_splits_path_and_query() {
+        let request = Request::new(b"").with_target("/iset/orders?token=a%20b&x=1");
+        assert_eq!(request.path(), "/iset/orders");
+        assert_eq!(request.query(), Some("token=a%20b&x=1"));
+        assert_eq!(Request::new(b"").with_target("/p").query(), None);
+    }
+
+    #[test]
+    fn media_type_is_normalized() {
+        let headers = [("content-type", "Application/JSON; charset=utf-8")];
+        let request = Request::new(b"").with_headers(&headers);
+        assert_eq!(request.media_type().as_deref(), Some("application/json"));
+        assert!(is_json_media_type("application/json"));
+        assert!(is_json_media_type("application/problem+json"));
+        assert!(!is_json_media_type("text/plain"));
+    }
+
+    #[test]
+    fn debug_hides_headers_and_body() {
+        let headers = [("X-Loyalty-Secret", "hunter2")];
+        let request = Request::new(b"token=hunter2").with_headers(&headers);
+        assert!(!format!("{request:?}").contains("hunter2"));
+    }
+}
