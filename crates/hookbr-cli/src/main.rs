@@ -1,1 +1,94 @@
-fn main() {}
+//! `hookbr`: receive, check and inspect the webhooks of BonifiQ, Foody Delivery, iSET and
+//! Grafeno from the shell.
+//!
+//! ```text
+//! hookbr decode bonifiq delivery.json
+//! hookbr decode grafeno body.json --header "x-unique-key: 31216ba1-…-approved"
+//! hookbr verify foody body.json --token "$FOODY_TOKEN"
+//! ```
+//!
+//! Exit codes: 0 success, 1 the delivery was refused (not decodable, not authentic), 2 usage
+//! or configuration error. The command never panics on its input.
+
+use std::{
+    io::{self, Write},
+    process::ExitCode,
+};
+
+use clap::{Parser, Subcommand};
+
+mod decode;
+mod input;
+mod verify;
+
+/// Receive, check and inspect the webhooks of BonifiQ, Foody Delivery, iSET and Grafeno.
+#[derive(Debug, Parser)]
+#[command(name = "hookbr", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode a delivery into hookbr's typed event and print it as one JSON object (no
+    /// authentication).
+    ///
+    /// Prints {"provider", "kind", "known", "delivery_id", "occurred_at", "event"}.
+    /// Exit 1 when the bytes are not the provider's format.
+    Decode(decode::Args),
+    /// Check a delivery's authenticity the way the receiver would.
+    ///
+    /// Exit 0 when authentic (prints which secret, token or key matched), 1 when rejected
+    /// (the reason on stderr), 2 for usage or configuration errors (empty secret, unreadable or
+    /// weak key).
+    Verify(verify::Args),
+}
+
+/// A failure with its exit code and a one-line message for stderr.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    /// Exit 1: the input was refused.
+    pub(crate) fn rejected(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+
+    /// Exit 2: usage or configuration error.
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+}
+
+/// Writes `line` and a newline to stdout. A closed pipe (`hookbr decode … | head -c1`) is not
+/// an error worth a panic.
+pub(crate) fn print_line(line: &str) {
+    let mut stdout = io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Decode(args) => decode::run(&args),
+        Command::Verify(args) => verify::run(&args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            let message = failure.message.replace(['\n', '\r'], " ");
+            let _ = writeln!(io::stderr().lock(), "hookbr: {message}");
+            ExitCode::from(failure.code)
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! `hookbr decode`.
+
+use std::path::PathBuf;
+
+use hookbr_core::{Endpoint, Provider, Request, WebhookEvent, iset::IsetKind};
+use serde::Serialize;
+
+use crate::{
+    Failure,
+    input::{parse_headers, read_body},
+    print_line,
+};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The provider: bonifiq, foody, iset or grafeno.
+    provider: String,
+    /// The body file; `-` or nothing reads stdin.
+    file: Option<PathBuf>,
+    /// A request header, "Name: value" (repeatable). Grafeno's delivery id is its
+    /// x-unique-key header; a Content-Type header steers iSET's JSON/form choice.
+    #[arg(long = "header", value_name = "NAME: VALUE", allow_hyphen_values = true)]
+    headers: Vec<String>,
+    /// iSET only, required: order_upserted, order_deleted, product_upserted, product_deleted,
+    /// stock_changed, category_upserted or category_deleted.
+    #[arg(long)]
+    kind: Option<String>,
+}
+
+/// The output contract of `hookbr decode`; field order is part of it.
+#[derive(Serialize)]
+struct Decoded<'a> {
+    provider: Provider,
+    kind: &'a str,
+    known: bool,
+    delivery_id: Option<String>,
+    occurred_at: Option<String>,
+    event: &'a WebhookEvent,
+}
+
+/// Parses PROVIDER and `--kind` into an endpoint.
+pub(crate) fn endpoint(provider: &str, kind: Option<&str>) -> Result<Endpoint, Failure> {
+    let provider: Provider = provider
+        .parse()
+        .map_err(|error| Failure::usage(format!("{error}")))?;
+    match (provider, kind) {
+        (Provider::Iset, None) => Err(Failure::usage(
+            "iset needs --kind (order_upserted, order_deleted, product_upserted, product_deleted, \
+             stock_changed, category_upserted or category_deleted)",
+        )),
+        (Provider::Iset, Some(kind)) => kind
+            .parse::<IsetKind>()
+            .map(Endpoint::Iset)
+            .map_err(|error| Failure::usage(error.to_string())),
+        (_, Some(_)) => Err(Failure::usage(format!(
+            "--kind only applies to iset, not {provider}"
+        ))),
+        (Provider::Bonifiq, None) => Ok(Endpoint::Bonifiq),
+        (Provider::Foody, None) => Ok(Endpoint::Foody),
+        (Provider::Grafeno, None) => Ok(Endpoint::Grafeno),
+        (other, None) => Err(Failure::usage(format!("unsupported provider {other}"))),
+    }
+}
+
+pub(crate) fn run(args: &Args) -> Result<(), Failure> {
+    let endpoint = endpoint(&args.provider, args.kind.as_deref())?;
+    let headers = parse_headers(&args.headers)?;
+    let body = read_body(args.file.as_ref())?;
+    let request = Request::new(&body).with_headers(&headers);
+    let event = WebhookEvent::decode(endpoint, &request)
+        .map_err(|error| Failure::rejected(format!("not a {} delivery: {error}", endpoint.provider())))?;
+    let output = Decoded {
+        provider: endpoint.provider(),
+        kind: event.kind(),
+        known: event.is_known(),
+        delivery_id: event.delivery_id(&request).map(|id| id.as_str().to_owned()),
+        occurred_at: event.occurred_at().map(|at| at.to_string()),
+        event: &event,
+    };
+    let json = serde_json::to_string(&output)
+        .map_err(|error| Failure::rejected(format!("cannot print the event: {error}")))?;
+    if let Some(drift) = event.drift() {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr().lock(),
+            format!("hookbr: warning: {drift}\n").as_bytes(),
+        );
+    }
+    print_line(&minify(&json));
+    Ok(())
+}
+
+/// Removes the whitespace outside strings: raw payloads are kept as received (possibly
+/// pretty-printed), but the output is one JSON object on one line.
+fn minify(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_ascii_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minify_keeps_strings() {
+        assert_eq!(
+            minify("{ \"a b\" : [1, \"x \\\" y\" ],\n\"c\":{ } }"),
+            "{\"a b\":[1,\"x \\\" y\"],\"c\":{}}"
+        );
+    }
+}
