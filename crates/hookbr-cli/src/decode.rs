@@ -19,7 +19,11 @@ pub(crate) struct Args {
     file: Option<PathBuf>,
     /// A request header, "Name: value" (repeatable). Grafeno's delivery id is its
     /// x-unique-key header; a Content-Type header steers iSET's JSON/form choice.
-    #[arg(long = "header", value_name = "NAME: VALUE", allow_hyphen_values = true)]
+    #[arg(
+        long = "header",
+        value_name = "NAME: VALUE",
+        allow_hyphen_values = true
+    )]
     headers: Vec<String>,
     /// iSET only, required: order_upserted, order_deleted, product_upserted, product_deleted,
     /// stock_changed, category_upserted or category_deleted.
@@ -67,8 +71,9 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let headers = parse_headers(&args.headers)?;
     let body = read_body(args.file.as_ref())?;
     let request = Request::new(&body).with_headers(&headers);
-    let event = WebhookEvent::decode(endpoint, &request)
-        .map_err(|error| Failure::rejected(format!("not a {} delivery: {error}", endpoint.provider())))?;
+    let event = WebhookEvent::decode(endpoint, &request).map_err(|error| {
+        Failure::rejected(format!("not a {} delivery: {error}", endpoint.provider()))
+    })?;
     let output = Decoded {
         provider: endpoint.provider(),
         kind: event.kind(),

@@ -20,7 +20,10 @@ pub(crate) fn read_body(path: Option<&PathBuf>) -> Result<Vec<u8>, Failure> {
             .map_err(|error| Failure::usage(format!("cannot read {}: {error}", path.display())))?
             .take(MAX_INPUT + 1)
             .read_to_end(&mut body),
-        _ => io::stdin().lock().take(MAX_INPUT + 1).read_to_end(&mut body),
+        _ => io::stdin()
+            .lock()
+            .take(MAX_INPUT + 1)
+            .read_to_end(&mut body),
     };
     result.map_err(|error| Failure::usage(format!("cannot read the delivery: {error}")))?;
     if body.len() as u64 > MAX_INPUT {
@@ -40,8 +43,7 @@ pub(crate) fn parse_headers(raw: &[String]) -> Result<Vec<(String, String)>, Fai
                 Failure::usage(format!("--header {header:?}: expected \"Name: value\""))
             })?;
             let name = name.trim();
-            let token_char =
-                |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            let token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
             if name.is_empty() || !name.bytes().all(token_char) {
                 return Err(Failure::usage(format!(
                     "--header {header:?}: invalid header name"

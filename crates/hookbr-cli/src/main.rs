@@ -10,6 +10,8 @@
 //! Exit codes: 0 success, 1 the delivery was refused (not decodable, not authentic), 2 usage
 //! or configuration error. The command never panics on its input.
 
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::indexing_slicing))]
+
 use std::{
     io::{self, Write},
     process::ExitCode,

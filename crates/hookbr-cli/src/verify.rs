@@ -24,7 +24,11 @@ pub(crate) struct Args {
     /// The body file; `-` or nothing reads stdin.
     file: Option<PathBuf>,
     /// A request header, "Name: value" (repeatable).
-    #[arg(long = "header", value_name = "NAME: VALUE", allow_hyphen_values = true)]
+    #[arg(
+        long = "header",
+        value_name = "NAME: VALUE",
+        allow_hyphen_values = true
+    )]
     headers: Vec<String>,
     /// bonifiq, iset: an accepted secret (repeatable, for rotation).
     #[arg(long = "secret", value_name = "VALUE", allow_hyphen_values = true)]
@@ -62,17 +66,35 @@ fn secrets(values: &[String], flag: &str) -> Result<Vec<Secret>, Failure> {
 fn unused(args: &Args, provider: Provider) -> Result<(), Failure> {
     let used = |flag: &str, present: bool, allowed: &[Provider]| {
         if present && !allowed.contains(&provider) {
-            Err(Failure::usage(format!("{flag} does not apply to {provider}")))
+            Err(Failure::usage(format!(
+                "{flag} does not apply to {provider}"
+            )))
         } else {
             Ok(())
         }
     };
-    used("--secret", !args.secrets.is_empty(), &[Provider::Bonifiq, Provider::Iset])?;
-    used("--secret-header", args.secret_header.is_some(), &[Provider::Bonifiq, Provider::Iset])?;
+    used(
+        "--secret",
+        !args.secrets.is_empty(),
+        &[Provider::Bonifiq, Provider::Iset],
+    )?;
+    used(
+        "--secret-header",
+        args.secret_header.is_some(),
+        &[Provider::Bonifiq, Provider::Iset],
+    )?;
     used("--url", args.url.is_some(), &[Provider::Iset])?;
-    used("--secret-param", args.secret_param.is_some(), &[Provider::Iset])?;
+    used(
+        "--secret-param",
+        args.secret_param.is_some(),
+        &[Provider::Iset],
+    )?;
     used("--token", !args.tokens.is_empty(), &[Provider::Foody])?;
-    used("--public-key", !args.public_keys.is_empty(), &[Provider::Grafeno])?;
+    used(
+        "--public-key",
+        !args.public_keys.is_empty(),
+        &[Provider::Grafeno],
+    )?;
     used("--kind", args.kind.is_some(), &[Provider::Iset])
 }
 
@@ -93,10 +115,15 @@ fn verifier(args: &Args, provider: Provider) -> Result<AnyVerifier, Failure> {
             if args.secrets.is_empty() {
                 return Err(Failure::usage("bonifiq needs at least one --secret"));
             }
-            let header = args.secret_header.as_deref().unwrap_or(BONIFIQ_SECRET_HEADER);
-            Ok(HeaderSecretVerifier::new(header, secrets(&args.secrets, "--secret")?)
-                .map_err(config)?
-                .into())
+            let header = args
+                .secret_header
+                .as_deref()
+                .unwrap_or(BONIFIQ_SECRET_HEADER);
+            Ok(
+                HeaderSecretVerifier::new(header, secrets(&args.secrets, "--secret")?)
+                    .map_err(config)?
+                    .into(),
+            )
         }
         Provider::Foody => {
             if args.tokens.is_empty() {
@@ -163,7 +190,10 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
                 .label()
                 .map(|label| format!(" ({label})"))
                 .unwrap_or_default();
-            print_line(&format!("authentic: matched index {}{label}", matched.index()));
+            print_line(&format!(
+                "authentic: matched index {}{label}",
+                matched.index()
+            ));
             Ok(())
         }
         Err(error) => {

@@ -38,10 +38,26 @@ fn decode_ok(args: &[&str]) -> Value {
         String::from_utf8_lossy(&output.stderr)
     );
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(stdout.lines().count(), 1, "one JSON object on one line: {stdout}");
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "one JSON object on one line: {stdout}"
+    );
     let value: Value = serde_json::from_str(&stdout).unwrap();
-    let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
-    let mut expected = vec!["delivery_id", "event", "kind", "known", "occurred_at", "provider"];
+    let keys: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = vec![
+        "delivery_id",
+        "event",
+        "kind",
+        "known",
+        "occurred_at",
+        "provider",
+    ];
     let mut sorted = keys.clone();
     sorted.sort_unstable();
     expected.sort_unstable();
@@ -55,19 +71,34 @@ fn code(output: &Output) -> Option<i32> {
 
 #[test]
 fn decode_bonifiq_forms() {
-    let v = decode_ok(&["decode", "bonifiq", &fixture("bonifiq/point_add_legacy.json")]);
+    let v = decode_ok(&[
+        "decode",
+        "bonifiq",
+        &fixture("bonifiq/point_add_legacy.json"),
+    ]);
     assert_eq!(v["provider"], "bonifiq");
     assert_eq!(v["kind"], "Point_Add");
     assert_eq!(v["known"], true);
     assert_eq!(v["delivery_id"], "4834c95e-84f7-485e-90de-09353df57fd3");
     assert_eq!(v["occurred_at"], "2024-03-01T13:16:11.396371Z");
     assert_eq!(v["event"]["Payload"]["Points"], 200);
-    assert_eq!(v["event"]["Payload"]["PointsBalance"]["CashbackBalance"], 210);
+    assert_eq!(
+        v["event"]["Payload"]["PointsBalance"]["CashbackBalance"],
+        210
+    );
 
-    let v = decode_ok(&["decode", "bonifiq", &fixture("bonifiq/point_add_int_only.json")]);
+    let v = decode_ok(&[
+        "decode",
+        "bonifiq",
+        &fixture("bonifiq/point_add_int_only.json"),
+    ]);
     assert_eq!(v["kind"], "Point_Add", "integer 0 maps to Point_Add");
 
-    let v = decode_ok(&["decode", "bonifiq", &fixture("bonifiq/earn_purchase_points_string_topic.json")]);
+    let v = decode_ok(&[
+        "decode",
+        "bonifiq",
+        &fixture("bonifiq/earn_purchase_points_string_topic.json"),
+    ]);
     assert_eq!(v["kind"], "Communication_EarnPurchasePoints");
     assert_eq!(v["occurred_at"], "2025-04-15T14:30:00.123Z");
 
@@ -76,7 +107,10 @@ fn decode_bonifiq_forms() {
     assert_eq!(v["kind"], "Order_Created");
 
     let v = decode_ok(&["decode", "bonifiq", &fixture("bonifiq/custom_body.json")]);
-    assert_eq!((v["kind"].as_str(), v["known"].as_bool()), (Some("custom"), Some(false)));
+    assert_eq!(
+        (v["kind"].as_str(), v["known"].as_bool()),
+        (Some("custom"), Some(false))
+    );
     assert_eq!(v["delivery_id"], Value::Null);
     assert_eq!(v["occurred_at"], Value::Null);
 }
@@ -84,15 +118,35 @@ fn decode_bonifiq_forms() {
 #[test]
 fn decode_bonifiq_topic_ids_and_names() {
     for (body, kind, known) in [
-        (r#"{"Uuid":"u1","Timestamp":"2024-01-01T00:00:00","Topic":3,"Payload":{"EarnedPoints":1}}"#, "Communication_EarnPurchasePoints", true),
-        (r#"{"Uuid":"u1","Timestamp":"2024-01-01T00:00:00","Topic":4,"Payload":{"EarnedPoints":1}}"#, "Communication_EarnBirthdayPoints", true),
-        (r#"{"Uuid":"u1","Timestamp":"2024-01-01T00:00:00","Topic":17,"Payload":{}}"#, "17", false),
-        (r#"{"Uuid":"u1","Timestamp":"2024-01-01T00:00:00","Topic":4,"TopicName":"Point_Add","Payload":{"Points":1}}"#, "Point_Add", true),
+        (
+            r#"{"Uuid":"u1","Timestamp":"2024-01-01T00:00:00","Topic":3,"Payload":{"EarnedPoints":1}}"#,
+            "Communication_EarnPurchasePoints",
+            true,
+        ),
+        (
+            r#"{"Uuid":"u1","Timestamp":"2024-01-01T00:00:00","Topic":4,"Payload":{"EarnedPoints":1}}"#,
+            "Communication_EarnBirthdayPoints",
+            true,
+        ),
+        (
+            r#"{"Uuid":"u1","Timestamp":"2024-01-01T00:00:00","Topic":17,"Payload":{}}"#,
+            "17",
+            false,
+        ),
+        (
+            r#"{"Uuid":"u1","Timestamp":"2024-01-01T00:00:00","Topic":4,"TopicName":"Point_Add","Payload":{"Points":1}}"#,
+            "Point_Add",
+            true,
+        ),
     ] {
         let output = hookbr(&["decode", "bonifiq", "-"], body.as_bytes());
         assert_eq!(code(&output), Some(0));
         let v: Value = serde_json::from_slice(&output.stdout).unwrap();
-        assert_eq!((v["kind"].as_str(), v["known"].as_bool()), (Some(kind), Some(known)), "{body}");
+        assert_eq!(
+            (v["kind"].as_str(), v["known"].as_bool()),
+            (Some(kind), Some(known)),
+            "{body}"
+        );
         assert_eq!(v["delivery_id"], "u1");
         assert_eq!(v["occurred_at"], "2024-01-01T00:00:00Z");
     }
@@ -100,7 +154,11 @@ fn decode_bonifiq_topic_ids_and_names() {
 
 #[test]
 fn decode_foody() {
-    let v = decode_ok(&["decode", "foody", &fixture("foody/order_status_updated.json")]);
+    let v = decode_ok(&[
+        "decode",
+        "foody",
+        &fixture("foody/order_status_updated.json"),
+    ]);
     assert_eq!(v["kind"], "order_status_updated");
     assert_eq!(v["occurred_at"], "2020-06-19T17:42:12Z");
     assert_eq!(v["event"]["status"], "dispatched");
@@ -122,29 +180,57 @@ fn decode_foody() {
     assert_ne!(other["delivery_id"], id.as_str());
 
     let v = decode_ok(&["decode", "foody", &fixture("foody/hook_test.json")]);
-    assert_eq!((v["kind"].as_str(), v["known"].as_bool()), (Some("hook_test"), Some(true)));
+    assert_eq!(
+        (v["kind"].as_str(), v["known"].as_bool()),
+        (Some("hook_test"), Some(true))
+    );
     let v = decode_ok(&["decode", "foody", &fixture("foody/unknown_event.json")]);
-    assert_eq!((v["kind"].as_str(), v["known"].as_bool()), (Some("order_created"), Some(false)));
+    assert_eq!(
+        (v["kind"].as_str(), v["known"].as_bool()),
+        (Some("order_created"), Some(false))
+    );
     assert!(!v.to_string().contains("\"token\""));
 }
 
 #[test]
 fn decode_iset() {
-    let v = decode_ok(&["decode", "iset", &fixture("iset/order_upserted.json"), "--kind", "order_upserted"]);
+    let v = decode_ok(&[
+        "decode",
+        "iset",
+        &fixture("iset/order_upserted.json"),
+        "--kind",
+        "order_upserted",
+    ]);
     assert_eq!(v["kind"], "order_upserted");
     assert_eq!(v["known"], true);
     assert_eq!(v["occurred_at"], Value::Null);
     let form = decode_ok(&[
-        "decode", "iset", &fixture("iset/order_upserted_form.txt"), "--kind", "order_upserted",
-        "--header", "Content-Type: application/x-www-form-urlencoded",
+        "decode",
+        "iset",
+        &fixture("iset/order_upserted_form.txt"),
+        "--kind",
+        "order_upserted",
+        "--header",
+        "Content-Type: application/x-www-form-urlencoded",
     ]);
     assert_eq!(form["event"]["entity_id"], "1234");
     // The id depends on (kind, body) only.
-    let other_kind = decode_ok(&["decode", "iset", &fixture("iset/order_upserted.json"), "--kind", "order_deleted"]);
+    let other_kind = decode_ok(&[
+        "decode",
+        "iset",
+        &fixture("iset/order_upserted.json"),
+        "--kind",
+        "order_deleted",
+    ]);
     assert_ne!(other_kind["delivery_id"], v["delivery_id"]);
     let again = decode_ok(&[
-        "decode", "iset", &fixture("iset/order_upserted.json"), "--kind", "order_upserted",
-        "--header", "X-Anything: 1",
+        "decode",
+        "iset",
+        &fixture("iset/order_upserted.json"),
+        "--kind",
+        "order_upserted",
+        "--header",
+        "X-Anything: 1",
     ]);
     assert_eq!(again["delivery_id"], v["delivery_id"]);
 }
@@ -153,22 +239,41 @@ fn decode_iset() {
 fn decode_grafeno() {
     let key = "31216ba1-c507-688c-bea7-b7adf8cf2c1c-approved";
     let header = format!("x-unique-key: {key}");
-    let v = decode_ok(&["decode", "grafeno", &fixture("grafeno/cadastro_approved.json"), "--header", &header]);
+    let v = decode_ok(&[
+        "decode",
+        "grafeno",
+        &fixture("grafeno/cadastro_approved.json"),
+        "--header",
+        &header,
+    ]);
     assert_eq!(v["kind"], "approved");
     assert_eq!(v["delivery_id"], key);
     assert_eq!(v["occurred_at"], Value::Null);
-    assert_eq!(v["event"]["data"]["id"], "4056455d-8614-45a9-adf5-1592c28499fc");
+    assert_eq!(
+        v["event"]["data"]["id"],
+        "4056455d-8614-45a9-adf5-1592c28499fc"
+    );
     assert!(v["event"].get("signature").is_none());
-    let v = decode_ok(&["decode", "grafeno", &fixture("grafeno/cadastro_validation_pendencies.json")]);
+    let v = decode_ok(&[
+        "decode",
+        "grafeno",
+        &fixture("grafeno/cadastro_validation_pendencies.json"),
+    ]);
     assert_eq!(v["delivery_id"], Value::Null, "no x-unique-key header");
-    assert_eq!(v["event"]["data"]["pendencies"][0]["text"], "O RG do sócio está expirado.");
+    assert_eq!(
+        v["event"]["data"]["pendencies"][0]["text"],
+        "O RG do sócio está expirado."
+    );
     for (file, change) in [
         ("grafeno/atualizacao_cobranca.json", "atualizacao-cobranca"),
         ("grafeno/cobranca_atualizacao.json", "cobranca-atualizacao"),
         ("grafeno/boleto_criado.json", "boleto-criado"),
     ] {
         let v = decode_ok(&["decode", "grafeno", &fixture(file)]);
-        assert_eq!((v["kind"].as_str(), v["known"].as_bool()), (Some(change), Some(true)));
+        assert_eq!(
+            (v["kind"].as_str(), v["known"].as_bool()),
+            (Some(change), Some(true))
+        );
     }
     let v = decode_ok(&["decode", "grafeno", &fixture("grafeno/unknown_change.json")]);
     assert_eq!(v["known"], false);
@@ -193,7 +298,10 @@ fn decode_refusals_exit_1() {
         let stderr = String::from_utf8(output.stderr).unwrap();
         assert_eq!(stderr.lines().count(), 1, "one-line reason: {stderr}");
     }
-    let output = hookbr(&["decode", "iset", "-", "--kind", "stock_changed"], b"{not json nor form");
+    let output = hookbr(
+        &["decode", "iset", "-", "--kind", "stock_changed"],
+        b"{not json nor form",
+    );
     assert_eq!(code(&output), Some(1));
 }
 
@@ -218,25 +326,101 @@ fn decode_usage_errors_exit_2() {
 fn verify_each_provider() {
     let delivery = testkit::bonifiq_point_add("s3cr3t");
     let header = "X-Loyalty-Secret: s3cr3t";
-    let ok = hookbr(&["verify", "bonifiq", "--header", header, "--secret", "old", "--secret", "s3cr3t"], &delivery.body);
+    let ok = hookbr(
+        &[
+            "verify", "bonifiq", "--header", header, "--secret", "old", "--secret", "s3cr3t",
+        ],
+        &delivery.body,
+    );
     assert_eq!(code(&ok), Some(0));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("index 1"));
-    let custom = hookbr(&["verify", "bonifiq", "--header", "X-Custom: s3cr3t", "--secret-header", "X-Custom", "--secret", "s3cr3t"], b"{}");
+    let custom = hookbr(
+        &[
+            "verify",
+            "bonifiq",
+            "--header",
+            "X-Custom: s3cr3t",
+            "--secret-header",
+            "X-Custom",
+            "--secret",
+            "s3cr3t",
+        ],
+        b"{}",
+    );
     assert_eq!(code(&custom), Some(0));
-    let forged = hookbr(&["verify", "bonifiq", "--header", "X-Loyalty-Secret: guess", "--secret", "s3cr3t"], &delivery.body);
+    let forged = hookbr(
+        &[
+            "verify",
+            "bonifiq",
+            "--header",
+            "X-Loyalty-Secret: guess",
+            "--secret",
+            "s3cr3t",
+        ],
+        &delivery.body,
+    );
     assert_eq!(code(&forged), Some(1));
     let stderr = String::from_utf8_lossy(&forged.stderr).into_owned();
-    assert!(stderr.contains("invalid_secret") && !stderr.contains("s3cr3t") && !stderr.contains("guess"), "{stderr}");
-    assert_eq!(code(&hookbr(&["verify", "bonifiq", "--secret", "s3cr3t"], &delivery.body)), Some(1), "header missing");
+    assert!(
+        stderr.contains("invalid_secret")
+            && !stderr.contains("s3cr3t")
+            && !stderr.contains("guess"),
+        "{stderr}"
+    );
+    assert_eq!(
+        code(&hookbr(
+            &["verify", "bonifiq", "--secret", "s3cr3t"],
+            &delivery.body
+        )),
+        Some(1),
+        "header missing"
+    );
 
     let foody = testkit::foody_status("dispatched", "tok-1");
-    assert_eq!(code(&hookbr(&["verify", "foody", "--token", "tok-1"], &foody.body)), Some(0));
-    assert_eq!(code(&hookbr(&["verify", "foody", "--token", "tok-2"], &foody.body)), Some(1));
-    assert_eq!(code(&hookbr(&["verify", "foody", "--token", "tok-1"], b"token=tok-1")), Some(1));
+    assert_eq!(
+        code(&hookbr(
+            &["verify", "foody", "--token", "tok-1"],
+            &foody.body
+        )),
+        Some(0)
+    );
+    assert_eq!(
+        code(&hookbr(
+            &["verify", "foody", "--token", "tok-2"],
+            &foody.body
+        )),
+        Some(1)
+    );
+    assert_eq!(
+        code(&hookbr(
+            &["verify", "foody", "--token", "tok-1"],
+            b"token=tok-1"
+        )),
+        Some(1)
+    );
 
     let iset = testkit::iset(hookbr_core::iset::IsetKind::OrderUpserted, 7, "k3y");
-    assert_eq!(code(&hookbr(&["verify", "iset", "--url", &iset.target, "--secret", "k3y"], &iset.body)), Some(0));
-    assert_eq!(code(&hookbr(&["verify", "iset", "--url", "/iset?token=nope", "--secret", "k3y"], &iset.body)), Some(1));
+    assert_eq!(
+        code(&hookbr(
+            &["verify", "iset", "--url", &iset.target, "--secret", "k3y"],
+            &iset.body
+        )),
+        Some(0)
+    );
+    assert_eq!(
+        code(&hookbr(
+            &[
+                "verify",
+                "iset",
+                "--url",
+                "/iset?token=nope",
+                "--secret",
+                "k3y"
+            ],
+            &iset.body
+        )),
+        Some(1)
+    );
 }
 
 #[test]
@@ -246,31 +430,169 @@ fn verify_grafeno() {
     let pkcs1 = format!("{KEYS}/grafeno_rsa2048_public_pkcs1_test.pem");
     let weak = format!("{KEYS}/grafeno_rsa1024_public_test.pem");
     let delivery = testkit::grafeno_registration("approved", TestKey::rsa_2048());
-    let unique = &delivery.headers.iter().find(|(k, _)| k == "x-unique-key").unwrap().1;
+    let unique = &delivery
+        .headers
+        .iter()
+        .find(|(k, _)| k == "x-unique-key")
+        .unwrap()
+        .1;
     let header = format!("x-unique-key: {unique}");
 
-    let ok = hookbr(&["verify", "grafeno", "--header", &header, "--public-key", &other, "--public-key", &rsa2048], &delivery.body);
-    assert_eq!(code(&ok), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = hookbr(
+        &[
+            "verify",
+            "grafeno",
+            "--header",
+            &header,
+            "--public-key",
+            &other,
+            "--public-key",
+            &rsa2048,
+        ],
+        &delivery.body,
+    );
+    assert_eq!(
+        code(&ok),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("index 1"));
-    assert_eq!(code(&hookbr(&["verify", "grafeno", "--header", &header, "--public-key", &pkcs1], &delivery.body)), Some(0));
+    assert_eq!(
+        code(&hookbr(
+            &[
+                "verify",
+                "grafeno",
+                "--header",
+                &header,
+                "--public-key",
+                &pkcs1
+            ],
+            &delivery.body
+        )),
+        Some(0)
+    );
     let inline = std::fs::read_to_string(&rsa2048).unwrap();
-    assert_eq!(code(&hookbr(&["verify", "grafeno", "--header", &header, "--public-key", &inline], &delivery.body)), Some(0));
+    assert_eq!(
+        code(&hookbr(
+            &[
+                "verify",
+                "grafeno",
+                "--header",
+                &header,
+                "--public-key",
+                &inline
+            ],
+            &delivery.body
+        )),
+        Some(0)
+    );
 
     // Rejections: exit 1.
-    assert_eq!(code(&hookbr(&["verify", "grafeno", "--header", &header, "--public-key", &other], &delivery.body)), Some(1));
+    assert_eq!(
+        code(&hookbr(
+            &[
+                "verify",
+                "grafeno",
+                "--header",
+                &header,
+                "--public-key",
+                &other
+            ],
+            &delivery.body
+        )),
+        Some(1)
+    );
     let forged = delivery.clone().tamper_signature();
-    assert_eq!(code(&hookbr(&["verify", "grafeno", "--header", &header, "--public-key", &rsa2048], &forged.body)), Some(1));
-    let mismatch = delivery.clone().with_json_field("change", "rejected".into());
-    let out = hookbr(&["verify", "grafeno", "--header", &header, "--public-key", &rsa2048], &mismatch.body);
+    assert_eq!(
+        code(&hookbr(
+            &[
+                "verify",
+                "grafeno",
+                "--header",
+                &header,
+                "--public-key",
+                &rsa2048
+            ],
+            &forged.body
+        )),
+        Some(1)
+    );
+    let mismatch = delivery
+        .clone()
+        .with_json_field("change", "rejected".into());
+    let out = hookbr(
+        &[
+            "verify",
+            "grafeno",
+            "--header",
+            &header,
+            "--public-key",
+            &rsa2048,
+        ],
+        &mismatch.body,
+    );
     assert_eq!(code(&out), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("status_mismatch"));
-    assert_eq!(code(&hookbr(&["verify", "grafeno", "--public-key", &rsa2048], &delivery.body)), Some(1), "no header");
+    assert_eq!(
+        code(&hookbr(
+            &["verify", "grafeno", "--public-key", &rsa2048],
+            &delivery.body
+        )),
+        Some(1),
+        "no header"
+    );
 
     // Configuration errors: exit 2.
-    assert_eq!(code(&hookbr(&["verify", "grafeno", "--header", &header, "--public-key", &weak], &delivery.body)), Some(2));
-    assert_eq!(code(&hookbr(&["verify", "grafeno", "--header", &header, "--public-key", "/nonexistent.pem"], &delivery.body)), Some(2));
-    assert_eq!(code(&hookbr(&["verify", "grafeno", "--header", &header, "--public-key", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"], &delivery.body)), Some(2));
-    assert_eq!(code(&hookbr(&["verify", "grafeno", "--header", &header], &delivery.body)), Some(2));
+    assert_eq!(
+        code(&hookbr(
+            &[
+                "verify",
+                "grafeno",
+                "--header",
+                &header,
+                "--public-key",
+                &weak
+            ],
+            &delivery.body
+        )),
+        Some(2)
+    );
+    assert_eq!(
+        code(&hookbr(
+            &[
+                "verify",
+                "grafeno",
+                "--header",
+                &header,
+                "--public-key",
+                "/nonexistent.pem"
+            ],
+            &delivery.body
+        )),
+        Some(2)
+    );
+    assert_eq!(
+        code(&hookbr(
+            &[
+                "verify",
+                "grafeno",
+                "--header",
+                &header,
+                "--public-key",
+                "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"
+            ],
+            &delivery.body
+        )),
+        Some(2)
+    );
+    assert_eq!(
+        code(&hookbr(
+            &["verify", "grafeno", "--header", &header],
+            &delivery.body
+        )),
+        Some(2)
+    );
 }
 
 #[test]
@@ -281,7 +603,14 @@ fn verify_usage_errors_exit_2() {
         vec!["verify", "foody", "--token", ""],
         vec!["verify", "foody"],
         vec!["verify", "foody", "--secret", "x"],
-        vec!["verify", "bonifiq", "--secret", "x", "--secret-header", "bad header"],
+        vec![
+            "verify",
+            "bonifiq",
+            "--secret",
+            "x",
+            "--secret-header",
+            "bad header",
+        ],
         vec!["verify", "stripe", "--secret", "x"],
         vec!["verify", "iset", "--secret", "x"],
     ] {

@@ -449,7 +449,10 @@ mod tests {
         assert_eq!(store.claim_now(key(1), LEASE).unwrap(), Claim::InFlight);
         store.complete_now(key(1), token, WEEK);
         assert_eq!(store.claim_now(key(1), LEASE).unwrap(), Claim::Done);
-        assert!(matches!(store.claim_now(key(2), LEASE).unwrap(), Claim::New(_)));
+        assert!(matches!(
+            store.claim_now(key(2), LEASE).unwrap(),
+            Claim::New(_)
+        ));
     }
 
     #[test]
@@ -460,7 +463,10 @@ mod tests {
         };
         store.release_now(key(1), token);
         assert!(store.is_empty());
-        assert!(matches!(store.claim_now(key(1), LEASE).unwrap(), Claim::New(_)));
+        assert!(matches!(
+            store.claim_now(key(1), LEASE).unwrap(),
+            Claim::New(_)
+        ));
     }
 
     #[test]
@@ -490,7 +496,10 @@ mod tests {
         clock.advance(WEEK - Duration::from_millis(1));
         assert_eq!(store.claim_now(key(1), LEASE).unwrap(), Claim::Done);
         clock.advance(Duration::from_millis(1));
-        assert!(matches!(store.claim_now(key(1), LEASE).unwrap(), Claim::New(_)));
+        assert!(matches!(
+            store.claim_now(key(1), LEASE).unwrap(),
+            Claim::New(_)
+        ));
     }
 
     #[test]
@@ -524,10 +533,16 @@ mod tests {
             store.complete_now(key(n), token, WEEK);
             clock.advance(Duration::from_secs(1));
         }
-        assert!(matches!(store.claim_now(key(100), LEASE).unwrap(), Claim::New(_)));
+        assert!(matches!(
+            store.claim_now(key(100), LEASE).unwrap(),
+            Claim::New(_)
+        ));
         assert!(store.len() <= 16, "len {}", store.len());
         // The oldest completion was evicted, the newest is still remembered.
-        assert!(matches!(store.claim_now(key(0), LEASE).unwrap(), Claim::New(_)));
+        assert!(matches!(
+            store.claim_now(key(0), LEASE).unwrap(),
+            Claim::New(_)
+        ));
         assert_eq!(store.claim_now(key(15), LEASE).unwrap(), Claim::Done);
     }
 
@@ -536,7 +551,10 @@ mod tests {
         let (_, store) = manual();
         let store = store.capacity(4).unwrap();
         for n in 0..4 {
-            assert!(matches!(store.claim_now(key(n), LEASE).unwrap(), Claim::New(_)));
+            assert!(matches!(
+                store.claim_now(key(n), LEASE).unwrap(),
+                Claim::New(_)
+            ));
         }
         assert!(store.claim_now(key(99), LEASE).is_err());
         for n in 0..4 {
@@ -552,7 +570,10 @@ mod tests {
             store.claim_now(key(n), LEASE).unwrap();
         }
         clock.advance(LEASE);
-        assert!(matches!(store.claim_now(key(50), LEASE).unwrap(), Claim::New(_)));
+        assert!(matches!(
+            store.claim_now(key(50), LEASE).unwrap(),
+            Claim::New(_)
+        ));
         assert_eq!(store.len(), 1);
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! Ids are namespaced by provider: the same string from two providers is two deliveries.
 
-use std::{fmt, str::FromStr};
+use std::{fmt, fmt::Write as _, str::FromStr};
 
 use sha2::{Digest, Sha256};
 
@@ -101,8 +101,8 @@ impl DeliveryId {
         let digest = hasher.finalize();
         let mut value = String::with_capacity(32);
         for byte in digest.iter().take(16) {
-            value.push(char::from(HEX[usize::from(byte >> 4)]));
-            value.push(char::from(HEX[usize::from(byte & 0xf)]));
+            // Writing to a String cannot fail.
+            let _ = write!(value, "{byte:02x}");
         }
         Self::new(provider, value)
     }
@@ -132,8 +132,6 @@ impl DeliveryId {
         DedupKey(key)
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl fmt::Display for DeliveryId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -266,7 +266,10 @@ mod tests {
     fn payload_error_hides_values() {
         let error = serde_json::from_str::<i64>(r#""ana@example.com""#).unwrap_err();
         let payload = PayloadError::new("Point_Add", &error);
-        assert!(!payload.to_string().contains("ana@example.com"), "{payload}");
+        assert!(
+            !payload.to_string().contains("ana@example.com"),
+            "{payload}"
+        );
         assert!(payload.message().contains("invalid type"));
     }
 }

@@ -60,6 +60,8 @@
 //! length leaks through timing.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// This crate parses bytes from the network: no unwrap and no unchecked indexing outside tests.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod dedup;
 mod delivery_id;
@@ -67,8 +69,8 @@ mod error;
 mod event;
 pub mod pipeline;
 pub mod providers;
-mod request;
 pub mod rejection;
+mod request;
 mod secret;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -100,3 +102,7 @@ pub use request::{HeaderSource, Request};
 pub use secret::Secret;
 pub use timestamp::{Timestamp, TimestampError};
 
+/// The README's Rust examples compile and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -187,7 +187,11 @@ impl<V> ReceiverBuilder<V> {
         if receiver.body_limit == 0 {
             return Err(ConfigError::ZeroBodyLimit);
         }
-        if receiver.methods.iter().all(|method| method.trim().is_empty()) {
+        if receiver
+            .methods
+            .iter()
+            .all(|method| method.trim().is_empty())
+        {
             return Err(ConfigError::NoMethods);
         }
         Ok(receiver)

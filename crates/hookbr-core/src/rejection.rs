@@ -211,7 +211,10 @@ mod tests {
         vec![
             (RejectionKind::Duplicate, 200),
             (RejectionKind::Handshake, 200),
-            (RejectionKind::Unauthorized(VerifyError::InvalidSignature), 401),
+            (
+                RejectionKind::Unauthorized(VerifyError::InvalidSignature),
+                401,
+            ),
             (
                 RejectionKind::MethodNotAllowed {
                     allowed: vec!["POST".into()],
@@ -226,7 +229,10 @@ mod tests {
                 422,
             ),
             (RejectionKind::InFlight, 409),
-            (RejectionKind::StoreUnavailable(StoreError::new("down")), 503),
+            (
+                RejectionKind::StoreUnavailable(StoreError::new("down")),
+                503,
+            ),
             (RejectionKind::HandlerFailed, 500),
         ]
     }
@@ -246,12 +252,19 @@ mod tests {
     #[test]
     fn duplicate_and_405_headers() {
         let duplicate = Rejection::from(RejectionKind::Duplicate);
-        assert_eq!(duplicate.headers(), vec![(DUPLICATE_HEADER, "true".to_owned())]);
+        assert_eq!(
+            duplicate.headers(),
+            vec![(DUPLICATE_HEADER, "true".to_owned())]
+        );
         let method = Rejection::from(RejectionKind::MethodNotAllowed {
             allowed: vec!["POST".into(), "PUT".into()],
         });
         assert_eq!(method.headers(), vec![("Allow", "POST, PUT".to_owned())]);
-        assert!(Rejection::from(RejectionKind::InFlight).headers().is_empty());
+        assert!(
+            Rejection::from(RejectionKind::InFlight)
+                .headers()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -259,7 +272,10 @@ mod tests {
         let rejection = Rejection::from(VerifyError::InvalidSecret {
             name: "X-Loyalty-Secret".into(),
         });
-        assert_eq!(rejection.body_text(), r#"{"status":401,"error":"unauthorized"}"#);
+        assert_eq!(
+            rejection.body_text(),
+            r#"{"status":401,"error":"unauthorized"}"#
+        );
         assert_eq!(rejection.reason(), "invalid_secret");
     }
 }

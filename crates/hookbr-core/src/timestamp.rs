@@ -54,7 +54,11 @@ impl Timestamp {
     ///
     /// [`TimestampError`] when `input` is not such a date-time or names an impossible date.
     pub fn parse(input: &str) -> Result<Self, TimestampError> {
-        Parser { bytes: input.as_bytes(), pos: 0 }.timestamp()
+        Parser {
+            bytes: input.as_bytes(),
+            pos: 0,
+        }
+        .timestamp()
     }
 
     /// Seconds since the Unix epoch.
@@ -132,7 +136,9 @@ impl Parser<'_> {
                 self.pos += 1;
             }
             if seen == 0 {
-                return Err(TimestampError::new("expected digits after the decimal point"));
+                return Err(TimestampError::new(
+                    "expected digits after the decimal point",
+                ));
             }
             let kept = seen.min(9);
             nanos *= 10u32.pow(u32::try_from(9 - kept).unwrap_or(0));
@@ -178,9 +184,8 @@ impl Parser<'_> {
             return Err(TimestampError::new("time out of range"));
         }
         let days = days_from_civil(i64::from(year), month, day);
-        let unix_seconds = days * 86_400
-            + i64::from(hour * 3600 + minute * 60 + second)
-            - offset_seconds;
+        let unix_seconds =
+            days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_seconds;
         Ok(Timestamp {
             unix_seconds,
             nanos,
@@ -208,7 +213,8 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
     let month = i64::from(month);
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -313,14 +319,20 @@ mod tests {
     fn provider_formats() {
         let cases = [
             ("2024-03-01T13:16:11.396371", "2024-03-01T13:16:11.396371Z"),
-            ("2024-06-20T16:50:13.3951893Z", "2024-06-20T16:50:13.3951893Z"),
+            (
+                "2024-06-20T16:50:13.3951893Z",
+                "2024-06-20T16:50:13.3951893Z",
+            ),
             ("2025-04-15T14:30:00.123Z", "2025-04-15T14:30:00.123Z"),
             ("2020-06-19T17:42:12Z", "2020-06-19T17:42:12Z"),
             ("2020-06-19T14:42:12-03:00", "2020-06-19T17:42:12Z"),
             ("2020-06-19T14:42:12-0300", "2020-06-19T17:42:12Z"),
             ("2020-06-19T20:42:12+03", "2020-06-19T17:42:12Z"),
             ("2024-08-30T14:34:32", "2024-08-30T14:34:32Z"),
-            ("2024-02-29 23:59:59.1234567891Z", "2024-02-29T23:59:59.123456789Z"),
+            (
+                "2024-02-29 23:59:59.1234567891Z",
+                "2024-02-29T23:59:59.123456789Z",
+            ),
             ("2020-01-01T01:00:00+02:00", "2019-12-31T23:00:00Z"),
             ("1969-12-31T23:59:59Z", "1969-12-31T23:59:59Z"),
         ];
@@ -333,7 +345,12 @@ mod tests {
 
     #[test]
     fn known_unix_values() {
-        assert_eq!(Timestamp::parse("1970-01-01T00:00:00Z").unwrap().unix_seconds(), 0);
+        assert_eq!(
+            Timestamp::parse("1970-01-01T00:00:00Z")
+                .unwrap()
+                .unix_seconds(),
+            0
+        );
         let t = Timestamp::parse("2020-06-19T17:42:12Z").unwrap();
         assert_eq!(t.unix_seconds(), 1_592_588_532);
         let t = Timestamp::parse("2024-03-01T13:16:11.396371").unwrap();

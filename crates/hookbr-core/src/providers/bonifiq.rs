@@ -225,10 +225,18 @@ pub struct Customer {
     )]
     pub document: Option<String>,
     /// `BirthdayDate`, as sent (ISO 8601, often without an offset).
-    #[serde(rename = "BirthdayDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "BirthdayDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub birthday_date: Option<String>,
     /// `PointsBalance`: the balance at event time (2025 docs; may not reflect the event).
-    #[serde(rename = "PointsBalance", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PointsBalance",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub points_balance: Option<i64>,
 }
 
@@ -316,13 +324,21 @@ pub struct PointPayload {
     #[serde(rename = "PointType", default, skip_serializing_if = "Option::is_none")]
     pub point_type: Option<PointType>,
     /// `PointAction`.
-    #[serde(rename = "PointAction", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PointAction",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub point_action: Option<PointAction>,
     /// `Customer`.
     #[serde(rename = "Customer", default)]
     pub customer: Customer,
     /// `PointsBalance`.
-    #[serde(rename = "PointsBalance", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PointsBalance",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub points_balance: Option<PointsBalance>,
     /// `PointId`: the point record (a good secondary idempotency key).
     #[serde(rename = "PointId", default, skip_serializing_if = "Option::is_none")]
@@ -337,7 +353,11 @@ pub struct EarnPointsPayload {
     #[serde(rename = "EarnedPoints")]
     pub earned_points: i64,
     /// `ObjectiveType`.
-    #[serde(rename = "ObjectiveType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ObjectiveType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub objective_type: Option<ObjectiveType>,
     /// `Customer`.
     #[serde(rename = "Customer", default)]
@@ -494,14 +514,21 @@ mod tests {
 
     #[test]
     fn topic_resolution_order() {
-        let e = envelope(r#"{"Uuid":"u","Topic":3,"TopicName":"Point_Add","Payload":{"Points":1}}"#);
+        let e =
+            envelope(r#"{"Uuid":"u","Topic":3,"TopicName":"Point_Add","Payload":{"Points":1}}"#);
         assert_eq!(e.topic, BonifiqTopic::PointAdd, "TopicName wins");
-        let e = envelope(r#"{"Uuid":"u","Topic":"Communication_EarnQuizPoints","Payload":{"EarnedPoints":5}}"#);
+        let e = envelope(
+            r#"{"Uuid":"u","Topic":"Communication_EarnQuizPoints","Payload":{"EarnedPoints":5}}"#,
+        );
         assert_eq!(e.topic, BonifiqTopic::EarnQuizPoints);
         let e = envelope(r#"{"Uuid":"u","Topic":4,"Payload":{"EarnedPoints":5}}"#);
         assert_eq!(e.topic, BonifiqTopic::EarnBirthdayPoints);
         let e = envelope(r#"{"Uuid":"u","Topic":1,"Payload":{}}"#);
-        assert_eq!(e.topic, BonifiqTopic::Unknown("1".into()), "id 1 is not confirmed");
+        assert_eq!(
+            e.topic,
+            BonifiqTopic::Unknown("1".into()),
+            "id 1 is not confirmed"
+        );
         assert!(matches!(e.payload, BonifiqPayload::Unknown(_)));
     }
 
@@ -532,14 +559,18 @@ mod tests {
     #[test]
     fn points_balance_object_or_integer() {
         let e = envelope(r#"{"Uuid":"u","Topic":0,"Payload":{"Points":1,"PointsBalance":7}}"#);
-        let BonifiqPayload::PointAdd(p) = e.payload else { panic!() };
+        let BonifiqPayload::PointAdd(p) = e.payload else {
+            panic!()
+        };
         assert_eq!(p.points_balance, Some(PointsBalance::Points(7)));
     }
 
     #[test]
     fn drifted_payload_keeps_raw_and_error() {
         let e = envelope(r#"{"Uuid":"u","Topic":0,"Payload":{"Points":"duzentos"}}"#);
-        let BonifiqPayload::Drifted { raw, error } = e.payload else { panic!() };
+        let BonifiqPayload::Drifted { raw, error } = e.payload else {
+            panic!()
+        };
         assert_eq!(raw.get(), r#"{"Points":"duzentos"}"#);
         assert_eq!(error.kind(), "Point_Add");
     }
@@ -564,7 +595,10 @@ mod tests {
     #[test]
     fn not_json_is_an_error() {
         assert_eq!(BonifiqEvent::from_slice(b""), Err(ParseError::Empty));
-        assert_eq!(BonifiqEvent::from_slice(b"\xff\xfe"), Err(ParseError::NotUtf8));
+        assert_eq!(
+            BonifiqEvent::from_slice(b"\xff\xfe"),
+            Err(ParseError::NotUtf8)
+        );
         assert!(matches!(
             BonifiqEvent::from_slice(b"{\"Uuid\":"),
             Err(ParseError::NotJson { .. })

@@ -178,12 +178,12 @@ impl FoodyEvent {
             ORDER_STATUS_UPDATED => {
                 let fitted = (|| {
                     let uid = uid.ok_or("field `uid` is missing or not a string")?;
-                    let update_date = update_date
-                        .ok_or("field `updateDate` is missing or not a string")?;
+                    let update_date =
+                        update_date.ok_or("field `updateDate` is missing or not a string")?;
                     let update_date = Timestamp::parse(&update_date)
                         .map_err(|_| "field `updateDate` is not a date-time")?;
-                    let status = raw_str(wire.status)
-                        .ok_or("field `status` is missing or not a string")?;
+                    let status =
+                        raw_str(wire.status).ok_or("field `status` is missing or not a string")?;
                     Ok::<_, &str>(OrderStatusUpdated {
                         uid,
                         update_date,
@@ -351,9 +351,16 @@ mod tests {
 
     #[test]
     fn delivery_id_depends_on_uid_status_and_date_only() {
-        let id = |body: &str| FoodyEvent::from_slice(body.as_bytes()).unwrap().delivery_id();
+        let id = |body: &str| {
+            FoodyEvent::from_slice(body.as_bytes())
+                .unwrap()
+                .delivery_id()
+        };
         let base = id(SEED);
-        assert_eq!(base, id(&SEED.replace("2b100082b90d4ad9b4fezzed960cf652", "other")));
+        assert_eq!(
+            base,
+            id(&SEED.replace("2b100082b90d4ad9b4fezzed960cf652", "other"))
+        );
         assert_eq!(
             base,
             id(&SEED.replace("2020-06-19T17:42:12Z", "2020-06-19T14:42:12-03:00")),

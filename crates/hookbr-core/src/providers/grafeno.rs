@@ -178,7 +178,9 @@ impl<'de> Deserialize<'de> for Amount {
         } else if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
             Ok(Amount(text.to_owned()))
         } else {
-            Err(serde::de::Error::custom("expected a decimal string or number"))
+            Err(serde::de::Error::custom(
+                "expected a decimal string or number",
+            ))
         }
     }
 }
@@ -309,9 +311,7 @@ impl GrafenoEvent {
         let wire: Wire<'_> = parse_object(text)?;
         let change_wire = match wire.change {
             None => return Err(ParseError::MissingField { field: "change" }),
-            Some(raw) => {
-                raw_str(Some(raw)).ok_or(ParseError::InvalidField { field: "change" })?
-            }
+            Some(raw) => raw_str(Some(raw)).ok_or(ParseError::InvalidField { field: "change" })?,
         };
         let change = GrafenoChange::from_wire(&change_wire);
         let null = RawValue::NULL;
@@ -419,11 +419,15 @@ mod tests {
     #[test]
     fn both_update_spellings() {
         for spelling in ["cobranca-atualizacao", "atualizacao-cobranca"] {
-            let body = format!(r#"{{"change":"{spelling}","data":{{"uuid":"u","value":5.2,"updateStatus":"failed"}}}}"#);
+            let body = format!(
+                r#"{{"change":"{spelling}","data":{{"uuid":"u","value":5.2,"updateStatus":"failed"}}}}"#
+            );
             let event = GrafenoEvent::from_slice(body.as_bytes()).unwrap();
             assert_eq!(event.change, GrafenoChange::CobrancaAtualizacao);
             assert_eq!(event.change_str(), spelling);
-            let GrafenoData::Charge(charge) = &event.data else { panic!("{:?}", event.data) };
+            let GrafenoData::Charge(charge) = &event.data else {
+                panic!("{:?}", event.data)
+            };
             assert_eq!(charge.value.as_ref().map(Amount::as_str), Some("5.2"));
             assert_eq!(charge.update_status.as_deref(), Some("failed"));
         }
@@ -437,7 +441,10 @@ mod tests {
         let event = GrafenoEvent::from_slice(br#"{"change":"approved","data":{"id":7}}"#).unwrap();
         assert!(event.drift().is_some());
         let event = GrafenoEvent::from_slice(br#"{"change":"approved"}"#).unwrap();
-        assert!(event.drift().is_some(), "data is required for a known change");
+        assert!(
+            event.drift().is_some(),
+            "data is required for a known change"
+        );
     }
 
     #[test]
@@ -454,6 +461,9 @@ mod tests {
             GrafenoEvent::from_slice(br#"{"change":["approved"]}"#),
             Err(ParseError::InvalidField { field: "change" })
         );
-        assert_eq!(GrafenoEvent::from_slice(b"[]"), Err(ParseError::NotAnObject));
+        assert_eq!(
+            GrafenoEvent::from_slice(b"[]"),
+            Err(ParseError::NotAnObject)
+        );
     }
 }

@@ -208,7 +208,10 @@ fn parse_form(text: &str) -> Option<IsetBody> {
             return None;
         }
     }
-    if text.split('&').any(|pair| pair.is_empty() || pair.starts_with('=')) {
+    if text
+        .split('&')
+        .any(|pair| pair.is_empty() || pair.starts_with('='))
+    {
         return None;
     }
     let pairs: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
@@ -304,18 +307,27 @@ mod tests {
         let event = IsetEvent::from_slice(IsetKind::OrderUpserted, None, br#"{"id":"9"}"#).unwrap();
         assert!(matches!(event.body, IsetBody::Json(_)));
         assert_eq!(event.entity_id(), Some("9"));
-        let event =
-            IsetEvent::from_slice(IsetKind::CategoryDeleted, None, b"categoria_id=7&x=a+b").unwrap();
+        let event = IsetEvent::from_slice(IsetKind::CategoryDeleted, None, b"categoria_id=7&x=a+b")
+            .unwrap();
         assert_eq!(
             event.body,
-            IsetBody::Form(vec![("categoria_id".into(), "7".into()), ("x".into(), "a b".into())])
+            IsetBody::Form(vec![
+                ("categoria_id".into(), "7".into()),
+                ("x".into(), "a b".into())
+            ])
         );
         assert_eq!(event.entity_id(), Some("7"));
     }
 
     #[test]
     fn neither_json_nor_form() {
-        for body in [&b"{broken"[..], b"hello world", b"%zz=1", b"=1", b"a=1&&b=2"] {
+        for body in [
+            &b"{broken"[..],
+            b"hello world",
+            b"%zz=1",
+            b"=1",
+            b"a=1&&b=2",
+        ] {
             assert_eq!(
                 IsetEvent::from_slice(IsetKind::StockChanged, None, body),
                 Err(ParseError::NotJsonNorForm),
@@ -330,9 +342,12 @@ mod tests {
 
     #[test]
     fn entity_id_under_data_and_missing() {
-        let event =
-            IsetEvent::from_slice(IsetKind::StockChanged, None, br#"{"data":{"produto_id":3}}"#)
-                .unwrap();
+        let event = IsetEvent::from_slice(
+            IsetKind::StockChanged,
+            None,
+            br#"{"data":{"produto_id":3}}"#,
+        )
+        .unwrap();
         assert_eq!(event.entity_id(), Some("3"));
         let event = IsetEvent::from_slice(IsetKind::StockChanged, None, b"[1]").unwrap();
         assert_eq!(event.entity_id(), None);
@@ -340,10 +355,23 @@ mod tests {
 
     #[test]
     fn delivery_id_depends_on_kind_and_body() {
-        let id = |kind, body: &[u8]| IsetEvent::from_slice(kind, None, body).unwrap().delivery_id();
-        assert_eq!(id(IsetKind::OrderUpserted, b"id=1"), id(IsetKind::OrderUpserted, b"id=1"));
-        assert_ne!(id(IsetKind::OrderUpserted, b"id=1"), id(IsetKind::OrderDeleted, b"id=1"));
-        assert_ne!(id(IsetKind::OrderUpserted, b"id=1"), id(IsetKind::OrderUpserted, b"id=2"));
+        let id = |kind, body: &[u8]| {
+            IsetEvent::from_slice(kind, None, body)
+                .unwrap()
+                .delivery_id()
+        };
+        assert_eq!(
+            id(IsetKind::OrderUpserted, b"id=1"),
+            id(IsetKind::OrderUpserted, b"id=1")
+        );
+        assert_ne!(
+            id(IsetKind::OrderUpserted, b"id=1"),
+            id(IsetKind::OrderDeleted, b"id=1")
+        );
+        assert_ne!(
+            id(IsetKind::OrderUpserted, b"id=1"),
+            id(IsetKind::OrderUpserted, b"id=2")
+        );
     }
 
     #[test]

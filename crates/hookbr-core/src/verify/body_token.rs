@@ -5,8 +5,7 @@ use serde_json::value::RawValue;
 
 use super::{MatchedKey, Verify, check_nonempty};
 use crate::{
-    ConfigError, ParseError, Request, Secret, VerifyError, providers::body_text,
-    secret::find_match,
+    ConfigError, ParseError, Request, Secret, VerifyError, providers::body_text, secret::find_match,
 };
 
 /// Checks a token carried in a JSON body field: Foody's `token`.
@@ -42,7 +41,10 @@ impl BodyTokenVerifier {
         field: impl Into<String>,
         tokens: impl IntoIterator<Item = Secret>,
     ) -> Result<Self, ConfigError> {
-        Self::labeled(field, tokens.into_iter().map(|token| (None::<Arc<str>>, token)))
+        Self::labeled(
+            field,
+            tokens.into_iter().map(|token| (None::<Arc<str>>, token)),
+        )
     }
 
     /// Like [`new`](Self::new), with a label per token.
@@ -90,11 +92,15 @@ impl Verify for BodyTokenVerifier {
             serde_json::from_str(raw.get()).map_err(|_| VerifyError::MissingToken {
                 field: self.field.clone(),
             })?;
-        let index =
-            find_match(&self.tokens, token.as_bytes()).ok_or_else(|| VerifyError::InvalidToken {
+        let index = find_match(&self.tokens, token.as_bytes()).ok_or_else(|| {
+            VerifyError::InvalidToken {
                 field: self.field.clone(),
-            })?;
-        Ok(MatchedKey::new(index, self.labels.get(index).cloned().flatten()))
+            }
+        })?;
+        Ok(MatchedKey::new(
+            index,
+            self.labels.get(index).cloned().flatten(),
+        ))
     }
 }
 
@@ -164,7 +170,9 @@ mod tests {
     }
 
     fn check(body: &str) -> Result<usize, VerifyError> {
-        verifier().verify(&Request::new(body.as_bytes())).map(|m| m.index())
+        verifier()
+            .verify(&Request::new(body.as_bytes()))
+            .map(|m| m.index())
     }
 
     #[test]
@@ -173,15 +181,21 @@ mod tests {
         assert_eq!(check(r#"{"token":"t-new","event":"x"}"#), Ok(1));
         assert_eq!(
             check(r#"{"token":"t-newer"}"#),
-            Err(VerifyError::InvalidToken { field: "token".into() })
+            Err(VerifyError::InvalidToken {
+                field: "token".into()
+            })
         );
         assert_eq!(
             check(r#"{"event":"x"}"#),
-            Err(VerifyError::MissingToken { field: "token".into() })
+            Err(VerifyError::MissingToken {
+                field: "token".into()
+            })
         );
         assert_eq!(
             check(r#"{"token":12}"#),
-            Err(VerifyError::MissingToken { field: "token".into() })
+            Err(VerifyError::MissingToken {
+                field: "token".into()
+            })
         );
     }
 
@@ -200,7 +214,12 @@ mod tests {
 
     #[test]
     fn not_json_is_a_body_error() {
-        for body in ["", "token=t-old", "[\"t-old\"]", r#"{"token":"t-old"} trailing"#] {
+        for body in [
+            "",
+            "token=t-old",
+            "[\"t-old\"]",
+            r#"{"token":"t-old"} trailing"#,
+        ] {
             assert!(matches!(check(body), Err(VerifyError::Body(_))), "{body}");
         }
     }

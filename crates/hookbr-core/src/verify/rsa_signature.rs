@@ -225,7 +225,9 @@ impl GrafenoVerifier {
     /// # Errors
     ///
     /// As [`RsaPublicKey::from_pem`] and [`new`](Self::new).
-    pub fn from_pems<S: AsRef<str>>(pems: impl IntoIterator<Item = S>) -> Result<Self, ConfigError> {
+    pub fn from_pems<S: AsRef<str>>(
+        pems: impl IntoIterator<Item = S>,
+    ) -> Result<Self, ConfigError> {
         let keys = pems
             .into_iter()
             .map(|pem| RsaPublicKey::from_pem(pem.as_ref()))
@@ -349,9 +351,9 @@ impl Verify for GrafenoVerifier {
                     .ok_or_else(|| VerifyError::MalformedUniqueKey {
                         name: name.to_owned(),
                     })?;
-                let change = raw_str(body.change)
-                    .or_else(|| raw_str(body.kind))
-                    .ok_or(VerifyError::Body(ParseError::MissingField { field: "change" }))?;
+                let change = raw_str(body.change).or_else(|| raw_str(body.kind)).ok_or(
+                    VerifyError::Body(ParseError::MissingField { field: "change" }),
+                )?;
                 if GrafenoChange::from_wire(status) != GrafenoChange::from_wire(&change) {
                     return Err(VerifyError::StatusMismatch {
                         name: name.to_owned(),
@@ -359,7 +361,10 @@ impl Verify for GrafenoVerifier {
                 }
             }
         }
-        Ok(MatchedKey::new(index, self.labels.get(index).cloned().flatten()))
+        Ok(MatchedKey::new(
+            index,
+            self.labels.get(index).cloned().flatten(),
+        ))
     }
 }
 
@@ -384,8 +389,15 @@ mod tests {
             .to_string()
     }
 
-    fn check(v: &GrafenoVerifier, unique_key: Option<&str>, body: &str) -> Result<usize, VerifyError> {
-        let headers: Vec<(&str, &str)> = unique_key.map(|k| ("x-unique-key", k)).into_iter().collect();
+    fn check(
+        v: &GrafenoVerifier,
+        unique_key: Option<&str>,
+        body: &str,
+    ) -> Result<usize, VerifyError> {
+        let headers: Vec<(&str, &str)> = unique_key
+            .map(|k| ("x-unique-key", k))
+            .into_iter()
+            .collect();
         v.verify(&Request::new(body.as_bytes()).with_headers(&headers))
             .map(|m| m.index())
     }
@@ -393,9 +405,30 @@ mod tests {
     #[test]
     fn good_signatures_from_each_key() {
         let v = verifier();
-        assert_eq!(check(&v, Some(KEY), &body(&TestKey::rsa_2048().sign(KEY.as_bytes()), "approved")), Ok(1));
-        assert_eq!(check(&v, Some(KEY), &body(&TestKey::rsa_4096().sign(KEY.as_bytes()), "approved")), Ok(2));
-        assert_eq!(check(&v, Some(KEY), &body(&TestKey::other_2048().sign(KEY.as_bytes()), "approved")), Ok(0));
+        assert_eq!(
+            check(
+                &v,
+                Some(KEY),
+                &body(&TestKey::rsa_2048().sign(KEY.as_bytes()), "approved")
+            ),
+            Ok(1)
+        );
+        assert_eq!(
+            check(
+                &v,
+                Some(KEY),
+                &body(&TestKey::rsa_4096().sign(KEY.as_bytes()), "approved")
+            ),
+            Ok(2)
+        );
+        assert_eq!(
+            check(
+                &v,
+                Some(KEY),
+                &body(&TestKey::other_2048().sign(KEY.as_bytes()), "approved")
+            ),
+            Ok(0)
+        );
     }
 
     #[test]
@@ -405,25 +438,45 @@ mod tests {
         assert_eq!(check(&only, Some(KEY), &body(&good, "approved")), Ok(0));
         // wrong key
         let other = TestKey::other_2048().sign(KEY.as_bytes());
-        assert_eq!(check(&only, Some(KEY), &body(&other, "approved")), Err(VerifyError::InvalidSignature));
+        assert_eq!(
+            check(&only, Some(KEY), &body(&other, "approved")),
+            Err(VerifyError::InvalidSignature)
+        );
         // signed another header value
         let elsewhere = "31216ba1-c507-688c-bea7-b7adf8cf2c1d-approved";
-        assert_eq!(check(&only, Some(elsewhere), &body(&good, "approved")), Err(VerifyError::InvalidSignature));
+        assert_eq!(
+            check(&only, Some(elsewhere), &body(&good, "approved")),
+            Err(VerifyError::InvalidSignature)
+        );
         // header missing
-        assert!(matches!(check(&only, None, &body(&good, "approved")), Err(VerifyError::MissingHeader { .. })));
+        assert!(matches!(
+            check(&only, None, &body(&good, "approved")),
+            Err(VerifyError::MissingHeader { .. })
+        ));
         // status mismatch: authentic header, body claims another change
-        assert!(matches!(check(&only, Some(KEY), &body(&good, "rejected")), Err(VerifyError::StatusMismatch { .. })));
+        assert!(matches!(
+            check(&only, Some(KEY), &body(&good, "rejected")),
+            Err(VerifyError::StatusMismatch { .. })
+        ));
         // truncated
         let truncated = &good[..good.len() - 12];
-        assert!(matches!(check(&only, Some(KEY), &body(truncated, "approved")), Err(VerifyError::MalformedSignature { .. })));
+        assert!(matches!(
+            check(&only, Some(KEY), &body(truncated, "approved")),
+            Err(VerifyError::MalformedSignature { .. })
+        ));
         // bad base64
         assert_eq!(
             check(&only, Some(KEY), &body("@@not base64@@", "approved")),
-            Err(VerifyError::MalformedSignature { reason: "not base64" })
+            Err(VerifyError::MalformedSignature {
+                reason: "not base64"
+            })
         );
         // 4096-bit signature, only a 2048-bit key
         let long = TestKey::rsa_4096().sign(KEY.as_bytes());
-        assert!(matches!(check(&only, Some(KEY), &body(&long, "approved")), Err(VerifyError::MalformedSignature { .. })));
+        assert!(matches!(
+            check(&only, Some(KEY), &body(&long, "approved")),
+            Err(VerifyError::MalformedSignature { .. })
+        ));
         // missing signature
         assert_eq!(
             check(&only, Some(KEY), r#"{"change":"approved","data":{}}"#),
@@ -432,9 +485,15 @@ mod tests {
         // malformed unique key (signed, but not <uuid>-<status>)
         let odd = "not-a-unique-key";
         let signed_odd = TestKey::rsa_2048().sign(odd.as_bytes());
-        assert!(matches!(check(&only, Some(odd), &body(&signed_odd, "approved")), Err(VerifyError::MalformedUniqueKey { .. })));
+        assert!(matches!(
+            check(&only, Some(odd), &body(&signed_odd, "approved")),
+            Err(VerifyError::MalformedUniqueKey { .. })
+        ));
         // not JSON
-        assert!(matches!(check(&only, Some(KEY), "signature=x"), Err(VerifyError::Body(_))));
+        assert!(matches!(
+            check(&only, Some(KEY), "signature=x"),
+            Err(VerifyError::Body(_))
+        ));
     }
 
     #[test]
@@ -443,7 +502,10 @@ mod tests {
         let key = "31216ba1-c507-688c-bea7-b7adf8cf2c1c-atualizacao-cobranca";
         let signature = TestKey::rsa_2048().sign(key.as_bytes());
         assert!(signature.contains('\n'));
-        assert_eq!(check(&only, Some(key), &body(&signature, "cobranca-atualizacao")), Ok(0));
+        assert_eq!(
+            check(&only, Some(key), &body(&signature, "cobranca-atualizacao")),
+            Ok(0)
+        );
     }
 
     #[test]
@@ -457,8 +519,13 @@ mod tests {
         // check that the whole-body mode compares against the bytes as received.
         let signature = TestKey::rsa_2048().sign(payload.as_bytes());
         let with_sig = body(&signature, "approved");
-        assert_eq!(check(&v, None, &with_sig), Err(VerifyError::InvalidSignature));
-        let unbound = GrafenoVerifier::new([TestKey::rsa_2048().public_key()]).unwrap().with_status_binding(false);
+        assert_eq!(
+            check(&v, None, &with_sig),
+            Err(VerifyError::InvalidSignature)
+        );
+        let unbound = GrafenoVerifier::new([TestKey::rsa_2048().public_key()])
+            .unwrap()
+            .with_status_binding(false);
         let good = TestKey::rsa_2048().sign(KEY.as_bytes());
         assert_eq!(check(&unbound, Some(KEY), &body(&good, "rejected")), Ok(0));
     }
@@ -470,10 +537,19 @@ mod tests {
         let weak = include_str!("../../testdata/keys/grafeno_rsa1024_public_test.pem");
         assert_eq!(RsaPublicKey::from_pem(spki).unwrap().bits(), 2048);
         assert_eq!(RsaPublicKey::from_pem(pkcs1).unwrap().bits(), 2048);
-        assert_eq!(RsaPublicKey::from_pem(weak).unwrap_err(), ConfigError::WeakKey { bits: 1024 });
-        assert!(matches!(RsaPublicKey::from_pem("garbage"), Err(ConfigError::InvalidKey { .. })));
+        assert_eq!(
+            RsaPublicKey::from_pem(weak).unwrap_err(),
+            ConfigError::WeakKey { bits: 1024 }
+        );
+        assert!(matches!(
+            RsaPublicKey::from_pem("garbage"),
+            Err(ConfigError::InvalidKey { .. })
+        ));
         let private = include_str!("../../testdata/keys/grafeno_rsa2048_private_test.pem");
-        assert!(matches!(RsaPublicKey::from_pem(private), Err(ConfigError::InvalidKey { .. })));
+        assert!(matches!(
+            RsaPublicKey::from_pem(private),
+            Err(ConfigError::InvalidKey { .. })
+        ));
         assert!(GrafenoVerifier::new([]).is_err());
         assert!(!format!("{:?}", RsaPublicKey::from_pem(spki).unwrap()).contains("modulus"));
     }
@@ -484,6 +560,9 @@ mod tests {
             .unwrap()
             .with_algorithm(RsaAlgorithm::PssSha256);
         let pkcs1_sig = TestKey::rsa_2048().sign(KEY.as_bytes());
-        assert_eq!(check(&pss, Some(KEY), &body(&pkcs1_sig, "approved")), Err(VerifyError::InvalidSignature));
+        assert_eq!(
+            check(&pss, Some(KEY), &body(&pkcs1_sig, "approved")),
+            Err(VerifyError::InvalidSignature)
+        );
     }
 }

@@ -61,7 +61,10 @@ impl HeaderSecretVerifier {
         name: impl Into<String>,
         secrets: impl IntoIterator<Item = Secret>,
     ) -> Result<Self, ConfigError> {
-        Self::labeled(name, secrets.into_iter().map(|secret| (None::<Arc<str>>, secret)))
+        Self::labeled(
+            name,
+            secrets.into_iter().map(|secret| (None::<Arc<str>>, secret)),
+        )
     }
 
     /// Like [`new`](Self::new), with a label per secret (reported on match, e.g. `"2026-q1"`).
@@ -154,7 +157,10 @@ mod tests {
         values.iter().map(|v| Secret::new(*v).unwrap()).collect()
     }
 
-    fn check(verifier: &HeaderSecretVerifier, headers: &[(&str, &str)]) -> Result<usize, VerifyError> {
+    fn check(
+        verifier: &HeaderSecretVerifier,
+        headers: &[(&str, &str)],
+    ) -> Result<usize, VerifyError> {
         verifier
             .verify(&Request::new(b"{}").with_headers(&headers))
             .map(|m| m.index())
@@ -167,11 +173,15 @@ mod tests {
         assert_eq!(check(&v, &[("x-loyalty-secret", "new")]), Ok(1));
         assert_eq!(
             check(&v, &[("X-Loyalty-Secret", "older")]),
-            Err(VerifyError::InvalidSecret { name: "X-Loyalty-Secret".into() })
+            Err(VerifyError::InvalidSecret {
+                name: "X-Loyalty-Secret".into()
+            })
         );
         assert_eq!(
             check(&v, &[]),
-            Err(VerifyError::MissingHeader { name: "X-Loyalty-Secret".into() })
+            Err(VerifyError::MissingHeader {
+                name: "X-Loyalty-Secret".into()
+            })
         );
         assert!(check(&v, &[("X-Loyalty-Secret", "")]).is_err());
     }
@@ -180,7 +190,10 @@ mod tests {
     fn labels_are_reported() {
         let v = HeaderSecretVerifier::labeled(
             "X-Secret",
-            [(Some("2025"), Secret::new("a").unwrap()), (Some("2026"), Secret::new("b").unwrap())],
+            [
+                (Some("2025"), Secret::new("a").unwrap()),
+                (Some("2026"), Secret::new("b").unwrap()),
+            ],
         )
         .unwrap();
         let headers = [("X-Secret", "b")];

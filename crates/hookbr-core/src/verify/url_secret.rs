@@ -112,7 +112,10 @@ impl Verify for UrlSecretVerifier {
                 .find_map(|segment| find_match(&self.secrets, &percent_decode(segment))),
         }
         .ok_or(VerifyError::InvalidUrlSecret)?;
-        Ok(MatchedKey::new(index, self.labels.get(index).cloned().flatten()))
+        Ok(MatchedKey::new(
+            index,
+            self.labels.get(index).cloned().flatten(),
+        ))
     }
 }
 
@@ -135,9 +138,15 @@ mod tests {
         let v = UrlSecretVerifier::query_param("token", secrets()).unwrap();
         assert_eq!(check(&v, "/iset?token=old"), Ok(0));
         assert_eq!(check(&v, "/iset?a=1&token=n+w%2B"), Ok(1));
-        assert_eq!(check(&v, "/iset?token=new"), Err(VerifyError::InvalidUrlSecret));
+        assert_eq!(
+            check(&v, "/iset?token=new"),
+            Err(VerifyError::InvalidUrlSecret)
+        );
         assert_eq!(check(&v, "/iset"), Err(VerifyError::MissingUrlSecret));
-        assert_eq!(check(&v, "/iset?tok=old"), Err(VerifyError::MissingUrlSecret));
+        assert_eq!(
+            check(&v, "/iset?tok=old"),
+            Err(VerifyError::MissingUrlSecret)
+        );
         assert_eq!(
             check(&v, "/iset?token=guess&token=old"),
             Err(VerifyError::InvalidUrlSecret),
@@ -147,10 +156,15 @@ mod tests {
 
     #[test]
     fn path_segment() {
-        let v = UrlSecretVerifier::path_segment(secrets()).unwrap().with_labels(["a", "b"]);
+        let v = UrlSecretVerifier::path_segment(secrets())
+            .unwrap()
+            .with_labels(["a", "b"]);
         assert_eq!(check(&v, "/iset/old/orders"), Ok(0));
         assert_eq!(check(&v, "/iset/n%20w+/orders"), Ok(1));
-        assert_eq!(check(&v, "/iset/orders"), Err(VerifyError::InvalidUrlSecret));
+        assert_eq!(
+            check(&v, "/iset/orders"),
+            Err(VerifyError::InvalidUrlSecret)
+        );
         let matched = v.verify(&Request::new(b"").with_target("/old")).unwrap();
         assert_eq!(matched.label(), Some("a"));
     }
