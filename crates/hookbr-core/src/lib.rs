@@ -62,6 +62,24 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // This crate parses bytes from the network: no unwrap and no unchecked indexing outside tests.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::indexing_slicing))]
+// Builds with only some providers leave shared helpers unused; the full build checks them.
+#![cfg_attr(
+    not(all(
+        feature = "bonifiq",
+        feature = "foody",
+        feature = "iset",
+        feature = "grafeno"
+    )),
+    allow(dead_code, unused_imports, unused_variables, unreachable_code)
+)]
+
+#[cfg(not(any(
+    feature = "bonifiq",
+    feature = "foody",
+    feature = "iset",
+    feature = "grafeno"
+)))]
+compile_error!("hookbr-core needs at least one provider feature: bonifiq, foody, iset or grafeno");
 
 pub mod dedup;
 mod delivery_id;
