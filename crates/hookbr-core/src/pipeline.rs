@@ -2,8 +2,9 @@
 //!
 //! [`Receiver::process`] runs, in order:
 //!
-//! 1. **Head** — method allowed (`405`), declared `Content-Type` is JSON where the provider
-//!    sends JSON (`415`), `Content-Length` within the body limit (`413`). Adapters call
+//! 1. **Head** — method allowed (`405`), no `Content-Encoding` other than `identity` (`415`),
+//!    declared `Content-Type` is JSON where the provider sends JSON (`415`), `Content-Length`
+//!    within the body limit (`413`). Adapters call
 //!    [`Receiver::check_head`] before reading the body, so an oversized body is never buffered.
 //! 2. **Size** — the body read is within the limit (`413`).
 //! 3. **Authenticate** — the verifier on the bytes as received (`401`; `400` when the body had to
@@ -217,8 +218,8 @@ impl<V: Verify> Receiver<V> {
         &self.verifier
     }
 
-    /// Checks what can be checked before the body is read: method, `Content-Type`,
-    /// `Content-Length`. The body of `head` is ignored.
+    /// Checks what can be checked before the body is read: method, `Content-Encoding`,
+    /// `Content-Type`, `Content-Length`. The body of `head` is ignored.
     ///
     /// # Errors
     ///
@@ -229,6 +230,13 @@ impl<V: Verify> Receiver<V> {
                 allowed: self.methods.clone(),
             }
             .into());
+        }
+        // No provider compresses its deliveries; refusing encoded bodies up front also keeps
+        // decompression (and its size amplification) out of the receive path.
+        if let Some(encoding) = head.header("content-encoding") {
+            if !encoding.trim_ascii().eq_ignore_ascii_case(b"identity") {
+                return Err(RejectionKind::UnsupportedMediaType.into());
+            }
         }
         if self.endpoint.requires_json() && head.header("content-type").is_some() {
             match head.media_type() {
@@ -317,5 +325,58 @@ impl<V: Verify> Receiver<V> {
             (Some(store), Some(token)) => store.release(verified.delivery_id().key(), token).await,
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Secret, verify::HeaderSecretVerifier};
+
+    fn receiver() -> Receiver<HeaderSecretVerifier> {
+        let verifier = HeaderSecretVerifier::bonifiq([Secret::new("s").unwrap()]).unwrap();
+        Receiver::builder(Endpoint::Bonifiq, verifier)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn head_checks() {
+        let receiver = receiver();
+        let check = |method: &str, headers: &[(&str, &str)]| {
+            receiver
+                .check_head(&Request::new(b"").with_method(method).with_headers(&headers))
+                .map_err(|r| r.status())
+        };
+        assert_eq!(check("POST", &[]), Ok(()));
+        assert_eq!(check("PUT", &[]), Ok(()));
+        assert_eq!(check("GET", &[]), Err(405));
+        assert_eq!(check("POST", &[("Content-Encoding", "gzip")]), Err(415));
+        assert_eq!(check("POST", &[("Content-Encoding", "identity")]), Ok(()));
+        assert_eq!(check("POST", &[("Content-Type", "text/plain")]), Err(415));
+        assert_eq!(
+            check(
+                "POST",
+                &[("Content-Type", "application/json; charset=utf-8")]
+            ),
+            Ok(())
+        );
+        assert_eq!(check("POST", &[("Content-Length", "1048577")]), Err(413));
+        assert_eq!(check("POST", &[("Content-Length", "1048576")]), Ok(()));
+    }
+
+    #[test]
+    fn builder_validates() {
+        let verifier = HeaderSecretVerifier::bonifiq([Secret::new("s").unwrap()]).unwrap();
+        let error = Receiver::builder(Endpoint::Bonifiq, verifier.clone())
+            .body_limit(0)
+            .build()
+            .unwrap_err();
+        assert_eq!(error, ConfigError::ZeroBodyLimit);
+        let error = Receiver::builder(Endpoint::Bonifiq, verifier)
+            .methods(Vec::<String>::new())
+            .build()
+            .unwrap_err();
+        assert_eq!(error, ConfigError::NoMethods);
     }
 }

@@ -8,7 +8,7 @@
 //! | missing or invalid secret, token or signature | `Unauthorized` | 401 |
 //! | method not allowed for the endpoint | `MethodNotAllowed` | 405 (+ `Allow`) |
 //! | body over the limit | `PayloadTooLarge` | 413 |
-//! | declared `Content-Type` that is not JSON where JSON is required | `UnsupportedMediaType` | 415 |
+//! | declared `Content-Type` that is not JSON where JSON is required, or a `Content-Encoding` other than `identity` | `UnsupportedMediaType` | 415 |
 //! | not JSON / not the provider's format | `MalformedBody` | 400 |
 //! | strict mode and a payload that does not fit its type | `PayloadMismatch` | 422 |
 //! | concurrent copy in flight | `InFlight` | 409 |
