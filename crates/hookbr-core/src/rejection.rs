@@ -10,6 +10,7 @@
 //! | body over the limit | `PayloadTooLarge` | 413 |
 //! | declared `Content-Type` that is not JSON where JSON is required, or a `Content-Encoding` other than `identity` | `UnsupportedMediaType` | 415 |
 //! | not JSON / not the provider's format | `MalformedBody` | 400 |
+//! | body could not be read (aborted, broken chunked encoding) | `UnreadableBody` | 400 |
 //! | strict mode and a payload that does not fit its type | `PayloadMismatch` | 422 |
 //! | concurrent copy in flight | `InFlight` | 409 |
 //! | idempotency store unavailable | `StoreUnavailable` | 503 |
@@ -60,6 +61,8 @@ pub enum RejectionKind {
     UnsupportedMediaType,
     /// The body is not in the provider's format.
     MalformedBody(ParseError),
+    /// The body could not be read (the client aborted, or sent a broken chunked encoding).
+    UnreadableBody,
     /// Strict mode: a known kind's payload does not fit its type.
     PayloadMismatch(PayloadError),
     /// Another copy of this delivery is being processed right now.
@@ -88,7 +91,7 @@ impl Rejection {
     pub fn status(&self) -> u16 {
         match &self.kind {
             RejectionKind::Duplicate | RejectionKind::Handshake => 200,
-            RejectionKind::MalformedBody(_) => 400,
+            RejectionKind::MalformedBody(_) | RejectionKind::UnreadableBody => 400,
             RejectionKind::Unauthorized(_) => 401,
             RejectionKind::MethodNotAllowed { .. } => 405,
             RejectionKind::InFlight => 409,
@@ -117,6 +120,7 @@ impl Rejection {
             RejectionKind::PayloadTooLarge { .. } => "payload_too_large",
             RejectionKind::UnsupportedMediaType => "unsupported_media_type",
             RejectionKind::MalformedBody(_) => "malformed_body",
+            RejectionKind::UnreadableBody => "unreadable_body",
             RejectionKind::PayloadMismatch(_) => "payload_mismatch",
             RejectionKind::InFlight => "in_flight",
             RejectionKind::StoreUnavailable(_) => "store_unavailable",
@@ -224,6 +228,7 @@ mod tests {
             (RejectionKind::PayloadTooLarge { limit: 10 }, 413),
             (RejectionKind::UnsupportedMediaType, 415),
             (RejectionKind::MalformedBody(ParseError::NotUtf8), 400),
+            (RejectionKind::UnreadableBody, 400),
             (
                 RejectionKind::PayloadMismatch(PayloadError::with_message("Point_Add", "x")),
                 422,

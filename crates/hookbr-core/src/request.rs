@@ -61,7 +61,7 @@ pub struct Request<'a> {
     method: &'a str,
     path: &'a str,
     query: Option<&'a str>,
-    headers: &'a dyn HeaderSource,
+    headers: &'a (dyn HeaderSource + Sync),
     body: &'a [u8],
 }
 
@@ -80,8 +80,15 @@ impl<'a> Request<'a> {
 
     /// Sets the headers.
     #[must_use]
-    pub fn with_headers(mut self, headers: &'a dyn HeaderSource) -> Self {
+    pub fn with_headers(mut self, headers: &'a (dyn HeaderSource + Sync)) -> Self {
         self.headers = headers;
+        self
+    }
+
+    /// Replaces the body (adapters check the head first, then attach the body they read).
+    #[must_use]
+    pub fn with_body(mut self, body: &'a [u8]) -> Self {
+        self.body = body;
         self
     }
 
@@ -134,7 +141,7 @@ impl<'a> Request<'a> {
 
     /// The headers.
     #[must_use]
-    pub fn headers(&self) -> &'a dyn HeaderSource {
+    pub fn headers(&self) -> &'a (dyn HeaderSource + Sync) {
         self.headers
     }
 

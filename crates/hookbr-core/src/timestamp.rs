@@ -186,6 +186,13 @@ impl Parser<'_> {
         let days = days_from_civil(i64::from(year), month, day);
         let unix_seconds =
             days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_seconds;
+        // An offset can push year 0000 or 9999 out of the four-digit range, which could then
+        // not be printed back in a form this parser reads.
+        if !(MIN_UNIX..=MAX_UNIX).contains(&unix_seconds) {
+            return Err(TimestampError::new(
+                "instant outside years 0000-9999 in UTC",
+            ));
+        }
         Ok(Timestamp {
             unix_seconds,
             nanos,
@@ -193,6 +200,11 @@ impl Parser<'_> {
         })
     }
 }
+
+/// 0000-01-01T00:00:00Z.
+const MIN_UNIX: i64 = -62_167_219_200;
+/// 9999-12-31T23:59:59Z.
+const MAX_UNIX: i64 = 253_402_300_799;
 
 fn is_leap(year: u32) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
@@ -335,6 +347,8 @@ mod tests {
             ),
             ("2020-01-01T01:00:00+02:00", "2019-12-31T23:00:00Z"),
             ("1969-12-31T23:59:59Z", "1969-12-31T23:59:59Z"),
+            ("0000-01-01T00:00:00Z", "0000-01-01T00:00:00Z"),
+            ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59Z"),
         ];
         for (input, expected) in cases {
             let parsed = Timestamp::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -370,6 +384,8 @@ mod tests {
             "2024-01-01T00:00:00+25:00",
             "2024-01-01",
             "２０２４-01-01T00:00:00Z",
+            "0000-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-01:00",
         ] {
             assert!(Timestamp::parse(input).is_err(), "{input}");
         }

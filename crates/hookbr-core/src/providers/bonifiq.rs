@@ -387,6 +387,10 @@ impl BonifiqEvent {
     /// envelope, or [`BonifiqEvent::Custom`].
     pub fn from_slice(body: &[u8]) -> Result<Self, ParseError> {
         let text = body_text(body)?;
+        if !text.trim_start().starts_with('{') {
+            // serde would also read a JSON array as the envelope, field by field.
+            return custom(text);
+        }
         let wire = match serde_json::from_str::<WireEnvelope<'_>>(text) {
             Ok(wire) => wire,
             Err(error) if error.is_data() => return custom(text),
@@ -580,6 +584,7 @@ mod tests {
         for body in [
             r#"{"cliente":"x","pontos":10}"#,
             "[1,2,3]",
+            r#"["u","2024-01-01T00:00:00Z",0,"Point_Add",{"Points":5}]"#,
             "42",
             r#"{"Uuid":5,"Topic":0,"Payload":{}}"#,
             r#"{"Uuid":"u","Payload":{}}"#,

@@ -1,0 +1,18 @@
+//! hookbr's integration tests, in one binary.
+//!
+//! * [`fixtures`]: every wire-format fixture under `crates/hookbr-core/fixtures/` decodes to the
+//!   right typed event, field by field, and serializes back with the wire field names and
+//!   without authentication material.
+//! * [`pipeline`]: one test per row of the status table in `/work/shared/DESIGN.md`, for every
+//!   provider the row applies to, through `Receiver::process`.
+//! * [`dedup`]: two-phase idempotency under concurrency, release and lease expiry.
+//! * [`support`]: shared helpers (executor, per-provider cases, a failing store).
+
+#[cfg(test)]
+mod dedup;
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod pipeline;
+#[cfg(test)]
+mod support;
