@@ -10,7 +10,7 @@
 //! Every verifier accepts several secrets or keys, so that one can be rotated without downtime,
 //! and reports which one matched as a [`MatchedKey`] (an index and an optional label, never the
 //! value). Secrets are compared in constant time. Verifiers are built fallibly: an empty secret or
-//! an RSA key under 2048 bits is a [`ConfigError`](crate::ConfigError) at start-up, not a
+//! an RSA key under 2048 bits is a [`ConfigError`] at start-up, not a
 //! surprise on the first request.
 //!
 //! ```

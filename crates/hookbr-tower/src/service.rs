@@ -1,0 +1,290 @@
+use std::{
+    fmt,
+    panic::AssertUnwindSafe,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use futures_util::FutureExt as _;
+use hookbr_core::{Receiver, Rejection, RejectionKind, Request as CoreRequest, verify::Verify};
+use http::{Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use tower_service::Service;
+
+use crate::{HttpHeaders, RejectionResponse, ResponseFuture};
+
+/// The service built by [`WebhookLayer`](crate::WebhookLayer).
+pub struct WebhookService<S, V, R> {
+    inner: S,
+    receiver: Arc<Receiver<V>>,
+    response: R,
+    exact_200: bool,
+}
+
+impl<S, V, R> WebhookService<S, V, R> {
+    pub(crate) fn new(inner: S, receiver: Arc<Receiver<V>>, response: R, exact_200: bool) -> Self {
+        Self {
+            inner,
+            receiver,
+            response,
+            exact_200,
+        }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, consuming the wrapper.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, V, R: Clone> Clone for WebhookService<S, V, R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            receiver: self.receiver.clone(),
+            response: self.response.clone(),
+            exact_200: self.exact_200,
+        }
+    }
+}
+
+impl<S: fmt::Debug, V, R: fmt::Debug> fmt::Debug for WebhookService<S, V, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookService")
+            .field("inner", &self.inner)
+            .field("receiver", &self.receiver)
+            .field("response", &self.response)
+            .field("exact_200", &self.exact_200)
+            .finish()
+    }
+}
+
+impl<S, V, R, ReqBody, ResBody> Service<Request<ReqBody>> for WebhookService<S, V, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    V: Verify + Send + Sync + 'static,
+    R: RejectionResponse<ResBody> + Clone + Send + Sync + 'static,
+    ReqBody: Body + From<Bytes> + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    ResBody: Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // The service that was polled ready goes into the future; a fresh clone stays behind
+        // for the next call (tower's documented pattern for services that are Clone).
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let receiver = self.receiver.clone();
+        let response = self.response.clone();
+        let exact_200 = self.exact_200;
+        ResponseFuture::new(Box::pin(handle(
+            inner, receiver, response, exact_200, request,
+        )))
+    }
+}
+
+fn reject<B, R: RejectionResponse<B>>(response: &R, rejection: Rejection) -> Response<B> {
+    let mut answer = response.rejection_response(&rejection);
+    answer.extensions_mut().insert(rejection);
+    answer
+}
+
+async fn handle<S, V, R, ReqBody, ResBody>(
+    mut inner: S,
+    receiver: Arc<Receiver<V>>,
+    response: R,
+    exact_200: bool,
+    request: Request<ReqBody>,
+) -> Result<Response<ResBody>, S::Error>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    V: Verify,
+    R: RejectionResponse<ResBody>,
+    ReqBody: Body + From<Bytes>,
+    ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (parts, body) = request.into_parts();
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path(), |target| target.as_str());
+    let headers = HttpHeaders(&parts.headers);
+    let head = CoreRequest::new(&[])
+        .with_method(parts.method.as_str())
+        .with_target(target)
+        .with_headers(&headers);
+    if let Err(rejection) = receiver.check_head(&head) {
+        return Ok(reject(&response, rejection));
+    }
+
+    let bytes = match Limited::new(body, receiver.body_limit()).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<LengthLimitError>() => {
+            return Ok(reject(&response, receiver.too_large()));
+        }
+        Err(_) => return Ok(reject(&response, RejectionKind::UnreadableBody.into())),
+    };
+    let verified = match receiver.process(&head.with_body(&bytes)).await {
+        Ok(verified) => verified,
+        Err(rejection) => return Ok(reject(&response, rejection)),
+    };
+
+    let mut request = Request::from_parts(parts, ReqBody::from(bytes));
+    request.extensions_mut().insert(verified.clone());
+    let called = std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(request)));
+    let outcome = match called {
+        Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
+        Err(panic) => Err(panic),
+    };
+    match outcome {
+        Ok(Ok(mut answer)) if answer.status().is_success() => {
+            // A failed `complete` only means a retry would be processed again (the lease
+            // expires); the work is done, so the provider still gets its 200.
+            let _ = receiver.complete(&verified).await;
+            if exact_200 {
+                *answer.status_mut() = StatusCode::OK;
+            }
+            Ok(answer)
+        }
+        Ok(Ok(answer)) => {
+            let _ = receiver.release(&verified).await;
+            Ok(answer)
+        }
+        Ok(Err(error)) => {
+            let _ = receiver.release(&verified).await;
+            Err(error)
+        }
+        Err(_panic) => {
+            let _ = receiver.release(&verified).await;
+            Ok(reject(&response, RejectionKind::HandlerFailed.into()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        convert::Infallible,
+        sync::atomic::{AtomicUsize, Ordering},
+    };
+
+    use http_body_util::Full;
+    use hookbr_core::{
+        Endpoint, Secret, Verified,
+        testkit::{self, TestDelivery},
+        verify::HeaderSecretVerifier,
+    };
+    use tower::{ServiceBuilder, ServiceExt, service_fn};
+
+    use super::*;
+    use crate::WebhookLayer;
+
+    fn layer(limit: usize) -> WebhookLayer<HeaderSecretVerifier> {
+        let verifier = HeaderSecretVerifier::bonifiq([Secret::new("s").unwrap()]).unwrap();
+        let receiver = Receiver::builder(Endpoint::Bonifiq, verifier)
+            .body_limit(limit)
+            .build()
+            .unwrap();
+        WebhookLayer::new(receiver)
+    }
+
+    fn request(delivery: &TestDelivery) -> Request<Full<Bytes>> {
+        let mut builder = Request::builder()
+            .method(delivery.method.as_str())
+            .uri(delivery.target.as_str());
+        for (name, value) in &delivery.headers {
+            builder = builder.header(name, value);
+        }
+        builder
+            .body(Full::new(Bytes::from(delivery.body.clone())))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn settles_by_the_inner_status() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let service = ServiceBuilder::new().layer(layer(1024)).service(service_fn(
+            move |request: Request<Full<Bytes>>| {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    assert!(request.extensions().get::<Verified>().is_some());
+                    let status = if n == 0 { 500 } else { 204 };
+                    let mut response = Response::new(Full::new(Bytes::new()));
+                    *response.status_mut() = StatusCode::from_u16(status).unwrap();
+                    Ok::<_, Infallible>(response)
+                }
+            },
+        ));
+        let delivery = testkit::bonifiq_point_add("s");
+        let first = service.clone().oneshot(request(&delivery)).await.unwrap();
+        assert_eq!(first.status(), 500, "the handler's failure is passed through");
+        let retry = service.clone().oneshot(request(&delivery)).await.unwrap();
+        assert_eq!(retry.status(), 200, "released, so the retry runs; 204 is sent as 200");
+        let copy = service.clone().oneshot(request(&delivery)).await.unwrap();
+        assert_eq!(copy.status(), 200);
+        assert_eq!(copy.headers()["hookbr-duplicate"], "true");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn panic_releases_and_answers_500() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let service = ServiceBuilder::new().layer(layer(1024)).service(service_fn(
+            move |_request: Request<Full<Bytes>>| {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    assert!(n > 0, "handler panics the first time");
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+                }
+            },
+        ));
+        let delivery = testkit::bonifiq_point_add("s");
+        let first = service.clone().oneshot(request(&delivery)).await.unwrap();
+        assert_eq!(first.status(), 500);
+        let rejection = first.extensions().get::<Rejection>().unwrap();
+        assert_eq!(rejection.category(), "handler_failed");
+        let retry = service.clone().oneshot(request(&delivery)).await.unwrap();
+        assert_eq!(retry.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn rejections_never_reach_the_inner_service() {
+        let forged = testkit::bonifiq_point_add("guess");
+        let too_big = testkit::bonifiq_point_add("s");
+        for (delivery, limit, status) in [(&forged, 1024, 401), (&too_big, 64, 413)] {
+            let service = ServiceBuilder::new().layer(layer(limit)).service(service_fn(
+                |_: Request<Full<Bytes>>| async {
+                    Err::<Response<Full<Bytes>>, _>("the inner service must not be called")
+                },
+            ));
+            let response = service.oneshot(request(delivery)).await.unwrap();
+            assert_eq!(response.status(), status);
+            assert_eq!(response.headers()["content-type"], "application/json");
+            assert!(response.extensions().get::<Rejection>().is_some());
+        }
+    }
+}
