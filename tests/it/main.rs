@@ -7,12 +7,18 @@
 //!   provider the row applies to, through `Receiver::process`.
 //! * [`dedup`]: two-phase idempotency under concurrency, release and lease expiry.
 //! * [`support`]: shared helpers (executor, per-provider cases, a failing store).
+//! * [`adapters`]: the same deliveries through real axum and actix-web servers ([`servers`]) on
+//!   127.0.0.1 with a real HTTP client; both adapters must answer alike.
 
+#[cfg(test)]
+mod adapters;
 #[cfg(test)]
 mod dedup;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
 mod pipeline;
+#[cfg(test)]
+mod servers;
 #[cfg(test)]
 mod support;

@@ -48,6 +48,14 @@ pub enum ConfigError {
     /// No HTTP method is allowed.
     #[error("at least one HTTP method must be allowed")]
     NoMethods,
+    /// A route path cannot be mounted.
+    #[error("route {path:?}: {reason}")]
+    InvalidRoute {
+        /// The path.
+        path: String,
+        /// Why (`must start with '/'`, `mounted twice`).
+        reason: &'static str,
+    },
     /// The in-memory store was given a capacity of zero.
     #[error("the idempotency store capacity must be at least 1")]
     ZeroCapacity,

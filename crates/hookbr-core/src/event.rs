@@ -312,6 +312,77 @@ impl<E> Verified<E> {
     pub fn claim(&self) -> Option<ClaimToken> {
         self.claim
     }
+
+    /// Converts the event, keeping the proof (used by extractors that hand a handler a
+    /// provider's own event type).
+    ///
+    /// # Errors
+    ///
+    /// The original `Verified` when `convert` refuses the event.
+    pub fn try_map<E2>(
+        self,
+        convert: impl FnOnce(E) -> Result<E2, E>,
+    ) -> Result<Verified<E2>, Self> {
+        let Self {
+            event,
+            delivery_id,
+            matched,
+            claim,
+        } = self;
+        match convert(event) {
+            Ok(event) => Ok(Verified {
+                event,
+                delivery_id,
+                matched,
+                claim,
+            }),
+            Err(event) => Err(Self {
+                event,
+                delivery_id,
+                matched,
+                claim,
+            }),
+        }
+    }
+}
+
+/// Event types a [`WebhookEvent`] can be narrowed to: `WebhookEvent` itself and each provider's
+/// event (`BonifiqEvent`, `FoodyEvent`, `IsetEvent`, `GrafenoEvent`).
+pub trait FromWebhookEvent: Sized {
+    /// The narrowed event, or the original when it is another provider's.
+    ///
+    /// # Errors
+    ///
+    /// The original event when it does not belong to `Self`.
+    fn from_webhook_event(event: WebhookEvent) -> Result<Self, WebhookEvent>;
+}
+
+impl FromWebhookEvent for WebhookEvent {
+    fn from_webhook_event(event: WebhookEvent) -> Result<Self, WebhookEvent> {
+        Ok(event)
+    }
+}
+
+macro_rules! narrow {
+    ($($feature:literal, $variant:ident, $ty:ty;)*) => {$(
+        #[cfg(feature = $feature)]
+        impl FromWebhookEvent for $ty {
+            fn from_webhook_event(event: WebhookEvent) -> Result<Self, WebhookEvent> {
+                match event {
+                    WebhookEvent::$variant(event) => Ok(event),
+                    #[allow(unreachable_patterns)]
+                    other => Err(other),
+                }
+            }
+        }
+    )*};
+}
+
+narrow! {
+    "bonifiq", Bonifiq, BonifiqEvent;
+    "foody", Foody, FoodyEvent;
+    "iset", Iset, IsetEvent;
+    "grafeno", Grafeno, GrafenoEvent;
 }
 
 impl<E> std::ops::Deref for Verified<E> {

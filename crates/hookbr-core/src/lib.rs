@@ -99,7 +99,7 @@ pub mod verify;
 pub use dedup::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError};
 pub use delivery_id::{DedupKey, DeliveryId, Provider, UnknownProvider};
 pub use error::{ConfigError, ParseError, PayloadError, VerifyError};
-pub use event::{Endpoint, Verified, WebhookEvent};
+pub use event::{Endpoint, FromWebhookEvent, Verified, WebhookEvent};
 #[doc(inline)]
 pub use pipeline::{Receiver, ReceiverBuilder};
 #[cfg(feature = "bonifiq")]
@@ -119,6 +119,30 @@ pub use rejection::{Rejection, RejectionKind};
 pub use request::{HeaderSource, Request};
 pub use secret::Secret;
 pub use timestamp::{Timestamp, TimestampError};
+
+/// Checks route paths before a framework router sees them (axum panics on a duplicate or a path
+/// without a leading `/`; hookbr reports a [`ConfigError`] instead).
+///
+/// # Errors
+///
+/// [`ConfigError::InvalidRoute`] naming the first bad path.
+pub fn check_route_paths<'a>(paths: impl IntoIterator<Item = &'a str>) -> Result<(), ConfigError> {
+    let mut seen = std::collections::HashSet::new();
+    for path in paths {
+        let reason = if !path.starts_with('/') {
+            "must start with '/'"
+        } else if !seen.insert(path) {
+            "mounted twice"
+        } else {
+            continue;
+        };
+        return Err(ConfigError::InvalidRoute {
+            path: path.to_owned(),
+            reason,
+        });
+    }
+    Ok(())
+}
 
 /// The README's Rust examples compile and run as doctests.
 #[cfg(doctest)]

@@ -190,12 +190,12 @@ mod tests {
         sync::atomic::{AtomicUsize, Ordering},
     };
 
-    use http_body_util::Full;
     use hookbr_core::{
         Endpoint, Secret, Verified,
         testkit::{self, TestDelivery},
         verify::HeaderSecretVerifier,
     };
+    use http_body_util::Full;
     use tower::{ServiceBuilder, ServiceExt, service_fn};
 
     use super::*;
@@ -240,9 +240,17 @@ mod tests {
         ));
         let delivery = testkit::bonifiq_point_add("s");
         let first = service.clone().oneshot(request(&delivery)).await.unwrap();
-        assert_eq!(first.status(), 500, "the handler's failure is passed through");
+        assert_eq!(
+            first.status(),
+            500,
+            "the handler's failure is passed through"
+        );
         let retry = service.clone().oneshot(request(&delivery)).await.unwrap();
-        assert_eq!(retry.status(), 200, "released, so the retry runs; 204 is sent as 200");
+        assert_eq!(
+            retry.status(),
+            200,
+            "released, so the retry runs; 204 is sent as 200"
+        );
         let copy = service.clone().oneshot(request(&delivery)).await.unwrap();
         assert_eq!(copy.status(), 200);
         assert_eq!(copy.headers()["hookbr-duplicate"], "true");
@@ -276,11 +284,11 @@ mod tests {
         let forged = testkit::bonifiq_point_add("guess");
         let too_big = testkit::bonifiq_point_add("s");
         for (delivery, limit, status) in [(&forged, 1024, 401), (&too_big, 64, 413)] {
-            let service = ServiceBuilder::new().layer(layer(limit)).service(service_fn(
-                |_: Request<Full<Bytes>>| async {
+            let service = ServiceBuilder::new()
+                .layer(layer(limit))
+                .service(service_fn(|_: Request<Full<Bytes>>| async {
                     Err::<Response<Full<Bytes>>, _>("the inner service must not be called")
-                },
-            ));
+                }));
             let response = service.oneshot(request(delivery)).await.unwrap();
             assert_eq!(response.status(), status);
             assert_eq!(response.headers()["content-type"], "application/json");

@@ -1,0 +1,58 @@
+//! hookbr-actix: receive BonifiQ, Foody Delivery, iSET and Grafeno webhooks in an actix-web 4
+//! application, with the same contract as hookbr-axum.
+//!
+//! * [`WebhookMiddleware`] runs the hookbr-core pipeline before your handler: it refuses any
+//!   `Content-Encoding` but `identity` and an oversized `Content-Length` before reading the body,
+//!   reads at most the body limit, verifies, decodes, claims the delivery id, and answers
+//!   rejections itself with the status of hookbr-core's table. On success it puts the
+//!   [`Verified`] event in the request extensions and the bytes back as the payload, then settles
+//!   the claim from your handler's answer (2xx completes it and is sent as exactly `200`;
+//!   anything else, or a panic, releases it).
+//! * [`Webhook<E>`] is the extractor your handler takes.
+//! * [`Webhooks`] mounts the providers' endpoints in a few lines.
+//! * [`Rejected`] implements `ResponseError` for a [`Rejection`].
+//!
+//! # Example
+//!
+//! ```no_run
+//! use actix_web::{App, HttpResponse, HttpServer};
+//! use hookbr_actix::{Webhook, Webhooks};
+//! use hookbr_core::{Secret, verify::HeaderSecretVerifier};
+//!
+//! async fn handle(Webhook(verified): Webhook) -> HttpResponse {
+//!     println!("{} {}", verified.provider(), verified.kind());
+//!     HttpResponse::Ok().finish()
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let webhooks = Webhooks::new()
+//!         .bonifiq("/webhooks/bonifiq", HeaderSecretVerifier::bonifiq([Secret::new("s3cr3t")?])?)
+//!         .configure(handle)?;
+//!     HttpServer::new(move || App::new().configure(webhooks.clone()))
+//!         .bind(("127.0.0.1", 8080))?
+//!         .run()
+//!         .await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Security note
+//!
+//! actix-web 4.18 / actix-http 3.20 predate the fixes for RUSTSEC-2026-0447/0448/0455
+//! (compressed bodies decoded past the configured limits). This crate enables no `compress-*`
+//! feature and the middleware refuses encoded bodies (`415`) before reading them; keep
+//! compression features off in your application too until fixed releases are out.
+
+mod error;
+mod extract;
+mod headers;
+mod middleware;
+mod routes;
+
+pub use error::Rejected;
+pub use extract::{MissingWebhook, Webhook};
+pub use headers::ActixHeaders;
+pub use hookbr_core::{Rejection, Verified, WebhookEvent};
+pub use middleware::{WebhookMiddleware, WebhookMiddlewareService};
+pub use routes::Webhooks;
