@@ -143,8 +143,3 @@ pub fn check_route_paths<'a>(paths: impl IntoIterator<Item = &'a str>) -> Result
     }
     Ok(())
 }
-
-/// The README's Rust examples compile and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;
