@@ -2,7 +2,7 @@
 //! application.
 //!
 //! * [`Webhooks`] mounts one route per provider endpoint, each behind a
-//!   [`WebhookLayer`](hookbr_tower::WebhookLayer) that verifies, deduplicates and decodes.
+//!   [`WebhookLayer`] that verifies, deduplicates and decodes.
 //! * [`Webhook<E>`] is the extractor your handler takes: the [`Verified`] event the layer put in
 //!   the request extensions (the body is never parsed twice). `E` is [`WebhookEvent`] or one
 //!   provider's event type (`BonifiqEvent`, `FoodyEvent`, ...).
