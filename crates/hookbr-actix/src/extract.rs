@@ -6,6 +6,7 @@ use hookbr_core::{FromWebhookEvent, Verified, WebhookEvent};
 /// The verified event of the current delivery, put in the request extensions by
 /// [`WebhookMiddleware`](crate::WebhookMiddleware). `Webhook` accepts every provider;
 /// `Webhook<BonifiqEvent>` (or `FoodyEvent`, `IsetEvent`, `GrafenoEvent`) only that provider.
+/// The event is moved out of the request extensions, so take it once per handler.
 #[derive(Debug, Clone)]
 pub struct Webhook<E = WebhookEvent>(pub Verified<E>);
 
@@ -46,7 +47,8 @@ impl<E: FromWebhookEvent> FromRequest for Webhook<E> {
     type Future = Ready<Result<Self, MissingWebhook>>;
 
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let verified = request.extensions().get::<Verified>().cloned();
+        // Moved out, not cloned: the event is the handler's from here on.
+        let verified = request.extensions_mut().remove::<Verified>();
         ready(match verified {
             None => Err(MissingWebhook {
                 wrong_provider: false,

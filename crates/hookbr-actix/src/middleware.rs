@@ -14,7 +14,9 @@ use actix_web::{
 };
 use bytes::BytesMut;
 use futures_util::{FutureExt as _, StreamExt as _};
-use hookbr_core::{Receiver, Rejection, RejectionKind, Request as CoreRequest, verify::Verify};
+use hookbr_core::{
+    Receiver, Rejection, RejectionKind, Request as CoreRequest, SettleGuard, verify::Verify,
+};
 
 use crate::{ActixHeaders, Rejected};
 
@@ -174,7 +176,10 @@ where
                 Err(rejection) => return Ok(reject(request, rejection)),
             };
 
-            request.extensions_mut().insert(verified.clone());
+            // Releases the claim if this future is dropped before settling.
+            let guard = SettleGuard::new(receiver.clone(), verified.settlement());
+            request.extensions_mut().insert(verified);
+            let http_request = request.request().clone();
             request.set_payload(Payload::from(body));
             let called = std::panic::catch_unwind(AssertUnwindSafe(|| service.call(request)));
             let outcome = match called {
@@ -185,23 +190,24 @@ where
                 Ok(Ok(mut response)) if response.status().is_success() => {
                     // A failed `complete` only means a retry would run again once the lease
                     // expires; the work is done, so the provider still gets its 200.
-                    let _ = receiver.complete(&verified).await;
+                    let _ = guard.settle(true).await;
                     if exact_200 {
                         *response.response_mut().status_mut() = StatusCode::OK;
                     }
                     Ok(response.map_into_left_body())
                 }
                 Ok(Ok(response)) => {
-                    let _ = receiver.release(&verified).await;
+                    let _ = guard.settle(false).await;
                     Ok(response.map_into_left_body())
                 }
                 Ok(Err(error)) => {
-                    let _ = receiver.release(&verified).await;
+                    let _ = guard.settle(false).await;
                     Err(error)
                 }
                 Err(_panic) => {
-                    let _ = receiver.release(&verified).await;
-                    Err(Rejected(RejectionKind::HandlerFailed.into()).into())
+                    let _ = guard.settle(false).await;
+                    let response = Rejected(RejectionKind::HandlerFailed.into()).error_response();
+                    Ok(ServiceResponse::new(http_request, response).map_into_right_body())
                 }
             }
         })

@@ -9,6 +9,8 @@ use hookbr_core::{FromWebhookEvent, Verified, WebhookEvent};
 ///
 /// `Webhook` (that is, `Webhook<WebhookEvent>`) accepts every provider; `Webhook<BonifiqEvent>`
 /// (or `FoodyEvent`, `IsetEvent`, `GrafenoEvent`) only that provider's deliveries.
+///
+/// The event is moved out of the request extensions, so take it once per handler.
 #[derive(Debug, Clone)]
 pub struct Webhook<E = WebhookEvent>(pub Verified<E>);
 
@@ -54,10 +56,10 @@ where
     type Rejection = MissingWebhook;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // Moved out, not cloned: the event is the handler's from here on.
         let verified = parts
             .extensions
-            .get::<Verified>()
-            .cloned()
+            .remove::<Verified>()
             .ok_or(MissingWebhook {
                 wrong_provider: false,
             })?;

@@ -56,6 +56,9 @@ pub enum ConfigError {
         /// Why (`must start with '/'`, `mounted twice`).
         reason: &'static str,
     },
+    /// A lease or retention of zero (use `without_store` to turn deduplication off).
+    #[error("leases and retention must be longer than zero")]
+    ZeroDuration,
     /// The in-memory store was given a capacity of zero.
     #[error("the idempotency store capacity must be at least 1")]
     ZeroCapacity,
@@ -250,17 +253,21 @@ impl PayloadError {
 /// data (e-mails, documents), so quoted text is elided before a message is kept.
 fn redact_quoted(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
-    let mut inside = false;
+    // serde quotes strings in `"` and numbers, booleans and chars in backticks.
+    let mut inside: Option<char> = None;
     for c in message.chars() {
-        if c == '"' {
-            if inside {
-                out.push_str("…\"");
-            } else {
-                out.push('"');
+        match inside {
+            Some(open) if c == open => {
+                out.push('…');
+                out.push(c);
+                inside = None;
             }
-            inside = !inside;
-        } else if !inside {
-            out.push(c);
+            Some(_) => {}
+            None if c == '"' || c == '`' => {
+                out.push(c);
+                inside = Some(c);
+            }
+            None => out.push(c),
         }
     }
     out
@@ -279,5 +286,8 @@ mod tests {
             "{payload}"
         );
         assert!(payload.message().contains("invalid type"));
+        let error = serde_json::from_str::<String>("12345678900").unwrap_err();
+        let payload = PayloadError::new("Point_Add", &error);
+        assert!(!payload.to_string().contains("12345678900"), "{payload}");
     }
 }

@@ -266,6 +266,7 @@ pub struct Verified<E = WebhookEvent> {
     delivery_id: DeliveryId,
     matched: MatchedKey,
     claim: Option<ClaimToken>,
+    synthetic_id: bool,
 }
 
 impl<E> Verified<E> {
@@ -274,13 +275,22 @@ impl<E> Verified<E> {
         delivery_id: DeliveryId,
         matched: MatchedKey,
         claim: Option<ClaimToken>,
+        synthetic_id: bool,
     ) -> Self {
         Self {
             event,
             delivery_id,
             matched,
             claim,
+            synthetic_id,
         }
+    }
+
+    /// Whether the delivery id is only a digest of the body (iSET, custom BonifiQ bodies):
+    /// such ids are remembered for a shorter time.
+    #[must_use]
+    pub fn has_synthetic_id(&self) -> bool {
+        self.synthetic_id
     }
 
     /// The event.
@@ -313,8 +323,20 @@ impl<E> Verified<E> {
         self.claim
     }
 
-    /// Converts the event, keeping the proof (used by extractors that hand a handler a
-    /// provider's own event type).
+    /// What settling this delivery's claim needs (a small `Copy` value), so an adapter can hand
+    /// the event itself to the application and still settle afterwards.
+    #[must_use]
+    pub fn settlement(&self) -> Settlement {
+        Settlement {
+            key: self.delivery_id.key(),
+            claim: self.claim,
+            synthetic: self.synthetic_id,
+        }
+    }
+
+    /// Converts the event, keeping the proof and the claim. Meant for narrowing (extractors
+    /// that hand a handler a provider's own event type, see [`FromWebhookEvent`]); whatever
+    /// `convert` returns is what the holder of the result sees.
     ///
     /// # Errors
     ///
@@ -328,6 +350,7 @@ impl<E> Verified<E> {
             delivery_id,
             matched,
             claim,
+            synthetic_id,
         } = self;
         match convert(event) {
             Ok(event) => Ok(Verified {
@@ -335,15 +358,25 @@ impl<E> Verified<E> {
                 delivery_id,
                 matched,
                 claim,
+                synthetic_id,
             }),
             Err(event) => Err(Self {
                 event,
                 delivery_id,
                 matched,
                 claim,
+                synthetic_id,
             }),
         }
     }
+}
+
+/// The claim of one verified delivery, for [`Receiver::settle`](crate::Receiver::settle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settlement {
+    pub(crate) key: crate::DedupKey,
+    pub(crate) claim: Option<ClaimToken>,
+    pub(crate) synthetic: bool,
 }
 
 /// Event types a [`WebhookEvent`] can be narrowed to: `WebhookEvent` itself and each provider's

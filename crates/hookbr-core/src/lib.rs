@@ -99,9 +99,9 @@ pub mod verify;
 pub use dedup::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError};
 pub use delivery_id::{DedupKey, DeliveryId, Provider, UnknownProvider};
 pub use error::{ConfigError, ParseError, PayloadError, VerifyError};
-pub use event::{Endpoint, FromWebhookEvent, Verified, WebhookEvent};
+pub use event::{Endpoint, FromWebhookEvent, Settlement, Verified, WebhookEvent};
 #[doc(inline)]
-pub use pipeline::{Receiver, ReceiverBuilder};
+pub use pipeline::{Receiver, ReceiverBuilder, SettleGuard};
 #[cfg(feature = "bonifiq")]
 #[doc(inline)]
 pub use providers::bonifiq;

@@ -45,7 +45,8 @@
 use std::{fmt, sync::Arc, time::Duration};
 
 use crate::{
-    ConfigError, DeliveryId, Endpoint, Rejection, RejectionKind, Request, Verified, WebhookEvent,
+    ConfigError, DeliveryId, Endpoint, Rejection, RejectionKind, Request, Settlement, Verified,
+    WebhookEvent,
     dedup::{Claim, IdempotencyStore, MemoryStore, StoreError},
     request::is_json_media_type,
     verify::{AnyVerifier, Verify},
@@ -58,6 +59,10 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 /// The default retention of completed deliveries: 7 days.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The default retention of deliveries identified only by a digest of their body (iSET, custom
+/// BonifiQ bodies): 1 hour, enough for retries without merging two real events that happen to
+/// have the same body a day apart.
+pub const DEFAULT_SYNTHETIC_RETENTION: Duration = Duration::from_secs(3600);
 
 /// Runs the pipeline for one route. See the module docs.
 ///
@@ -71,6 +76,7 @@ pub struct Receiver<V = AnyVerifier> {
     forward_handshakes: bool,
     lease: Duration,
     retention: Duration,
+    synthetic_retention: Duration,
     store: Option<Arc<dyn IdempotencyStore>>,
 }
 
@@ -84,6 +90,7 @@ impl<V> fmt::Debug for Receiver<V> {
             .field("forward_handshakes", &self.forward_handshakes)
             .field("lease", &self.lease)
             .field("retention", &self.retention)
+            .field("synthetic_retention", &self.synthetic_retention)
             .field("store", &self.store)
             .finish_non_exhaustive()
     }
@@ -120,6 +127,7 @@ impl<V: Verify> Receiver<V> {
                 forward_handshakes: false,
                 lease: DEFAULT_LEASE,
                 retention: DEFAULT_RETENTION,
+                synthetic_retention: DEFAULT_SYNTHETIC_RETENTION,
                 store: Some(Arc::new(MemoryStore::new())),
             },
         }
@@ -142,7 +150,10 @@ impl<V> ReceiverBuilder<V> {
 
     /// The HTTP methods accepted (others get `405`).
     pub fn methods<S: Into<String>>(mut self, methods: impl IntoIterator<Item = S>) -> Self {
-        self.receiver.methods = methods.into_iter().map(Into::into).collect();
+        self.receiver.methods = methods
+            .into_iter()
+            .map(|method| method.into().trim().to_ascii_uppercase())
+            .collect();
         self
     }
 
@@ -178,11 +189,19 @@ impl<V> ReceiverBuilder<V> {
         self
     }
 
+    /// How long a completed delivery whose id is only a digest of its body (iSET, custom
+    /// BonifiQ bodies) is remembered (default 1 hour).
+    pub fn synthetic_id_retention(mut self, retention: Duration) -> Self {
+        self.receiver.synthetic_retention = retention;
+        self
+    }
+
     /// Checks the settings and returns the receiver.
     ///
     /// # Errors
     ///
-    /// [`ConfigError::ZeroBodyLimit`], [`ConfigError::NoMethods`].
+    /// [`ConfigError::ZeroBodyLimit`], [`ConfigError::NoMethods`],
+    /// [`ConfigError::ZeroDuration`].
     pub fn build(self) -> Result<Receiver<V>, ConfigError> {
         let receiver = self.receiver;
         if receiver.body_limit == 0 {
@@ -194,6 +213,14 @@ impl<V> ReceiverBuilder<V> {
             .all(|method| method.trim().is_empty())
         {
             return Err(ConfigError::NoMethods);
+        }
+        if receiver.lease.is_zero()
+            || receiver.retention.is_zero()
+            || receiver.synthetic_retention.is_zero()
+        {
+            // A zero lease would let concurrent copies through; zero retention would forget
+            // every delivery at once. `without_store` is the way to turn deduplication off.
+            return Err(ConfigError::ZeroDuration);
         }
         Ok(receiver)
     }
@@ -284,9 +311,19 @@ impl<V: Verify> Receiver<V> {
         if event.is_handshake() && !self.forward_handshakes {
             return Err(RejectionKind::Handshake.into());
         }
-        let delivery_id = event.delivery_id(request).unwrap_or_else(|| {
-            DeliveryId::digest_of(self.endpoint.provider(), &[b"body", request.body()])
-        });
+        let provider_id = event
+            .delivery_id(request)
+            .filter(|_| self.endpoint.provider() != crate::Provider::Iset);
+        let synthetic = provider_id.is_none();
+        let delivery_id = match provider_id {
+            Some(id) => id,
+            // iSET sends no id, and custom bodies may lack one: a digest identifies the bytes,
+            // which catches retries but would also merge two real events with equal bodies,
+            // hence the shorter retention of such ids.
+            None => event.delivery_id(request).unwrap_or_else(|| {
+                DeliveryId::digest_of(self.endpoint.provider(), &[b"body", request.body()])
+            }),
+        };
         let claim = match &self.store {
             None => None,
             Some(store) => match store.claim(delivery_id.key(), self.lease).await? {
@@ -295,9 +332,11 @@ impl<V: Verify> Receiver<V> {
                 Claim::Done => return Err(RejectionKind::Duplicate.into()),
             },
         };
-        Ok(Verified::new(event, delivery_id, matched, claim))
+        Ok(Verified::new(event, delivery_id, matched, claim, synthetic))
     }
+}
 
+impl<V> Receiver<V> {
     /// The handler succeeded: remember the delivery so copies are answered as duplicates.
     ///
     /// # Errors
@@ -305,14 +344,7 @@ impl<V: Verify> Receiver<V> {
     /// [`StoreError`] when the store cannot be reached (the lease will expire and a retry will
     /// be processed again).
     pub async fn complete<E>(&self, verified: &Verified<E>) -> Result<(), StoreError> {
-        match (&self.store, verified.claim()) {
-            (Some(store), Some(token)) => {
-                store
-                    .complete(verified.delivery_id().key(), token, self.retention)
-                    .await
-            }
-            _ => Ok(()),
-        }
+        self.settle(verified.settlement(), true).await
     }
 
     /// The handler failed or panicked: give the claim up so the provider's retry is processed.
@@ -321,10 +353,81 @@ impl<V: Verify> Receiver<V> {
     ///
     /// [`StoreError`] when the store cannot be reached (the lease will expire on its own).
     pub async fn release<E>(&self, verified: &Verified<E>) -> Result<(), StoreError> {
-        match (&self.store, verified.claim()) {
-            (Some(store), Some(token)) => store.release(verified.delivery_id().key(), token).await,
+        self.settle(verified.settlement(), false).await
+    }
+
+    /// Completes (`succeeded`) or releases a claim, from a [`Settlement`] taken before the
+    /// event was handed over.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot be reached.
+    pub async fn settle(&self, settlement: Settlement, succeeded: bool) -> Result<(), StoreError> {
+        match (&self.store, settlement.claim) {
+            (Some(store), Some(token)) if succeeded => {
+                let retention = if settlement.synthetic {
+                    self.synthetic_retention
+                } else {
+                    self.retention
+                };
+                store.complete(settlement.key, token, retention).await
+            }
+            (Some(store), Some(token)) => store.release(settlement.key, token).await,
             _ => Ok(()),
         }
+    }
+}
+
+/// Settles a claim when dropped unsettled: adapters hold one while the application runs, so a
+/// request cancelled mid-handler (the client hung up, a timeout layer fired) releases its claim
+/// instead of leaving copies answered `409` until the lease expires.
+///
+/// The release on drop polls the store's future once, without a runtime: immediate for
+/// [`MemoryStore`]; a store that needs I/O to release falls back on its lease.
+#[must_use = "settle the claim with `settle`, or it is released when dropped"]
+pub struct SettleGuard<V> {
+    receiver: Arc<Receiver<V>>,
+    settlement: Option<Settlement>,
+}
+
+impl<V> SettleGuard<V> {
+    /// Guards `settlement` of a delivery received by `receiver`.
+    pub fn new(receiver: Arc<Receiver<V>>, settlement: Settlement) -> Self {
+        Self {
+            receiver,
+            settlement: Some(settlement),
+        }
+    }
+
+    /// Completes (`succeeded`) or releases the claim.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot be reached.
+    pub async fn settle(mut self, succeeded: bool) -> Result<(), StoreError> {
+        match self.settlement.take() {
+            Some(settlement) => self.receiver.settle(settlement, succeeded).await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl<V> Drop for SettleGuard<V> {
+    fn drop(&mut self) {
+        if let Some(settlement) = self.settlement.take() {
+            let release = self.receiver.settle(settlement, false);
+            let mut release = std::pin::pin!(release);
+            let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+            let _ = release.as_mut().poll(&mut context);
+        }
+    }
+}
+
+impl<V> fmt::Debug for SettleGuard<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SettleGuard")
+            .field("settlement", &self.settlement)
+            .finish_non_exhaustive()
     }
 }
 
@@ -378,5 +481,50 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(error, ConfigError::NoMethods);
+        let verifier = HeaderSecretVerifier::bonifiq([Secret::new("s").unwrap()]).unwrap();
+        let error = Receiver::builder(Endpoint::Bonifiq, verifier)
+            .lease(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert_eq!(error, ConfigError::ZeroDuration);
+    }
+
+    #[test]
+    fn methods_are_case_insensitive_in_config() {
+        let verifier = HeaderSecretVerifier::bonifiq([Secret::new("s").unwrap()]).unwrap();
+        let receiver = Receiver::builder(Endpoint::Bonifiq, verifier)
+            .methods(["put"])
+            .build()
+            .unwrap();
+        assert!(
+            receiver
+                .check_head(&Request::new(b"").with_method("PUT"))
+                .is_ok()
+        );
+    }
+
+    #[cfg(feature = "testkit")]
+    #[test]
+    fn digest_ids_have_the_shorter_retention() {
+        use crate::{dedup::ManualClock, iset::IsetKind, testkit, verify::UrlSecretVerifier};
+        let clock = Arc::new(ManualClock::default());
+        let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+        let verifier =
+            UrlSecretVerifier::query_param("token", [Secret::new("k").unwrap()]).unwrap();
+        let receiver = Receiver::builder(Endpoint::Iset(IsetKind::StockChanged), verifier)
+            .store(store)
+            .build()
+            .unwrap();
+        let delivery = testkit::iset(IsetKind::StockChanged, 1, "k");
+        let run = || futures_executor::block_on(receiver.process(&delivery.request()));
+        let verified = run().unwrap();
+        assert!(verified.has_synthetic_id());
+        futures_executor::block_on(receiver.complete(&verified)).unwrap();
+        assert_eq!(run().unwrap_err().category(), "duplicate");
+        clock.advance(DEFAULT_SYNTHETIC_RETENTION);
+        assert!(
+            run().is_ok(),
+            "the same body an hour later is a new notification"
+        );
     }
 }

@@ -7,7 +7,9 @@ use std::{
 
 use bytes::Bytes;
 use futures_util::FutureExt as _;
-use hookbr_core::{Receiver, Rejection, RejectionKind, Request as CoreRequest, verify::Verify};
+use hookbr_core::{
+    Receiver, Rejection, RejectionKind, Request as CoreRequest, SettleGuard, verify::Verify,
+};
 use http::{Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
@@ -151,8 +153,10 @@ where
         Err(rejection) => return Ok(reject(&response, rejection)),
     };
 
+    // Releases the claim if this future is dropped before settling (client gone, timeout).
+    let guard = SettleGuard::new(receiver.clone(), verified.settlement());
     let mut request = Request::from_parts(parts, ReqBody::from(bytes));
-    request.extensions_mut().insert(verified.clone());
+    request.extensions_mut().insert(verified);
     let called = std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(request)));
     let outcome = match called {
         Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
@@ -162,22 +166,22 @@ where
         Ok(Ok(mut answer)) if answer.status().is_success() => {
             // A failed `complete` only means a retry would be processed again (the lease
             // expires); the work is done, so the provider still gets its 200.
-            let _ = receiver.complete(&verified).await;
+            let _ = guard.settle(true).await;
             if exact_200 {
                 *answer.status_mut() = StatusCode::OK;
             }
             Ok(answer)
         }
         Ok(Ok(answer)) => {
-            let _ = receiver.release(&verified).await;
+            let _ = guard.settle(false).await;
             Ok(answer)
         }
         Ok(Err(error)) => {
-            let _ = receiver.release(&verified).await;
+            let _ = guard.settle(false).await;
             Err(error)
         }
         Err(_panic) => {
-            let _ = receiver.release(&verified).await;
+            let _ = guard.settle(false).await;
             Ok(reject(&response, RejectionKind::HandlerFailed.into()))
         }
     }
@@ -294,5 +298,38 @@ mod tests {
             assert_eq!(response.headers()["content-type"], "application/json");
             assert!(response.extensions().get::<Rejection>().is_some());
         }
+    }
+
+    #[tokio::test]
+    async fn cancelled_request_releases_its_claim() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let service = ServiceBuilder::new().layer(layer(1024)).service(service_fn(
+            move |_request: Request<Full<Bytes>>| {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n == 0 {
+                        // The first call never finishes: its caller gives up.
+                        std::future::pending::<()>().await;
+                    }
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+                }
+            },
+        ));
+        let delivery = testkit::bonifiq_point_add("s");
+        let first = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            service.clone().oneshot(request(&delivery)),
+        )
+        .await;
+        assert!(first.is_err(), "the first call was cancelled");
+        let retry = service.clone().oneshot(request(&delivery)).await.unwrap();
+        assert_eq!(
+            retry.status(),
+            200,
+            "not 409: the dropped call released its claim"
+        );
+        assert!(retry.headers().get("hookbr-duplicate").is_none());
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 }

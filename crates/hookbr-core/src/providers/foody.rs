@@ -210,29 +210,34 @@ impl FoodyEvent {
     }
 
     /// The delivery id: a digest of (`uid`, `status`, `updateDate`). Dates are compared as
-    /// instants, so the same moment written with another offset is the same delivery.
+    /// instants, so the same moment written with another offset or more fraction digits is the
+    /// same delivery. `None` when the body has no `uid` (nothing identifies it).
     #[must_use]
     pub fn delivery_id(&self) -> Option<DeliveryId> {
-        Some(match self {
-            Self::OrderStatusUpdated(update) => {
-                let date = update.update_date.to_string();
-                id_of(&update.uid, update.status.as_str(), &date)
-            }
+        match self {
+            Self::OrderStatusUpdated(update) => Some(id_of(
+                &update.uid,
+                update.status.as_str(),
+                &instant(update.update_date),
+            )),
             Self::HookTest(test) => {
-                let date = test.update_date.map(|d| d.to_string()).unwrap_or_default();
-                id_of(test.uid.as_deref().unwrap_or_default(), "", &date)
+                let date = test.update_date.map(instant).unwrap_or_default();
+                Some(id_of(test.uid.as_deref()?, "", &date))
             }
             Self::Drifted { raw, .. } | Self::Unknown { raw, .. } => {
                 let wire: Wire<'_> = serde_json::from_str(raw.get()).ok()?;
+                // Without the order uid nothing identifies the delivery: the pipeline then
+                // falls back to a digest of the body rather than merging unrelated events.
+                let uid = raw_str(wire.uid).filter(|uid| !uid.is_empty())?;
                 let date = raw_str(wire.update_date).unwrap_or_default();
-                let date = Timestamp::parse(&date).map_or(date, |d| d.to_string());
-                id_of(
-                    &raw_str(wire.uid).unwrap_or_default(),
+                let date = Timestamp::parse(&date).map_or(date, instant);
+                Some(id_of(
+                    &uid,
                     &raw_str(wire.status).unwrap_or_default(),
                     &date,
-                )
+                ))
             }
-        })
+        }
     }
 
     /// The `event` value.
@@ -272,6 +277,11 @@ impl FoodyEvent {
             _ => None,
         }
     }
+}
+
+/// An instant as text independent of how it was written (offset, fraction digits).
+fn instant(at: Timestamp) -> String {
+    format!("{}.{:09}", at.unix_seconds(), at.subsec_nanos())
 }
 
 fn id_of(uid: &str, status: &str, date: &str) -> DeliveryId {
@@ -366,6 +376,11 @@ mod tests {
             id(&SEED.replace("2020-06-19T17:42:12Z", "2020-06-19T14:42:12-03:00")),
             "same instant, other offset"
         );
+        assert_eq!(
+            base,
+            id(&SEED.replace("17:42:12Z", "17:42:12.000Z")),
+            "same instant, other fraction digits"
+        );
         assert_ne!(base, id(&SEED.replace("dispatched", "delivered")));
         assert_ne!(base, id(&SEED.replace("17:42:12", "17:42:13")));
         assert_ne!(base, id(&SEED.replace("4228df3a", "5228df3a")));
@@ -390,6 +405,11 @@ mod tests {
             FoodyEvent::from_slice(br#"{"event":"order_status_updated","status":"open"}"#).unwrap();
         assert!(event.drift().is_some());
         assert_eq!(event.kind(), ORDER_STATUS_UPDATED);
-        assert!(event.delivery_id().is_some());
+        assert!(
+            event.delivery_id().is_none(),
+            "no uid: nothing identifies it"
+        );
+        let unknown = FoodyEvent::from_slice(br#"{"event":"new_thing","uid":"u1"}"#).unwrap();
+        assert!(unknown.delivery_id().is_some());
     }
 }

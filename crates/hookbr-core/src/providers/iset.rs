@@ -208,9 +208,10 @@ fn parse_form(text: &str) -> Option<IsetBody> {
             return None;
         }
     }
+    // Every pair must be `name=value`: a bare word is more likely garbage than a form.
     if text
         .split('&')
-        .any(|pair| pair.is_empty() || pair.starts_with('='))
+        .any(|pair| pair.is_empty() || pair.starts_with('=') || !pair.contains('='))
     {
         return None;
     }
@@ -322,6 +323,8 @@ mod tests {
     #[test]
     fn neither_json_nor_form() {
         for body in [
+            &b"garbage"[..],
+            b"a=1&b",
             &b"{broken"[..],
             b"hello world",
             b"%zz=1",

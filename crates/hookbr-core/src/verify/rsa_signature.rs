@@ -13,6 +13,7 @@ use crate::{
 };
 
 const MIN_BITS: usize = 2048;
+const MAX_BITS: usize = 8192;
 const RSA_ENCRYPTION: spki::ObjectIdentifier =
     spki::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
@@ -98,8 +99,26 @@ impl RsaPublicKey {
         if bits < MIN_BITS {
             return Err(ConfigError::WeakKey { bits });
         }
-        if exponent.is_empty() {
-            return Err(invalid("the public exponent is zero"));
+        // `ring` verifies 2048-8192-bit moduli with odd exponents of 3 to 33 bits; refuse
+        // anything else here rather than 401 every delivery later.
+        if bits > MAX_BITS {
+            return Err(invalid(format!(
+                "RSA key of {bits} bits: at most {MAX_BITS} are supported"
+            )));
+        }
+        let exponent_ok = match exponent.as_slice() {
+            [] => false,
+            [single] => *single >= 3 && single % 2 == 1,
+            [.., last] => {
+                exponent.len() <= 5
+                    && last % 2 == 1
+                    && (exponent.len() < 5 || exponent.first().is_some_and(|b| *b <= 1))
+            }
+        };
+        if !exponent_ok {
+            return Err(invalid(
+                "unsupported public exponent (must be odd, 3 to 2^33)",
+            ));
         }
         Ok(Self {
             modulus,
@@ -198,8 +217,6 @@ struct SignedBody<'a> {
     signature: Option<&'a RawValue>,
     #[serde(borrow, default)]
     change: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    kind: Option<&'a RawValue>,
 }
 
 impl GrafenoVerifier {
@@ -351,9 +368,10 @@ impl Verify for GrafenoVerifier {
                     .ok_or_else(|| VerifyError::MalformedUniqueKey {
                         name: name.to_owned(),
                     })?;
-                let change = raw_str(body.change).or_else(|| raw_str(body.kind)).ok_or(
-                    VerifyError::Body(ParseError::MissingField { field: "change" }),
-                )?;
+                let change =
+                    raw_str(body.change).ok_or(VerifyError::Body(ParseError::MissingField {
+                        field: "change",
+                    }))?;
                 if GrafenoChange::from_wire(status) != GrafenoChange::from_wire(&change) {
                     return Err(VerifyError::StatusMismatch {
                         name: name.to_owned(),
