@@ -9,6 +9,7 @@
 //! * [`support`]: shared helpers (executor, per-provider cases, a failing store).
 //! * [`adapters`]: the same deliveries through real axum and actix-web servers ([`servers`]) on
 //!   127.0.0.1 with a real HTTP client; both adapters must answer alike.
+//! * [`redis`]: shared dedup on a real Redis server started by `scripts/test`.
 
 #[cfg(test)]
 mod adapters;
@@ -18,6 +19,8 @@ mod dedup;
 mod fixtures;
 #[cfg(test)]
 mod pipeline;
+#[cfg(test)]
+mod redis;
 #[cfg(test)]
 mod servers;
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::{
 };
 
 use hookbr_core::{
-    Verified,
+    IdempotencyStore, Verified,
     iset::IsetKind,
     testkit::TestKey,
     verify::{BodyTokenVerifier, GrafenoVerifier, HeaderSecretVerifier, UrlSecretVerifier},
@@ -174,13 +174,22 @@ macro_rules! mount {
 
 /// Starts a server of `adapter` with every route; `strict` turns on strict decoding.
 pub(crate) async fn start(adapter: Adapter, strict: bool) -> Server {
+    start_with(adapter, strict, None).await
+}
+
+/// Like [`start`], with the idempotency store shared by the routes (default: in memory).
+pub(crate) async fn start_with(
+    adapter: Adapter,
+    strict: bool,
+    store: Option<Arc<dyn IdempotencyStore>>,
+) -> Server {
     match adapter {
-        Adapter::Axum => start_axum(strict).await,
-        Adapter::Actix => start_actix(strict),
+        Adapter::Axum => start_axum(strict, store).await,
+        Adapter::Actix => start_actix(strict, store),
     }
 }
 
-async fn start_axum(strict: bool) -> Server {
+async fn start_axum(strict: bool, store: Option<Arc<dyn IdempotencyStore>>) -> Server {
     use axum::http::{HeaderMap, StatusCode};
     use hookbr_axum::{Webhook, Webhooks};
 
@@ -199,7 +208,13 @@ async fn start_axum(strict: bool) -> Server {
         }
     };
     let router = webhooks(
-        || Webhooks::new().body_limit(LIMIT).strict(strict),
+        || {
+            let webhooks = Webhooks::new().body_limit(LIMIT).strict(strict);
+            match store {
+                Some(store) => webhooks.store(store),
+                None => webhooks,
+            }
+        },
         |w, path, route| mount!(w, path, route),
     )
     .into_router(handler)
@@ -226,7 +241,7 @@ async fn start_axum(strict: bool) -> Server {
     }
 }
 
-fn start_actix(strict: bool) -> Server {
+fn start_actix(strict: bool, store: Option<Arc<dyn IdempotencyStore>>) -> Server {
     use actix_web::{App, HttpRequest, HttpResponse, HttpServer, http::StatusCode};
     use hookbr_actix::{Webhook, Webhooks};
 
@@ -246,7 +261,13 @@ fn start_actix(strict: bool) -> Server {
         }
     };
     let configure = webhooks(
-        || Webhooks::new().body_limit(LIMIT).strict(strict),
+        || {
+            let webhooks = Webhooks::new().body_limit(LIMIT).strict(strict);
+            match store {
+                Some(store) => webhooks.store(store),
+                None => webhooks,
+            }
+        },
         |w, path, route| mount!(w, path, route),
     )
     .configure(handler)

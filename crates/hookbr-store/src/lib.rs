@@ -1,0 +1,34 @@
+//! hookbr-store: idempotency stores shared between instances.
+//!
+//! | backend | for | status |
+//! |---|---|---|
+//! | [`RedisStore`] (feature `redis`, default) | several instances in direct mode sharing two-phase dedup | available |
+//! | SQLite durable inbox | one instance, inbox mode | planned (store issue) |
+//! | PostgreSQL durable inbox | many instances behind a load balancer | planned (store issue) |
+//!
+//! Every backend implements hookbr-core's [`IdempotencyStore`](hookbr_core::IdempotencyStore),
+//! so it plugs into any receiver with `Receiver::builder(..).store(Arc::new(store))` or the
+//! adapters' `Webhooks::store`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use hookbr_core::{Endpoint, Receiver, Secret, verify::HeaderSecretVerifier};
+//! use hookbr_store::RedisStore;
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = RedisStore::connect("redis://127.0.0.1:6379/").await?;
+//! let receiver = Receiver::builder(
+//!     Endpoint::Bonifiq,
+//!     HeaderSecretVerifier::bonifiq([Secret::new("s3cr3t")?])?,
+//! )
+//! .store(Arc::new(store))
+//! .build()?;
+//! # Ok(()) }
+//! ```
+
+#[cfg(feature = "redis")]
+mod redis_store;
+
+#[cfg(feature = "redis")]
+pub use redis_store::RedisStore;
