@@ -51,6 +51,37 @@ impl Endpoint {
         }
     }
 
+    /// A stable text form for storage and configuration: `bonifiq`, `foody`, `grafeno`, or
+    /// `iset:<kind>` (e.g. `iset:order_upserted`).
+    #[must_use]
+    pub fn to_text(self) -> String {
+        match self {
+            #[cfg(feature = "iset")]
+            Self::Iset(kind) => format!("iset:{kind}"),
+            #[allow(unreachable_patterns)]
+            other => other.provider().as_str().to_owned(),
+        }
+    }
+
+    /// Parses [`to_text`](Self::to_text)'s form.
+    #[must_use]
+    pub fn from_text(text: &str) -> Option<Self> {
+        match text.split_once(':') {
+            #[cfg(feature = "iset")]
+            Some(("iset", kind)) => kind.parse().ok().map(Self::Iset),
+            Some(_) => None,
+            None => match text.parse::<Provider>().ok()? {
+                #[cfg(feature = "bonifiq")]
+                Provider::Bonifiq => Some(Self::Bonifiq),
+                #[cfg(feature = "foody")]
+                Provider::Foody => Some(Self::Foody),
+                #[cfg(feature = "grafeno")]
+                Provider::Grafeno => Some(Self::Grafeno),
+                _ => None,
+            },
+        }
+    }
+
     /// Whether the provider sends JSON (so a declared non-JSON `Content-Type` is refused).
     #[must_use]
     pub fn requires_json(self) -> bool {

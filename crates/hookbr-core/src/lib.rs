@@ -85,6 +85,7 @@ pub mod dedup;
 mod delivery_id;
 mod error;
 mod event;
+pub mod inbox;
 pub mod pipeline;
 pub mod providers;
 pub mod rejection;
@@ -100,6 +101,8 @@ pub use dedup::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError};
 pub use delivery_id::{DedupKey, DeliveryId, Provider, UnknownProvider};
 pub use error::{ConfigError, ParseError, PayloadError, VerifyError};
 pub use event::{Endpoint, FromWebhookEvent, Settlement, Verified, WebhookEvent};
+#[doc(inline)]
+pub use inbox::{Inbox, InboxRecord, InboxRow, Inserted};
 #[doc(inline)]
 pub use pipeline::{Receiver, ReceiverBuilder, SettleGuard};
 #[cfg(feature = "bonifiq")]

@@ -13,7 +13,9 @@
 //! 5. **Handshake** — Foody `hook_test` is answered `200` here unless forwarded.
 //! 6. **Delivery id** — per provider; a digest of the body when the provider gives none.
 //! 7. **Claim** — `409` for a copy in flight, `200` + `Hookbr-Duplicate` for a completed one,
-//!    `503` when the store is unavailable.
+//!    `503` when the store is unavailable. In inbox mode ([`ReceiverBuilder::inbox`]) the claim
+//!    is the durable insert: `200` once committed, `200` + `Hookbr-Duplicate` for a stored copy,
+//!    `503` when the inbox is unavailable.
 //!
 //! The result is a [`Verified`] event for the application, or a [`Rejection`] that already
 //! knows its HTTP status. After the handler runs, call [`Receiver::complete`] (2xx) or
@@ -48,12 +50,17 @@ use crate::{
     ConfigError, DeliveryId, Endpoint, Rejection, RejectionKind, Request, Settlement, Verified,
     WebhookEvent,
     dedup::{Claim, IdempotencyStore, MemoryStore, StoreError},
+    inbox::{Inbox, InboxRecord, Inserted},
     request::is_json_media_type,
     verify::{AnyVerifier, Verify},
 };
 
 /// The default body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The request headers kept with a stored delivery: what decoding needs again. Secret headers
+/// are never stored.
+const DECODE_HEADERS: [&str; 2] = ["content-type", "x-unique-key"];
+
 /// The default claim lease: 60 s (Foody gives up after 10 s and BonifiQ after 30 s, so a
 /// handler still running after a minute has lost its caller).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
@@ -78,6 +85,7 @@ pub struct Receiver<V = AnyVerifier> {
     retention: Duration,
     synthetic_retention: Duration,
     store: Option<Arc<dyn IdempotencyStore>>,
+    inbox: Option<Arc<dyn Inbox>>,
 }
 
 impl<V> fmt::Debug for Receiver<V> {
@@ -92,6 +100,7 @@ impl<V> fmt::Debug for Receiver<V> {
             .field("retention", &self.retention)
             .field("synthetic_retention", &self.synthetic_retention)
             .field("store", &self.store)
+            .field("inbox", &self.inbox)
             .finish_non_exhaustive()
     }
 }
@@ -129,6 +138,7 @@ impl<V: Verify> Receiver<V> {
                 retention: DEFAULT_RETENTION,
                 synthetic_retention: DEFAULT_SYNTHETIC_RETENTION,
                 store: Some(Arc::new(MemoryStore::new())),
+                inbox: None,
             },
         }
     }
@@ -168,6 +178,15 @@ impl<V> ReceiverBuilder<V> {
     /// receivers, or use a durable one from hookbr-store.
     pub fn store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
         self.receiver.store = Some(store);
+        self
+    }
+
+    /// Inbox mode: store each verified delivery in `inbox` and answer `200` once it is
+    /// committed (a copy of a stored delivery is answered as a duplicate); workers run the
+    /// application's handler later. The idempotency store is not used in this mode: the
+    /// inbox's unique delivery key is the claim.
+    pub fn inbox(mut self, inbox: Arc<dyn Inbox>) -> Self {
+        self.receiver.inbox = Some(inbox);
         self
     }
 
@@ -324,6 +343,27 @@ impl<V: Verify> Receiver<V> {
                 DeliveryId::digest_of(self.endpoint.provider(), &[b"body", request.body()])
             }),
         };
+        if let Some(inbox) = &self.inbox {
+            let record = InboxRecord::new(
+                self.endpoint.to_text(),
+                delivery_id.as_str().to_owned(),
+                delivery_id.key(),
+                request.body().to_vec(),
+                DECODE_HEADERS
+                    .iter()
+                    .filter_map(|name| {
+                        let value = std::str::from_utf8(request.header(name)?).ok()?;
+                        Some(((*name).to_owned(), value.to_owned()))
+                    })
+                    .collect(),
+                matched.to_string(),
+                crate::inbox::now_ms(),
+            );
+            return Err(match inbox.insert(record).await? {
+                Inserted::New(_) => RejectionKind::Stored.into(),
+                Inserted::Duplicate => RejectionKind::Duplicate.into(),
+            });
+        }
         let claim = match &self.store {
             None => None,
             Some(store) => match store.claim(delivery_id.key(), self.lease).await? {

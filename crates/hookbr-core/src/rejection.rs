@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | duplicate of a completed delivery | `Duplicate` | 200 + `Hookbr-Duplicate: true` |
 //! | Foody `hook_test` answered by hookbr | `Handshake` | 200 |
+//! | inbox mode: committed to the durable inbox | `Stored` | 200 |
 //! | missing or invalid secret, token or signature | `Unauthorized` | 401 |
 //! | method not allowed for the endpoint | `MethodNotAllowed` | 405 (+ `Allow`) |
 //! | body over the limit | `PayloadTooLarge` | 413 |
@@ -45,6 +46,8 @@ pub enum RejectionKind {
     Duplicate,
     /// A Foody `hook_test` handshake, authenticated and acknowledged by hookbr itself.
     Handshake,
+    /// Inbox mode: the delivery is committed to the durable inbox; workers will process it.
+    Stored,
     /// Authentication failed.
     Unauthorized(VerifyError),
     /// The HTTP method is not allowed for this endpoint.
@@ -90,7 +93,7 @@ impl Rejection {
     #[must_use]
     pub fn status(&self) -> u16 {
         match &self.kind {
-            RejectionKind::Duplicate | RejectionKind::Handshake => 200,
+            RejectionKind::Duplicate | RejectionKind::Handshake | RejectionKind::Stored => 200,
             RejectionKind::MalformedBody(_) | RejectionKind::UnreadableBody => 400,
             RejectionKind::Unauthorized(_) => 401,
             RejectionKind::MethodNotAllowed { .. } => 405,
@@ -115,6 +118,7 @@ impl Rejection {
         match &self.kind {
             RejectionKind::Duplicate => "duplicate",
             RejectionKind::Handshake => "handshake",
+            RejectionKind::Stored => "stored",
             RejectionKind::Unauthorized(_) => "unauthorized",
             RejectionKind::MethodNotAllowed { .. } => "method_not_allowed",
             RejectionKind::PayloadTooLarge { .. } => "payload_too_large",
@@ -215,6 +219,7 @@ mod tests {
         vec![
             (RejectionKind::Duplicate, 200),
             (RejectionKind::Handshake, 200),
+            (RejectionKind::Stored, 200),
             (
                 RejectionKind::Unauthorized(VerifyError::InvalidSignature),
                 401,

@@ -3,7 +3,7 @@
 //! | backend | for | status |
 //! |---|---|---|
 //! | [`RedisStore`] (feature `redis`, default) | several instances in direct mode sharing two-phase dedup | available |
-//! | SQLite durable inbox | one instance, inbox mode | planned (store issue) |
+//! | [`SqliteInbox`] (feature `sqlite`, default) | the durable inbox of one instance (inbox mode) | available; workers in [`worker`] |
 //! | PostgreSQL durable inbox | many instances behind a load balancer | planned (store issue) |
 //!
 //! Every backend implements hookbr-core's [`IdempotencyStore`](hookbr_core::IdempotencyStore),
@@ -29,6 +29,12 @@
 
 #[cfg(feature = "redis")]
 mod redis_store;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteInbox;
+#[cfg(feature = "worker")]
+pub mod worker;

@@ -1,0 +1,211 @@
+//! The durable inbox: the [`Inbox`] trait that inbox mode and its workers use.
+//!
+//! In inbox mode the pipeline verifies and decodes a delivery, then [`Inbox::insert`]s its raw
+//! bytes; the provider gets `200` only once the insert is committed, and a copy of a stored
+//! delivery is answered as a duplicate from the unique delivery key. Workers then
+//! [`claim_due`](Inbox::claim_due) rows with a lease, run the application's handler, and
+//! [`complete`](Inbox::complete) or [`fail`](Inbox::fail) them (retry later, or dead-letter).
+//! hookbr-store implements it on SQLite.
+
+use std::{fmt, time::Duration};
+
+use crate::{DedupKey, dedup::StoreFuture};
+
+/// A verified delivery to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InboxRecord {
+    /// The endpoint's text form ([`Endpoint::to_text`](crate::Endpoint::to_text)).
+    pub endpoint: String,
+    /// The delivery id as the provider gave it (or its digest).
+    pub delivery_id: String,
+    /// The unique key (provider-namespaced digest of the delivery id).
+    pub key: DedupKey,
+    /// The body bytes as received.
+    pub body: Vec<u8>,
+    /// The headers needed to decode the body again (`content-type`, `x-unique-key`); never
+    /// the secret headers.
+    pub headers: Vec<(String, String)>,
+    /// Which configured secret or key authenticated it (index and label, never the value).
+    pub matched_key: String,
+    /// When it was received, in milliseconds since the Unix epoch.
+    pub received_at_ms: i64,
+}
+
+impl InboxRecord {
+    /// A record (see the field docs).
+    #[must_use]
+    pub fn new(
+        endpoint: String,
+        delivery_id: String,
+        key: DedupKey,
+        body: Vec<u8>,
+        headers: Vec<(String, String)>,
+        matched_key: String,
+        received_at_ms: i64,
+    ) -> Self {
+        Self {
+            endpoint,
+            delivery_id,
+            key,
+            body,
+            headers,
+            matched_key,
+            received_at_ms,
+        }
+    }
+}
+
+/// What [`Inbox::insert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored as a new row (its id).
+    New(i64),
+    /// A row with the same delivery key already exists.
+    Duplicate,
+}
+
+/// A row's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RowState {
+    /// Waiting for (another) attempt.
+    Pending,
+    /// Claimed by a worker whose lease has not expired.
+    InFlight,
+    /// Processed to completion.
+    Done,
+    /// Failed too often: waits for a replay.
+    Dead,
+}
+
+impl RowState {
+    /// The stored text: `pending`, `in_flight`, `done`, `dead`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::InFlight => "in_flight",
+            Self::Done => "done",
+            Self::Dead => "dead",
+        }
+    }
+
+    /// Parses [`as_str`](Self::as_str)'s form.
+    #[must_use]
+    pub fn from_text(text: &str) -> Option<Self> {
+        [Self::Pending, Self::InFlight, Self::Done, Self::Dead]
+            .into_iter()
+            .find(|state| state.as_str() == text)
+    }
+}
+
+impl fmt::Display for RowState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InboxRow {
+    /// The row id.
+    pub id: i64,
+    /// The stored delivery.
+    pub record: InboxRecord,
+    /// Its state.
+    pub state: RowState,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// The error of the last failed attempt.
+    pub last_error: Option<String>,
+    /// When the next attempt is due (ms since the epoch).
+    pub next_attempt_at_ms: i64,
+}
+
+impl InboxRow {
+    /// A pending row with no attempts (for store implementations, which then set the state
+    /// fields).
+    #[must_use]
+    pub fn new(id: i64, record: InboxRecord) -> Self {
+        let next_attempt_at_ms = record.received_at_ms;
+        Self {
+            id,
+            record,
+            state: RowState::Pending,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at_ms,
+        }
+    }
+}
+
+/// Counts per state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InboxStats {
+    /// Rows waiting for an attempt.
+    pub pending: u64,
+    /// Rows claimed by a worker.
+    pub in_flight: u64,
+    /// Rows processed.
+    pub done: u64,
+    /// Dead-lettered rows.
+    pub dead: u64,
+    /// Receive time of the oldest row not done (ms since the epoch).
+    pub oldest_pending_ms: Option<i64>,
+}
+
+/// A filter for [`Inbox::list`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListFilter {
+    /// Only this state.
+    pub state: Option<RowState>,
+    /// Only endpoints of this provider (`bonifiq`, ...).
+    pub provider: Option<String>,
+    /// Only rows received at or after this time (ms since the epoch).
+    pub since_ms: Option<i64>,
+    /// At most this many rows, newest first (0 means 100).
+    pub limit: usize,
+}
+
+/// A durable inbox. See the module docs.
+pub trait Inbox: Send + Sync + fmt::Debug {
+    /// Stores `record`; resolves only once the row is durable.
+    fn insert(&self, record: InboxRecord) -> StoreFuture<'_, Inserted>;
+
+    /// Claims up to `limit` rows that are due (pending and due, or in flight with an expired
+    /// lease), marks them in flight for `lease` and counts the attempt.
+    fn claim_due(&self, limit: usize, lease: Duration) -> StoreFuture<'_, Vec<InboxRow>>;
+
+    /// The handler succeeded.
+    fn complete(&self, id: i64) -> StoreFuture<'_, ()>;
+
+    /// The handler failed with `error`: retry at `retry_at_ms`, or dead-letter when `None`.
+    fn fail(&self, id: i64, error: String, retry_at_ms: Option<i64>) -> StoreFuture<'_, ()>;
+
+    /// Rows matching `filter`, newest first.
+    fn list(&self, filter: ListFilter) -> StoreFuture<'_, Vec<InboxRow>>;
+
+    /// One row.
+    fn get(&self, id: i64) -> StoreFuture<'_, Option<InboxRow>>;
+
+    /// Puts a dead-lettered row back to pending (attempts reset); `false` if it was not dead.
+    fn replay(&self, id: i64) -> StoreFuture<'_, bool>;
+
+    /// Deletes completed rows received before `before_ms`; returns how many.
+    fn prune(&self, before_ms: i64) -> StoreFuture<'_, u64>;
+
+    /// Counts per state.
+    fn stats(&self) -> StoreFuture<'_, InboxStats>;
+}
+
+/// Milliseconds since the Unix epoch, now.
+#[must_use]
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
