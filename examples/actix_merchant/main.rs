@@ -11,7 +11,7 @@
 )]
 
 use actix_web::{App, HttpResponse, HttpServer};
-use hookbr_actix::{Webhook, Webhooks};
+use hookbr_actix::{IntoServiceConfig, Webhook, Webhooks};
 
 async fn handle(Webhook(verified): Webhook) -> HttpResponse {
     println!(

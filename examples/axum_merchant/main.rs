@@ -11,7 +11,7 @@
 )]
 
 use axum::http::StatusCode;
-use hookbr_axum::{Webhook, Webhooks};
+use hookbr_axum::{IntoRouter, Webhook, Webhooks};
 
 async fn handle(Webhook(verified): Webhook) -> StatusCode {
     println!(

@@ -191,7 +191,7 @@ pub(crate) async fn start_with(
 
 async fn start_axum(strict: bool, store: Option<Arc<dyn IdempotencyStore>>) -> Server {
     use axum::http::{HeaderMap, StatusCode};
-    use hookbr_axum::{Webhook, Webhooks};
+    use hookbr_axum::{IntoRouter, Webhook, Webhooks};
 
     let calls = Arc::new(Calls::default());
     let state = calls.clone();
@@ -243,7 +243,7 @@ async fn start_axum(strict: bool, store: Option<Arc<dyn IdempotencyStore>>) -> S
 
 fn start_actix(strict: bool, store: Option<Arc<dyn IdempotencyStore>>) -> Server {
     use actix_web::{App, HttpRequest, HttpResponse, HttpServer, http::StatusCode};
-    use hookbr_actix::{Webhook, Webhooks};
+    use hookbr_actix::{IntoServiceConfig, Webhook, Webhooks};
 
     let calls = Arc::new(Calls::default());
     let state = calls.clone();

@@ -9,14 +9,15 @@
 //!   the claim from your handler's answer (2xx completes it and is sent as exactly `200`;
 //!   anything else, or a panic, releases it).
 //! * [`Webhook<E>`] is the extractor your handler takes.
-//! * [`Webhooks`] mounts the providers' endpoints in a few lines.
+//! * [`IntoServiceConfig::configure`] mounts [`Webhooks`] (the providers' endpoints) in a few
+//!   lines.
 //! * [`Rejected`] implements `ResponseError` for a [`Rejection`].
 //!
 //! # Example
 //!
 //! ```no_run
 //! use actix_web::{App, HttpResponse, HttpServer};
-//! use hookbr_actix::{Webhook, Webhooks};
+//! use hookbr_actix::{IntoServiceConfig, Webhook, Webhooks};
 //! use hookbr_core::{Secret, verify::HeaderSecretVerifier};
 //!
 //! async fn handle(Webhook(verified): Webhook) -> HttpResponse {
@@ -53,6 +54,6 @@ mod routes;
 pub use error::Rejected;
 pub use extract::{MissingWebhook, Webhook};
 pub use headers::ActixHeaders;
-pub use hookbr_core::{Rejection, Verified, WebhookEvent};
+pub use hookbr_core::{Rejection, Verified, WebhookEvent, Webhooks};
 pub use middleware::{WebhookMiddleware, WebhookMiddlewareService};
-pub use routes::Webhooks;
+pub use routes::IntoServiceConfig;

@@ -1,8 +1,8 @@
 //! hookbr-axum: receive BonifiQ, Foody Delivery, iSET and Grafeno webhooks in an [axum] 0.8
 //! application.
 //!
-//! * [`Webhooks`] mounts one route per provider endpoint, each behind a
-//!   [`WebhookLayer`] that verifies, deduplicates and decodes.
+//! * [`IntoRouter::into_router`] mounts [`Webhooks`] (one route per provider endpoint), each
+//!   behind a [`WebhookLayer`] that verifies, deduplicates and decodes.
 //! * [`Webhook<E>`] is the extractor your handler takes: the [`Verified`] event the layer put in
 //!   the request extensions (the body is never parsed twice). `E` is [`WebhookEvent`] or one
 //!   provider's event type (`BonifiqEvent`, `FoodyEvent`, ...).
@@ -16,7 +16,7 @@
 //!
 //! ```no_run
 //! use axum::http::StatusCode;
-//! use hookbr_axum::{Webhook, Webhooks};
+//! use hookbr_axum::{IntoRouter, Webhook, Webhooks};
 //! use hookbr_core::{Secret, WebhookEvent, foody::FoodyEvent, verify::{BodyTokenVerifier, HeaderSecretVerifier}};
 //!
 //! async fn handle(Webhook(verified): Webhook) -> StatusCode {
@@ -46,7 +46,7 @@ mod rejection;
 mod router;
 
 pub use extract::{MissingWebhook, Webhook};
-pub use hookbr_core::{Rejection, Verified, WebhookEvent};
+pub use hookbr_core::{Rejection, Verified, WebhookEvent, Webhooks};
 pub use hookbr_tower::WebhookLayer;
 pub use rejection::Rejected;
-pub use router::Webhooks;
+pub use router::IntoRouter;

@@ -7,7 +7,7 @@ use std::sync::{
 };
 
 use axum::{Router, extract::State, http::StatusCode, routing::get};
-use hookbr_axum::{Webhook, Webhooks};
+use hookbr_axum::{IntoRouter, Webhook, Webhooks};
 use hookbr_core::{
     Secret,
     bonifiq::BonifiqEvent,

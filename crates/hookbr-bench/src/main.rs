@@ -1,18 +1,26 @@
-//! `bench-server <mode> <addr>`: a server for load measurements on loopback.
+//! `bench-server <mode> <addr> [database]`: a server for load measurements and crash tests on
+//! loopback.
 //!
 //! | mode | route | what runs |
 //! |---|---|---|
 //! | `bare` | `POST /bonifiq` | axum only: `async fn(Bytes) -> StatusCode::OK`, the upper limit |
-//! | `hookbr` | `POST /bonifiq` | hookbr-axum: BonifiQ header secret, decode, in-memory dedup |
+//! | `hookbr` | `POST /bonifiq` | hookbr-axum direct mode: header secret, decode, in-memory dedup |
+//! | `inbox-sqlite` | `POST /bonifiq` | hookbr-axum inbox mode on the SQLite file `database`, plus a worker |
 //!
-//! The secret is `bench-secret`. Runs until killed; `scripts/bench-adapters` drives it with wrk.
+//! The secret is `bench-secret`. Runs until killed (SIGTERM or SIGINT stop it gracefully).
 
 #![allow(clippy::print_stdout, reason = "a command-line tool")]
 
+use std::sync::Arc;
+
 use axum::{Router, http::StatusCode, routing::post};
 use bytes::Bytes;
-use hookbr_axum::{Webhook, Webhooks};
+use hookbr_axum::{IntoRouter, Webhook, Webhooks};
 use hookbr_core::{Secret, verify::HeaderSecretVerifier};
+use hookbr_store::{
+    SqliteInbox,
+    worker::{Delivered, Worker, WorkerOptions},
+};
 
 async fn bare(_body: Bytes) -> StatusCode {
     StatusCode::OK
@@ -22,30 +30,68 @@ async fn handler(Webhook(_verified): Webhook) -> StatusCode {
     StatusCode::OK
 }
 
+fn webhooks() -> Result<Webhooks, Box<dyn std::error::Error>> {
+    Ok(Webhooks::new().bonifiq(
+        "/bonifiq",
+        HeaderSecretVerifier::bonifiq([Secret::new("bench-secret")?])?,
+    ))
+}
+
+async fn shutdown() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bench-server <bare|hookbr> <addr>";
+    let usage = "usage: bench-server <bare|hookbr|inbox-sqlite> <addr> [database]";
     let mode = args.next().ok_or(usage)?;
     let addr = args.next().ok_or(usage)?;
-    let app: Router = match mode.as_str() {
-        "bare" => Router::new().route("/bonifiq", post(bare)),
-        "hookbr" => Webhooks::new()
-            .bonifiq(
-                "/bonifiq",
-                HeaderSecretVerifier::bonifiq([Secret::new("bench-secret")?])?,
-            )
-            .into_router(handler)?,
-        other => return Err(format!("unknown mode {other:?}; {usage}").into()),
-    };
-    // One worker thread: the script pins the server to one core and the load to the other.
+    let database = args.next();
+    // One worker thread: the scripts pin the server to one core and the load to the other.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        let mut worker = None;
+        let app: Router = match mode.as_str() {
+            "bare" => Router::new().route("/bonifiq", post(bare)),
+            "hookbr" => webhooks()?.into_router(handler)?,
+            "inbox-sqlite" => {
+                let path = database.ok_or("inbox-sqlite needs a database path")?;
+                let inbox = Arc::new(SqliteInbox::open(path)?);
+                let mut options = WorkerOptions::default();
+                // Crash tests shorten the lease so rows of a killed process come back quickly.
+                if let Some(ms) = std::env::var("HOOKBR_WORKER_LEASE_MS")
+                    .ok()
+                    .and_then(|ms| ms.parse().ok())
+                {
+                    options.lease = std::time::Duration::from_millis(ms);
+                }
+                worker = Some(Worker::new(
+                    inbox.clone(),
+                    |_: Delivered| async { Ok::<(), String>(()) },
+                    options,
+                ));
+                webhooks()?.inbox(inbox).into_router(handler)?
+            }
+            other => return Err(format!("unknown mode {other:?}; {usage}").into()),
+        };
         let listener = tokio::net::TcpListener::bind(&addr).await?;
         println!("{mode} listening on {}", listener.local_addr()?);
-        axum::serve(listener, app).await?;
+        let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown());
+        match worker {
+            Some(worker) => {
+                let (served, ()) = tokio::join!(serve, worker.run(shutdown()));
+                served?;
+            }
+            None => serve.await?,
+        }
         Ok(())
     })
 }

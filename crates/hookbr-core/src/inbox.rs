@@ -5,7 +5,7 @@
 //! delivery is answered as a duplicate from the unique delivery key. Workers then
 //! [`claim_due`](Inbox::claim_due) rows with a lease, run the application's handler, and
 //! [`complete`](Inbox::complete) or [`fail`](Inbox::fail) them (retry later, or dead-letter).
-//! hookbr-store implements it on SQLite.
+//! hookbr-store implements it on SQLite and PostgreSQL.
 
 use std::{fmt, time::Duration};
 
@@ -169,6 +169,42 @@ pub struct ListFilter {
     pub since_ms: Option<i64>,
     /// At most this many rows, newest first (0 means 100).
     pub limit: usize,
+}
+
+impl ListFilter {
+    /// No filter, the default limit.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only rows in `state`.
+    #[must_use]
+    pub fn state(mut self, state: RowState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Only rows of `provider` (`bonifiq`, `foody`, `iset`, `grafeno`).
+    #[must_use]
+    pub fn provider(mut self, provider: impl Into<String>) -> Self {
+        self.provider = Some(provider.into());
+        self
+    }
+
+    /// Only rows received at or after `since_ms`.
+    #[must_use]
+    pub fn since_ms(mut self, since_ms: i64) -> Self {
+        self.since_ms = Some(since_ms);
+        self
+    }
+
+    /// At most `limit` rows.
+    #[must_use]
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
 }
 
 /// A durable inbox. See the module docs.

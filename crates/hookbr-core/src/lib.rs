@@ -90,6 +90,7 @@ pub mod pipeline;
 pub mod providers;
 pub mod rejection;
 mod request;
+mod routes;
 mod secret;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -120,29 +121,6 @@ pub use providers::iset;
 #[doc(inline)]
 pub use rejection::{Rejection, RejectionKind};
 pub use request::{HeaderSource, Request};
+pub use routes::Webhooks;
 pub use secret::Secret;
 pub use timestamp::{Timestamp, TimestampError};
-
-/// Checks route paths before a framework router sees them (axum panics on a duplicate or a path
-/// without a leading `/`; hookbr reports a [`ConfigError`] instead).
-///
-/// # Errors
-///
-/// [`ConfigError::InvalidRoute`] naming the first bad path.
-pub fn check_route_paths<'a>(paths: impl IntoIterator<Item = &'a str>) -> Result<(), ConfigError> {
-    let mut seen = std::collections::HashSet::new();
-    for path in paths {
-        let reason = if !path.starts_with('/') {
-            "must start with '/'"
-        } else if !seen.insert(path) {
-            "mounted twice"
-        } else {
-            continue;
-        };
-        return Err(ConfigError::InvalidRoute {
-            path: path.to_owned(),
-            reason,
-        });
-    }
-    Ok(())
-}

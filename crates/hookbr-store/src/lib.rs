@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | [`RedisStore`] (feature `redis`, default) | several instances in direct mode sharing two-phase dedup | available |
 //! | [`SqliteInbox`] (feature `sqlite`, default) | the durable inbox of one instance (inbox mode) | available; workers in [`worker`] |
-//! | PostgreSQL durable inbox | many instances behind a load balancer | planned (store issue) |
+//! | [`PostgresInbox`] (feature `postgres`, default) | the durable inbox shared by many instances behind a load balancer (inbox mode) | available; workers in [`worker`] claim with `FOR UPDATE SKIP LOCKED` |
 //!
 //! Every backend implements hookbr-core's [`IdempotencyStore`](hookbr_core::IdempotencyStore),
 //! so it plugs into any receiver with `Receiver::builder(..).store(Arc::new(store))` or the
@@ -27,11 +27,15 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "redis")]
 mod redis_store;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresInbox;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
 #[cfg(feature = "sqlite")]

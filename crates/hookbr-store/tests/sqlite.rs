@@ -2,6 +2,8 @@
 //! concurrency, durability across reopen, inbox mode through the pipeline, and workers with
 //! retries, dead-letter and replay.
 
+#![cfg(all(feature = "sqlite", feature = "worker"))]
+
 use std::{
     sync::{
         Arc,

@@ -1,0 +1,545 @@
+use std::{fmt, time::Duration};
+
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
+use hookbr_core::{
+    DedupKey, StoreError,
+    dedup::StoreFuture,
+    inbox::{Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowState, now_ms},
+};
+use tokio_postgres::{IsolationLevel, NoTls, Row};
+
+/// Schema migrations, applied in order; `hookbr_schema_version` records which ran.
+const MIGRATIONS: [&str; 1] = [r"
+CREATE TABLE hookbr_inbox (
+    id              BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    endpoint        TEXT    NOT NULL,
+    delivery_id     TEXT    NOT NULL,
+    dedup_key       BYTEA   NOT NULL UNIQUE,
+    body            BYTEA   NOT NULL,
+    headers         TEXT    NOT NULL,
+    matched_key     TEXT    NOT NULL,
+    received_at     BIGINT  NOT NULL,
+    state           TEXT    NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'in_flight', 'done', 'dead')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT  NOT NULL,
+    lease_until     BIGINT,
+    last_error      TEXT,
+    completed_at    BIGINT
+);
+CREATE INDEX hookbr_inbox_due ON hookbr_inbox (state, next_attempt_at);
+CREATE INDEX hookbr_inbox_received ON hookbr_inbox (received_at);
+"];
+
+/// First key of the migration lock (`pg_advisory_xact_lock(int4, int4)`); the second is a
+/// hash of the schema the tables live in, so inboxes in different schemas migrate
+/// independently.
+const MIGRATION_LOCK: i32 = 0x6862_7278; // "hbrx"
+
+/// Connections per process by default.
+const DEFAULT_POOL_SIZE: usize = 16;
+
+/// How long a request waits for a free connection, or for a new one to be opened, before it
+/// is refused (`503`, the provider retries). Well under the providers' own timeouts (10 s).
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+
+const INSERT: &str = "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
+                      matched_key, received_at, next_attempt_at) \
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+                      ON CONFLICT (dedup_key) DO NOTHING RETURNING id";
+
+const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matched_key, \
+                       received_at, state, attempts, last_error, next_attempt_at";
+
+/// The durable inbox on PostgreSQL: one database shared by many instances behind a load
+/// balancer, each running its own receivers and [`Worker`](crate::worker::Worker)s.
+///
+/// * **Durability**: every statement runs in its own (autocommit) transaction, and
+///   [`Inbox::insert`] resolves only after the server has answered the commit
+///   (`ReadyForQuery`), with `synchronous_commit` on: the commit record is flushed to the
+///   server's WAL on disk first, so a row acknowledged with `200` survives a crash of hookbr,
+///   a crash of PostgreSQL and a power loss of its host (given `fsync = on` and disks that do
+///   not lie). With synchronous replication configured, it is on the standby too.
+///   [`connect`](Self::connect) refuses a session where `synchronous_commit` is `off`, which
+///   would acknowledge commits that a crash can still lose. If the connection breaks before
+///   the answer arrives the insert fails (`503`) even if the row was committed; the provider's
+///   retry is then answered as a duplicate.
+/// * **Deduplication**: `INSERT ... ON CONFLICT (dedup_key) DO NOTHING`. A copy that arrives
+///   while the first insert is still uncommitted waits for it, so a duplicate is only ever
+///   answered from a committed row.
+/// * **Concurrency**: [`Inbox::claim_due`] is one statement, `UPDATE ... WHERE id IN (SELECT
+///   ... FOR UPDATE SKIP LOCKED) RETURNING ...`: workers in any number of processes claim
+///   disjoint rows without waiting on each other, and each claim sets a lease. A worker that
+///   dies leaves its rows in flight until the lease expires; any worker then claims them
+///   again (the attempt counts). Times (`received_at`, `next_attempt_at`, leases) come from the
+///   clock of the instance that writes them: keep the instances' clocks synchronised (NTP);
+///   a skewed clock shifts its leases and retries by the skew.
+/// * **Schema**: created and migrated on [`connect`](Self::connect), in a transaction holding
+///   `pg_advisory_xact_lock`, so instances that start together migrate once; versions are
+///   recorded in `hookbr_schema_version`. Tables are created in the connection's
+///   `current_schema()`: to keep several inboxes in one database, give each URL its own
+///   `search_path`, e.g. `postgres://hookbr@db/app?options=-csearch_path%3Dhookbr_shop1` (the
+///   schema must exist).
+/// * **Pooling**: a [`deadpool_postgres`] pool per process (16 connections unless
+///   [`connect_with_pool_size`](Self::connect_with_pool_size)). A single `tokio-postgres`
+///   connection would serialise every commit of the process on one server backend, and it
+///   dies with the server: the pool lets concurrent requests commit in parallel (PostgreSQL
+///   then shares WAL flushes between them) and replaces broken connections after a database
+///   restart. A request that cannot get a connection within 5 s is refused (`503`).
+/// * **Errors** name the operation and the failure class (`postgres: insert: server error
+///   57P01 (operator intervention)`), never bound values.
+///
+/// Connections use no TLS ([`NoTls`]): run the database on loopback or a private network.
+/// Bodies are stored as received: a Foody body contains the trigger's token, so protect the
+/// database as you protect the configuration.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use hookbr_core::{Endpoint, Receiver, Secret, verify::HeaderSecretVerifier};
+/// use hookbr_store::PostgresInbox;
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let inbox = Arc::new(PostgresInbox::connect("postgres://hookbr@127.0.0.1/hookbr").await?);
+/// let receiver = Receiver::builder(
+///     Endpoint::Bonifiq,
+///     HeaderSecretVerifier::bonifiq([Secret::new("s3cr3t")?])?,
+/// )
+/// .inbox(inbox)
+/// .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PostgresInbox {
+    pool: Pool,
+}
+
+impl fmt::Debug for PostgresInbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("PostgresInbox")
+            .field("pool_size", &status.max_size)
+            .field("connections", &status.size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The SQLSTATE class name (the first two characters of the code), as in PostgreSQL's
+/// appendix A.
+fn sqlstate_class(code: &str) -> &'static str {
+    match code.get(..2).unwrap_or("") {
+        "08" => "connection exception",
+        "22" => "data exception",
+        "23" => "integrity constraint violation",
+        "25" => "invalid transaction state",
+        "28" => "invalid authorization",
+        "3D" => "invalid catalog name",
+        "3F" => "invalid schema name",
+        "40" => "transaction rollback",
+        "42" => "syntax error or access rule violation",
+        "53" => "insufficient resources",
+        "54" => "program limit exceeded",
+        "55" => "object not in prerequisite state",
+        "57" => "operator intervention",
+        "58" => "system error",
+        "XX" => "internal error",
+        _ => "database error",
+    }
+}
+
+fn pg_error(operation: &str, error: &tokio_postgres::Error) -> StoreError {
+    let category = if let Some(db) = error.as_db_error() {
+        // The server's message and detail may quote values (a conflicting key, an invalid
+        // input): only the code is kept.
+        let code = db.code().code();
+        format!("server error {code} ({})", sqlstate_class(code))
+    } else if error.is_closed() {
+        "connection closed".to_owned()
+    } else {
+        // Client-side errors (connect, I/O, protocol, type conversion) name the failure and
+        // its cause, never a bound value.
+        match std::error::Error::source(error) {
+            Some(cause) => format!("{error}: {cause}"),
+            None => error.to_string(),
+        }
+    };
+    StoreError::new(format!("postgres: {operation}: {category}"))
+}
+
+fn pool_error(operation: &str, error: &PoolError) -> StoreError {
+    match error {
+        PoolError::Backend(error) => pg_error(operation, error),
+        PoolError::Timeout(_) => StoreError::new(format!(
+            "postgres: {operation}: no connection available within {} s",
+            POOL_TIMEOUT.as_secs()
+        )),
+        PoolError::Closed => StoreError::new(format!("postgres: {operation}: the pool is closed")),
+        PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_) => {
+            StoreError::new(format!("postgres: {operation}: cannot open a connection"))
+        }
+    }
+}
+
+/// `map_err` for the statements of `operation`.
+fn failed(operation: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+    move |error| pg_error(operation, &error)
+}
+
+impl PostgresInbox {
+    /// Connects to the database at `url` (`postgres://user[:password]@host[:port]/database`,
+    /// with libpq-style query options), checks that commits are durable, and creates or
+    /// migrates the schema.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the URL is invalid, the server cannot be reached, the session has
+    /// `synchronous_commit = off`, or the migration fails.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with_pool_size(url, DEFAULT_POOL_SIZE).await
+    }
+
+    /// [`connect`](Self::connect) with at most `size` connections in this process (at least
+    /// 1). Keep `size` × instances under the server's `max_connections`.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect).
+    pub async fn connect_with_pool_size(url: &str, size: usize) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|_| StoreError::new("postgres: connect: invalid connection URL"))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_TIMEOUT))
+            .create_timeout(Some(POOL_TIMEOUT))
+            .recycle_timeout(Some(POOL_TIMEOUT))
+            .build()
+            .map_err(|_| StoreError::new("postgres: connect: cannot build the pool"))?;
+        let inbox = Self { pool };
+        let mut client = inbox.client("connect").await?;
+        let synchronous_commit: String = client
+            .query_one("SELECT current_setting('synchronous_commit')", &[])
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(failed("connect"))?;
+        if synchronous_commit == "off" {
+            return Err(StoreError::new(
+                "postgres: connect: synchronous_commit is off, so an acknowledged row could be \
+                 lost in a crash; turn it on for this role or database",
+            ));
+        }
+        migrate(&mut client).await.map_err(failed("migrate"))?;
+        drop(client);
+        Ok(inbox)
+    }
+
+    async fn client(&self, operation: &'static str) -> Result<Object, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|error| pool_error(operation, &error))
+    }
+}
+
+async fn migrate(client: &mut Object) -> Result<(), tokio_postgres::Error> {
+    // READ COMMITTED whatever the server's default: each statement after the lock must see
+    // what a process that migrated before us committed.
+    let transaction = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()
+        .await?;
+    transaction
+        .execute(
+            "SELECT pg_advisory_xact_lock($1::int4, hashtext(coalesce(current_schema(), '')))",
+            &[&MIGRATION_LOCK],
+        )
+        .await?;
+    transaction
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS hookbr_schema_version (\
+             version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .await?;
+    let current: i32 = transaction
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM hookbr_schema_version",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    // A database migrated by a newer hookbr (a rolling upgrade) has nothing left to apply.
+    let applied = usize::try_from(current).unwrap_or(0);
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        transaction.batch_execute(migration).await?;
+        let version = i32::try_from(index + 1).unwrap_or(i32::MAX);
+        transaction
+            .execute(
+                "INSERT INTO hookbr_schema_version (version, applied_at) VALUES ($1, $2)",
+                &[&version, &now_ms()],
+            )
+            .await?;
+    }
+    transaction.commit().await
+}
+
+fn inbox_row(row: &Row) -> Result<InboxRow, tokio_postgres::Error> {
+    let key: Vec<u8> = row.try_get(3)?;
+    let mut key_bytes = [0u8; 16];
+    for (slot, byte) in key_bytes.iter_mut().zip(key) {
+        *slot = byte;
+    }
+    let headers: String = row.try_get(5)?;
+    let state: String = row.try_get(8)?;
+    let attempts: i32 = row.try_get(9)?;
+    let record = InboxRecord::new(
+        row.try_get(1)?,
+        row.try_get(2)?,
+        DedupKey::from_bytes(key_bytes),
+        row.try_get(4)?,
+        serde_json::from_str(&headers).unwrap_or_default(),
+        row.try_get(6)?,
+        row.try_get(7)?,
+    );
+    let mut inbox_row = InboxRow::new(row.try_get(0)?, record);
+    inbox_row.state = RowState::from_text(&state).unwrap_or(RowState::Pending);
+    inbox_row.attempts = u32::try_from(attempts).unwrap_or(0);
+    inbox_row.last_error = row.try_get(10)?;
+    inbox_row.next_attempt_at_ms = row.try_get(11)?;
+    Ok(inbox_row)
+}
+
+fn inbox_rows(operation: &'static str, rows: &[Row]) -> Result<Vec<InboxRow>, StoreError> {
+    rows.iter()
+        .map(inbox_row)
+        .collect::<Result<_, _>>()
+        .map_err(failed(operation))
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+impl Inbox for PostgresInbox {
+    fn insert(&self, record: InboxRecord) -> StoreFuture<'_, Inserted> {
+        Box::pin(async move {
+            let client = self.client("insert").await?;
+            let statement = client
+                .prepare_cached(INSERT)
+                .await
+                .map_err(failed("insert"))?;
+            let headers = serde_json::to_string(&record.headers).unwrap_or_else(|_| "[]".into());
+            // Autocommit: the future resolves after the server's ReadyForQuery, that is after
+            // the commit.
+            let inserted = client
+                .query_opt(
+                    &statement,
+                    &[
+                        &record.endpoint,
+                        &record.delivery_id,
+                        &record.key.as_bytes().as_slice(),
+                        &record.body,
+                        &headers,
+                        &record.matched_key,
+                        &record.received_at_ms,
+                    ],
+                )
+                .await
+                .map_err(failed("insert"))?;
+            match inserted {
+                Some(row) => Ok(Inserted::New(row.try_get(0).map_err(failed("insert"))?)),
+                None => Ok(Inserted::Duplicate),
+            }
+        })
+    }
+
+    fn claim_due(&self, limit: usize, lease: Duration) -> StoreFuture<'_, Vec<InboxRow>> {
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Box::pin(async move {
+            let client = self.client("claim").await?;
+            let statement = client
+                .prepare_cached(&format!(
+                    "UPDATE hookbr_inbox SET state = 'in_flight', lease_until = $2, \
+                     attempts = attempts + 1 \
+                     WHERE id IN (SELECT id FROM hookbr_inbox \
+                     WHERE (state = 'pending' AND next_attempt_at <= $1) \
+                     OR (state = 'in_flight' AND lease_until <= $1) \
+                     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                     RETURNING {COLUMNS}"
+                ))
+                .await
+                .map_err(failed("claim"))?;
+            let now = now_ms();
+            let rows = client
+                .query(&statement, &[&now, &now.saturating_add(lease_ms), &limit])
+                .await
+                .map_err(failed("claim"))?;
+            // RETURNING has no order: hand the rows out oldest due first, as SQLite does.
+            let mut rows = inbox_rows("claim", &rows)?;
+            rows.sort_by_key(|row| (row.next_attempt_at_ms, row.id));
+            Ok(rows)
+        })
+    }
+
+    fn complete(&self, id: i64) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let client = self.client("complete").await?;
+            let statement = client
+                .prepare_cached(
+                    "UPDATE hookbr_inbox SET state = 'done', completed_at = $2, \
+                     lease_until = NULL WHERE id = $1",
+                )
+                .await
+                .map_err(failed("complete"))?;
+            client
+                .execute(&statement, &[&id, &now_ms()])
+                .await
+                .map_err(failed("complete"))?;
+            Ok(())
+        })
+    }
+
+    fn fail(&self, id: i64, error: String, retry_at_ms: Option<i64>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let (state, next) = match retry_at_ms {
+                Some(at) => ("pending", at),
+                None => ("dead", now_ms()),
+            };
+            let client = self.client("fail").await?;
+            let statement = client
+                .prepare_cached(
+                    "UPDATE hookbr_inbox SET state = $2, next_attempt_at = $3, last_error = $4, \
+                     lease_until = NULL WHERE id = $1",
+                )
+                .await
+                .map_err(failed("fail"))?;
+            client
+                .execute(&statement, &[&id, &state, &next, &error])
+                .await
+                .map_err(failed("fail"))?;
+            Ok(())
+        })
+    }
+
+    fn list(&self, filter: ListFilter) -> StoreFuture<'_, Vec<InboxRow>> {
+        Box::pin(async move {
+            let limit = if filter.limit == 0 { 100 } else { filter.limit };
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let state = filter.state.map(RowState::as_str);
+            let client = self.client("list").await?;
+            // A provider matches its own endpoint (`bonifiq`) and its qualified ones
+            // (`foody:<name>`), as in SQLite (here without LIKE's wildcards).
+            let statement = client
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM hookbr_inbox WHERE ($1::text IS NULL OR state = $1) \
+                     AND ($2::text IS NULL OR endpoint = $2 OR starts_with(endpoint, $2 || ':')) \
+                     AND ($3::bigint IS NULL OR received_at >= $3) ORDER BY id DESC LIMIT $4"
+                ))
+                .await
+                .map_err(failed("list"))?;
+            let rows = client
+                .query(
+                    &statement,
+                    &[&state, &filter.provider, &filter.since_ms, &limit],
+                )
+                .await
+                .map_err(failed("list"))?;
+            inbox_rows("list", &rows)
+        })
+    }
+
+    fn get(&self, id: i64) -> StoreFuture<'_, Option<InboxRow>> {
+        Box::pin(async move {
+            let client = self.client("get").await?;
+            let statement = client
+                .prepare_cached(&format!("SELECT {COLUMNS} FROM hookbr_inbox WHERE id = $1"))
+                .await
+                .map_err(failed("get"))?;
+            let row = client
+                .query_opt(&statement, &[&id])
+                .await
+                .map_err(failed("get"))?;
+            row.as_ref()
+                .map(inbox_row)
+                .transpose()
+                .map_err(failed("get"))
+        })
+    }
+
+    fn replay(&self, id: i64) -> StoreFuture<'_, bool> {
+        Box::pin(async move {
+            let client = self.client("replay").await?;
+            let statement = client
+                .prepare_cached(
+                    "UPDATE hookbr_inbox SET state = 'pending', attempts = 0, \
+                     next_attempt_at = $2 WHERE id = $1 AND state = 'dead'",
+                )
+                .await
+                .map_err(failed("replay"))?;
+            let changed = client
+                .execute(&statement, &[&id, &now_ms()])
+                .await
+                .map_err(failed("replay"))?;
+            Ok(changed == 1)
+        })
+    }
+
+    fn prune(&self, before_ms: i64) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let client = self.client("prune").await?;
+            let statement = client
+                .prepare_cached(
+                    "DELETE FROM hookbr_inbox WHERE state = 'done' AND received_at < $1",
+                )
+                .await
+                .map_err(failed("prune"))?;
+            client
+                .execute(&statement, &[&before_ms])
+                .await
+                .map_err(failed("prune"))
+        })
+    }
+
+    fn stats(&self) -> StoreFuture<'_, InboxStats> {
+        Box::pin(async move {
+            let client = self.client("stats").await?;
+            // One statement: the counts and the oldest row come from one snapshot.
+            let statement = client
+                .prepare_cached(
+                    "SELECT COUNT(*) FILTER (WHERE state = 'pending'), \
+                     COUNT(*) FILTER (WHERE state = 'in_flight'), \
+                     COUNT(*) FILTER (WHERE state = 'done'), \
+                     COUNT(*) FILTER (WHERE state = 'dead'), \
+                     MIN(received_at) FILTER (WHERE state IN ('pending', 'in_flight')) \
+                     FROM hookbr_inbox",
+                )
+                .await
+                .map_err(failed("stats"))?;
+            let row = client
+                .query_one(&statement, &[])
+                .await
+                .map_err(failed("stats"))?;
+            let column = |index: usize| row.try_get::<_, i64>(index).map(count);
+            let mut stats = InboxStats::default();
+            (|| {
+                stats.pending = column(0)?;
+                stats.in_flight = column(1)?;
+                stats.done = column(2)?;
+                stats.dead = column(3)?;
+                stats.oldest_pending_ms = row.try_get(4)?;
+                Ok(())
+            })()
+            .map_err(failed("stats"))?;
+            Ok(stats)
+        })
+    }
+}

@@ -1,0 +1,559 @@
+//! The PostgreSQL inbox on a real server (started by `scripts/test`, which exports
+//! `HOOKBR_TEST_POSTGRES_URL`): inserts, duplicates, concurrent inserts, inbox mode through
+//! the pipeline, workers with retries, dead-letter and replay, expired leases, concurrent
+//! migrations, and two instances (separate pools, as two processes) sharing the rows with
+//! `FOR UPDATE SKIP LOCKED`. In CI a missing server fails these tests; elsewhere they print a
+//! notice and pass without checking anything.
+//!
+//! Every test works in a schema of its own (`search_path` in the URL), so tests running in
+//! parallel never see each other's rows.
+
+#![cfg(all(feature = "postgres", feature = "worker"))]
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use hookbr_core::{
+    DeliveryId, Endpoint, Provider, Receiver, Secret,
+    inbox::{Inbox, InboxRecord, Inserted, ListFilter, RowState, now_ms},
+    testkit,
+    verify::HeaderSecretVerifier,
+};
+use hookbr_store::{
+    PostgresInbox,
+    worker::{Delivered, Worker, WorkerOptions},
+};
+use tokio_postgres::NoTls;
+
+/// The server's URL, or `None` (with a notice) outside CI when no server was started.
+fn postgres_url() -> Option<String> {
+    match std::env::var("HOOKBR_TEST_POSTGRES_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("HOOKBR_TEST_POSTGRES_URL is not set in CI: run the tests through scripts/test")
+        }
+        Err(_) => {
+            eprintln!(
+                "NOTICE: HOOKBR_TEST_POSTGRES_URL not set; PostgreSQL test skipped (use scripts/test)"
+            );
+            None
+        }
+    }
+}
+
+/// A fresh schema for one test, and a URL whose connections create and use tables there.
+struct Schema {
+    name: String,
+    url: String,
+    admin: tokio_postgres::Client,
+}
+
+impl Schema {
+    async fn new() -> Option<Self> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let base = postgres_url()?;
+        let name = format!(
+            "t_{}_{}_{}",
+            std::process::id(),
+            now_ms(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let (admin, connection) = tokio_postgres::connect(&base, NoTls)
+            .await
+            .expect("connects to HOOKBR_TEST_POSTGRES_URL");
+        tokio::spawn(connection);
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .await
+            .expect("creates the test schema");
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-csearch_path%3D{name}");
+        Some(Self { name, url, admin })
+    }
+
+    /// A new inbox (its own pool, as another process would have).
+    async fn inbox(&self) -> Arc<PostgresInbox> {
+        Arc::new(PostgresInbox::connect(&self.url).await.expect("connects"))
+    }
+
+    async fn drop_schema(self) {
+        self.admin
+            .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name))
+            .await
+            .expect("drops the test schema");
+    }
+}
+
+fn record(id: &str) -> InboxRecord {
+    record_for("bonifiq", id)
+}
+
+fn record_for(endpoint: &str, id: &str) -> InboxRecord {
+    let delivery = testkit::bonifiq_point_add("s");
+    InboxRecord::new(
+        endpoint.into(),
+        id.into(),
+        DeliveryId::new(Provider::Bonifiq, id).key(),
+        delivery.body,
+        vec![("content-type".into(), "application/json".into())],
+        "#0".into(),
+        now_ms(),
+    )
+}
+
+#[tokio::test]
+async fn insert_duplicate_and_reconnect() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let inbox = schema.inbox().await;
+    let original = record("a");
+    let Inserted::New(id) = inbox.insert(original.clone()).await.unwrap() else {
+        panic!("new")
+    };
+    assert_eq!(
+        inbox.insert(record("a")).await.unwrap(),
+        Inserted::Duplicate
+    );
+    drop(inbox);
+    let inbox = schema.inbox().await;
+    let row = inbox
+        .get(id)
+        .await
+        .unwrap()
+        .expect("stored across reconnect");
+    assert_eq!(row.record, original, "every field comes back as stored");
+    assert_eq!(row.state, RowState::Pending);
+    assert_eq!(row.attempts, 0);
+    assert_eq!(
+        inbox.insert(record("a")).await.unwrap(),
+        Inserted::Duplicate
+    );
+    assert!(inbox.get(id + 1000).await.unwrap().is_none());
+    let stats = inbox.stats().await.unwrap();
+    assert_eq!(
+        (stats.pending, stats.in_flight, stats.done, stats.dead),
+        (1, 0, 0, 0)
+    );
+    assert_eq!(stats.oldest_pending_ms, Some(row.record.received_at_ms));
+    schema.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_inserts_never_double_store() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let inbox = schema.inbox().await;
+    let tasks: Vec<_> = (0..400)
+        .map(|n| {
+            let inbox = inbox.clone();
+            // 200 distinct ids, each sent twice.
+            tokio::spawn(async move { inbox.insert(record(&format!("id-{}", n % 200))).await })
+        })
+        .collect();
+    let mut new = 0;
+    let mut duplicate = 0;
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            Inserted::New(_) => new += 1,
+            Inserted::Duplicate => duplicate += 1,
+        }
+    }
+    assert_eq!((new, duplicate), (200, 200));
+    assert_eq!(inbox.stats().await.unwrap().pending, 200);
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn concurrent_connects_migrate_once() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let (a, b, c) = tokio::join!(
+        PostgresInbox::connect(&schema.url),
+        PostgresInbox::connect(&schema.url),
+        PostgresInbox::connect(&schema.url),
+    );
+    let (a, b, _c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    let versions: i64 = schema
+        .admin
+        .query_one(
+            &format!("SELECT COUNT(*) FROM {}.hookbr_schema_version", schema.name),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(versions, 1, "the migration ran once");
+    let Inserted::New(id) = a.insert(record("m")).await.unwrap() else {
+        panic!("new")
+    };
+    assert_eq!(b.get(id).await.unwrap().unwrap().record.delivery_id, "m");
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn refuses_sessions_without_synchronous_commit() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let url = format!("{}%20-csynchronous_commit%3Doff", schema.url);
+    let error = PostgresInbox::connect(&url).await.unwrap_err();
+    assert!(error.to_string().contains("synchronous_commit"), "{error}");
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn errors_name_the_operation_not_the_url() {
+    if postgres_url().is_none() {
+        return;
+    }
+    // Nothing listens on port 1.
+    let error = PostgresInbox::connect("postgres://hookbr:hunter2@127.0.0.1:1/db")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("postgres: connect: "), "{error}");
+    assert!(!error.contains("hunter2"), "{error}");
+    let error = PostgresInbox::connect("postgres://hookbr:hunter2@127.0.0.1/db?nonsense=1")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.ends_with("postgres: connect: invalid connection URL"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn list_filters_by_state_provider_and_time() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let inbox = schema.inbox().await;
+    let mut old = record_for("foody:shop", "f1");
+    old.received_at_ms -= 60_000;
+    inbox.insert(old).await.unwrap();
+    inbox.insert(record_for("foody", "f2")).await.unwrap();
+    inbox.insert(record_for("foodyx", "f3")).await.unwrap();
+    for n in 0..3 {
+        inbox.insert(record(&format!("b{n}"))).await.unwrap();
+    }
+    let ids = |rows: Vec<hookbr_core::inbox::InboxRow>| {
+        rows.into_iter()
+            .map(|row| row.record.delivery_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(inbox.list(ListFilter::new()).await.unwrap()),
+        ["b2", "b1", "b0", "f3", "f2", "f1"],
+        "newest first"
+    );
+    assert_eq!(
+        ids(inbox
+            .list(ListFilter::new().provider("foody"))
+            .await
+            .unwrap()),
+        ["f2", "f1"],
+        "a provider matches its endpoints, not a longer name"
+    );
+    assert_eq!(
+        ids(inbox
+            .list(
+                ListFilter::new()
+                    .provider("foody")
+                    .since_ms(now_ms() - 30_000)
+            )
+            .await
+            .unwrap()),
+        ["f2"]
+    );
+    assert_eq!(
+        ids(inbox.list(ListFilter::new().limit(2)).await.unwrap()),
+        ["b2", "b1"]
+    );
+    let claimed = inbox.claim_due(1, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(ids(claimed), ["f1"], "the oldest due row first");
+    assert_eq!(
+        ids(inbox
+            .list(ListFilter::new().state(RowState::InFlight))
+            .await
+            .unwrap()),
+        ["f1"]
+    );
+    assert!(
+        inbox
+            .list(ListFilter::new().state(RowState::Dead))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn inbox_mode_answers_200_only_for_stored_rows() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let inbox = schema.inbox().await;
+    let receiver = Receiver::builder(
+        Endpoint::Bonifiq,
+        HeaderSecretVerifier::bonifiq([Secret::new("s").unwrap()]).unwrap(),
+    )
+    .inbox(inbox.clone())
+    .build()
+    .unwrap();
+    let delivery = testkit::bonifiq_point_add("s");
+    let stored = receiver.process(&delivery.request()).await.unwrap_err();
+    assert_eq!((stored.status(), stored.category()), (200, "stored"));
+    let copy = receiver.process(&delivery.request()).await.unwrap_err();
+    assert_eq!((copy.status(), copy.category()), (200, "duplicate"));
+    let forged = receiver
+        .process(&testkit::bonifiq_point_add("guess").request())
+        .await
+        .unwrap_err();
+    assert_eq!(forged.status(), 401);
+    let rows = inbox.list(ListFilter::default()).await.unwrap();
+    assert_eq!(
+        rows.len(),
+        1,
+        "forged and duplicate deliveries are not stored"
+    );
+    assert_eq!(rows[0].record.body, delivery.body);
+    assert!(
+        rows[0]
+            .record
+            .headers
+            .iter()
+            .all(|(name, _)| name != "X-Loyalty-Secret"),
+        "secret headers are not stored"
+    );
+    schema.drop_schema().await;
+}
+
+fn fast() -> WorkerOptions {
+    WorkerOptions::default()
+        .max_attempts(3)
+        .backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .idle(Duration::from_millis(5))
+}
+
+#[tokio::test]
+async fn worker_completes_retries_dead_letters_and_replays() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let inbox = schema.inbox().await;
+    inbox.insert(record("ok")).await.unwrap();
+    let Inserted::New(failing) = inbox.insert(record("fails")).await.unwrap() else {
+        panic!()
+    };
+    let calls = Arc::new(AtomicUsize::new(0));
+    let healed = Arc::new(AtomicUsize::new(0));
+    let (counter, switch) = (calls.clone(), healed.clone());
+    let worker = Worker::new(
+        inbox.clone(),
+        move |delivered: Delivered| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let fails = delivered.row.record.delivery_id == "fails";
+            let healed = switch.load(Ordering::SeqCst) > 0;
+            async move {
+                assert_eq!(delivered.event.kind(), "Point_Add");
+                if fails && !healed {
+                    Err("downstream refused".to_owned())
+                } else {
+                    Ok(())
+                }
+            }
+        },
+        fast(),
+    );
+    for _ in 0..200 {
+        worker.run_once().await.unwrap();
+        let stats = inbox.stats().await.unwrap();
+        if stats.done == 1 && stats.dead == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let row = inbox.get(failing).await.unwrap().unwrap();
+    assert_eq!(row.state, RowState::Dead);
+    assert_eq!(row.attempts, 3);
+    assert_eq!(row.last_error.as_deref(), Some("downstream refused"));
+    assert_eq!(calls.load(Ordering::SeqCst), 1 + 3);
+
+    healed.store(1, Ordering::SeqCst);
+    assert!(inbox.replay(failing).await.unwrap());
+    assert!(
+        !inbox.replay(failing).await.unwrap(),
+        "only dead rows replay"
+    );
+    let round = worker.run_once().await.unwrap();
+    assert_eq!(round.completed, 1);
+    assert_eq!(
+        inbox.get(failing).await.unwrap().unwrap().state,
+        RowState::Done
+    );
+    let stats = inbox.stats().await.unwrap();
+    assert_eq!((stats.done, stats.oldest_pending_ms), (2, None));
+    assert_eq!(inbox.prune(now_ms() + 1).await.unwrap(), 2);
+    assert_eq!(inbox.stats().await.unwrap().done, 0);
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn panicking_handler_is_retried() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let inbox = schema.inbox().await;
+    let Inserted::New(id) = inbox.insert(record("p")).await.unwrap() else {
+        panic!()
+    };
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let worker = Worker::new(
+        inbox.clone(),
+        move |_: Delivered| {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                assert!(n > 0, "panics the first time");
+                Ok::<(), String>(())
+            }
+        },
+        fast(),
+    );
+    worker.run_once().await.unwrap();
+    let row = inbox.get(id).await.unwrap().unwrap();
+    assert_eq!(row.state, RowState::Pending);
+    assert_eq!(row.last_error.as_deref(), Some("the handler panicked"));
+    for _ in 0..100 {
+        if worker.run_once().await.unwrap().completed == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(inbox.get(id).await.unwrap().unwrap().state, RowState::Done);
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn expired_leases_are_claimed_again() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let inbox = schema.inbox().await;
+    inbox.insert(record("l")).await.unwrap();
+    let first = inbox
+        .claim_due(10, Duration::from_millis(50))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].state, RowState::InFlight);
+    assert!(
+        inbox
+            .claim_due(10, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    // Another instance takes over the crashed worker's row.
+    let other = schema.inbox().await;
+    let again = other.claim_due(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(
+        again.len(),
+        1,
+        "a crashed worker's rows come back after the lease"
+    );
+    assert_eq!(again[0].attempts, 2);
+    schema.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_handle_every_row_exactly_once() {
+    const ROWS: usize = 300;
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    // Two pools, as two processes behind a load balancer would have.
+    let instances = [schema.inbox().await, schema.inbox().await];
+    for n in 0..ROWS {
+        let inbox = &instances[n % 2];
+        assert!(matches!(
+            inbox.insert(record(&format!("row-{n}"))).await.unwrap(),
+            Inserted::New(_)
+        ));
+    }
+    let calls: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let per_instance: Arc<[AtomicUsize; 2]> = Arc::default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let workers: Vec<_> = instances
+        .iter()
+        .enumerate()
+        .map(|(index, inbox)| {
+            let (calls, per_instance, inbox) = (calls.clone(), per_instance.clone(), inbox.clone());
+            tokio::spawn(async move {
+                let worker = Worker::new(
+                    inbox.clone(),
+                    move |delivered: Delivered| {
+                        *calls
+                            .lock()
+                            .unwrap()
+                            .entry(delivered.row.record.delivery_id.clone())
+                            .or_default() += 1;
+                        per_instance[index].fetch_add(1, Ordering::SeqCst);
+                        async {
+                            // Long enough for the two workers' claims to interleave.
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                            Ok::<(), String>(())
+                        }
+                    },
+                    fast(),
+                );
+                loop {
+                    worker.run_once().await.unwrap();
+                    if inbox.stats().await.unwrap().done == ROWS as u64 {
+                        break;
+                    }
+                    assert!(Instant::now() < deadline, "the rows were not all handled");
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let stats = instances[0].stats().await.unwrap();
+    assert_eq!(
+        (stats.done, stats.pending, stats.in_flight),
+        (ROWS as u64, 0, 0)
+    );
+    {
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls.len(), ROWS, "every row handled");
+        assert!(
+            calls.values().all(|&n| n == 1),
+            "no row handled twice: {:?}",
+            calls.iter().filter(|(_, n)| **n != 1).collect::<Vec<_>>()
+        );
+    }
+    let handled = [
+        per_instance[0].load(Ordering::SeqCst),
+        per_instance[1].load(Ordering::SeqCst),
+    ];
+    assert_eq!(handled[0] + handled[1], ROWS);
+    assert!(
+        handled.iter().all(|&n| n > 0),
+        "both instances took rows: {handled:?}"
+    );
+    schema.drop_schema().await;
+}
