@@ -6,6 +6,7 @@
 //! | `bare` | `POST /bonifiq` | axum only: `async fn(Bytes) -> StatusCode::OK`, the upper limit |
 //! | `hookbr` | `POST /bonifiq` | hookbr-axum direct mode: header secret, decode, in-memory dedup |
 //! | `inbox-sqlite` | `POST /bonifiq` | hookbr-axum inbox mode on the SQLite file `database`, plus a worker |
+//! | `inbox-postgres` | `POST /bonifiq` | the same on PostgreSQL, `database` being its URL |
 //!
 //! The secret is `bench-secret`. Runs until killed (SIGTERM or SIGINT stop it gracefully).
 
@@ -16,9 +17,10 @@ use std::sync::Arc;
 use axum::{Router, http::StatusCode, routing::post};
 use bytes::Bytes;
 use hookbr_axum::{IntoRouter, Webhook, Webhooks};
+use hookbr_core::inbox::Inbox;
 use hookbr_core::{Secret, verify::HeaderSecretVerifier};
 use hookbr_store::{
-    SqliteInbox,
+    PostgresInbox, SqliteInbox,
     worker::{Delivered, Worker, WorkerOptions},
 };
 
@@ -48,7 +50,7 @@ async fn shutdown() {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bench-server <bare|hookbr|inbox-sqlite> <addr> [database]";
+    let usage = "usage: bench-server <bare|hookbr|inbox-sqlite|inbox-postgres> <addr> [database]";
     let mode = args.next().ok_or(usage)?;
     let addr = args.next().ok_or(usage)?;
     let database = args.next();
@@ -62,9 +64,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let app: Router = match mode.as_str() {
             "bare" => Router::new().route("/bonifiq", post(bare)),
             "hookbr" => webhooks()?.into_router(handler)?,
-            "inbox-sqlite" => {
-                let path = database.ok_or("inbox-sqlite needs a database path")?;
-                let inbox = Arc::new(SqliteInbox::open(path)?);
+            "inbox-sqlite" | "inbox-postgres" => {
+                let database = database.ok_or("inbox modes need a database path or URL")?;
+                let inbox: Arc<dyn Inbox> = if mode == "inbox-sqlite" {
+                    Arc::new(SqliteInbox::open(database)?)
+                } else {
+                    Arc::new(PostgresInbox::connect(&database).await?)
+                };
                 let mut options = WorkerOptions::default();
                 // Crash tests shorten the lease so rows of a killed process come back quickly.
                 if let Some(ms) = std::env::var("HOOKBR_WORKER_LEASE_MS")

@@ -1,7 +1,10 @@
-//! Inbox mode survives `kill -9`: a real server process (`bench-server inbox-sqlite`) is killed
-//! with SIGKILL at random moments (at least 10 times) during a bounded load and restarted;
-//! deliveries without an answer are retried, as providers do. Afterwards every delivery that
-//! got a `200` is stored exactly once and ends completed.
+//! Inbox mode survives `kill -9`: a real server process (`bench-server inbox-sqlite` or
+//! `inbox-postgres`) is killed with SIGKILL at irregular moments (at least 10 times) during a
+//! bounded load and restarted; deliveries without an answer are retried, as providers do.
+//! Afterwards every delivery that got a `200` is stored exactly once and ends completed.
+//!
+//! The PostgreSQL variants need `HOOKBR_TEST_POSTGRES_URL` (set by `scripts/test`); in CI a
+//! missing server fails them, elsewhere they print a notice and pass.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -15,7 +18,8 @@ use hookbr_core::{
     inbox::{Inbox, ListFilter, RowState},
     testkit::{self, TestDelivery},
 };
-use hookbr_store::SqliteInbox;
+use hookbr_store::{PostgresInbox, SqliteInbox};
+use tokio_postgres::NoTls;
 
 const DELIVERIES: usize = 3000;
 const MIN_KILLS: usize = 10;
@@ -26,10 +30,9 @@ fn free_addr() -> SocketAddr {
     listener.local_addr().expect("address")
 }
 
-fn start(addr: SocketAddr, database: &std::path::Path) -> Child {
+fn start(mode: &str, addr: SocketAddr, database: &str) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_bench-server"))
-        .args(["inbox-sqlite", &addr.to_string()])
-        .arg(database)
+        .args([mode, &addr.to_string(), database])
         .env("HOOKBR_WORKER_LEASE_MS", "300")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -48,12 +51,64 @@ fn uuid_of(delivery: &TestDelivery) -> String {
     body["Uuid"].as_str().expect("Uuid").to_owned()
 }
 
+/// A PostgreSQL URL whose tables live in a fresh schema, or `None` outside CI without a server.
+async fn postgres_schema() -> Option<String> {
+    let base = match std::env::var("HOOKBR_TEST_POSTGRES_URL") {
+        Ok(url) => url,
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("HOOKBR_TEST_POSTGRES_URL is not set in CI: run the tests through scripts/test")
+        }
+        Err(_) => {
+            eprintln!("NOTICE: HOOKBR_TEST_POSTGRES_URL not set; PostgreSQL test skipped");
+            return None;
+        }
+    };
+    let (admin, connection) = tokio_postgres::connect(&base, NoTls)
+        .await
+        .expect("connects");
+    tokio::spawn(connection);
+    let name = format!(
+        "crash_{}_{}",
+        std::process::id(),
+        hookbr_core::inbox::now_ms()
+    );
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {name}"))
+        .await
+        .expect("creates a schema");
+    let separator = if base.contains('?') { '&' } else { '?' };
+    Some(format!("{base}{separator}options=-csearch_path%3D{name}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_acknowledged_delivery_is_stored_once_and_completed() {
+async fn sqlite_every_acknowledged_delivery_is_stored_once_and_completed() {
     let dir = tempfile::tempdir().expect("temp dir");
     let database = dir.path().join("inbox.sqlite3");
+    let database = database.to_str().expect("UTF-8 path").to_owned();
+    crash_test("inbox-sqlite", &database, || async {
+        Arc::new(SqliteInbox::open(&database).expect("open")) as Arc<dyn Inbox>
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_every_acknowledged_delivery_is_stored_once_and_completed() {
+    let Some(url) = postgres_schema().await else {
+        return;
+    };
+    crash_test("inbox-postgres", &url, || async {
+        Arc::new(PostgresInbox::connect(&url).await.expect("connect")) as Arc<dyn Inbox>
+    })
+    .await;
+}
+
+async fn crash_test<F, O>(mode: &'static str, database: &str, open: O)
+where
+    O: Fn() -> F,
+    F: std::future::Future<Output = Arc<dyn Inbox>>,
+{
     let addr = free_addr();
-    let server = Arc::new(Mutex::new(start(addr, &database)));
+    let server = Arc::new(Mutex::new(start(mode, addr, database)));
 
     let queue: Arc<Mutex<VecDeque<TestDelivery>>> = Arc::new(Mutex::new(
         (0..DELIVERIES)
@@ -68,11 +123,14 @@ async fn every_acknowledged_delivery_is_stored_once_and_completed() {
     let killer = {
         let server = server.clone();
         let queue = queue.clone();
-        let database = database.clone();
+        let database = database.to_owned();
         std::thread::spawn(move || {
             let mut kills = 0;
             let mut pause = 40u64;
-            while kills < MIN_KILLS || !queue.lock().expect("lock").is_empty() {
+            // At least MIN_KILLS, at most twice that: enough crashes, and a load that ends.
+            while kills < MIN_KILLS
+                || (kills < 2 * MIN_KILLS && !queue.lock().expect("lock").is_empty())
+            {
                 if started.elapsed() > TIME_LIMIT {
                     break;
                 }
@@ -82,7 +140,7 @@ async fn every_acknowledged_delivery_is_stored_once_and_completed() {
                 let _ = child.kill(); // SIGKILL
                 let _ = child.wait();
                 kills += 1;
-                *child = start(addr, &database);
+                *child = start(mode, addr, &database);
             }
             kills
         })
@@ -154,7 +212,7 @@ async fn every_acknowledged_delivery_is_stored_once_and_completed() {
     );
 
     // The last server's worker finishes the backlog (leases of killed workers expire in 300 ms).
-    let inbox = SqliteInbox::open(&database).expect("open");
+    let inbox = open().await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let stats = inbox.stats().await.expect("stats");
@@ -188,4 +246,55 @@ async fn every_acknowledged_delivery_is_stored_once_and_completed() {
         );
     }
     assert_eq!(rows.len(), DELIVERIES, "nothing stored that was not sent");
+}
+
+/// Two server processes on one PostgreSQL inbox: 1,000 concurrent copies of one delivery,
+/// spread over both, store it once; every copy gets `200` (one stored, the rest duplicates).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_sharing_postgres_store_a_delivery_once() {
+    let Some(url) = postgres_schema().await else {
+        return;
+    };
+    let addrs = [free_addr(), free_addr()];
+    let mut servers: Vec<Child> = addrs
+        .iter()
+        .map(|addr| start("inbox-postgres", *addr, &url))
+        .collect();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let delivery = testkit::bonifiq_point_add("bench-secret").with_target("/bonifiq");
+    let answers = futures_util::future::join_all((0..1000).map(|n| {
+        let mut request = client
+            .post(format!("http://{}/bonifiq", addrs[n % 2]))
+            .body(delivery.body.clone());
+        for (name, value) in &delivery.headers {
+            request = request.header(name, value);
+        }
+        async move {
+            let response = request.send().await.expect("answer");
+            (
+                response.status().as_u16(),
+                response.headers().contains_key("hookbr-duplicate"),
+            )
+        }
+    }))
+    .await;
+    for server in &mut servers {
+        let _ = server.kill();
+        let _ = server.wait();
+    }
+    assert!(
+        answers.iter().all(|(status, _)| *status == 200),
+        "{answers:?}"
+    );
+    assert_eq!(
+        answers.iter().filter(|(_, duplicate)| !duplicate).count(),
+        1
+    );
+    let inbox = PostgresInbox::connect(&url).await.expect("connect");
+    let rows = inbox.list(ListFilter::new().limit(10)).await.expect("list");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].record.delivery_id, uuid_of(&delivery));
 }

@@ -231,6 +231,9 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     /// Puts a dead-lettered row back to pending (attempts reset); `false` if it was not dead.
     fn replay(&self, id: i64) -> StoreFuture<'_, bool>;
 
+    /// Puts every dead-lettered row back to pending; returns how many.
+    fn replay_dead(&self) -> StoreFuture<'_, u64>;
+
     /// Deletes completed rows received before `before_ms`; returns how many.
     fn prune(&self, before_ms: i64) -> StoreFuture<'_, u64>;
 

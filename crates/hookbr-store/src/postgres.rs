@@ -493,6 +493,23 @@ impl Inbox for PostgresInbox {
         })
     }
 
+    fn replay_dead(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let client = self.client("replay").await?;
+            let statement = client
+                .prepare_cached(
+                    "UPDATE hookbr_inbox SET state = 'pending', attempts = 0, \
+                     next_attempt_at = $1 WHERE state = 'dead'",
+                )
+                .await
+                .map_err(failed("replay"))?;
+            client
+                .execute(&statement, &[&now_ms()])
+                .await
+                .map_err(failed("replay"))
+        })
+    }
+
     fn prune(&self, before_ms: i64) -> StoreFuture<'_, u64> {
         Box::pin(async move {
             let client = self.client("prune").await?;

@@ -348,6 +348,17 @@ impl Inbox for SqliteInbox {
         })
     }
 
+    fn replay_dead(&self) -> StoreFuture<'_, u64> {
+        self.run(|connection| {
+            let changed = connection.execute(
+                "UPDATE hookbr_inbox SET state = 'pending', attempts = 0, next_attempt_at = ?1 \
+                 WHERE state = 'dead'",
+                params![now_ms()],
+            )?;
+            Ok(changed as u64)
+        })
+    }
+
     fn prune(&self, before_ms: i64) -> StoreFuture<'_, u64> {
         self.run(move |connection| {
             let deleted = connection.execute(

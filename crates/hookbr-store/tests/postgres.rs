@@ -391,7 +391,11 @@ async fn worker_completes_retries_dead_letters_and_replays() {
     assert_eq!(calls.load(Ordering::SeqCst), 1 + 3);
 
     healed.store(1, Ordering::SeqCst);
-    assert!(inbox.replay(failing).await.unwrap());
+    assert_eq!(
+        inbox.replay_dead().await.unwrap(),
+        1,
+        "replay every dead row"
+    );
     assert!(
         !inbox.replay(failing).await.unwrap(),
         "only dead rows replay"

@@ -179,6 +179,11 @@ async fn worker_completes_retries_dead_letters_and_replays() {
         !inbox.replay(failing).await.unwrap(),
         "only dead rows replay"
     );
+    assert_eq!(
+        inbox.replay_dead().await.unwrap(),
+        0,
+        "nothing else is dead"
+    );
     let round = worker.run_once().await.unwrap();
     assert_eq!(round.completed, 1);
     assert_eq!(
