@@ -7,6 +7,7 @@
 //! | `hookbr` | `POST /bonifiq` | hookbr-axum direct mode: header secret, decode, in-memory dedup |
 //! | `inbox-sqlite` | `POST /bonifiq` | hookbr-axum inbox mode on the SQLite file `database`, plus a worker |
 //! | `inbox-postgres` | `POST /bonifiq` | the same on PostgreSQL, `database` being its URL |
+//! | `redis-direct` | `POST /bonifiq` | direct mode with dedup shared on Redis (`database` = URL), 20 ms handler |
 //!
 //! The secret is `bench-secret`. Runs until killed (SIGTERM or SIGINT stop it gracefully).
 
@@ -20,7 +21,7 @@ use hookbr_axum::{IntoRouter, Webhook, Webhooks};
 use hookbr_core::inbox::Inbox;
 use hookbr_core::{Secret, verify::HeaderSecretVerifier};
 use hookbr_store::{
-    PostgresInbox, SqliteInbox,
+    PostgresInbox, RedisStore, SqliteInbox,
     worker::{Delivered, Worker, WorkerOptions},
 };
 
@@ -29,6 +30,12 @@ async fn bare(_body: Bytes) -> StatusCode {
 }
 
 async fn handler(Webhook(_verified): Webhook) -> StatusCode {
+    StatusCode::OK
+}
+
+/// 20 ms of "work", so that concurrent copies overlap the first one.
+async fn slow_handler(Webhook(_verified): Webhook) -> StatusCode {
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     StatusCode::OK
 }
 
@@ -50,7 +57,7 @@ async fn shutdown() {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bench-server <bare|hookbr|inbox-sqlite|inbox-postgres> <addr> [database]";
+    let usage = "usage: bench-server <bare|hookbr|inbox-sqlite|inbox-postgres|redis-direct> <addr> [database]";
     let mode = args.next().ok_or(usage)?;
     let addr = args.next().ok_or(usage)?;
     let database = args.next();
@@ -64,6 +71,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let app: Router = match mode.as_str() {
             "bare" => Router::new().route("/bonifiq", post(bare)),
             "hookbr" => webhooks()?.into_router(handler)?,
+            "redis-direct" => {
+                let url = database.ok_or("redis-direct needs a Redis URL")?;
+                let store = RedisStore::connect(&url).await?;
+                webhooks()?
+                    .store(Arc::new(store))
+                    .into_router(slow_handler)?
+            }
             "inbox-sqlite" | "inbox-postgres" => {
                 let database = database.ok_or("inbox modes need a database path or URL")?;
                 let inbox: Arc<dyn Inbox> = if mode == "inbox-sqlite" {

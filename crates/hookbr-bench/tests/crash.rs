@@ -298,3 +298,56 @@ async fn two_processes_sharing_postgres_store_a_delivery_once() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].record.delivery_id, uuid_of(&delivery));
 }
+
+/// Two server processes in direct mode sharing dedup on Redis: 1,000 concurrent copies of one
+/// delivery spread over both are processed once (one plain `200`); every other copy gets `409`
+/// (in flight) or `200` + `Hookbr-Duplicate`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_sharing_redis_process_a_delivery_once() {
+    let url = match std::env::var("HOOKBR_TEST_REDIS_URL") {
+        Ok(url) => url,
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("HOOKBR_TEST_REDIS_URL is not set in CI: run the tests through scripts/test")
+        }
+        Err(_) => {
+            eprintln!("NOTICE: HOOKBR_TEST_REDIS_URL not set; Redis test skipped");
+            return;
+        }
+    };
+    let addrs = [free_addr(), free_addr()];
+    let mut servers: Vec<Child> = addrs
+        .iter()
+        .map(|addr| start("redis-direct", *addr, &url))
+        .collect();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let delivery = testkit::bonifiq_point_add("bench-secret").with_target("/bonifiq");
+    let answers = futures_util::future::join_all((0..1000).map(|n| {
+        let mut request = client
+            .post(format!("http://{}/bonifiq", addrs[n % 2]))
+            .body(delivery.body.clone());
+        for (name, value) in &delivery.headers {
+            request = request.header(name, value);
+        }
+        async move {
+            let response = request.send().await.expect("answer");
+            (
+                response.status().as_u16(),
+                response.headers().contains_key("hookbr-duplicate"),
+            )
+        }
+    }))
+    .await;
+    for server in &mut servers {
+        let _ = server.kill();
+        let _ = server.wait();
+    }
+    let processed = answers.iter().filter(|a| **a == (200, false)).count();
+    let others_ok = answers
+        .iter()
+        .all(|a| *a == (200, false) || *a == (200, true) || a.0 == 409);
+    assert_eq!(processed, 1, "{answers:?}");
+    assert!(others_ok, "{answers:?}");
+}
