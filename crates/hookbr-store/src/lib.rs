@@ -1,4 +1,5 @@
-//! hookbr-store: idempotency stores shared between instances.
+//! hookbr-store: the durable inbox (SQLite, PostgreSQL), its workers, and dedup shared between
+//! instances (Redis).
 //!
 //! | backend | for | status |
 //! |---|---|---|
@@ -6,9 +7,10 @@
 //! | [`SqliteInbox`] (feature `sqlite`, default) | the durable inbox of one instance (inbox mode) | available; workers in [`worker`] |
 //! | [`PostgresInbox`] (feature `postgres`, default) | the durable inbox shared by many instances behind a load balancer (inbox mode) | available; workers in [`worker`] claim with `FOR UPDATE SKIP LOCKED` |
 //!
-//! Every backend implements hookbr-core's [`IdempotencyStore`](hookbr_core::IdempotencyStore),
-//! so it plugs into any receiver with `Receiver::builder(..).store(Arc::new(store))` or the
-//! adapters' `Webhooks::store`.
+//! `RedisStore` implements hookbr-core's [`IdempotencyStore`](hookbr_core::IdempotencyStore)
+//! (plug it in with `Receiver::builder(..).store(..)` or `Webhooks::store`); the inboxes implement
+//! [`Inbox`](hookbr_core::Inbox) (plug them in with `.inbox(..)`, and run a
+//! [`worker::Worker`]). What each mode guarantees: `docs/MODES.md`.
 //!
 //! # Example
 //!
