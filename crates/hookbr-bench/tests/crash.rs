@@ -255,36 +255,8 @@ async fn two_processes_sharing_postgres_store_a_delivery_once() {
     let Some(url) = postgres_schema().await else {
         return;
     };
-    let addrs = [free_addr(), free_addr()];
-    let mut servers: Vec<Child> = addrs
-        .iter()
-        .map(|addr| start("inbox-postgres", *addr, &url))
-        .collect();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
     let delivery = testkit::bonifiq_point_add("bench-secret").with_target("/bonifiq");
-    let answers = futures_util::future::join_all((0..1000).map(|n| {
-        let mut request = client
-            .post(format!("http://{}/bonifiq", addrs[n % 2]))
-            .body(delivery.body.clone());
-        for (name, value) in &delivery.headers {
-            request = request.header(name, value);
-        }
-        async move {
-            let response = request.send().await.expect("answer");
-            (
-                response.status().as_u16(),
-                response.headers().contains_key("hookbr-duplicate"),
-            )
-        }
-    }))
-    .await;
-    for server in &mut servers {
-        let _ = server.kill();
-        let _ = server.wait();
-    }
+    let answers = copies_on_two_processes("inbox-postgres", &url, &delivery).await;
     assert!(
         answers.iter().all(|(status, _)| *status == 200),
         "{answers:?}"
@@ -314,16 +286,32 @@ async fn two_processes_sharing_redis_process_a_delivery_once() {
             return;
         }
     };
+    let delivery = testkit::bonifiq_point_add("bench-secret").with_target("/bonifiq");
+    let answers = copies_on_two_processes("redis-direct", &url, &delivery).await;
+    let processed = answers.iter().filter(|a| **a == (200, false)).count();
+    let others_ok = answers
+        .iter()
+        .all(|a| *a == (200, false) || *a == (200, true) || a.0 == 409);
+    assert_eq!(processed, 1, "{answers:?}");
+    assert!(others_ok, "{answers:?}");
+}
+
+/// Starts two `bench-server <mode>` processes on `database`, sends them 1,000 concurrent copies
+/// of `delivery` (alternating), stops them, and returns each answer's (status, duplicate header).
+async fn copies_on_two_processes(
+    mode: &str,
+    database: &str,
+    delivery: &TestDelivery,
+) -> Vec<(u16, bool)> {
     let addrs = [free_addr(), free_addr()];
     let mut servers: Vec<Child> = addrs
         .iter()
-        .map(|addr| start("redis-direct", *addr, &url))
+        .map(|addr| start(mode, *addr, database))
         .collect();
     let client = reqwest::Client::builder()
         .no_proxy()
         .build()
         .expect("client");
-    let delivery = testkit::bonifiq_point_add("bench-secret").with_target("/bonifiq");
     let answers = futures_util::future::join_all((0..1000).map(|n| {
         let mut request = client
             .post(format!("http://{}/bonifiq", addrs[n % 2]))
@@ -344,10 +332,5 @@ async fn two_processes_sharing_redis_process_a_delivery_once() {
         let _ = server.kill();
         let _ = server.wait();
     }
-    let processed = answers.iter().filter(|a| **a == (200, false)).count();
-    let others_ok = answers
-        .iter()
-        .all(|a| *a == (200, false) || *a == (200, true) || a.0 == 409);
-    assert_eq!(processed, 1, "{answers:?}");
-    assert!(others_ok, "{answers:?}");
+    answers
 }
