@@ -1,30 +1,14 @@
 //! `hookbr decode`.
 
-use std::path::PathBuf;
-
 use hookbr_core::{Endpoint, Provider, Request, WebhookEvent, iset::IsetKind};
 use serde::Serialize;
 
-use crate::{
-    Failure,
-    input::{parse_headers, read_body},
-    print_line,
-};
+use crate::{Failure, input::Delivery, print_line};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The provider: bonifiq, foody, iset or grafeno.
-    provider: String,
-    /// The body file; `-` or nothing reads stdin.
-    file: Option<PathBuf>,
-    /// A request header, "Name: value" (repeatable). Grafeno's delivery id is its
-    /// x-unique-key header; a Content-Type header steers iSET's JSON/form choice.
-    #[arg(
-        long = "header",
-        value_name = "NAME: VALUE",
-        allow_hyphen_values = true
-    )]
-    headers: Vec<String>,
+    #[command(flatten)]
+    delivery: Delivery,
     /// iSET only, required: order_upserted, order_deleted, product_upserted, product_deleted,
     /// stock_changed, category_upserted or category_deleted.
     #[arg(long)]
@@ -67,9 +51,8 @@ pub(crate) fn endpoint(provider: &str, kind: Option<&str>) -> Result<Endpoint, F
 }
 
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
-    let endpoint = endpoint(&args.provider, args.kind.as_deref())?;
-    let headers = parse_headers(&args.headers)?;
-    let body = read_body(args.file.as_ref())?;
+    let endpoint = endpoint(&args.delivery.provider, args.kind.as_deref())?;
+    let (headers, body) = args.delivery.read()?;
     let request = Request::new(&body).with_headers(&headers);
     let event = WebhookEvent::decode(endpoint, &request).map_err(|error| {
         Failure::rejected(format!("not a {} delivery: {error}", endpoint.provider()))

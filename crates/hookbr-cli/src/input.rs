@@ -12,8 +12,36 @@ use crate::Failure;
 /// exhaust memory by accident.
 const MAX_INPUT: u64 = 64 * 1024 * 1024;
 
+/// Headers as `(name, value)` pairs.
+pub(crate) type Headers = Vec<(String, String)>;
+
+/// The delivery arguments `decode` and `verify` share.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Delivery {
+    /// The provider: bonifiq, foody, iset or grafeno.
+    pub(crate) provider: String,
+    /// The body file; `-` or nothing reads stdin.
+    file: Option<PathBuf>,
+    /// A request header, "Name: value" (repeatable). Grafeno's delivery id and signed message
+    /// is its x-unique-key header; a Content-Type header steers iSET's JSON/form choice.
+    #[arg(
+        long = "header",
+        value_name = "NAME: VALUE",
+        allow_hyphen_values = true
+    )]
+    headers: Vec<String>,
+}
+
+impl Delivery {
+    /// The parsed headers and the body bytes.
+    pub(crate) fn read(&self) -> Result<(Headers, Vec<u8>), Failure> {
+        let headers = parse_headers(&self.headers)?;
+        Ok((headers, read_body(self.file.as_ref())?))
+    }
+}
+
 /// Reads the delivery body from `path`, or stdin for `-` or no path.
-pub(crate) fn read_body(path: Option<&PathBuf>) -> Result<Vec<u8>, Failure> {
+fn read_body(path: Option<&PathBuf>) -> Result<Vec<u8>, Failure> {
     let mut body = Vec::new();
     let result = match path {
         Some(path) if path.as_os_str() != "-" => fs::File::open(path)
@@ -36,7 +64,7 @@ pub(crate) fn read_body(path: Option<&PathBuf>) -> Result<Vec<u8>, Failure> {
 }
 
 /// Parses `--header "Name: value"` arguments.
-pub(crate) fn parse_headers(raw: &[String]) -> Result<Vec<(String, String)>, Failure> {
+fn parse_headers(raw: &[String]) -> Result<Headers, Failure> {
     raw.iter()
         .map(|header| {
             let (name, value) = header.split_once(':').ok_or_else(|| {

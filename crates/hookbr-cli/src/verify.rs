@@ -1,6 +1,6 @@
 //! `hookbr verify`.
 
-use std::{fs, path::PathBuf};
+use std::fs;
 
 use hookbr_core::{
     Provider, Rejection, Request, Secret,
@@ -10,26 +10,12 @@ use hookbr_core::{
     },
 };
 
-use crate::{
-    Failure,
-    decode::endpoint,
-    input::{parse_headers, read_body},
-    print_line,
-};
+use crate::{Failure, decode::endpoint, input::Delivery, print_line};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The provider: bonifiq, foody, iset or grafeno.
-    provider: String,
-    /// The body file; `-` or nothing reads stdin.
-    file: Option<PathBuf>,
-    /// A request header, "Name: value" (repeatable).
-    #[arg(
-        long = "header",
-        value_name = "NAME: VALUE",
-        allow_hyphen_values = true
-    )]
-    headers: Vec<String>,
+    #[command(flatten)]
+    delivery: Delivery,
     /// bonifiq, iset: an accepted secret (repeatable, for rotation).
     #[arg(long = "secret", value_name = "VALUE", allow_hyphen_values = true)]
     secrets: Vec<String>,
@@ -170,16 +156,16 @@ fn verifier(args: &Args, provider: Provider) -> Result<AnyVerifier, Failure> {
 
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let provider: Provider = args
+        .delivery
         .provider
         .parse()
         .map_err(|error| Failure::usage(format!("{error}")))?;
     unused(args, provider)?;
     if let Some(kind) = &args.kind {
-        endpoint(&args.provider, Some(kind))?;
+        endpoint(&args.delivery.provider, Some(kind))?;
     }
     let verifier = verifier(args, provider)?;
-    let headers = parse_headers(&args.headers)?;
-    let body = read_body(args.file.as_ref())?;
+    let (headers, body) = args.delivery.read()?;
     let mut request = Request::new(&body).with_headers(&headers);
     if let Some(url) = &args.url {
         request = request.with_target(url);
