@@ -19,8 +19,17 @@ use std::{
 
 use clap::{Parser, Subcommand};
 
+mod config;
 mod decode;
+mod demo;
+mod inbox;
+mod init;
 mod input;
+mod keygen;
+mod samples;
+mod send;
+mod serve;
+mod sink;
 mod verify;
 
 /// Receive, check and inspect the webhooks of BonifiQ, Foody Delivery, iSET and Grafeno.
@@ -33,6 +42,23 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Try hookbr in one command: start a receiver on 127.0.0.1 with a throwaway SQLite inbox,
+    /// send it real-looking deliveries from every provider (and a forged one, a duplicate and
+    /// an unknown topic), and print what happened to each.
+    Demo(demo::Args),
+    /// Write a commented hookbr.toml to start from.
+    Init(init::Args),
+    /// Run the receiver described by a hookbr.toml: verify, deduplicate, store, and hand each
+    /// event to your application (HTTP forward or a command).
+    Serve(serve::Args),
+    /// Send a delivery to a URL exactly as a provider would (simulator for tests and
+    /// development).
+    Send(send::Args),
+    /// Generate an RSA key pair to simulate Grafeno locally.
+    Keygen(keygen::Args),
+    /// Look at and operate the inbox: list, show, replay, dead, stats.
+    #[command(subcommand)]
+    Inbox(inbox::Command),
     /// Decode a delivery into hookbr's typed event and print it as one JSON object (no
     /// authentication).
     ///
@@ -82,6 +108,12 @@ pub(crate) fn print_line(line: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Demo(args) => demo::run(&args),
+        Command::Init(args) => init::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Send(args) => send::run(&args),
+        Command::Keygen(args) => keygen::run(&args),
+        Command::Inbox(command) => inbox::run(&command),
         Command::Decode(args) => decode::run(&args),
         Command::Verify(args) => verify::run(&args),
     };

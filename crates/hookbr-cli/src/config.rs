@@ -1,0 +1,1 @@
+//! hookbr.toml.
