@@ -1,12 +1,35 @@
 //! `hookbr keygen`: an RSA key pair for local Grafeno simulation.
 //!
-//! OWNED BY THE SEND/KEYGEN HELPER: interface fixed, bodies to be written.
+//! The `rsa` crate only generates the key (ring cannot); everything that signs or verifies uses
+//! `ring`.
 
-use crate::Failure;
+use std::{
+    io::Write as _,
+    path::{Path, PathBuf},
+};
+
+use rsa::{
+    RsaPrivateKey,
+    pkcs8::{EncodePrivateKey as _, EncodePublicKey as _, LineEnding},
+};
+
+use crate::{Failure, print_line};
 
 /// `hookbr keygen` arguments.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {}
+pub(crate) struct Args {
+    /// The key size in bits: 2048 (Grafeno's registration webhooks) or 4096 (its charge
+    /// webhooks).
+    #[arg(long, value_name = "2048|4096", default_value_t = 2048)]
+    bits: usize,
+    /// Where to write: PREFIX.key.pem (the private key, PKCS#8, mode 0600: keep it secret) and
+    /// PREFIX.pub.pem (the public key, SPKI, for hookbr's Grafeno verifier).
+    #[arg(long, value_name = "PREFIX", default_value = "grafeno-sim")]
+    out: PathBuf,
+    /// Overwrite existing files (without it, keygen refuses and exits 2).
+    #[arg(long)]
+    force: bool,
+}
 
 /// A generated key pair as PEM text.
 #[derive(Debug)]
@@ -18,11 +41,202 @@ pub(crate) struct KeyPair {
 }
 
 /// Generates an RSA key pair of `bits` (2048 or 4096).
-pub(crate) fn generate(_bits: usize) -> Result<KeyPair, Failure> {
-    Err(Failure::usage("not yet implemented"))
+pub(crate) fn generate(bits: usize) -> Result<KeyPair, Failure> {
+    if bits != 2048 && bits != 4096 {
+        return Err(Failure::usage(format!(
+            "--bits {bits}: expected 2048 or 4096"
+        )));
+    }
+    let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits)
+        .map_err(|error| Failure::usage(format!("cannot generate an RSA key: {error}")))?;
+    let private_pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|error| Failure::usage(format!("cannot encode the private key: {error}")))?
+        .to_string();
+    let public_pem = key
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|error| Failure::usage(format!("cannot encode the public key: {error}")))?;
+    Ok(KeyPair {
+        private_pem,
+        public_pem,
+    })
+}
+
+/// `PREFIX` + `suffix` (`grafeno-sim` → `grafeno-sim.key.pem`).
+fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
+    let mut path = prefix.as_os_str().to_owned();
+    path.push(suffix);
+    PathBuf::from(path)
+}
+
+/// Writes `contents` to `path` atomically (a temporary file in the same directory, renamed),
+/// readable by the owner only when `private`. Without `force`, an existing file is an error.
+fn write(path: &Path, contents: &str, private: bool, force: bool) -> Result<(), Failure> {
+    let failed = |error: &dyn std::fmt::Display| {
+        Failure::usage(format!("cannot write {}: {error}", path.display()))
+    };
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    // NamedTempFile is created with mode 0600 on Unix.
+    let mut file = tempfile::NamedTempFile::new_in(directory).map_err(|e| failed(&e))?;
+    file.write_all(contents.as_bytes())
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(|e| failed(&e))?;
+    #[cfg(unix)]
+    if !private {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| failed(&e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    if force {
+        file.persist(path).map_err(|e| failed(&e.error))?;
+    } else {
+        file.persist_noclobber(path).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                exists(path)
+            } else {
+                failed(&e.error)
+            }
+        })?;
+    }
+    Ok(())
+}
+
+fn exists(path: &Path) -> Failure {
+    Failure::usage(format!(
+        "{} already exists: pass --force to overwrite it, or choose another --out",
+        path.display()
+    ))
 }
 
 /// Runs `hookbr keygen`.
-pub(crate) fn run(_args: &Args) -> Result<(), Failure> {
-    Err(Failure::usage("not yet implemented"))
+pub(crate) fn run(args: &Args) -> Result<(), Failure> {
+    let private_path = with_suffix(&args.out, ".key.pem");
+    let public_path = with_suffix(&args.out, ".pub.pem");
+    if !args.force {
+        for path in [&private_path, &public_path] {
+            if path.symlink_metadata().is_ok() {
+                return Err(exists(path));
+            }
+        }
+    }
+    if args.bits > 2048 {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "hookbr: generating a {}-bit RSA key: this can take a few seconds",
+            args.bits
+        );
+    }
+    let pair = generate(args.bits)?;
+    write(&private_path, &pair.private_pem, true, args.force)?;
+    write(&public_path, &pair.public_pem, false, args.force)?;
+    let (private, public) = (private_path.display(), public_path.display());
+    print_line(&format!(
+        "private key: {private}  (secret: signs like Grafeno)"
+    ));
+    print_line(&format!("public key:  {public}"));
+    print_line(&format!(
+        "hint: hookbr send grafeno URL --private-key {private}; in hookbr.toml: public_keys = \
+         [\"file:{public}\"]"
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use hookbr_core::verify::RsaPublicKey;
+
+    use super::*;
+    use crate::samples::SigningKey;
+
+    #[test]
+    fn generated_keys_parse_sign_and_verify() {
+        let pair = generate(2048).unwrap();
+        assert!(pair.private_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+        assert!(pair.public_pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+        let public = RsaPublicKey::from_pem(&pair.public_pem).unwrap();
+        assert_eq!(public.bits(), 2048);
+        let signing = SigningKey::from_pem(&pair.private_pem).unwrap();
+        let signature = signing
+            .sign(b"31216ba1-c507-688c-bea7-b7adf8cf2c1c-approved")
+            .unwrap();
+        // Ruby-style wrapping: 60 columns, trailing newline.
+        assert!(signature.ends_with('\n'));
+        assert!(signature.lines().all(|line| line.len() <= 60));
+        let compact: String = signature.split_whitespace().collect();
+        let raw =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, compact).unwrap();
+        assert_eq!(raw.len(), public.signature_len());
+        let components = ring::signature::RsaPublicKeyComponents {
+            n: modulus(&pair.public_pem),
+            e: vec![1, 0, 1],
+        };
+        assert!(
+            components
+                .verify(
+                    &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                    b"31216ba1-c507-688c-bea7-b7adf8cf2c1c-approved",
+                    &raw,
+                )
+                .is_ok()
+        );
+        assert!(
+            components
+                .verify(
+                    &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                    b"31216ba1-c507-688c-bea7-b7adf8cf2c1c-rejected",
+                    &raw,
+                )
+                .is_err()
+        );
+    }
+
+    fn modulus(public_pem: &str) -> Vec<u8> {
+        use rsa::{pkcs8::DecodePublicKey as _, traits::PublicKeyParts as _};
+        rsa::RsaPublicKey::from_public_key_pem(public_pem)
+            .unwrap()
+            .n()
+            .to_bytes_be()
+    }
+
+    #[test]
+    fn other_sizes_are_usage_errors() {
+        for bits in [0, 1024, 3072, 8192] {
+            let error = generate(bits).unwrap_err();
+            assert_eq!(error.code, 2);
+            assert!(error.message.contains("2048 or 4096"), "{}", error.message);
+        }
+    }
+
+    #[test]
+    fn suffixes_append_to_the_prefix() {
+        assert_eq!(
+            with_suffix(Path::new("dir/grafeno-sim"), ".key.pem"),
+            PathBuf::from("dir/grafeno-sim.key.pem")
+        );
+    }
+
+    #[test]
+    fn write_refuses_to_overwrite_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.pem");
+        write(&path, "one", true, false).unwrap();
+        let error = write(&path, "two", true, false).unwrap_err();
+        assert_eq!(error.code, 2);
+        assert!(error.message.contains("already exists"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "one");
+        write(&path, "three", true, true).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "three");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
 }

@@ -89,6 +89,14 @@ impl Failure {
         }
     }
 
+    /// Exit 1: the command could not do its job (a port in use, an unreachable database).
+    pub(crate) fn runtime(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+
     /// Exit 2: usage or configuration error.
     pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self {

@@ -1,12 +1,349 @@
-//! `hookbr serve`.
+//! `hookbr serve`: the receiver described by a `hookbr.toml`.
+//!
+//! One route per `[[endpoint]]`, each with its own verifier, body limit, methods and strictness.
+//! In inbox mode (the default, SQLite) a verified delivery is committed before the provider is
+//! answered `200`, and a worker hands it to the sinks with retries and dead-lettering. In direct
+//! mode (`inbox.url = "none"`) the sinks run inside the request and the provider's own retry is
+//! the only retry. SIGINT/SIGTERM stop accepting connections, finish the requests in flight and
+//! the worker's round, then exit.
 
-use crate::Failure;
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use axum::{Router, http::StatusCode, routing::any};
+use hookbr_axum::{Webhook, WebhookLayer};
+use hookbr_core::{IdempotencyStore, Inbox, MemoryStore, Receiver, inbox::now_ms};
+use hookbr_store::{
+    PostgresInbox, RedisStore, SqliteInbox,
+    worker::{Delivered, Worker, WorkerOptions},
+};
+use tokio::{sync::watch, task::JoinHandle};
+
+use crate::{
+    Failure,
+    config::{Config, InboxUrl},
+    sink::{Message, Processed, Sinks, rfc3339_ms},
+};
 
 /// `hookbr serve` arguments.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {}
+pub(crate) struct Args {
+    /// The configuration file (write one with `hookbr init`).
+    #[arg(long, short, default_value = "hookbr.toml", value_name = "PATH")]
+    config: PathBuf,
+}
+
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Silences [`log`] (the demo prints its own table instead).
+pub(crate) fn quiet() {
+    QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A line on stderr with a UTC timestamp: the service's log.
+pub(crate) fn log(line: &str) {
+    use std::io::Write as _;
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let _ = writeln!(std::io::stderr().lock(), "{} {line}", rfc3339_ms(now_ms()));
+}
+
+/// Opens the configured inbox.
+pub(crate) async fn open_inbox(url: &InboxUrl) -> Result<Option<Arc<dyn Inbox>>, Failure> {
+    let failed = |error: &dyn std::fmt::Display| {
+        Failure::runtime(format!("cannot open the inbox {url}: {error}"))
+    };
+    Ok(match url {
+        InboxUrl::Sqlite(path) => Some(Arc::new(SqliteInbox::open(path).map_err(|e| failed(&e))?)),
+        InboxUrl::Postgres(database) => Some(Arc::new(
+            PostgresInbox::connect(database)
+                .await
+                .map_err(|e| failed(&e))?,
+        )),
+        InboxUrl::None => None,
+    })
+}
+
+/// A running receiver.
+#[derive(Debug)]
+pub(crate) struct Server {
+    addr: SocketAddr,
+    inbox: Option<Arc<dyn Inbox>>,
+    stop: watch::Sender<bool>,
+    http: JoinHandle<std::io::Result<()>>,
+    worker: Option<JoinHandle<()>>,
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+impl Server {
+    /// Opens the inbox, binds `config.listen` (or `listen`), and starts serving and working.
+    pub(crate) async fn start(
+        config: Config,
+        sinks: Sinks,
+        listen: Option<SocketAddr>,
+    ) -> Result<Self, Failure> {
+        let inbox = open_inbox(&config.inbox).await?;
+        let store: Option<Arc<dyn IdempotencyStore>> = match (&inbox, &config.redis) {
+            (Some(_), _) => None,
+            (None, Some(url)) => {
+                Some(Arc::new(RedisStore::connect(url).await.map_err(
+                    |error| Failure::runtime(format!("cannot reach Redis: {error}")),
+                )?))
+            }
+            (None, None) => Some(Arc::new(MemoryStore::new())),
+        };
+        let sinks = Arc::new(sinks);
+        let mut app = Router::new();
+        for endpoint in config.endpoints {
+            let mut builder = Receiver::builder(endpoint.endpoint, endpoint.verifier)
+                .body_limit(endpoint.body_limit)
+                .strict(endpoint.strict)
+                .forward_handshakes(config.forward_handshakes);
+            if let Some(methods) = endpoint.methods {
+                builder = builder.methods(methods);
+            }
+            builder = match (&inbox, &store) {
+                (Some(inbox), _) => builder.inbox(inbox.clone()),
+                (None, Some(store)) => builder.store(store.clone()),
+                (None, None) => builder,
+            };
+            let receiver = builder
+                .build()
+                .map_err(|error| Failure::usage(format!("{}: {error}", endpoint.path)))?;
+            let layer = WebhookLayer::from_shared(Arc::new(receiver));
+            let route_name = endpoint.endpoint.to_text();
+            let sinks = sinks.clone();
+            let direct = move |Webhook(verified): Webhook| {
+                let sinks = sinks.clone();
+                let endpoint = route_name.clone();
+                async move {
+                    let id = verified.delivery_id();
+                    let label = verified.matched_key().to_string();
+                    let processed = Processed {
+                        endpoint: &endpoint,
+                        delivery_id: id.as_str(),
+                        key: id.key(),
+                        matched_key: &label,
+                        received_at_ms: now_ms(),
+                        attempt: 1,
+                        event: verified.event(),
+                    };
+                    match deliver(&sinks, &processed).await {
+                        Ok(()) => StatusCode::OK,
+                        // Not a 2xx: hookbr releases the claim and the provider's retry comes
+                        // through.
+                        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    }
+                }
+            };
+            app = app.route(&endpoint.path, any(direct).layer(layer));
+        }
+        let listen = listen.unwrap_or(config.listen);
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|error| Failure::runtime(format!("cannot listen on {listen}: {error}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|error| Failure::runtime(format!("cannot listen on {listen}: {error}")))?;
+        let (stop, stop_rx) = watch::channel(false);
+        let http = tokio::spawn({
+            let stop_rx = stop_rx.clone();
+            async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped(stop_rx))
+                    .await
+            }
+        });
+        let worker = inbox.as_ref().map(|inbox| {
+            let mut options = WorkerOptions::default()
+                .max_attempts(config.worker.max_attempts)
+                .backoff(config.worker.backoff, config.worker.max_backoff);
+            options.lease = config.worker.lease;
+            let max_attempts = config.worker.max_attempts;
+            let worker = Worker::new(
+                inbox.clone(),
+                move |delivered: Delivered| {
+                    let sinks = sinks.clone();
+                    async move { handle(&sinks, &delivered, max_attempts).await }
+                },
+                options,
+            );
+            let pruner = prune_loop(inbox.clone(), config.retention, stop_rx.clone());
+            tokio::spawn(async move {
+                tokio::join!(worker.run(stopped(stop_rx)), pruner);
+            })
+        });
+        Ok(Self {
+            addr,
+            inbox,
+            stop,
+            http,
+            worker,
+        })
+    }
+
+    /// The bound address.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The inbox, in inbox mode.
+    pub(crate) fn inbox(&self) -> Option<&Arc<dyn Inbox>> {
+        self.inbox.as_ref()
+    }
+
+    /// Stops accepting, finishes the requests in flight and the worker's round.
+    pub(crate) async fn stop(self) -> Result<(), Failure> {
+        let _ = self.stop.send(true);
+        let served = self.http.await;
+        if let Some(worker) = self.worker {
+            let _ = worker.await;
+        }
+        match served {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(Failure::runtime(format!("the server failed: {error}"))),
+            Err(_) => Err(Failure::runtime("the server task failed")),
+        }
+    }
+}
+
+/// Deletes completed rows older than `retention`, hourly.
+async fn prune_loop(inbox: Arc<dyn Inbox>, retention: Duration, stop: watch::Receiver<bool>) {
+    let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    let mut stop = std::pin::pin!(stopped(stop));
+    loop {
+        if let Ok(pruned) = inbox.prune(now_ms().saturating_sub(retention_ms)).await {
+            if pruned > 0 {
+                log(&format!("pruned {pruned} completed deliveries"));
+            }
+        }
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(Duration::from_secs(3_600)) => {}
+        }
+    }
+}
+
+async fn deliver(sinks: &Sinks, processed: &Processed<'_>) -> Result<(), String> {
+    let message = Message::new(processed)?;
+    let result = sinks.deliver(&message).await;
+    match &result {
+        Ok(()) => log(&format!(
+            "delivered {} {} (attempt {})",
+            message.event_type, processed.delivery_id, processed.attempt
+        )),
+        Err(error) => log(&format!(
+            "failed {} {} (attempt {}): {error}",
+            message.event_type, processed.delivery_id, processed.attempt
+        )),
+    }
+    result
+}
+
+/// The worker's handler: one inbox row to the sinks.
+async fn handle(sinks: &Sinks, delivered: &Delivered, max_attempts: u32) -> Result<(), String> {
+    let record = &delivered.row.record;
+    let processed = Processed {
+        endpoint: &record.endpoint,
+        delivery_id: &record.delivery_id,
+        key: record.key,
+        matched_key: &record.matched_key,
+        received_at_ms: record.received_at_ms,
+        attempt: delivered.row.attempts,
+        event: &delivered.event,
+    };
+    let result = deliver(sinks, &processed).await;
+    if result.is_err() && delivered.row.attempts >= max_attempts {
+        log(&format!(
+            "dead-lettered row {} after {max_attempts} attempts; fix the cause, then `hookbr inbox replay {}`",
+            delivered.row.id, delivered.row.id
+        ));
+    }
+    result
+}
+
+/// Waits for SIGINT or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+        match terminate {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A multi-threaded tokio runtime.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::runtime(format!("cannot start the runtime: {error}")))
+}
 
 /// Runs `hookbr serve`.
-pub(crate) fn run(_args: &Args) -> Result<(), Failure> {
-    Err(Failure::usage("not yet implemented"))
+pub(crate) fn run(args: &Args) -> Result<(), Failure> {
+    let config = Config::load(&args.config)?;
+    let sinks = Sinks::new(&config.sinks).map_err(Failure::runtime)?;
+    let banner = banner(&config, &sinks);
+    runtime()?.block_on(async move {
+        let server = Server::start(config, sinks, None).await?;
+        log(&format!(
+            "hookbr {} listening on http://{}",
+            env!("CARGO_PKG_VERSION"),
+            server.addr()
+        ));
+        for line in banner {
+            log(&line);
+        }
+        shutdown_signal().await;
+        log("stopping: finishing the requests in flight and the worker's round");
+        server.stop().await?;
+        log("stopped");
+        Ok(())
+    })
+}
+
+fn banner(config: &Config, sinks: &Sinks) -> Vec<String> {
+    let mut lines: Vec<String> = config
+        .endpoints
+        .iter()
+        .map(|endpoint| {
+            let methods = endpoint.methods.as_ref().map_or_else(
+                || endpoint.endpoint.default_methods().join("|"),
+                |methods| methods.join("|"),
+            );
+            format!(
+                "  {methods} {} → {}",
+                endpoint.path,
+                endpoint.endpoint.to_text()
+            )
+        })
+        .collect();
+    lines.push(format!("  inbox: {}", config.inbox));
+    if sinks.len() == 0 {
+        lines.push(
+            "  no [[sink]] configured: deliveries are stored and marked done (see `hookbr inbox list`)"
+                .to_owned(),
+        );
+    }
+    for sink in sinks.describe() {
+        lines.push(format!("  sink: {sink}"));
+    }
+    lines
 }
