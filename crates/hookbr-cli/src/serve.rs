@@ -30,6 +30,10 @@ pub(crate) struct Args {
     /// The configuration file (write one with `hookbr init`).
     #[arg(long, short, default_value = "hookbr.toml", value_name = "PATH")]
     config: PathBuf,
+    /// Only check the configuration (every key, secret reference and key file), print the
+    /// routes, and exit: 0 when valid, 2 otherwise.
+    #[arg(long)]
+    check: bool,
 }
 
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -301,6 +305,15 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let config = Config::load(&args.config)?;
     let sinks = Sinks::new(&config.sinks).map_err(Failure::runtime)?;
     let banner = banner(&config, &sinks);
+    if args.check {
+        crate::print_line(&format!(
+            "{}: valid; listens on {}\n{}",
+            args.config.display(),
+            config.listen,
+            banner.join("\n")
+        ));
+        return Ok(());
+    }
     runtime()?.block_on(async move {
         let server = Server::start(config, sinks, None).await?;
         log(&format!(
