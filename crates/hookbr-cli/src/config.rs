@@ -39,6 +39,14 @@ struct RawConfig {
     endpoints: Vec<RawEndpoint>,
     #[serde(default, rename = "sink")]
     sinks: Vec<RawSink>,
+    admin: Option<RawAdmin>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    listen: Option<String>,
+    token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -229,6 +237,17 @@ pub(crate) struct Config {
     pub(crate) endpoints: Vec<EndpointConfig>,
     /// The sinks.
     pub(crate) sinks: Vec<SinkConfig>,
+    /// The admin listener (inspector and /metrics), when `[admin]` is present.
+    pub(crate) admin: Option<AdminConfig>,
+}
+
+/// The admin listener.
+#[derive(Debug, Clone)]
+pub(crate) struct AdminConfig {
+    /// Its address (127.0.0.1:9090 by default).
+    pub(crate) listen: SocketAddr,
+    /// The access token, required for a non-loopback address.
+    pub(crate) token: Option<Arc<Secret>>,
 }
 
 /// A configuration problem: the key and what is wrong with it.
@@ -474,7 +493,13 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
         .enumerate()
         .map(|(index, sink)| resolve_sink(&format!("sink[{index}]"), sink, base))
         .collect::<Result<Vec<_>, _>>()?;
+    let admin = raw
+        .admin
+        .as_ref()
+        .map(|admin| resolve_admin(admin, base))
+        .transpose()?;
     Ok(Config {
+        admin,
         listen,
         forward_handshakes: raw.server.forward_handshakes,
         inbox,
@@ -484,6 +509,31 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
         endpoints,
         sinks,
     })
+}
+
+fn resolve_admin(raw: &RawAdmin, base: &Path) -> Result<AdminConfig, String> {
+    let text = raw.listen.as_deref().unwrap_or("127.0.0.1:9090");
+    let listen: SocketAddr = text.parse().map_err(|_| {
+        problem(
+            "admin.listen",
+            format!("{text:?} is not an address like \"127.0.0.1:9090\""),
+        )
+    })?;
+    let token = raw
+        .token
+        .as_deref()
+        .map(|value| resolve_secret("admin.token", value, base).map(|(secret, _)| Arc::new(secret)))
+        .transpose()?;
+    if !listen.ip().is_loopback() && token.is_none() {
+        return Err(problem(
+            "admin.token",
+            format!(
+                "required when admin.listen ({listen}) is not a loopback address: the inspector \
+                 shows deliveries and can replay them"
+            ),
+        ));
+    }
+    Ok(AdminConfig { listen, token })
 }
 
 /// Refuses options that do not apply to the endpoint's provider.
@@ -887,6 +937,28 @@ mod tests {
                     .into()
             )
         );
+    }
+
+    #[test]
+    fn admin_listener_off_loopback_needs_a_token() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("t"), "t0ken").unwrap();
+        let endpoint = "[[endpoint]]\nprovider = \"foody\"\npath = \"/f\"\ntokens = [\"file:t\"]\n";
+        let config = Config::parse(&format!("[admin]\n{endpoint}"), dir.path()).unwrap();
+        assert_eq!(config.admin.unwrap().listen.to_string(), "127.0.0.1:9090");
+        let error = Config::parse(
+            &format!("[admin]\nlisten = \"0.0.0.0:9090\"\n{endpoint}"),
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(error.starts_with("admin.token: required"), "{error}");
+        let config = Config::parse(
+            &format!("[admin]\nlisten = \"0.0.0.0:9090\"\ntoken = \"file:t\"\n{endpoint}"),
+            dir.path(),
+        )
+        .unwrap();
+        assert!(config.admin.unwrap().token.is_some());
+        assert!(Config::parse(endpoint, dir.path()).unwrap().admin.is_none());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::{
     Failure,
-    config::Config,
+    config::{AdminConfig, Config},
     keygen, print_line,
     samples::{self, Credentials, Outgoing, SigningKey, Tamper},
     send::{self, Answer},
@@ -38,6 +38,9 @@ pub(crate) struct Args {
     /// Where the demo receiver listens (default: a free port on 127.0.0.1).
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     listen: SocketAddr,
+    /// With --keep: where the inspector and /metrics listen (loopback only for the demo).
+    #[arg(long, default_value = "127.0.0.1:9090", value_name = "ADDR")]
+    admin: SocketAddr,
 }
 
 /// One demo step: what is sent and why.
@@ -278,7 +281,16 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let client = send::client()?;
 
     runtime()?.block_on(async move {
-        let server = Server::start(config, sinks, None).await?;
+        if args.keep && !args.admin.ip().is_loopback() {
+            return Err(Failure::usage(
+                "--admin must be a loopback address for the demo (it has no access token)",
+            ));
+        }
+        let admin = args.keep.then_some(AdminConfig {
+            listen: args.admin,
+            token: None,
+        });
+        let server = Server::start(config, sinks, None, admin).await?;
         let base_url = format!("http://{}", server.addr());
         print_line(&format!(
             "hookbr demo: a receiver on {base_url} (SQLite inbox in {}), four providers; sending…\n",
@@ -342,6 +354,11 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
             }
         }
         if args.keep {
+            if let Some(admin) = server.admin_addr() {
+                print_line(&format!(
+                    "\nInspector: http://{admin}/   Metrics: http://{admin}/metrics"
+                ));
+            }
             print_line(&keep_instructions(&base_url, base));
             shutdown_signal().await;
         } else {

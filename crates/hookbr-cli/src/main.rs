@@ -19,6 +19,7 @@ use std::{
 
 use clap::{Parser, Subcommand};
 
+mod admin;
 mod config;
 mod decode;
 mod demo;
@@ -26,6 +27,7 @@ mod inbox;
 mod init;
 mod input;
 mod keygen;
+mod observe;
 mod samples;
 mod send;
 mod serve;

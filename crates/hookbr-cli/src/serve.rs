@@ -20,7 +20,9 @@ use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     Failure,
-    config::{Config, InboxUrl},
+    admin::{self, AdminServer},
+    config::{AdminConfig, Config, InboxUrl},
+    observe::{self, Attempt, Observer},
     sink::{Message, Processed, Sinks, rfc3339_ms},
 };
 
@@ -76,6 +78,7 @@ pub(crate) struct Server {
     stop: watch::Sender<bool>,
     http: JoinHandle<std::io::Result<()>>,
     worker: Option<JoinHandle<()>>,
+    admin: Option<AdminServer>,
 }
 
 async fn stopped(mut stop: watch::Receiver<bool>) {
@@ -83,13 +86,17 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 }
 
 impl Server {
-    /// Opens the inbox, binds `config.listen` (or `listen`), and starts serving and working.
+    /// Opens the inbox, binds `config.listen` (or `listen`) and the admin listener (from the
+    /// configuration, or `admin`), and starts serving and working.
     pub(crate) async fn start(
         config: Config,
         sinks: Sinks,
         listen: Option<SocketAddr>,
+        admin: Option<AdminConfig>,
     ) -> Result<Self, Failure> {
         let inbox = open_inbox(&config.inbox).await?;
+        let observer = Observer::new();
+        let _ = observe::prometheus();
         let store: Option<Arc<dyn IdempotencyStore>> = match (&inbox, &config.redis) {
             (Some(_), _) => None,
             (None, Some(url)) => {
@@ -119,6 +126,11 @@ impl Server {
                 .map_err(|error| Failure::usage(format!("{}: {error}", endpoint.path)))?;
             let layer = WebhookLayer::from_shared(Arc::new(receiver));
             let route_name = endpoint.endpoint.to_text();
+            let observed = observe::Route {
+                observer: observer.clone(),
+                endpoint: route_name.clone().into(),
+                provider: endpoint.endpoint.provider().as_str(),
+            };
             let sinks = sinks.clone();
             let direct = move |Webhook(verified): Webhook| {
                 let sinks = sinks.clone();
@@ -143,7 +155,15 @@ impl Server {
                     }
                 }
             };
-            app = app.route(&endpoint.path, any(direct).layer(layer));
+            app = app.route(
+                &endpoint.path,
+                any(direct)
+                    .layer(layer)
+                    .layer(axum::middleware::from_fn_with_state(
+                        observed,
+                        observe::record,
+                    )),
+            );
         }
         let listen = listen.unwrap_or(config.listen);
         let listener = tokio::net::TcpListener::bind(listen)
@@ -161,17 +181,20 @@ impl Server {
                     .await
             }
         });
+        let admin_stop = stop_rx.clone();
         let worker = inbox.as_ref().map(|inbox| {
             let mut options = WorkerOptions::default()
                 .max_attempts(config.worker.max_attempts)
                 .backoff(config.worker.backoff, config.worker.max_backoff);
             options.lease = config.worker.lease;
             let max_attempts = config.worker.max_attempts;
+            let observer = observer.clone();
             let worker = Worker::new(
                 inbox.clone(),
                 move |delivered: Delivered| {
                     let sinks = sinks.clone();
-                    async move { handle(&sinks, &delivered, max_attempts).await }
+                    let observer = observer.clone();
+                    async move { handle(&sinks, &delivered, max_attempts, &observer).await }
                 },
                 options,
             );
@@ -180,18 +203,37 @@ impl Server {
                 tokio::join!(worker.run(stopped(stop_rx)), pruner);
             })
         });
+        let admin = match admin.or(config.admin) {
+            Some(admin) => Some(
+                admin::start(
+                    admin.listen,
+                    admin.token,
+                    inbox.clone(),
+                    observer,
+                    admin_stop,
+                )
+                .await?,
+            ),
+            None => None,
+        };
         Ok(Self {
             addr,
             inbox,
             stop,
             http,
             worker,
+            admin,
         })
     }
 
     /// The bound address.
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The admin listener's address, when there is one.
+    pub(crate) fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|admin| admin.addr)
     }
 
     /// The inbox, in inbox mode.
@@ -205,6 +247,9 @@ impl Server {
         let served = self.http.await;
         if let Some(worker) = self.worker {
             let _ = worker.await;
+        }
+        if let Some(admin) = self.admin {
+            admin.join().await;
         }
         match served {
             Ok(Ok(())) => Ok(()),
@@ -248,7 +293,12 @@ async fn deliver(sinks: &Sinks, processed: &Processed<'_>) -> Result<(), String>
 }
 
 /// The worker's handler: one inbox row to the sinks.
-async fn handle(sinks: &Sinks, delivered: &Delivered, max_attempts: u32) -> Result<(), String> {
+async fn handle(
+    sinks: &Sinks,
+    delivered: &Delivered,
+    max_attempts: u32,
+    observer: &Observer,
+) -> Result<(), String> {
     let record = &delivered.row.record;
     let processed = Processed {
         endpoint: &record.endpoint,
@@ -260,7 +310,18 @@ async fn handle(sinks: &Sinks, delivered: &Delivered, max_attempts: u32) -> Resu
         event: &delivered.event,
     };
     let result = deliver(sinks, &processed).await;
-    if result.is_err() && delivered.row.attempts >= max_attempts {
+    let dead = result.is_err() && delivered.row.attempts >= max_attempts;
+    observer.attempt(
+        delivered.row.id,
+        delivered.event.provider().as_str(),
+        Attempt {
+            at_ms: now_ms(),
+            attempt: delivered.row.attempts,
+            error: result.as_ref().err().cloned(),
+        },
+        dead,
+    );
+    if dead {
         log(&format!(
             "dead-lettered row {} after {max_attempts} attempts; fix the cause, then `hookbr inbox replay {}`",
             delivered.row.id, delivered.row.id
@@ -315,12 +376,17 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         return Ok(());
     }
     runtime()?.block_on(async move {
-        let server = Server::start(config, sinks, None).await?;
+        let server = Server::start(config, sinks, None, None).await?;
         log(&format!(
             "hookbr {} listening on http://{}",
             env!("CARGO_PKG_VERSION"),
             server.addr()
         ));
+        if let Some(admin) = server.admin_addr() {
+            log(&format!(
+                "inspector on http://{admin}/ (metrics: http://{admin}/metrics)"
+            ));
+        }
         for line in banner {
             log(&line);
         }
