@@ -348,12 +348,22 @@ fn options(values: &[&str], selected: Option<&str>) -> String {
         .collect()
 }
 
+/// The row's kind, decoded again from the stored bytes (`?` when they no longer decode).
+fn kind_of(row: &InboxRow) -> String {
+    Endpoint::from_text(&row.record.endpoint)
+        .and_then(|endpoint| {
+            let request = CoreRequest::new(&row.record.body).with_headers(&row.record.headers);
+            WebhookEvent::decode(endpoint, &request).ok()
+        })
+        .map_or_else(|| "?".to_owned(), |event| event.kind().to_owned())
+}
+
 fn rows_table(rows: &[InboxRow]) -> String {
     if rows.is_empty() {
         return "<p id=\"empty\">no deliveries</p>".to_owned();
     }
     let mut html = String::from(
-        "<table id=\"deliveries\"><tr><th>id</th><th>received</th><th>provider</th><th>endpoint</th>\
+        "<table id=\"deliveries\"><tr><th>id</th><th>received</th><th>provider</th><th>kind</th>\
          <th>delivery id</th><th>state</th><th>attempts</th><th>last error</th><th></th></tr>",
     );
     for row in rows {
@@ -371,7 +381,7 @@ fn rows_table(rows: &[InboxRow]) -> String {
              <td>{}</td><td><code>{}</code></td><td class=\"{state}\">{state}</td><td>{}</td><td>{}</td><td>{replay}</td></tr>",
             rfc3339_ms(row.record.received_at_ms),
             escape(&provider_of(&row.record.endpoint)),
-            escape(&row.record.endpoint),
+            escape(&kind_of(row)),
             escape(&row.record.delivery_id),
             row.attempts,
             escape(row.last_error.as_deref().unwrap_or("")),

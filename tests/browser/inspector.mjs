@@ -1,0 +1,207 @@
+// Browser test of the hookbr inspector, run by scripts/test.
+//
+// Starts `hookbr serve` (SQLite inbox, a command sink that fails while a flag file exists, the
+// admin listener on loopback), sends a burst with `hookbr send` (processed, duplicate, forged,
+// and one delivery that is dead-lettered), then drives Debian's headless Chromium through
+// playwright-core: the list shows the rows and the rejection, the detail view shows the
+// redacted body and the attempts, Replay completes the dead-lettered delivery. Screenshots go
+// to target/. Everything runs on 127.0.0.1 and is bounded in time.
+//
+//   HOOKBR_BIN=target/debug/hookbr node tests/browser/inspector.mjs
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync, mkdirSync, existsSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const bin = resolve(root, process.env.HOOKBR_BIN ?? 'target/debug/hookbr');
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const shots = join(root, 'target');
+const deadline = setTimeout(() => fail('the browser test took more than 180 s'), 180_000);
+
+let server;
+let browser;
+const dir = mkdtempSync(join(tmpdir(), 'hookbr-browser-'));
+
+function fail(message) {
+  console.error(`browser test FAILED: ${message}`);
+  cleanup();
+  process.exit(1);
+}
+
+function cleanup() {
+  clearTimeout(deadline);
+  if (server && server.exitCode === null) server.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+async function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
+function hookbr(args, { allowFailure = false } = {}) {
+  const result = spawnSync(bin, args, { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  if (!allowFailure && result.status !== 0) {
+    throw new Error(`hookbr ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+  }
+  return result;
+}
+
+async function until(what, probe, ms = 20_000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await probe()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function main() {
+  check(existsSync(bin), `${bin} not found (cargo build -p hookbr-cli)`);
+  const [port, adminPort] = [await freePort(), await freePort()];
+  writeFileSync(join(dir, 'bonifiq.secret'), 'browser-test-bonifiq-secret');
+  writeFileSync(join(dir, 'foody.token'), 'browser-test-foody-token-7f3a');
+  const flag = join(dir, 'sink-down');
+  const config = `
+[server]
+listen = "127.0.0.1:${port}"
+[inbox]
+url = "sqlite:inbox.sqlite3"
+[worker]
+max_attempts = 2
+backoff = "100ms"
+max_backoff = "200ms"
+[admin]
+listen = "127.0.0.1:${adminPort}"
+[[endpoint]]
+provider = "bonifiq"
+path = "/webhooks/bonifiq"
+secrets = ["file:bonifiq.secret"]
+[[endpoint]]
+provider = "foody"
+path = "/webhooks/foody"
+tokens = ["file:foody.token"]
+[[sink]]
+type = "command"
+command = ["sh", "-c", "cat > /dev/null; if [ -e '${flag}' ]; then echo 'the app is down' >&2; exit 1; fi"]
+`;
+  writeFileSync(join(dir, 'hookbr.toml'), config);
+
+  // The admin listener refuses a non-loopback address without a token (exit 2, names the key).
+  writeFileSync(
+    join(dir, 'open.toml'),
+    config.replace(`listen = "127.0.0.1:${adminPort}"`, `listen = "0.0.0.0:${adminPort}"`),
+  );
+  const open = hookbr(['serve', '--check', '--config', 'open.toml'], { allowFailure: true });
+  check(open.status === 2, `non-loopback admin without token: exit ${open.status}`);
+  check(open.stderr.includes('admin.token'), `stderr names admin.token: ${open.stderr}`);
+
+  server = spawn(bin, ['serve', '--config', 'hookbr.toml'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let serverLog = '';
+  server.stderr.on('data', (chunk) => { serverLog += chunk; });
+  await until('the receiver', async () => {
+    try { return (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).ok; } catch { return false; }
+  });
+
+  const base = `http://127.0.0.1:${port}`;
+  const bonifiq = ['send', 'bonifiq', `${base}/webhooks/bonifiq`, '--secret', 'file:bonifiq.secret'];
+  hookbr([...bonifiq, '--fresh', '--repeat', '4', '--concurrency', '4']);
+  hookbr([...bonifiq, '--repeat', '2']); // one processed, one duplicate
+  const forged = hookbr([...bonifiq, '--tamper', 'signature'], { allowFailure: true });
+  check(forged.status === 1, `forged delivery: exit ${forged.status}`);
+  await until('the first deliveries to be done', () => stats().done === 5);
+  writeFileSync(flag, 'down');
+  hookbr(['send', 'foody', `${base}/webhooks/foody`, '--token', 'file:foody.token']);
+  await until('a dead-lettered delivery', () => stats().dead === 1);
+  unlinkSync(flag);
+
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const admin = `http://127.0.0.1:${adminPort}`;
+  await page.goto(`${admin}/`);
+  const rows = page.locator('#deliveries tr[data-id]');
+  check((await rows.count()) === 6, `6 stored deliveries listed, saw ${await rows.count()}`);
+  check((await page.locator('#deliveries tr[data-state="done"]').count()) === 5, '5 done rows');
+  const dead = page.locator('#deliveries tr[data-state="dead"]');
+  check((await dead.count()) === 1, 'one dead row');
+  check((await dead.innerText()).includes('the app is down'), 'the dead row shows the last error');
+  const recent = await page.locator('#recent').innerText();
+  check(recent.includes('rejected') && recent.includes('invalid_secret'), `the rejection is listed: ${recent}`);
+  check(recent.includes('duplicate'), 'the duplicate is listed');
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: join(shots, 'inspector.png'), fullPage: true });
+
+  // Filters.
+  await page.selectOption('#state', 'dead');
+  await page.click('form[action="/"] button');
+  check((await page.locator('#deliveries tr[data-id]').count()) === 1, 'the dead filter shows one row');
+
+  // The dead delivery's detail.
+  await page.locator('#deliveries tr[data-state="dead"] a').click();
+  const body = await page.locator('#body').innerText();
+  check(body.includes('"token": "[redacted]"'), `the Foody token is redacted: ${body}`);
+  check(!body.includes('browser-test-foody-token'), 'the token never appears');
+  check(!(await page.content()).includes('browser-test-foody-token'), 'the token is nowhere on the page');
+  check((await page.locator('#decoding').innerText()).includes('order_status_updated'), 'decoded kind shown');
+  const attempts = await page.locator('#attempts').innerText();
+  check((attempts.match(/the app is down/g) ?? []).length === 2, `both failed attempts listed: ${attempts}`);
+  check((await page.locator('#summary').innerText()).includes('file:'), 'matched key label shown');
+  await page.screenshot({ path: join(shots, 'inspector-detail.png'), fullPage: true });
+
+  await page.click('#replay');
+  await until('the replayed delivery to be done', async () => {
+    await page.reload();
+    return (await page.locator('#state').innerText()) === 'done';
+  });
+  check(!(await page.locator('#replay').count()), 'no Replay button once done');
+
+  // A cross-site form post cannot replay.
+  const cross = await fetch(`${admin}/deliveries/1/replay`, {
+    method: 'POST', headers: { origin: 'http://evil.example' }, redirect: 'manual',
+  });
+  check(cross.status === 403, `cross-site replay refused, got ${cross.status}`);
+
+  const metrics = await (await fetch(`${admin}/metrics`)).text();
+  check(/hookbr_dead_lettered_total\{provider="foody"\} 1/.test(metrics), 'dead_lettered counted');
+  check(/hookbr_deliveries_rejected_total\{provider="bonifiq",reason="invalid_secret"\} 1/.test(metrics), 'rejection counted');
+  check(/hookbr_inbox_depth\{state="dead"\} 0/.test(metrics), 'inbox depth gauge after replay');
+  check(!serverLog.includes('browser-test-'), 'no secret in the server log');
+  console.log('browser test passed: list, filters, detail, replay, metrics; screenshots in target/');
+}
+
+function stats() {
+  const out = hookbr(['inbox', 'stats', '--json', '--config', 'hookbr.toml']);
+  return JSON.parse(out.stdout);
+}
+
+main()
+  .then(async () => {
+    await browser?.close();
+    cleanup();
+    process.exit(0);
+  })
+  .catch(async (error) => {
+    await browser?.close().catch(() => {});
+    fail(error.stack ?? String(error));
+  });
