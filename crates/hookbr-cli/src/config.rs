@@ -58,6 +58,8 @@ struct RawServer {
     strict: bool,
     #[serde(default)]
     forward_handshakes: bool,
+    #[serde(default)]
+    log_bodies: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -225,6 +227,8 @@ pub(crate) struct Config {
     pub(crate) listen: SocketAddr,
     /// Hand Foody `hook_test` to the sinks.
     pub(crate) forward_handshakes: bool,
+    /// Log each stored body (secrets redacted) when the worker takes it.
+    pub(crate) log_bodies: bool,
     /// The inbox.
     pub(crate) inbox: InboxUrl,
     /// Redis URL for shared deduplication in direct mode.
@@ -502,6 +506,7 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
         admin,
         listen,
         forward_handshakes: raw.server.forward_handshakes,
+        log_bodies: raw.server.log_bodies,
         inbox,
         redis,
         retention,

@@ -273,7 +273,6 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         },
     };
     let steps = steps(&keys)?;
-    crate::serve::quiet();
     let (sender, mut processed) = mpsc::unbounded_channel();
     let sinks = Sinks::new(&[])
         .map_err(Failure::runtime)?

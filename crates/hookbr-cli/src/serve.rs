@@ -23,7 +23,7 @@ use crate::{
     admin::{self, AdminServer},
     config::{AdminConfig, Config, InboxUrl},
     observe::{self, Attempt, Observer},
-    sink::{Message, Processed, Sinks, rfc3339_ms},
+    sink::{Message, Processed, Sinks},
 };
 
 /// `hookbr serve` arguments.
@@ -38,20 +38,22 @@ pub(crate) struct Args {
     check: bool,
 }
 
-static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Silences [`log`] (the demo prints its own table instead).
-pub(crate) fn quiet() {
-    QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
+/// A service message (target `hookbr`), through `tracing`.
+pub(crate) fn log(line: &str) {
+    tracing::info!(target: "hookbr", "{line}");
 }
 
-/// A line on stderr with a UTC timestamp: the service's log.
-pub(crate) fn log(line: &str) {
-    use std::io::Write as _;
-    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
-        return;
-    }
-    let _ = writeln!(std::io::stderr().lock(), "{} {line}", rfc3339_ms(now_ms()));
+/// Logs to stderr, filtered by `HOOKBR_LOG` (`tracing` directives; default `info`). The
+/// targets are documented in the crate docs: `hookbr` (service), `hookbr::delivery` (one span
+/// per request), `hookbr::rejection` (refused deliveries), `hookbr::worker` (attempts).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOOKBR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }
 
 /// Opens the configured inbox.
@@ -137,6 +139,9 @@ impl Server {
                 let endpoint = route_name.clone();
                 async move {
                     let id = verified.delivery_id();
+                    let span = tracing::Span::current();
+                    span.record("kind", verified.event().kind());
+                    span.record("delivery_id", id.as_str());
                     let label = verified.matched_key().to_string();
                     let processed = Processed {
                         endpoint: &endpoint,
@@ -188,13 +193,24 @@ impl Server {
                 .backoff(config.worker.backoff, config.worker.max_backoff);
             options.lease = config.worker.lease;
             let max_attempts = config.worker.max_attempts;
+            let log_bodies = config.log_bodies;
             let observer = observer.clone();
             let worker = Worker::new(
                 inbox.clone(),
                 move |delivered: Delivered| {
                     let sinks = sinks.clone();
                     let observer = observer.clone();
-                    async move { handle(&sinks, &delivered, max_attempts, &observer).await }
+                    async move {
+                        if log_bodies {
+                            tracing::info!(
+                                target: "hookbr::worker",
+                                row = delivered.row.id,
+                                body = %crate::inbox::body_json(&delivered.row),
+                                "body (secrets redacted)"
+                            );
+                        }
+                        handle(&sinks, &delivered, max_attempts, &observer).await
+                    }
                 },
                 options,
             );
@@ -280,14 +296,21 @@ async fn deliver(sinks: &Sinks, processed: &Processed<'_>) -> Result<(), String>
     let message = Message::new(processed)?;
     let result = sinks.deliver(&message).await;
     match &result {
-        Ok(()) => log(&format!(
-            "delivered {} {} (attempt {})",
-            message.event_type, processed.delivery_id, processed.attempt
-        )),
-        Err(error) => log(&format!(
-            "failed {} {} (attempt {}): {error}",
-            message.event_type, processed.delivery_id, processed.attempt
-        )),
+        Ok(()) => tracing::info!(
+            target: "hookbr::worker",
+            event_type = %message.event_type,
+            delivery_id = processed.delivery_id,
+            attempt = processed.attempt,
+            "delivered"
+        ),
+        Err(error) => tracing::warn!(
+            target: "hookbr::worker",
+            event_type = %message.event_type,
+            delivery_id = processed.delivery_id,
+            attempt = processed.attempt,
+            error = %error,
+            "sink failed"
+        ),
     }
     result
 }
@@ -365,6 +388,9 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let config = Config::load(&args.config)?;
     let sinks = Sinks::new(&config.sinks).map_err(Failure::runtime)?;
+    if !args.check {
+        init_tracing();
+    }
     let banner = banner(&config, &sinks);
     if args.check {
         crate::print_line(&format!(
