@@ -1,14 +1,27 @@
-//! `hookbr`: receive, check and inspect the webhooks of BonifiQ, Foody Delivery, iSET and
-//! Grafeno from the shell.
+//! `hookbr`: a verifying, deduplicating, durable front door for the webhooks of BonifiQ,
+//! Foody Delivery, iSET and Grafeno, a provider simulator, and the inbox's operations.
 //!
 //! ```text
+//! hookbr demo                                   # everything on loopback, nothing to set up
+//! hookbr init && hookbr serve --config hookbr.toml
+//! hookbr send foody http://127.0.0.1:8080/webhooks/foody --token env:FOODY_TOKEN --repeat 3
+//! hookbr inbox dead && hookbr inbox replay 42
 //! hookbr decode bonifiq delivery.json
-//! hookbr decode grafeno body.json --header "x-unique-key: 31216ba1-…-approved"
 //! hookbr verify foody body.json --token "$FOODY_TOKEN"
 //! ```
 //!
-//! Exit codes: 0 success, 1 the delivery was refused (not decodable, not authentic), 2 usage
-//! or configuration error. The command never panics on its input.
+//! Exit codes: 0 success, 1 the delivery was refused or the command failed at run time, 2 usage
+//! or configuration error (the message names the key). The command never panics on its input
+//! and never prints a secret.
+//!
+//! # Observability of `hookbr serve`
+//!
+//! Logs go to stderr through `tracing`, filtered by `HOOKBR_LOG` (default `info`). Targets:
+//! `hookbr` (service messages), `hookbr::delivery` (one span per request: provider, endpoint,
+//! kind and delivery id in direct mode, outcome, reason, status, latency), `hookbr::rejection`
+//! (one event per refused delivery with its precise reason), `hookbr::worker` (each attempt).
+//! Bodies are logged only with `[server] log_bodies = true`, with Foody's token redacted. With
+//! `[admin]`, the inspector page and Prometheus `/metrics` are served on a loopback listener.
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::indexing_slicing))]
 
