@@ -322,7 +322,7 @@ fn inbox_url(url: Option<&str>, base: &Path) -> Result<InboxUrl, String> {
 
 /// `env:NAME` → the variable; `file:PATH` → the file's text without its trailing newline;
 /// anything else → itself.
-fn resolve_value(value: &str) -> Result<String, String> {
+pub(crate) fn resolve_value(value: &str) -> Result<String, String> {
     if let Some(name) = value.strip_prefix("env:") {
         std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
     } else if let Some(path) = value.strip_prefix("file:") {

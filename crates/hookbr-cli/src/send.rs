@@ -280,19 +280,8 @@ fn retry_waits(provider: Provider) -> Vec<Duration> {
 
 /// Resolves `env:NAME` and `file:PATH` references; other values are literal.
 fn resolve(flag: &str, value: &str) -> Result<String, Failure> {
-    if let Some(name) = value.strip_prefix("env:") {
-        std::env::var(name).map_err(|_| {
-            Failure::usage(format!(
-                "{flag} env:{name}: the environment variable is not set (or not UTF-8)"
-            ))
-        })
-    } else if let Some(path) = value.strip_prefix("file:") {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| Failure::usage(format!("{flag} file:{path}: {error}")))?;
-        Ok(text.trim_end_matches(['\r', '\n']).to_owned())
-    } else {
-        Ok(value.to_owned())
-    }
+    crate::config::resolve_value(value)
+        .map_err(|message| Failure::usage(format!("{flag}: {message}")))
 }
 
 /// Reads `--private-key`: a path, `file:PATH`, `env:NAME` or the PEM text itself.

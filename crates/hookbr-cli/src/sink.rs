@@ -118,10 +118,9 @@ impl Message {
     }
 }
 
-/// Milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub(crate) fn rfc3339_ms(ms: i64) -> String {
-    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    // Howard Hinnant's civil_from_days.
+/// The proleptic Gregorian `(year, month, day)` of a day count since 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -130,7 +129,13 @@ pub(crate) fn rfc3339_ms(ms: i64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// Milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub(crate) fn rfc3339_ms(ms: i64) -> String {
+    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let (year, month, day) = civil_from_days(days);
     let (hour, minute) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60);
     let (second, milli) = (ms_of_day / 1_000 % 60, ms_of_day % 1_000);
     format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}Z")
@@ -152,18 +157,11 @@ pub(crate) fn sign(secret: &Secret, id: &str, timestamp: i64, body: &[u8]) -> St
     )
 }
 
-/// A configured destination.
+/// A destination.
 #[derive(Debug)]
 enum Sink {
-    Http {
-        url: String,
-        secret: Arc<Secret>,
-        timeout: Duration,
-    },
-    Command {
-        command: Vec<String>,
-        timeout: Duration,
-    },
+    /// From `[[sink]]`.
+    Configured(SinkConfig),
     /// In-process (the demo watches what was processed).
     Channel(mpsc::UnboundedSender<Message>),
 }
@@ -183,24 +181,7 @@ impl Sinks {
             .user_agent(concat!("hookbr/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| format!("cannot build the HTTP client: {error}"))?;
-        let sinks = configs
-            .iter()
-            .map(|config| match config {
-                SinkConfig::Http {
-                    url,
-                    secret,
-                    timeout,
-                } => Sink::Http {
-                    url: url.clone(),
-                    secret: secret.clone(),
-                    timeout: *timeout,
-                },
-                SinkConfig::Command { command, timeout } => Sink::Command {
-                    command: command.clone(),
-                    timeout: *timeout,
-                },
-            })
-            .collect();
+        let sinks = configs.iter().cloned().map(Sink::Configured).collect();
         Ok(Self { sinks, client })
     }
 
@@ -220,8 +201,10 @@ impl Sinks {
         self.sinks
             .iter()
             .map(|sink| match sink {
-                Sink::Http { url, .. } => format!("forward to {url} (Standard Webhooks signed)"),
-                Sink::Command { command, .. } => {
+                Sink::Configured(SinkConfig::Http { url, .. }) => {
+                    format!("forward to {url} (Standard Webhooks signed)")
+                }
+                Sink::Configured(SinkConfig::Command { command, .. }) => {
                     format!("run {}", command.first().map_or("", String::as_str))
                 }
                 Sink::Channel(_) => "in-process".to_owned(),
@@ -233,12 +216,12 @@ impl Sinks {
     pub(crate) async fn deliver(&self, message: &Message) -> Result<(), String> {
         for sink in &self.sinks {
             match sink {
-                Sink::Http {
+                Sink::Configured(SinkConfig::Http {
                     url,
                     secret,
                     timeout,
-                } => self.post(url, secret, *timeout, message).await?,
-                Sink::Command { command, timeout } => {
+                }) => self.post(url, secret, *timeout, message).await?,
+                Sink::Configured(SinkConfig::Command { command, timeout }) => {
                     run_command(command, *timeout, message).await?
                 }
                 Sink::Channel(sender) => sender
