@@ -314,13 +314,20 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
             rows.push((step, status, outcome));
         }
         let mut seen = HashSet::new();
-        wait_processed(
-            &mut processed,
-            &waiting,
-            &mut seen,
-            Instant::now() + Duration::from_secs(15),
-        )
-        .await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        wait_processed(&mut processed, &waiting, &mut seen, deadline).await;
+        // The sink saw every message; the worker marks a row done just after its handler
+        // returns, so let the inbox catch up before its counts are printed.
+        if let Some(inbox) = server.inbox() {
+            while Instant::now() < deadline {
+                match inbox.stats().await {
+                    Ok(stats) if stats.pending + stats.in_flight > 0 => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    _ => break,
+                }
+            }
+        }
         let rows: Vec<Row> = rows
             .into_iter()
             .map(|(step, status, outcome)| {

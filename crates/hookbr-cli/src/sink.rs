@@ -179,6 +179,9 @@ impl Sinks {
     pub(crate) fn new(configs: &[SinkConfig]) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("hookbr/", env!("CARGO_PKG_VERSION")))
+            // Sinks are the merchant's own application, usually on loopback: a proxy set for the
+            // shell (HTTP_PROXY) must not intercept them.
+            .no_proxy()
             .build()
             .map_err(|error| format!("cannot build the HTTP client: {error}"))?;
         let sinks = configs.iter().cloned().map(Sink::Configured).collect();
