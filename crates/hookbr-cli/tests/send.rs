@@ -1,12 +1,14 @@
 //! `hookbr send` and `hookbr keygen` through the real binary, against a real hookbr-axum
 //! receiver on 127.0.0.1.
 
+mod common;
+
+use common::{Run, run_within};
 use std::{
     collections::HashMap,
-    io::Read as _,
     net::SocketAddr,
     path::Path,
-    process::{Command, Stdio},
+    process::Command,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -21,7 +23,6 @@ use hookbr_core::{
         BodyTokenVerifier, GrafenoVerifier, HeaderSecretVerifier, RsaPublicKey, UrlSecretVerifier,
     },
 };
-use serde_json::Value;
 
 const BONIFIQ_SECRET: &str = "bq-s3cr3t-for-send-tests";
 const FOODY_TOKEN: &str = "2b100082b90d4ad9b4fezzed960cf652";
@@ -97,58 +98,11 @@ impl Server {
     }
 }
 
-/// What one `hookbr` run did.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|error| panic!("not JSON ({error}): {self:?}"))
-    }
-}
-
 /// Runs `hookbr` with `args` (and `env`), killed after [`DEADLINE`].
 fn hookbr_env(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hookbr"))
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("hookbr starts");
-    let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            panic!("hookbr {args:?} ran longer than {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        code: status.code(),
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hookbr"));
+    command.args(args).envs(env.iter().copied());
+    run_within(command, DEADLINE)
 }
 
 fn hookbr(args: &[&str]) -> Run {

@@ -3,6 +3,9 @@
 //! Standard Webhooks signature itself), and `hookbr send` (or a plain HTTP client) standing in
 //! for the providers. Every child process is bounded and killed when a test ends.
 
+mod common;
+
+use common::{Run, run_within};
 use std::{
     collections::{HashMap, HashSet},
     io::{BufRead as _, BufReader, Read as _},
@@ -64,25 +67,6 @@ const PROXY_VARIABLES: [&str; 6] = [
 // Running the binary
 // ---------------------------------------------------------------------------------------------
 
-/// What one `hookbr` run did.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|error| panic!("not JSON ({error}): {self:?}"))
-    }
-
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
-
 fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hookbr"));
     command.args(args);
@@ -97,40 +81,7 @@ fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
 
 /// Runs `hookbr` with `args` (and `env`), killed after `deadline`.
 fn hookbr_within(args: &[&str], env: &[(&str, &str)], deadline: Duration) -> Run {
-    let mut child = command(args, env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("hookbr starts");
-    let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("hookbr {args:?} ran longer than {deadline:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        code: status.code(),
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
+    run_within(command(args, env), deadline)
 }
 
 fn hookbr_env(args: &[&str], env: &[(&str, &str)]) -> Run {
