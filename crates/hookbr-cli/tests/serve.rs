@@ -1384,3 +1384,70 @@ fn direct_mode_forwards_within_the_request() {
     assert_eq!(run.code, Some(2), "{run:?}");
     assert!(run.stderr.contains("direct mode"), "{run:?}");
 }
+
+/// The Redis server `scripts/test` started, or `None` (with a notice) outside CI.
+fn redis_url() -> Option<String> {
+    match std::env::var("HOOKBR_TEST_REDIS_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("HOOKBR_TEST_REDIS_URL is not set in CI: run the tests through scripts/test")
+        }
+        Err(_) => {
+            eprintln!("NOTICE: HOOKBR_TEST_REDIS_URL not set (run scripts/test): test skipped");
+            None
+        }
+    }
+}
+
+/// Two `hookbr serve` instances in direct mode share deduplication on Redis: the same delivery
+/// posted to both, many times and concurrently, reaches the application once.
+#[test]
+fn direct_mode_instances_share_dedup_on_redis() {
+    let Some(redis) = redis_url() else { return };
+    let app = App::start();
+    let (one, two) = (Fixture::new(false), Fixture::new(false));
+    let config = |fixture: &Fixture| {
+        format!(
+            "{SERVER}[inbox]\nurl = \"none\"\nredis = \"{redis}\"\n\n{BONIFIQ_ENDPOINT}{}",
+            app.sink_config(fixture.path())
+        )
+    };
+    let first = Serve::start(one.path(), &config(&one));
+    let second = Serve::start(two.path(), &config(&two));
+    let urls = [
+        first.url("/webhooks/bonifiq"),
+        second.url("/webhooks/bonifiq"),
+    ];
+    let runtime = test_runtime();
+    let client = http_client();
+    let uuid = unique_uuid();
+    let answers: Vec<(u16, bool)> = runtime.block_on(async {
+        let posts = (0..40).map(|i| {
+            let (client, url, uuid) = (client.clone(), urls[i % 2].clone(), uuid.clone());
+            tokio::spawn(async move { post_bonifiq(&client, &url, &uuid).await })
+        });
+        let mut answers = Vec::new();
+        for post in posts {
+            answers.push(post.await.unwrap().unwrap());
+        }
+        answers
+    });
+    let fresh = answers
+        .iter()
+        .filter(|(status, duplicate)| *status == 200 && !duplicate)
+        .count();
+    assert_eq!(fresh, 1, "exactly one copy processed: {answers:?}");
+    assert!(
+        answers
+            .iter()
+            .all(|(status, duplicate)| (*status == 200) || (*status == 409 && !duplicate)),
+        "every other copy is a duplicate or in flight: {answers:?}"
+    );
+    // Copies after the first completed are duplicates on either instance.
+    for url in &urls {
+        let again = runtime.block_on(post_bonifiq(&client, url, &uuid)).unwrap();
+        assert_eq!(again, (200, true));
+    }
+    assert_eq!(app.messages_for(&uuid).len(), 1, "{:?}", app.accepted());
+    app.assert_no_forgery();
+}
