@@ -169,15 +169,16 @@ where
                     .with_method(request.method().as_str())
                     .with_target(target)
                     .with_headers(&headers);
-                receiver.process(&delivery).await
+                // The head was checked above, before reading the body.
+                receiver.process_after_head(&delivery).await
             };
-            let verified = match processed {
-                Ok(verified) => verified,
+            let (verified, settlement) = match processed {
+                Ok(processed) => processed,
                 Err(rejection) => return Ok(reject(request, rejection)),
             };
 
             // Releases the claim if this future is dropped before settling.
-            let guard = SettleGuard::new(receiver.clone(), verified.settlement());
+            let guard = SettleGuard::new(receiver.clone(), settlement);
             request.extensions_mut().insert(verified);
             let http_request = request.request().clone();
             request.set_payload(Payload::from(body));
