@@ -1,5 +1,22 @@
-use actix_web::http::header::HeaderMap;
+use std::sync::LazyLock;
+
+use actix_web::http::header::{
+    CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName,
+};
 use hookbr_core::HeaderSource;
+
+/// The names the hookbr pipeline looks up on every delivery, as ready-made [`HeaderName`]s:
+/// `HeaderMap::get(&str)` parses the name on every call, and allocates a copy of a
+/// non-standard one (`X-Loyalty-Secret`), which showed in profiles of the actix adapter.
+static KNOWN: LazyLock<[HeaderName; 5]> = LazyLock::new(|| {
+    [
+        CONTENT_TYPE,
+        CONTENT_LENGTH,
+        CONTENT_ENCODING,
+        HeaderName::from_static("x-loyalty-secret"),
+        HeaderName::from_static("x-unique-key"),
+    ]
+});
 
 /// A [`HeaderSource`] over actix-web's [`HeaderMap`] (actix-web 4 is on `http` 0.2).
 #[derive(Debug, Clone, Copy)]
@@ -7,6 +24,43 @@ pub struct ActixHeaders<'a>(pub &'a HeaderMap);
 
 impl HeaderSource for ActixHeaders<'_> {
     fn header(&self, name: &str) -> Option<&[u8]> {
-        self.0.get(name).map(|value| value.as_bytes())
+        let value = match KNOWN
+            .iter()
+            .find(|known| known.as_str().eq_ignore_ascii_case(name))
+        {
+            Some(known) => self.0.get(known),
+            None => self.0.get(name),
+        };
+        value.map(|value| value.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn known_and_other_names_ignore_case() {
+        let mut map = HeaderMap::new();
+        map.insert(
+            HeaderName::from_static("x-loyalty-secret"),
+            HeaderValue::from_static("s"),
+        );
+        map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        map.insert(
+            HeaderName::from_static("x-store"),
+            HeaderValue::from_static("42"),
+        );
+        let headers = ActixHeaders(&map);
+        assert_eq!(headers.header("X-Loyalty-Secret"), Some(&b"s"[..]));
+        assert_eq!(
+            headers.header("Content-Type"),
+            Some(&b"application/json"[..])
+        );
+        assert_eq!(headers.header("X-Store"), Some(&b"42"[..]));
+        assert_eq!(headers.header("x-unique-key"), None);
+        assert_eq!(headers.header("not a header name"), None);
     }
 }

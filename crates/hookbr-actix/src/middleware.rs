@@ -12,7 +12,7 @@ use actix_web::{
     dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready},
     http::StatusCode,
 };
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt as _, StreamExt as _};
 use hookbr_core::{
     Receiver, Rejection, RejectionKind, Request as CoreRequest, SettleGuard, verify::Verify,
@@ -147,17 +147,30 @@ where
 
             let limit = receiver.body_limit();
             let mut payload = request.take_payload();
-            let mut body = BytesMut::new();
+            // A body that arrives in one chunk (the usual case) is kept as is; only a body in
+            // several chunks is copied into one buffer.
+            let mut first = Bytes::new();
+            let mut joined: Option<BytesMut> = None;
             while let Some(chunk) = payload.next().await {
                 let Ok(chunk) = chunk else {
                     return Ok(reject(request, RejectionKind::UnreadableBody.into()));
                 };
-                if body.len() + chunk.len() > limit {
+                let read = joined.as_ref().map_or(first.len(), BytesMut::len);
+                if read + chunk.len() > limit {
                     return Ok(reject(request, receiver.too_large()));
                 }
-                body.extend_from_slice(&chunk);
+                match &mut joined {
+                    Some(buffer) => buffer.extend_from_slice(&chunk),
+                    None if first.is_empty() => first = chunk,
+                    None => {
+                        let mut buffer = BytesMut::with_capacity(first.len() + chunk.len());
+                        buffer.extend_from_slice(&first);
+                        buffer.extend_from_slice(&chunk);
+                        joined = Some(buffer);
+                    }
+                }
             }
-            let body = body.freeze();
+            let body = joined.map_or(first, BytesMut::freeze);
 
             let processed = {
                 let headers = ActixHeaders(request.headers());
@@ -169,15 +182,16 @@ where
                     .with_method(request.method().as_str())
                     .with_target(target)
                     .with_headers(&headers);
-                receiver.process(&delivery).await
+                // The head was checked above, before reading the body.
+                receiver.process_after_head(&delivery).await
             };
-            let verified = match processed {
-                Ok(verified) => verified,
+            let (verified, settlement) = match processed {
+                Ok(processed) => processed,
                 Err(rejection) => return Ok(reject(request, rejection)),
             };
 
             // Releases the claim if this future is dropped before settling.
-            let guard = SettleGuard::new(receiver.clone(), verified.settlement());
+            let guard = SettleGuard::new(receiver.clone(), settlement);
             request.extensions_mut().insert(verified);
             let http_request = request.request().clone();
             request.set_payload(Payload::from(body));

@@ -1,32 +1,98 @@
-//! `bench-server <mode> <addr> [database]`: a server for load measurements and crash tests on
-//! loopback.
+//! `bench-server`: the servers of hookbr's HTTP load harness (`scripts/bench`), plus its
+//! request generator, its report and the dedup memory probe. Loopback only.
 //!
-//! | mode | route | what runs |
-//! |---|---|---|
-//! | `bare` | `POST /bonifiq` | axum only: `async fn(Bytes) -> StatusCode::OK`, the upper limit |
-//! | `hookbr` | `POST /bonifiq` | hookbr-axum direct mode: header secret, decode, in-memory dedup |
-//! | `inbox-sqlite` | `POST /bonifiq` | hookbr-axum inbox mode on the SQLite file `database`, plus a worker |
-//! | `inbox-postgres` | `POST /bonifiq` | the same on PostgreSQL, `database` being its URL |
-//! | `redis-direct` | `POST /bonifiq` | direct mode with dedup shared on Redis (`database` = URL), 20 ms handler |
+//! ```text
+//! bench-server <mode> <addr> [database]   serve until SIGTERM/SIGINT
+//! bench-server gen <out.lua> <count>      pre-sign <count> Grafeno deliveries for wrk
+//! bench-server report <results.tsv> [grafeno-pool]   print the table and the ratios
+//! bench-server criterion [dir]            summarize the last `cargo bench` of hookbr-core
+//! bench-server dedup-rss [count]          MemoryStore bytes per entry, from RSS
+//! ```
 //!
-//! The secret is `bench-secret`. Runs until killed (SIGTERM or SIGINT stop it gracefully).
+//! Every server mode serves the same paths, so one wrk script drives them all:
+//!
+//! | mode | `POST /bonifiq` | `POST /foody` | `POST /grafeno` |
+//! |---|---|---|---|
+//! | `bare` | axum `async fn(Bytes) -> StatusCode::OK` | same | only the RSA verify (`ring`) |
+//! | `hand` | hand-written merchant handler: `HeaderMap`, `==` secret, `serde_json::Value`, `Mutex<HashSet>` | same, token in body | — |
+//! | `hookbr` | hookbr-axum direct mode, header secret | body token | RSA-2048 signature |
+//! | `actix-bare` | actix-web `HttpResponse::Ok()` | same | only the RSA verify (`ring`) |
+//! | `actix-hookbr` | hookbr-actix direct mode | body token | RSA-2048 signature |
+//! | `inbox-sqlite` | hookbr-axum inbox mode on the SQLite file `database`, plus a worker | same | same |
+//! | `inbox-postgres` | the same on PostgreSQL, `database` being its URL | same | same |
+//! | `redis-direct` | direct mode, dedup shared on Redis (`database` = URL), 20 ms handler | same | same |
+//!
+//! Secrets: `bench-secret` (BonifiQ), `bench-token` (Foody), the committed 2048-bit test key
+//! (Grafeno). Every server runs on one worker thread: the scripts pin it to one core and the
+//! load generator to the other.
 
 #![allow(clippy::print_stdout, reason = "a command-line tool")]
 
+mod actix;
+mod baseline;
+mod criterion;
+mod dedup_rss;
+mod generate;
+mod report;
+
 use std::sync::Arc;
 
-use axum::{Router, http::StatusCode, routing::post};
+use axum::{
+    Router,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    routing::post,
+};
 use bytes::Bytes;
 use hookbr_axum::{IntoRouter, Webhook, Webhooks};
 use hookbr_core::inbox::Inbox;
-use hookbr_core::{Secret, verify::HeaderSecretVerifier};
+use hookbr_core::{
+    Secret,
+    testkit::TestKey,
+    verify::{BodyTokenVerifier, GrafenoVerifier, HeaderSecretVerifier},
+};
 use hookbr_store::{
     PostgresInbox, RedisStore, SqliteInbox,
     worker::{Delivered, Worker, WorkerOptions},
 };
 
+use crate::baseline::{HandWritten, RsaBaseline};
+
+pub(crate) const BONIFIQ_PATH: &str = "/bonifiq";
+pub(crate) const FOODY_PATH: &str = "/foody";
+pub(crate) const GRAFENO_PATH: &str = "/grafeno";
+pub(crate) const BONIFIQ_SECRET: &str = "bench-secret";
+pub(crate) const FOODY_TOKEN: &str = "bench-token";
+
 async fn bare(_body: Bytes) -> StatusCode {
     StatusCode::OK
+}
+
+async fn bare_rsa(
+    State(baseline): State<Arc<RsaBaseline>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let unique_key = headers
+        .get("x-unique-key")
+        .map(axum::http::HeaderValue::as_bytes);
+    StatusCode::from_u16(baseline.verify(unique_key, &body))
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+async fn hand_bonifiq(
+    State(hand): State<Arc<HandWritten>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let secret = headers
+        .get("x-loyalty-secret")
+        .map(axum::http::HeaderValue::as_bytes);
+    StatusCode::from_u16(hand.bonifiq(secret, &body)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+async fn hand_foody(State(hand): State<Arc<HandWritten>>, body: Bytes) -> StatusCode {
+    StatusCode::from_u16(hand.foody(&body)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 async fn handler(Webhook(_verified): Webhook) -> StatusCode {
@@ -39,11 +105,21 @@ async fn slow_handler(Webhook(_verified): Webhook) -> StatusCode {
     StatusCode::OK
 }
 
-fn webhooks() -> Result<Webhooks, Box<dyn std::error::Error>> {
-    Ok(Webhooks::new().bonifiq(
-        "/bonifiq",
-        HeaderSecretVerifier::bonifiq([Secret::new("bench-secret")?])?,
-    ))
+/// The three hookbr routes every hookbr mode serves.
+pub(crate) fn webhooks() -> Result<Webhooks, Box<dyn std::error::Error>> {
+    Ok(Webhooks::new()
+        .bonifiq(
+            BONIFIQ_PATH,
+            HeaderSecretVerifier::bonifiq([Secret::new(BONIFIQ_SECRET)?])?,
+        )
+        .foody(
+            FOODY_PATH,
+            BodyTokenVerifier::foody([Secret::new(FOODY_TOKEN)?])?,
+        )
+        .grafeno(
+            GRAFENO_PATH,
+            GrafenoVerifier::new([TestKey::rsa_2048().public_key()])?,
+        ))
 }
 
 async fn shutdown() {
@@ -55,12 +131,43 @@ async fn shutdown() {
     }
 }
 
+const USAGE: &str = "usage: bench-server <bare|hand|hookbr|actix-bare|actix-hookbr|inbox-sqlite|inbox-postgres|redis-direct> <addr> [database]
+       bench-server gen <out.lua> <count>
+       bench-server report <results.tsv> [grafeno-pool]
+       bench-server criterion [target/criterion]
+       bench-server dedup-rss [count]";
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bench-server <bare|hookbr|inbox-sqlite|inbox-postgres|redis-direct> <addr> [database]";
-    let mode = args.next().ok_or(usage)?;
-    let addr = args.next().ok_or(usage)?;
+    let mode = args.next().ok_or(USAGE)?;
+    match mode.as_str() {
+        "gen" => {
+            let out = args.next().ok_or(USAGE)?;
+            let count = args.next().ok_or(USAGE)?.parse()?;
+            return generate::run(&out, count);
+        }
+        "report" => {
+            let path = args.next().ok_or(USAGE)?;
+            let pool = args.next().and_then(|pool| pool.parse().ok());
+            print!("{}", report::render(&std::fs::read_to_string(path)?, pool));
+            return Ok(());
+        }
+        "criterion" => {
+            let dir = args.next().unwrap_or_else(|| "target/criterion".to_owned());
+            print!("{}", criterion::render(std::path::Path::new(&dir)));
+            return Ok(());
+        }
+        "dedup-rss" => {
+            let count = args.next().map_or(Ok(1_000_000), |count| count.parse())?;
+            return dedup_rss::run(count);
+        }
+        _ => {}
+    }
+    let addr = args.next().ok_or(USAGE)?;
     let database = args.next();
+    if mode.starts_with("actix-") {
+        return actix::serve(&mode, &addr);
+    }
     // One worker thread: the scripts pin the server to one core and the load to the other.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -69,7 +176,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(async move {
         let mut worker = None;
         let app: Router = match mode.as_str() {
-            "bare" => Router::new().route("/bonifiq", post(bare)),
+            "bare" => Router::new()
+                .route(BONIFIQ_PATH, post(bare))
+                .route(FOODY_PATH, post(bare))
+                .route(GRAFENO_PATH, post(bare_rsa))
+                .with_state(Arc::new(RsaBaseline::new()?)),
+            "hand" => Router::new()
+                .route(BONIFIQ_PATH, post(hand_bonifiq))
+                .route(FOODY_PATH, post(hand_foody))
+                .with_state(Arc::new(HandWritten::default())),
             "hookbr" => webhooks()?.into_router(handler)?,
             "redis-direct" => {
                 let url = database.ok_or("redis-direct needs a Redis URL")?;
@@ -100,7 +215,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ));
                 webhooks()?.inbox(inbox).into_router(handler)?
             }
-            other => return Err(format!("unknown mode {other:?}; {usage}").into()),
+            other => return Err(format!("unknown mode {other:?}\n{USAGE}").into()),
         };
         let listener = tokio::net::TcpListener::bind(&addr).await?;
         println!("{mode} listening on {}", listener.local_addr()?);

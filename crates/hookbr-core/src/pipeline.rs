@@ -5,7 +5,8 @@
 //! 1. **Head** — method allowed (`405`), no `Content-Encoding` other than `identity` (`415`),
 //!    declared `Content-Type` is JSON where the provider sends JSON (`415`), `Content-Length`
 //!    within the body limit (`413`). Adapters call
-//!    [`Receiver::check_head`] before reading the body, so an oversized body is never buffered.
+//!    [`Receiver::check_head`] before reading the body, so an oversized body is never buffered,
+//!    then [`Receiver::process_after_head`] for the remaining steps.
 //! 2. **Size** — the body read is within the limit (`413`).
 //! 3. **Authenticate** — the verifier on the bytes as received (`401`; `400` when the body had to
 //!    be parsed to find a token or signature and is not the provider's format).
@@ -51,7 +52,6 @@ use crate::{
     WebhookEvent,
     dedup::{Claim, IdempotencyStore, MemoryStore, StoreError},
     inbox::{Inbox, InboxRecord, Inserted},
-    request::is_json_media_type,
     verify::{AnyVerifier, Verify},
 };
 
@@ -284,11 +284,8 @@ impl<V: Verify> Receiver<V> {
                 return Err(RejectionKind::UnsupportedMediaType.into());
             }
         }
-        if self.endpoint.requires_json() && head.header("content-type").is_some() {
-            match head.media_type() {
-                Some(media) if is_json_media_type(&media) => {}
-                _ => return Err(RejectionKind::UnsupportedMediaType.into()),
-            }
+        if self.endpoint.requires_json() && head.declares_json() == Some(false) {
+            return Err(RejectionKind::UnsupportedMediaType.into());
         }
         let declared = head
             .header("content-length")
@@ -317,6 +314,23 @@ impl<V: Verify> Receiver<V> {
     /// `200` answers for duplicates and handshakes).
     pub async fn process(&self, request: &Request<'_>) -> Result<Verified, Rejection> {
         self.check_head(request)?;
+        let (verified, _) = self.process_after_head(request).await?;
+        Ok(verified)
+    }
+
+    /// [`process`](Self::process) for adapters that have already run
+    /// [`check_head`](Self::check_head) on this request's head (before reading the body): the
+    /// head checks are not repeated, and the delivery's [`Settlement`] comes with the event (the
+    /// same as [`Verified::settlement`], without deriving the delivery key a second time).
+    ///
+    /// # Errors
+    ///
+    /// As [`process`](Self::process), except for the head checks' `405`, `415` and declared-size
+    /// `413`, which are the caller's to have answered.
+    pub async fn process_after_head(
+        &self,
+        request: &Request<'_>,
+    ) -> Result<(Verified, Settlement), Rejection> {
         if request.body().len() > self.body_limit {
             return Err(self.too_large());
         }
@@ -343,11 +357,12 @@ impl<V: Verify> Receiver<V> {
                 DeliveryId::digest_of(self.endpoint.provider(), &[b"body", request.body()])
             }),
         };
+        let key = delivery_id.key();
         if let Some(inbox) = &self.inbox {
             let record = InboxRecord::new(
                 self.endpoint.to_text(),
                 delivery_id.as_str().to_owned(),
-                delivery_id.key(),
+                key,
                 request.body().to_vec(),
                 DECODE_HEADERS
                     .iter()
@@ -366,13 +381,21 @@ impl<V: Verify> Receiver<V> {
         }
         let claim = match &self.store {
             None => None,
-            Some(store) => match store.claim(delivery_id.key(), self.lease).await? {
+            Some(store) => match store.claim(key, self.lease).await? {
                 Claim::New(token) => Some(token),
                 Claim::InFlight => return Err(RejectionKind::InFlight.into()),
                 Claim::Done => return Err(RejectionKind::Duplicate.into()),
             },
         };
-        Ok(Verified::new(event, delivery_id, matched, claim, synthetic))
+        let settlement = Settlement {
+            key,
+            claim,
+            synthetic,
+        };
+        Ok((
+            Verified::new(event, delivery_id, matched, claim, synthetic),
+            settlement,
+        ))
     }
 }
 

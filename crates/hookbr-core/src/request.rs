@@ -158,6 +158,38 @@ impl<'a> Request<'a> {
         let media = value.split(';').next().unwrap_or_default().trim();
         Some(media.to_ascii_lowercase())
     }
+
+    /// Whether the `Content-Type` header denotes JSON (`None` without one): `application/json`,
+    /// `text/json` or `application/*+json`, parameters and ASCII case ignored, as
+    /// [`media_type`](Self::media_type) would read it, without allocating.
+    pub(crate) fn declares_json(&self) -> Option<bool> {
+        let Ok(value) = std::str::from_utf8(self.header("content-type")?) else {
+            return Some(false);
+        };
+        let media = value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .as_bytes();
+        let starts = |prefix: &[u8]| {
+            media
+                .get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        };
+        let ends = |suffix: &[u8]| {
+            media
+                .len()
+                .checked_sub(suffix.len())
+                .and_then(|start| media.get(start..))
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+        };
+        Some(
+            media.eq_ignore_ascii_case(b"application/json")
+                || media.eq_ignore_ascii_case(b"text/json")
+                || (starts(b"application/") && ends(b"+json")),
+        )
+    }
 }
 
 impl fmt::Debug for Request<'_> {
@@ -172,7 +204,9 @@ impl fmt::Debug for Request<'_> {
     }
 }
 
-/// Whether a media type (as returned by [`Request::media_type`]) denotes JSON.
+/// Whether a media type (as returned by [`Request::media_type`]) denotes JSON; the reference
+/// that [`Request::declares_json`] is tested against.
+#[cfg(test)]
 pub(crate) fn is_json_media_type(media: &str) -> bool {
     media == "application/json"
         || media == "text/json"
@@ -206,6 +240,34 @@ mod tests {
         assert!(is_json_media_type("application/json"));
         assert!(is_json_media_type("application/problem+json"));
         assert!(!is_json_media_type("text/plain"));
+    }
+
+    #[test]
+    fn declares_json_agrees_with_media_type() {
+        for value in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            " text/json ",
+            "application/problem+JSON",
+            "application/+json",
+            "application/jsonx",
+            "text/plain",
+            "json",
+            "",
+            ";application/json",
+            "application/json\u{a0}",
+            "applicatio\u{e9}/x+json",
+        ] {
+            let headers = [("content-type", value)];
+            let request = Request::new(b"").with_headers(&headers);
+            let expected = request.media_type().map(|media| is_json_media_type(&media));
+            assert_eq!(request.declares_json(), expected, "{value:?}");
+        }
+        let headers = [("content-type", &b"application/\xff+json"[..])];
+        let request = Request::new(b"").with_headers(&headers);
+        assert_eq!(request.media_type(), None);
+        assert_eq!(request.declares_json(), Some(false));
+        assert_eq!(Request::new(b"").declares_json(), None);
     }
 
     #[test]

@@ -2,6 +2,9 @@ use bytes::Bytes;
 use hookbr_core::Rejection;
 use http::{HeaderName, HeaderValue, Response, StatusCode, header::CONTENT_TYPE};
 
+const DUPLICATE: HeaderName = HeaderName::from_static("hookbr-duplicate");
+const TRUE: HeaderValue = HeaderValue::from_static("true");
+
 /// How a [`Rejection`] becomes a response. Implemented by [`DefaultRejectionResponse`] and by
 /// closures `Fn(&Rejection) -> Response<B>`.
 ///
@@ -36,7 +39,11 @@ impl<B: From<Bytes>> RejectionResponse<B> for DefaultRejectionResponse {
             HeaderValue::from_static(Rejection::CONTENT_TYPE),
         );
         for (name, value) in rejection.headers() {
-            if let (Ok(name), Ok(value)) = (
+            // Every duplicate carries `Hookbr-Duplicate: true`: a ready-made name and value
+            // instead of parsing (and copying) both on each answer.
+            if name.eq_ignore_ascii_case(DUPLICATE.as_str()) && value == "true" {
+                headers.insert(DUPLICATE, TRUE);
+            } else if let (Ok(name), Ok(value)) = (
                 HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_str(&value),
             ) {

@@ -148,13 +148,14 @@ where
         }
         Err(_) => return Ok(reject(&response, RejectionKind::UnreadableBody.into())),
     };
-    let verified = match receiver.process(&head.with_body(&bytes)).await {
-        Ok(verified) => verified,
+    // The head was checked above, before reading the body.
+    let (verified, settlement) = match receiver.process_after_head(&head.with_body(&bytes)).await {
+        Ok(processed) => processed,
         Err(rejection) => return Ok(reject(&response, rejection)),
     };
 
     // Releases the claim if this future is dropped before settling (client gone, timeout).
-    let guard = SettleGuard::new(receiver.clone(), verified.settlement());
+    let guard = SettleGuard::new(receiver.clone(), settlement);
     let mut request = Request::from_parts(parts, ReqBody::from(bytes));
     request.extensions_mut().insert(verified);
     let called = std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(request)));
