@@ -358,6 +358,14 @@ impl<V: Verify> Receiver<V> {
             }),
         };
         let key = delivery_id.key();
+        #[cfg(feature = "tracing")]
+        {
+            // Fills the fields a surrounding span declared (hookbr-tower's `delivery` span);
+            // a no-op otherwise.
+            let span = tracing::Span::current();
+            span.record("kind", event.kind());
+            span.record("delivery_id", delivery_id.as_str());
+        }
         if let Some(inbox) = &self.inbox {
             let record = InboxRecord::new(
                 self.endpoint.to_text(),

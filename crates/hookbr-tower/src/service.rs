@@ -101,6 +101,13 @@ where
         let receiver = self.receiver.clone();
         let response = self.response.clone();
         let exact_200 = self.exact_200;
+        #[cfg(feature = "tracing")]
+        {
+            let span = observe::span(&receiver);
+            let future = handle(inner, receiver, response, exact_200, request);
+            ResponseFuture::new(Box::pin(observe::instrument(future, span)))
+        }
+        #[cfg(not(feature = "tracing"))]
         ResponseFuture::new(Box::pin(handle(
             inner, receiver, response, exact_200, request,
         )))
@@ -227,6 +234,82 @@ mod tests {
             .unwrap()
     }
 
+    /// One `delivery` span per request with the delivery's fields, and one `hookbr::rejection`
+    /// event per refusal; never the secret.
+    #[cfg(feature = "tracing")]
+    #[tokio::test]
+    async fn traces_a_span_per_delivery() {
+        use std::sync::Mutex;
+
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let service = ServiceBuilder::new().layer(layer(1024)).service(service_fn(
+            |_: Request<Full<Bytes>>| async {
+                tracing::info!("in the handler");
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+            },
+        ));
+        let delivery = testkit::bonifiq_point_add("s");
+        let uuid = serde_json::from_slice::<serde_json::Value>(&delivery.body).unwrap()["Uuid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for attempt in [
+            &delivery,
+            &delivery,
+            &testkit::bonifiq_point_add("wrong-secret"),
+        ] {
+            let _ = service.clone().oneshot(request(attempt)).await.unwrap();
+        }
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let handler = log
+            .lines()
+            .find(|line| line.contains("in the handler"))
+            .unwrap();
+        assert!(
+            handler.contains("delivery{provider=\"bonifiq\" endpoint=bonifiq kind=\"Point_Add\"")
+                && handler.contains(&format!("delivery_id=\"{uuid}\"")),
+            "{log}"
+        );
+        let duplicate = log
+            .lines()
+            .find(|line| line.contains("acknowledged"))
+            .unwrap();
+        assert!(
+            duplicate.contains("TRACE") && duplicate.contains("hookbr::rejection"),
+            "{log}"
+        );
+        assert!(duplicate.contains("outcome=\"duplicate\""), "{log}");
+        let rejected = log.lines().find(|line| line.contains("rejected")).unwrap();
+        assert!(
+            rejected.contains("DEBUG") && rejected.contains("hookbr::rejection"),
+            "{log}"
+        );
+        assert!(
+            rejected.contains("reason=\"invalid_secret\"") && rejected.contains("status=401"),
+            "{log}"
+        );
+        assert!(!log.contains("wrong-secret"), "{log}");
+    }
+
     #[tokio::test]
     async fn settles_by_the_inner_status() {
         let calls = Arc::new(AtomicUsize::new(0));
@@ -332,5 +415,67 @@ mod tests {
         );
         assert!(retry.headers().get("hookbr-duplicate").is_none());
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+}
+
+#[cfg(feature = "tracing")]
+mod observe {
+    use std::{future::Future, time::Instant};
+
+    use hookbr_core::{Receiver, Rejection};
+    use http::Response;
+    use tracing::{Instrument as _, Level, Span, field::Empty};
+
+    /// The `delivery` span of one request; the pipeline fills `kind` and `delivery_id`.
+    pub(super) fn span<V: hookbr_core::verify::Verify>(receiver: &Receiver<V>) -> Span {
+        let endpoint = receiver.endpoint();
+        tracing::info_span!(
+            target: "hookbr::delivery",
+            "delivery",
+            provider = endpoint.provider().as_str(),
+            endpoint = %endpoint.to_text(),
+            kind = Empty,
+            delivery_id = Empty,
+            outcome = Empty,
+            reason = Empty,
+            status = Empty,
+            latency_us = Empty,
+        )
+    }
+
+    /// Runs `future` in `span`, then records the outcome and emits the rejection event.
+    pub(super) async fn instrument<B, E>(
+        future: impl Future<Output = Result<Response<B>, E>>,
+        span: Span,
+    ) -> Result<Response<B>, E> {
+        let started = Instant::now();
+        let result = future.instrument(span.clone()).await;
+        let latency = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        span.record("latency_us", latency);
+        let Ok(response) = &result else {
+            span.record("outcome", "error");
+            return result;
+        };
+        let status = response.status().as_u16();
+        span.record("status", status);
+        match response.extensions().get::<Rejection>() {
+            None if response.status().is_success() => {
+                span.record("outcome", "processed");
+            }
+            None => {
+                span.record("outcome", "handler_failed");
+                tracing::event!(target: "hookbr::rejection", parent: &span, Level::DEBUG, status, "the handler failed; the claim is released");
+            }
+            Some(rejection) => {
+                span.record("outcome", rejection.category());
+                span.record("reason", rejection.reason());
+                if rejection.is_acknowledgement() {
+                    tracing::event!(target: "hookbr::rejection", parent: &span, Level::TRACE, status, category = rejection.category(), "acknowledged without the handler");
+                } else {
+                    tracing::event!(target: "hookbr::rejection", parent: &span, Level::DEBUG, status, category = rejection.category(), reason = rejection.reason(), "rejected");
+                }
+            }
+        }
+        result
     }
 }
