@@ -6,6 +6,7 @@
 //! bench-server gen <out.lua> <count>      pre-sign <count> Grafeno deliveries for wrk
 //! bench-server report <results.tsv> [grafeno-pool]   print the table and the ratios
 //! bench-server criterion [dir]            summarize the last `cargo bench` of hookbr-core
+//! bench-server decode <provider> <typed|value> <count>   decode loop, for callgrind counts
 //! bench-server dedup-rss [count]          MemoryStore bytes per entry, from RSS
 //! ```
 //!
@@ -31,6 +32,7 @@
 mod actix;
 mod baseline;
 mod criterion;
+mod decode;
 mod dedup_rss;
 mod generate;
 mod report;
@@ -135,6 +137,7 @@ const USAGE: &str = "usage: bench-server <bare|hand|hookbr|actix-bare|actix-hook
        bench-server gen <out.lua> <count>
        bench-server report <results.tsv> [grafeno-pool]
        bench-server criterion [target/criterion]
+       bench-server decode <bonifiq|foody|iset|grafeno> <typed|value> <count>
        bench-server dedup-rss [count]";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -156,6 +159,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let dir = args.next().unwrap_or_else(|| "target/criterion".to_owned());
             print!("{}", criterion::render(std::path::Path::new(&dir)));
             return Ok(());
+        }
+        "decode" => {
+            let provider = args.next().ok_or(USAGE)?;
+            let kind = args.next().ok_or(USAGE)?;
+            let count = args.next().ok_or(USAGE)?.parse()?;
+            return decode::run(&provider, &kind, count);
         }
         "dedup-rss" => {
             let count = args.next().map_or(Ok(1_000_000), |count| count.parse())?;
