@@ -1,4 +1,5 @@
-//! What `hookbr serve` records about every request: Prometheus metrics (through the `metrics`
+//! What `hookbr serve` records about every request (the `delivery` span and the
+//! `hookbr::rejection` events come from `hookbr-tower`'s `tracing` feature): Prometheus metrics (through the `metrics`
 //! crate), a bounded log of recent requests for the inspector (rejections included, since they
 //! never reach the inbox), and the error of each attempt the worker made.
 //!
@@ -29,8 +30,6 @@ use axum::{
 };
 use hookbr_core::{Inbox, Rejection, inbox::now_ms};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-
-use tracing::Instrument as _;
 
 /// How many recent requests the inspector keeps.
 const RECENT: usize = 500;
@@ -196,19 +195,7 @@ pub(crate) async fn record(State(route): State<Route>, request: Request, next: N
     let at_ms = now_ms();
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
-    let span = tracing::info_span!(
-        target: "hookbr::delivery",
-        "delivery",
-        provider = route.provider,
-        endpoint = &*route.endpoint,
-        kind = tracing::field::Empty,
-        delivery_id = tracing::field::Empty,
-        outcome = tracing::field::Empty,
-        reason = tracing::field::Empty,
-        status = tracing::field::Empty,
-        latency_us = tracing::field::Empty,
-    );
-    let response = next.run(request).instrument(span.clone()).await;
+    let response = next.run(request).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     let rejection = response.extensions().get::<Rejection>();
@@ -248,27 +235,8 @@ pub(crate) async fn record(State(route): State<Route>, request: Request, next: N
     metrics::histogram!("hookbr_request_duration_seconds", "provider" => provider.clone())
         .record(elapsed.as_secs_f64());
     let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-    span.record("outcome", outcome);
-    span.record("status", status);
-    span.record("latency_us", micros);
-    if let Some(reason) = reason {
-        span.record("reason", reason);
-    }
-    match outcome {
-        "rejected" => tracing::info!(
-            target: "hookbr::rejection",
-            parent: &span,
-            reason = reason.unwrap_or_default(),
-            category = rejection.map(Rejection::category).unwrap_or_default(),
-            status,
-            %method,
-            %path,
-            "rejected"
-        ),
-        "failed" => {
-            tracing::warn!(target: "hookbr::delivery", parent: &span, status, "the sinks failed; the provider will retry")
-        }
-        _ => tracing::debug!(target: "hookbr::delivery", parent: &span, "answered"),
+    if outcome == "failed" {
+        tracing::warn!(target: "hookbr::delivery", endpoint = &*route.endpoint, status, "the sinks failed; the provider will retry");
     }
     route.observer.push(Seen {
         at_ms,

@@ -45,10 +45,11 @@ pub(crate) fn log(line: &str) {
 
 /// Logs to stderr, filtered by `HOOKBR_LOG` (`tracing` directives; default `info`). The
 /// targets are documented in the crate docs: `hookbr` (service), `hookbr::delivery` (one span
-/// per request), `hookbr::rejection` (refused deliveries), `hookbr::worker` (attempts).
+/// per request), `hookbr::rejection` (refused deliveries, shown by default), `hookbr::worker`
+/// (attempts).
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HOOKBR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hookbr::rejection=debug"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -139,9 +140,6 @@ impl Server {
                 let endpoint = route_name.clone();
                 async move {
                     let id = verified.delivery_id();
-                    let span = tracing::Span::current();
-                    span.record("kind", verified.event().kind());
-                    span.record("delivery_id", id.as_str());
                     let label = verified.matched_key().to_string();
                     let processed = Processed {
                         endpoint: &endpoint,
