@@ -296,7 +296,7 @@ impl<'de> Deserialize<'de> for ObjectiveType {
 
 /// `PointsBalance` inside a point payload: an object in the legacy docs, a bare integer
 /// elsewhere. Both decode.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 #[non_exhaustive]
 pub enum PointsBalance {
@@ -311,6 +311,56 @@ pub enum PointsBalance {
     },
     /// A bare integer balance.
     Points(i64),
+}
+
+impl<'de> Deserialize<'de> for PointsBalance {
+    // By hand rather than `untagged`: serde buffers a value before trying an untagged enum's
+    // variants, which cost as much as the rest of a `Point_Add` decode.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Balance;
+
+        impl<'de> serde::de::Visitor<'de> for Balance {
+            type Value = PointsBalance;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an integer or an object with PointsBalance and CashbackBalance")
+            }
+
+            fn visit_i64<E>(self, points: i64) -> Result<Self::Value, E> {
+                Ok(PointsBalance::Points(points))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, points: u64) -> Result<Self::Value, E> {
+                i64::try_from(points)
+                    .map(PointsBalance::Points)
+                    .map_err(|_| E::custom("PointsBalance out of range"))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let (mut points_balance, mut cashback_balance) = (None, None);
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match &*key {
+                        "PointsBalance" => points_balance = map.next_value::<Option<i64>>()?,
+                        "CashbackBalance" => {
+                            cashback_balance = map.next_value::<Option<serde_json::Number>>()?;
+                        }
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(PointsBalance::Balances {
+                    points_balance,
+                    cashback_balance,
+                })
+            }
+        }
+
+        deserializer.deserialize_any(Balance)
+    }
 }
 
 /// The payload of `Point_Add` (and, by assumption, `Point_Remove` and `Point_Update`).
@@ -508,6 +558,65 @@ impl Serialize for BonifiqEnvelope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn points_balance_shapes() {
+        let parse = |text: &str| serde_json::from_str::<PointsBalance>(text);
+        assert_eq!(parse("300").unwrap(), PointsBalance::Points(300));
+        assert_eq!(parse("-5").unwrap(), PointsBalance::Points(-5));
+        assert_eq!(
+            parse(r#"{"PointsBalance": 300, "CashbackBalance": 21.50, "Other": [1]}"#).unwrap(),
+            PointsBalance::Balances {
+                points_balance: Some(300),
+                cashback_balance: Some(serde_json::Number::from_f64(21.5).unwrap()),
+            }
+        );
+        assert_eq!(
+            parse(r#"{"PointsBalance": null}"#).unwrap(),
+            PointsBalance::Balances {
+                points_balance: None,
+                cashback_balance: None,
+            }
+        );
+        for bad in [
+            "1.5",
+            "\"300\"",
+            "18446744073709551615",
+            r#"{"PointsBalance": "x"}"#,
+            "null",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        // Round trip through the untagged serialization.
+        for text in ["300", r#"{"PointsBalance":300,"CashbackBalance":210}"#] {
+            let value = parse(text).unwrap();
+            assert_eq!(serde_json::to_string(&value).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn ids_are_strings_or_numbers() {
+        #[derive(Deserialize, Debug)]
+        struct Id {
+            #[serde(default, deserialize_with = "opt_string_or_number")]
+            id: Option<String>,
+        }
+        let parse = |text: &str| serde_json::from_str::<Id>(text).map(|id| id.id);
+        assert_eq!(
+            parse(r#"{"id": "152740926"}"#).unwrap().as_deref(),
+            Some("152740926")
+        );
+        assert_eq!(
+            parse(r#"{"id": 152740926}"#).unwrap().as_deref(),
+            Some("152740926")
+        );
+        assert_eq!(parse(r#"{"id": -3}"#).unwrap().as_deref(), Some("-3"));
+        assert_eq!(parse(r#"{"id": 1.5}"#).unwrap().as_deref(), Some("1.5"));
+        assert_eq!(parse(r#"{"id": null}"#).unwrap(), None);
+        assert_eq!(parse("{}").unwrap(), None);
+        assert!(parse(r#"{"id": true}"#).is_err());
+        assert!(parse(r#"{"id": {"a": 1}}"#).is_err());
+    }
 
     fn envelope(body: &str) -> BonifiqEnvelope {
         match BonifiqEvent::from_slice(body.as_bytes()).unwrap() {

@@ -132,16 +132,51 @@ pub(crate) fn typed<T: DeserializeOwned>(raw: &RawValue) -> Result<T, serde_json
 pub(crate) fn opt_string_or_number<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Loose {
-        Text(String),
-        Number(serde_json::Number),
+    // A visitor rather than an untagged enum: serde buffers a value before trying an untagged
+    // enum's variants, which made these fields the costliest part of a BonifiQ decode.
+    struct Loose;
+
+    impl<'de> serde::de::Visitor<'de> for Loose {
+        type Value = Option<String>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or a number")
+        }
+
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, inner: D) -> Result<Self::Value, D::Error> {
+            inner.deserialize_any(self)
+        }
+
+        fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+            Ok(Some(text.to_owned()))
+        }
+
+        fn visit_string<E>(self, text: String) -> Result<Self::Value, E> {
+            Ok(Some(text))
+        }
+
+        fn visit_u64<E>(self, number: u64) -> Result<Self::Value, E> {
+            Ok(Some(number.to_string()))
+        }
+
+        fn visit_i64<E>(self, number: i64) -> Result<Self::Value, E> {
+            Ok(Some(number.to_string()))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, number: f64) -> Result<Self::Value, E> {
+            serde_json::Number::from_f64(number)
+                .map(|number| Some(number.to_string()))
+                .ok_or_else(|| E::custom("a finite number"))
+        }
     }
-    Ok(
-        Option::<Loose>::deserialize(deserializer)?.map(|value| match value {
-            Loose::Text(text) => text,
-            Loose::Number(number) => number.to_string(),
-        }),
-    )
+
+    deserializer.deserialize_option(Loose)
 }
