@@ -1451,3 +1451,91 @@ fn direct_mode_instances_share_dedup_on_redis() {
     assert_eq!(app.messages_for(&uuid).len(), 1, "{:?}", app.accepted());
     app.assert_no_forgery();
 }
+
+/// `hookbr demo --keep` serves the inspector and `/metrics` on its admin address, with the
+/// demo's deliveries in them, until SIGTERM.
+#[test]
+fn demo_keep_serves_the_inspector_and_metrics() {
+    let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut child = command(&["demo", "--keep", "--admin", &admin.to_string()], &[])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("hookbr demo starts");
+    let stdout = Arc::new(Mutex::new(String::new()));
+    let pipe = child.stdout.take().unwrap();
+    let sink = stdout.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            let mut text = sink.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    let get = |path: &str| -> Option<(u16, String)> {
+        let runtime = test_runtime();
+        runtime.block_on(async {
+            let response = http_client()
+                .get(format!("http://{admin}{path}"))
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .ok()?;
+            let status = response.status().as_u16();
+            Some((status, response.text().await.ok()?))
+        })
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_for("the demo's inspector line", || {
+            stdout
+                .lock()
+                .unwrap()
+                .contains(&format!("Inspector: http://{admin}/"))
+                .then_some(())
+        });
+        let (status, page) = get("/").expect("the inspector answers");
+        assert_eq!(status, 200);
+        assert!(page.contains("done 6"), "{page}");
+        assert_eq!(page.matches("data-state=\"done\"").count(), 6, "{page}");
+        assert!(
+            page.contains("invalid_signature"),
+            "the forged delivery is listed: {page}"
+        );
+        assert!(page.contains("duplicate"), "{page}");
+        let (status, detail) = get("/deliveries/1").unwrap();
+        assert_eq!(status, 200);
+        assert!(detail.contains("Point_Add"), "{detail}");
+        let (status, metrics) = get("/metrics").unwrap();
+        assert_eq!(status, 200);
+        for needle in [
+            "hookbr_deliveries_accepted_total{provider=\"bonifiq\"} 3",
+            "hookbr_deliveries_duplicate_total{provider=\"bonifiq\"} 1",
+            "hookbr_deliveries_handshake_total{provider=\"foody\"} 1",
+            "hookbr_deliveries_rejected_total{provider=\"grafeno\",reason=\"invalid_signature\"} 1",
+            "hookbr_inbox_depth{state=\"pending\"} 0",
+            "hookbr_request_duration_seconds_bucket",
+        ] {
+            assert!(metrics.contains(needle), "{needle} in:\n{metrics}");
+        }
+    }));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("hookbr demo --keep did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+    assert_eq!(status.code(), Some(0));
+}
