@@ -107,9 +107,18 @@ impl<S, V> std::fmt::Debug for WebhookMiddlewareService<S, V> {
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
+/// The rejection's response, with the [`Rejection`] in its extensions for outer logging and
+/// metrics middleware (as the tower layer does).
+fn rejection_response(rejection: Rejection) -> actix_web::HttpResponse {
+    let mut response = Rejected(rejection.clone()).error_response();
+    response.extensions_mut().insert(rejection);
+    response
+}
+
 fn reject<B>(request: ServiceRequest, rejection: Rejection) -> ServiceResponse<EitherBody<B>> {
-    let response = Rejected(rejection).error_response();
-    request.into_response(response).map_into_right_body()
+    request
+        .into_response(rejection_response(rejection))
+        .map_into_right_body()
 }
 
 impl<S, B, V> Service<ServiceRequest> for WebhookMiddlewareService<S, V>
@@ -128,7 +137,9 @@ where
         let service = self.service.clone();
         let receiver = self.receiver.clone();
         let exact_200 = self.exact_200;
-        Box::pin(async move {
+        #[cfg(feature = "tracing")]
+        let endpoint = receiver.endpoint();
+        let future = Box::pin(async move {
             let head_checked = {
                 let headers = ActixHeaders(request.headers());
                 let target = request
@@ -220,10 +231,30 @@ where
                 }
                 Err(_panic) => {
                     let _ = guard.settle(false).await;
-                    let response = Rejected(RejectionKind::HandlerFailed.into()).error_response();
+                    let response = rejection_response(RejectionKind::HandlerFailed.into());
                     Ok(ServiceResponse::new(http_request, response).map_into_right_body())
                 }
             }
-        })
+        });
+        #[cfg(feature = "tracing")]
+        {
+            use tracing::Instrument as _;
+            let span = hookbr_core::trace::delivery_span(endpoint);
+            let started = std::time::Instant::now();
+            Box::pin(async move {
+                let result = future.instrument(span.clone()).await;
+                if let Ok(response) = &result {
+                    hookbr_core::trace::record_answer(
+                        &span,
+                        response.status().as_u16(),
+                        response.response().extensions().get::<Rejection>(),
+                        started.elapsed(),
+                    );
+                }
+                result
+            })
+        }
+        #[cfg(not(feature = "tracing"))]
+        future
     }
 }

@@ -51,6 +51,7 @@
 //! | `iset` | yes | iSET events |
 //! | `grafeno` | yes | Grafeno events and the RSA verifier (on `ring`) |
 //! | `testkit` | no | [`testkit`]: authentic and forged deliveries, test RSA keys |
+//! | `tracing` | no | `trace`: the per-delivery span and rejection events the adapters emit |
 //!
 //! # Crypto
 //!
@@ -95,6 +96,8 @@ mod secret;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod timestamp;
+#[cfg(feature = "tracing")]
+pub mod trace;
 pub mod verify;
 
 #[doc(inline)]

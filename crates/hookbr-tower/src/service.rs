@@ -103,7 +103,7 @@ where
         let exact_200 = self.exact_200;
         #[cfg(feature = "tracing")]
         {
-            let span = observe::span(&receiver);
+            let span = observe::span(receiver.endpoint());
             let future = handle(inner, receiver, response, exact_200, request);
             ResponseFuture::new(Box::pin(observe::instrument(future, span)))
         }
@@ -422,58 +422,28 @@ mod tests {
 mod observe {
     use std::{future::Future, time::Instant};
 
-    use hookbr_core::{Receiver, Rejection};
+    use hookbr_core::{Rejection, trace};
     use http::Response;
-    use tracing::{Instrument as _, Level, Span, field::Empty};
+    use tracing::{Instrument as _, Span};
 
-    /// The `delivery` span of one request; the pipeline fills `kind` and `delivery_id`.
-    pub(super) fn span<V: hookbr_core::verify::Verify>(receiver: &Receiver<V>) -> Span {
-        let endpoint = receiver.endpoint();
-        tracing::info_span!(
-            target: "hookbr::delivery",
-            "delivery",
-            provider = endpoint.provider().as_str(),
-            endpoint = %endpoint.to_text(),
-            kind = Empty,
-            delivery_id = Empty,
-            outcome = Empty,
-            reason = Empty,
-            status = Empty,
-            latency_us = Empty,
-        )
-    }
+    pub(super) use trace::delivery_span as span;
 
-    /// Runs `future` in `span`, then records the outcome and emits the rejection event.
+    /// Runs `future` in `span`, then records the answer.
     pub(super) async fn instrument<B, E>(
         future: impl Future<Output = Result<Response<B>, E>>,
         span: Span,
     ) -> Result<Response<B>, E> {
         let started = Instant::now();
         let result = future.instrument(span.clone()).await;
-        let latency = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        span.record("latency_us", latency);
-        let Ok(response) = &result else {
-            span.record("outcome", "error");
-            return result;
-        };
-        let status = response.status().as_u16();
-        span.record("status", status);
-        match response.extensions().get::<Rejection>() {
-            None if response.status().is_success() => {
-                span.record("outcome", "processed");
-            }
-            None => {
-                span.record("outcome", "handler_failed");
-                tracing::event!(target: "hookbr::rejection", parent: &span, Level::DEBUG, status, "the handler failed; the claim is released");
-            }
-            Some(rejection) => {
-                span.record("outcome", rejection.category());
-                span.record("reason", rejection.reason());
-                if rejection.is_acknowledgement() {
-                    tracing::event!(target: "hookbr::rejection", parent: &span, Level::TRACE, status, category = rejection.category(), "acknowledged without the handler");
-                } else {
-                    tracing::event!(target: "hookbr::rejection", parent: &span, Level::DEBUG, status, category = rejection.category(), reason = rejection.reason(), "rejected");
-                }
+        match &result {
+            Ok(response) => trace::record_answer(
+                &span,
+                response.status().as_u16(),
+                response.extensions().get::<Rejection>(),
+                started.elapsed(),
+            ),
+            Err(_) => {
+                span.record("outcome", "error");
             }
         }
         result
