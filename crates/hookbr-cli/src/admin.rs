@@ -89,7 +89,12 @@ pub(crate) async fn start(
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|error| Failure::runtime(format!("cannot listen on {listen} (admin): {error}")))?;
+        .map_err(|error| {
+            Failure::runtime(format!(
+                "cannot listen on {listen} (admin): {error}; choose another address with \
+                 [admin] listen (or --admin for the demo, e.g. 127.0.0.1:0)"
+            ))
+        })?;
     let addr = listener
         .local_addr()
         .map_err(|error| Failure::runtime(format!("admin listener: {error}")))?;
@@ -103,27 +108,67 @@ pub(crate) async fn start(
     Ok(AdminServer { addr, task })
 }
 
-fn presented_token(request: &Request) -> Option<String> {
+/// `?token=…`, %-decoded only (a base64 token's `+` stays a `+`).
+fn query_token(request: &Request) -> Option<String> {
+    request
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+        .map(|value| percent_decode(&value.replace('+', "%2B")))
+}
+
+/// The cookie holds a digest of the token, never the token (any byte of which may also be
+/// invalid in a cookie).
+fn cookie_value(token: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Whether the request presents the token (Bearer header) or the cookie made from it.
+fn authorized(request: &Request, token: &Secret) -> bool {
     let headers = request.headers();
     if let Some(bearer) = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
     {
-        return Some(bearer.trim().to_owned());
+        return token.matches(bearer.trim().as_bytes());
     }
+    let expected = String::from_utf8(token.expose().to_vec())
+        .map(|text| cookie_value(&text))
+        .unwrap_or_default();
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix("hookbr_admin=").map(str::to_owned))
+        .filter_map(|pair| pair.trim().strip_prefix("hookbr_admin="))
+        .any(|offered| {
+            use subtle::ConstantTimeEq as _;
+            !expected.is_empty() && bool::from(offered.as_bytes().ct_eq(expected.as_bytes()))
+        })
 }
 
-fn query_token(request: &Request) -> Option<String> {
-    form_pairs(request.uri().query().unwrap_or_default())
-        .into_iter()
-        .find_map(|(name, value)| (name == "token").then_some(value))
+/// Without a token the inspector trusts the loopback interface only: a `Host` other than a
+/// loopback name is a DNS-rebinding page and is refused.
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return true;
+    };
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    matches!(name, "127.0.0.1" | "localhost" | "::1") || name.starts_with("127.")
 }
 
 fn form_pairs(query: &str) -> Vec<(String, String)> {
@@ -170,22 +215,31 @@ async fn guard(State(admin): State<Admin>, request: Request, next: Next) -> Resp
             if !token.matches(offered.as_bytes()) {
                 return (StatusCode::UNAUTHORIZED, "invalid token").into_response();
             }
-            let mut response = Redirect::to(request.uri().path()).into_response();
-            let cookie = format!("{COOKIE}={offered}; HttpOnly; SameSite=Strict; Path=/");
+            // Always to the inspector's own root: never an address taken from the request.
+            let mut response = Redirect::to("/").into_response();
+            let cookie = format!(
+                "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
+                cookie_value(&offered)
+            );
             if let Ok(value) = HeaderValue::from_str(&cookie) {
                 response.headers_mut().insert(header::SET_COOKIE, value);
             }
             return response;
         }
-        let authorized =
-            presented_token(&request).is_some_and(|offered| token.matches(offered.as_bytes()));
-        if !authorized {
+        if !authorized(&request, token) {
             return (
                 StatusCode::UNAUTHORIZED,
                 "this inspector needs its access token: open /?token=… once",
             )
                 .into_response();
         }
+    }
+    if admin.token.is_none() && !loopback_host(request.headers()) {
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            "the inspector answers only to a loopback host name (127.0.0.1 or localhost)",
+        )
+            .into_response();
     }
     if request.method() == axum::http::Method::POST && !same_origin(request.headers()) {
         return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
@@ -602,6 +656,40 @@ mod tests {
             form_pairs("token=a%2Bb+c&x=%zz"),
             vec![("token".into(), "a+b c".into()), ("x".into(), "%zz".into())]
         );
+    }
+
+    #[test]
+    fn hosts() {
+        let host = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("host", HeaderValue::from_static(value));
+            loopback_host(&headers)
+        };
+        for ok in [
+            "127.0.0.1:9090",
+            "localhost:9090",
+            "localhost",
+            "[::1]:9090",
+            "127.0.0.2",
+        ] {
+            assert!(host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example:9090",
+            "evil.example",
+            "[2001:db8::1]:80",
+            "10.0.0.1:9090",
+        ] {
+            assert!(!host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cookies_hold_a_digest() {
+        let value = cookie_value("a+b;c d");
+        assert_eq!(value.len(), 64);
+        assert!(value.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(!value.contains("a+b"));
     }
 
     #[test]

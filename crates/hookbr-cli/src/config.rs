@@ -135,19 +135,20 @@ impl fmt::Display for InboxUrl {
     }
 }
 
-/// `postgres://user:password@host/db` → `postgres://user:***@host/db`.
-fn redact_url(url: &str) -> String {
+/// A URL for display: `scheme://host[:port]/path`, with any user information replaced by
+/// `***` and the query (which may carry `password=`) dropped. Anything unparsable is `***`.
+pub(crate) fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "***".to_owned();
     };
-    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}{tail}")
-        }
-        None => url.to_owned(),
-    }
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    // The host starts after the last '@' (user information may itself hold '/' or ':').
+    let (had_userinfo, rest) = match rest.rsplit_once('@') {
+        Some((_, after)) => (true, after),
+        None => (false, rest),
+    };
+    let userinfo = if had_userinfo { "***@" } else { "" };
+    format!("{scheme}://{userinfo}{rest}")
 }
 
 impl InboxUrl {
@@ -184,6 +185,8 @@ pub(crate) struct EndpointConfig {
     pub(crate) body_limit: usize,
     /// Strict decoding (422 for drifted payloads).
     pub(crate) strict: bool,
+    /// The secret is one more path segment after `path` (iSET `secret_in = "path"`).
+    pub(crate) secret_segment: bool,
 }
 
 /// Where processed events go.
@@ -309,7 +312,8 @@ fn toml_error(text: &str, error: &toml::de::Error) -> String {
 
 fn inbox_url(url: Option<&str>, base: &Path) -> Result<InboxUrl, String> {
     let value = match url {
-        Some(value) => resolve_value(value).map_err(|message| problem("inbox.url", message))?,
+        Some(value) => resolve_value(&rebase_file(value, base))
+            .map_err(|message| problem("inbox.url", message))?,
         None => DEFAULT_INBOX.to_owned(),
     };
     match InboxUrl::parse(&value).map_err(|message| problem("inbox.url", message))? {
@@ -424,7 +428,8 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
         .redis
         .as_deref()
         .map(|value| {
-            let url = resolve_value(value).map_err(|message| problem("inbox.redis", message))?;
+            let url = resolve_value(&rebase_file(value, base))
+                .map_err(|message| problem("inbox.redis", message))?;
             if url.starts_with("redis://") || url.starts_with("rediss://") {
                 Ok(url)
             } else {
@@ -502,6 +507,13 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
         .as_ref()
         .map(|admin| resolve_admin(admin, base))
         .transpose()?;
+    if inbox == InboxUrl::None && sinks.is_empty() {
+        return Err(problem(
+            "sink",
+            "direct mode (inbox.url = \"none\") needs at least one [[sink]]: without an inbox \
+             and a sink, deliveries would be acknowledged and dropped",
+        ));
+    }
     Ok(Config {
         admin,
         listen,
@@ -588,10 +600,18 @@ fn resolve_endpoint(
             ),
         )
     })?;
-    if !raw.path.starts_with('/') || raw.path.contains(char::is_whitespace) {
+    if !raw.path.starts_with('/')
+        || raw
+            .path
+            .contains(|c: char| c.is_whitespace() || matches!(c, ':' | '*' | '{' | '}' | '?' | '#'))
+    {
         return Err(problem(
             format!("{key}.path"),
-            format!("{:?} must start with '/' and contain no spaces", raw.path),
+            format!(
+                "{:?} must be a literal path: start with '/', no spaces, no ':', '*', '{{', '}}', \
+                 '?' or '#'",
+                raw.path
+            ),
         ));
     }
     if provider != Provider::Iset {
@@ -762,6 +782,7 @@ fn resolve_endpoint(
         methods,
         body_limit: limit(&format!("{key}.body_limit"), raw.body_limit, default_limit)?,
         strict: raw.strict.unwrap_or(default_strict),
+        secret_segment: raw.secret_in.as_deref() == Some("path"),
     })
 }
 
@@ -864,8 +885,24 @@ mod tests {
         assert_eq!(InboxUrl::parse("none"), Ok(InboxUrl::None));
         assert!(InboxUrl::parse("mysql://x").is_err());
         let pg = InboxUrl::Postgres("postgres://hookbr:hunter2@db:5432/hookbr".into());
-        assert_eq!(pg.to_string(), "postgres://hookbr:***@db:5432/hookbr");
+        assert_eq!(pg.to_string(), "postgres://***@db:5432/hookbr");
         assert!(!pg.to_string().contains("hunter2"));
+        for leaky in [
+            "postgres://127.0.0.1:1/db?password=hunter2",
+            "postgres://u:hun/ter2@db/x",
+            "postgresql://u:hunter2@db:5432/x?sslmode=disable&password=hunter2",
+        ] {
+            let shown = InboxUrl::Postgres(leaky.into()).to_string();
+            assert!(
+                !shown.contains("hunter2") && !shown.contains("ter2"),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            redact_url("http://app:k3y@127.0.0.1:3000/hooks?key=k3y"),
+            "http://***@127.0.0.1:3000/hooks"
+        );
+        assert_eq!(redact_url("nonsense"), "***");
     }
 
     #[test]

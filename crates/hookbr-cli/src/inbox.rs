@@ -313,9 +313,12 @@ fn headers_json(row: &InboxRow) -> Value {
     )
 }
 
-/// The body as JSON when it is JSON (Foody's `token` redacted), else as text.
+/// The body as JSON when it is JSON (Foody's `token` redacted), else as text. A Foody body
+/// that does not parse is never shown: it would carry the token.
 pub(crate) fn body_json(row: &InboxRow) -> Value {
-    match serde_json::from_slice::<Value>(&row.record.body) {
+    let body = &row.record.body;
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    match serde_json::from_slice::<Value>(body) {
         Ok(mut value) => {
             if provider_of(row) == "foody" {
                 if let Some(token) = value.get_mut("token") {
@@ -324,7 +327,10 @@ pub(crate) fn body_json(row: &InboxRow) -> Value {
             }
             value
         }
-        Err(_) => Value::String(String::from_utf8_lossy(&row.record.body).into_owned()),
+        Err(_) if provider_of(row) == "foody" => {
+            Value::String("[not JSON: hidden, it may carry the token]".into())
+        }
+        Err(_) => Value::String(String::from_utf8_lossy(body).into_owned()),
     }
 }
 
@@ -402,4 +408,52 @@ fn show_text(row: &InboxRow) -> String {
         let _ = writeln!(text, "  {line}");
     }
     text.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use hookbr_core::{DedupKey, InboxRecord};
+
+    use super::*;
+
+    fn row(endpoint: &str, body: &[u8]) -> InboxRow {
+        InboxRow::new(
+            1,
+            InboxRecord::new(
+                endpoint.into(),
+                "d".into(),
+                DedupKey::from_bytes([0; 16]),
+                body.to_vec(),
+                Vec::new(),
+                "#0".into(),
+                0,
+            ),
+        )
+    }
+
+    #[test]
+    fn foody_tokens_never_show() {
+        let token = "t0ken-5ecret";
+        for body in [
+            format!(r#"{{"uid":"u","token":"{token}"}}"#).into_bytes(),
+            [
+                b"\xEF\xBB\xBF".as_slice(),
+                format!(r#"{{"token":"{token}"}}"#).as_bytes(),
+            ]
+            .concat(),
+            format!(r#"{{"token":"{token}""#).into_bytes(),
+        ] {
+            let shown = body_json(&row("foody", &body)).to_string();
+            assert!(!shown.contains(token), "{shown}");
+        }
+        assert_eq!(
+            body_json(&row("foody", br#"{"token":"x"}"#))["token"],
+            "[redacted]"
+        );
+        // Other providers' bodies are shown as they are (their secrets are never in the body).
+        assert_eq!(
+            body_json(&row("iset:order_upserted", b"id=1&x=2")),
+            "id=1&x=2"
+        );
+    }
 }

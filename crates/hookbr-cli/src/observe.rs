@@ -86,9 +86,9 @@ pub(crate) struct Seen {
     pub(crate) endpoint: String,
     /// The provider.
     pub(crate) provider: String,
-    /// Method and path (never the query: iSET's secret may be there).
+    /// The method.
     pub(crate) method: String,
-    /// The path.
+    /// The route template (never the request's path or query: iSET's secret may be in them).
     pub(crate) path: String,
     /// The HTTP status answered.
     pub(crate) status: u16,
@@ -194,7 +194,14 @@ pub(crate) async fn record(State(route): State<Route>, request: Request, next: N
     let started = Instant::now();
     let at_ms = now_ms();
     let method = request.method().to_string();
-    let path = request.uri().path().to_owned();
+    // The route template, not the request path: iSET's secret may be a path segment.
+    let path = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(
+            || route.endpoint.to_string(),
+            |matched| matched.as_str().to_owned(),
+        );
     let response = next.run(request).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();

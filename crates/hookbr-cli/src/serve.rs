@@ -158,8 +158,15 @@ impl Server {
                     }
                 }
             };
+            // iSET with the secret as the last path segment: the route captures it (and the
+            // inspector shows the route template, never the secret).
+            let path = if endpoint.secret_segment {
+                format!("{}/{{secret}}", endpoint.path.trim_end_matches('/'))
+            } else {
+                endpoint.path.clone()
+            };
             app = app.route(
-                &endpoint.path,
+                &path,
                 any(direct)
                     .layer(layer)
                     .layer(axum::middleware::from_fn_with_state(
@@ -176,6 +183,21 @@ impl Server {
             .local_addr()
             .map_err(|error| Failure::runtime(format!("cannot listen on {listen}: {error}")))?;
         let (stop, stop_rx) = watch::channel(false);
+        // Both listeners are bound before anything runs, so a port conflict stops nothing
+        // half-way.
+        let admin = match admin.or(config.admin) {
+            Some(admin) => Some(
+                admin::start(
+                    admin.listen,
+                    admin.token,
+                    inbox.clone(),
+                    observer.clone(),
+                    stop_rx.clone(),
+                )
+                .await?,
+            ),
+            None => None,
+        };
         let http = tokio::spawn({
             let stop_rx = stop_rx.clone();
             async move {
@@ -184,7 +206,6 @@ impl Server {
                     .await
             }
         });
-        let admin_stop = stop_rx.clone();
         let worker = inbox.as_ref().map(|inbox| {
             let mut options = WorkerOptions::default()
                 .max_attempts(config.worker.max_attempts)
@@ -217,19 +238,6 @@ impl Server {
                 tokio::join!(worker.run(stopped(stop_rx)), pruner);
             })
         });
-        let admin = match admin.or(config.admin) {
-            Some(admin) => Some(
-                admin::start(
-                    admin.listen,
-                    admin.token,
-                    inbox.clone(),
-                    observer,
-                    admin_stop,
-                )
-                .await?,
-            ),
-            None => None,
-        };
         Ok(Self {
             addr,
             inbox,
@@ -258,7 +266,17 @@ impl Server {
     /// Stops accepting, finishes the requests in flight and the worker's round.
     pub(crate) async fn stop(self) -> Result<(), Failure> {
         let _ = self.stop.send(true);
-        let served = self.http.await;
+        // Requests in flight get 30 s to finish (a slow or stalled client must not keep the
+        // process up forever); the worker then finishes its round.
+        let mut http = self.http;
+        let served = match tokio::time::timeout(Duration::from_secs(30), &mut http).await {
+            Ok(served) => served,
+            Err(_) => {
+                log("requests still in flight after 30 s: closing them");
+                http.abort();
+                Ok(Ok(()))
+            }
+        };
         if let Some(worker) = self.worker {
             let _ = worker.await;
         }

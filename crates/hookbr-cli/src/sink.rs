@@ -25,7 +25,7 @@ use serde::Serialize;
 use sha2::Sha256;
 use tokio::{io::AsyncWriteExt as _, sync::mpsc};
 
-use crate::config::SinkConfig;
+use crate::config::{SinkConfig, redact_url};
 
 /// One event ready for the sinks.
 #[derive(Debug, Clone)]
@@ -205,7 +205,7 @@ impl Sinks {
             .iter()
             .map(|sink| match sink {
                 Sink::Configured(SinkConfig::Http { url, .. }) => {
-                    format!("forward to {url} (Standard Webhooks signed)")
+                    format!("forward to {} (Standard Webhooks signed)", redact_url(url))
                 }
                 Sink::Configured(SinkConfig::Command { command, .. }) => {
                     format!("run {}", command.first().map_or("", String::as_str))
@@ -263,13 +263,17 @@ impl Sinks {
                 } else {
                     "request failed".to_owned()
                 };
-                format!("forward to {url}: {what}")
+                format!("forward to {}: {what}", redact_url(url))
             })?;
         let status = response.status();
         if status.is_success() {
             Ok(())
         } else {
-            Err(format!("forward to {url}: HTTP {}", status.as_u16()))
+            Err(format!(
+                "forward to {}: HTTP {}",
+                redact_url(url),
+                status.as_u16()
+            ))
         }
     }
 }

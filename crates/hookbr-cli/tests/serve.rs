@@ -1539,3 +1539,56 @@ fn demo_keep_serves_the_inspector_and_metrics() {
     }
     assert_eq!(status.code(), Some(0));
 }
+
+/// iSET with the secret as a path segment: the route captures it, wrong secrets get 401, and
+/// the inspector shows the route template, never the secret. The inspector without a token
+/// refuses a non-loopback `Host` (DNS rebinding).
+#[test]
+fn iset_path_secret_and_inspector_hosts() {
+    let fixture = Fixture::new(false);
+    let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let config = format!(
+        "{SERVER}[admin]\nlisten = \"{admin}\"\n\n[[endpoint]]\nprovider = \"iset\"\nkind = \"order_upserted\"\npath = \"/webhooks/iset/orders\"\nsecrets = [\"file:iset.secret\"]\nsecret_in = \"path\"\n"
+    );
+    let serve = Serve::start(fixture.path(), &config);
+    let runtime = test_runtime();
+    let client = http_client();
+    let post = |path: &str| -> u16 {
+        runtime.block_on(async {
+            client
+                .post(serve.url(path))
+                .header("content-type", "application/json")
+                .body(format!(
+                    r#"{{"id": {}, "status": "paid"}}"#,
+                    std::process::id()
+                ))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    assert_eq!(post(&format!("/webhooks/iset/orders/{ISET_SECRET}")), 200);
+    assert_eq!(post("/webhooks/iset/orders/not-the-secret"), 401);
+    assert_eq!(post("/webhooks/iset/orders"), 404);
+    let get = |host: &str| -> (u16, String) {
+        runtime.block_on(async {
+            let response = client
+                .get(format!("http://{admin}/"))
+                .header("host", host)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        })
+    };
+    let (status, page) = get(&admin.to_string());
+    assert_eq!(status, 200);
+    assert!(page.contains("/webhooks/iset/orders/{secret}"), "{page}");
+    assert!(!page.contains(ISET_SECRET), "{page}");
+    assert!(!page.contains("not-the-secret"), "{page}");
+    let (status, page) = get(&format!("evil.example:{}", admin.port()));
+    assert_eq!(status, 421, "{page}");
+    assert!(!serve.log().contains(ISET_SECRET));
+}
