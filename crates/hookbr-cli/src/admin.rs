@@ -29,7 +29,7 @@ use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     Failure,
-    inbox::body_json,
+    inbox::{body_json, provider_of},
     observe::{Observer, inbox_gauges},
     sink::rfc3339_ms,
 };
@@ -318,13 +318,6 @@ impl Filters {
     }
 }
 
-fn provider_of(endpoint: &str) -> String {
-    Endpoint::from_text(endpoint).map_or_else(
-        || endpoint.to_owned(),
-        |endpoint| endpoint.provider().as_str().to_owned(),
-    )
-}
-
 async fn list(State(admin): State<Admin>, uri: Uri) -> Response {
     let filters = Filters::from_uri(&uri);
     let mut body = String::from("<h1>Deliveries</h1>");
@@ -434,7 +427,7 @@ fn rows_table(rows: &[InboxRow]) -> String {
             "<tr data-id=\"{id}\" data-state=\"{state}\"><td><a href=\"/deliveries/{id}\">{id}</a></td><td>{}</td><td>{}</td>\
              <td>{}</td><td><code>{}</code></td><td class=\"{state}\">{state}</td><td>{}</td><td>{}</td><td>{replay}</td></tr>",
             rfc3339_ms(row.record.received_at_ms),
-            escape(&provider_of(&row.record.endpoint)),
+            escape(&provider_of(row)),
             escape(&kind_of(row)),
             escape(&row.record.delivery_id),
             row.attempts,

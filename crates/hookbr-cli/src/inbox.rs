@@ -281,7 +281,8 @@ async fn execute(command: &Command, inbox: &Arc<dyn Inbox>, as_json: bool) -> Re
     Ok(())
 }
 
-fn provider_of(row: &InboxRow) -> String {
+/// The provider of a row (its endpoint text when the endpoint is unknown).
+pub(crate) fn provider_of(row: &InboxRow) -> String {
     Endpoint::from_text(&row.record.endpoint).map_or_else(
         || row.record.endpoint.clone(),
         |endpoint| endpoint.provider().as_str().to_owned(),

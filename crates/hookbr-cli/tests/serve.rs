@@ -129,6 +129,21 @@ fn answers_http(addr: SocketAddr) -> bool {
     stream.read_exact(&mut answer).is_ok() && answer.starts_with(b"HTTP/1.")
 }
 
+/// Collects a child's output, line by line, as it arrives.
+fn collect_lines(pipe: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
+    let collected = Arc::new(Mutex::new(String::new()));
+    let sink = collected.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            let mut text = sink.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    collected
+}
+
 /// A `hookbr serve` child process, killed on drop.
 struct Serve {
     child: Child,
@@ -152,17 +167,7 @@ impl Serve {
                 .stderr(Stdio::piped())
                 .spawn()
                 .expect("hookbr serve starts");
-            let stderr = Arc::new(Mutex::new(String::new()));
-            let pipe = child.stderr.take().unwrap();
-            let sink = stderr.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    let mut text = sink.lock().unwrap();
-                    text.push_str(&line);
-                    text.push('\n');
-                }
-            });
+            let stderr = collect_lines(child.stderr.take().unwrap());
             let mut serve = Self {
                 child,
                 stderr,
@@ -1463,17 +1468,7 @@ fn demo_keep_serves_the_inspector_and_metrics() {
         .stderr(Stdio::null())
         .spawn()
         .expect("hookbr demo starts");
-    let stdout = Arc::new(Mutex::new(String::new()));
-    let pipe = child.stdout.take().unwrap();
-    let sink = stdout.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            let mut text = sink.lock().unwrap();
-            text.push_str(&line);
-            text.push('\n');
-        }
-    });
+    let stdout = collect_lines(child.stdout.take().unwrap());
     let get = |path: &str| -> Option<(u16, String)> {
         let runtime = test_runtime();
         runtime.block_on(async {
