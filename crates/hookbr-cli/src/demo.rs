@@ -16,16 +16,18 @@ use std::{
 };
 
 use hookbr_core::Provider;
+use hookbr_server::{
+    Config, ServerBuilder,
+    config::AdminConfig,
+    lifecycle::{runtime, shutdown_signal},
+    sink::Message,
+};
 use tokio::sync::mpsc;
 
 use crate::{
-    Failure,
-    config::{AdminConfig, Config},
-    keygen, print_line,
+    Failure, keygen, print_line,
     samples::{self, Credentials, Outgoing, SigningKey, Tamper},
     send::{self, Answer},
-    serve::{Server, runtime, shutdown_signal},
-    sink::{Message, Sinks},
 };
 
 /// `hookbr demo` arguments.
@@ -274,9 +276,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     };
     let steps = steps(&keys)?;
     let (sender, mut processed) = mpsc::unbounded_channel();
-    let sinks = Sinks::new(&[])
-        .map_err(Failure::runtime)?
-        .with_channel(sender);
+    let mut server = ServerBuilder::new(config).sink_channel(sender);
     let client = send::client()?;
 
     runtime()?.block_on(async move {
@@ -285,11 +285,10 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
                 "--admin must be a loopback address for the demo (it has no access token)",
             ));
         }
-        let admin = args.keep.then_some(AdminConfig {
-            listen: args.admin,
-            token: None,
-        });
-        let server = Server::start(config, sinks, None, admin).await?;
+        if args.keep {
+            server = server.admin(AdminConfig::new(args.admin));
+        }
+        let server = server.start().await?;
         let base_url = format!("http://{}", server.addr());
         print_line(&format!(
             "hookbr demo: a receiver on {base_url} (SQLite inbox in {}), four providers; sending…\n",
@@ -370,7 +369,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         } else {
             print_line("\nNext: `hookbr demo --keep` to keep it running, `hookbr init` to configure your own.");
         }
-        server.stop().await
+        Ok(server.stop().await?)
     })?;
     drop(dir);
     Ok(())

@@ -3,21 +3,21 @@
 //! Human tables by default, `--json` for scripts (one JSON document on stdout). The inbox is
 //! the one in `--config` (default `hookbr.toml`), or `--inbox sqlite:PATH|postgres://…`.
 
-use std::{fmt::Write as _, path::PathBuf, sync::Arc};
+use std::{fmt::Write as _, path::PathBuf};
 
 use hookbr_core::{
-    Endpoint, Inbox, InboxRow,
+    Inbox,
     inbox::{ListFilter, RowState},
+};
+use hookbr_server::{
+    Config,
+    config::InboxUrl,
+    inbox::{self, RowDetail, RowSummary},
+    lifecycle::runtime,
 };
 use serde_json::{Value, json};
 
-use crate::{
-    Failure,
-    config::{Config, InboxUrl},
-    print_line,
-    serve::{open_inbox, runtime},
-    sink::rfc3339_ms,
-};
+use crate::{Failure, print_line};
 
 /// Which inbox.
 #[derive(Debug, clap::Args)]
@@ -113,7 +113,7 @@ fn inbox_url(target: &Target) -> Result<InboxUrl, Failure> {
                     target.config.display()
                 )));
             }
-            Config::load_inbox(&target.config)
+            Ok(Config::load_inbox(&target.config)?)
         }
     }
 }
@@ -122,33 +122,35 @@ fn inbox_url(target: &Target) -> Result<InboxUrl, Failure> {
 pub(crate) fn run(command: &Command) -> Result<(), Failure> {
     let target = command.target();
     let url = inbox_url(target)?;
-    if url == InboxUrl::None {
-        return Err(Failure::usage(
-            "this configuration runs in direct mode (inbox.url = \"none\"): there is no inbox",
-        ));
-    }
-    if let InboxUrl::Sqlite(path) = &url {
-        // Opening would create an empty database: a typo in the path must not look like an
-        // empty inbox.
-        if !std::path::Path::new(path).exists() {
-            return Err(Failure::usage(format!(
-                "no inbox at {path} (has `hookbr serve` run with this configuration?)"
-            )));
-        }
-    }
     runtime()?.block_on(async {
-        let inbox = open_inbox(&url)
-            .await?
-            .ok_or_else(|| Failure::usage("no inbox configured"))?;
-        execute(command, &inbox, target.json).await
+        let inbox = inbox::open_existing(&url).await?;
+        execute(command, inbox.as_ref(), target.json).await
     })
 }
 
-fn store_error(error: &hookbr_core::StoreError) -> Failure {
-    Failure::runtime(format!("the inbox failed: {error}"))
+fn list_filter(
+    state: Option<&str>,
+    provider: Option<&str>,
+    limit: usize,
+) -> Result<ListFilter, Failure> {
+    let mut filter = ListFilter::new().limit(limit.max(1));
+    if let Some(state) = state {
+        filter = filter.state(RowState::from_text(state).ok_or_else(|| {
+            Failure::usage(format!(
+                "--state {state:?}: expected pending, in_flight, done or dead"
+            ))
+        })?);
+    }
+    if let Some(provider) = provider {
+        let provider: hookbr_core::Provider = provider
+            .parse()
+            .map_err(|error| Failure::usage(format!("--provider: {error}")))?;
+        filter = filter.provider(provider.as_str());
+    }
+    Ok(filter)
 }
 
-async fn execute(command: &Command, inbox: &Arc<dyn Inbox>, as_json: bool) -> Result<(), Failure> {
+async fn execute(command: &Command, store: &dyn Inbox, as_json: bool) -> Result<(), Failure> {
     match command {
         Command::List {
             state,
@@ -156,59 +158,28 @@ async fn execute(command: &Command, inbox: &Arc<dyn Inbox>, as_json: bool) -> Re
             limit,
             ..
         } => {
-            let mut filter = ListFilter::new().limit((*limit).max(1));
-            if let Some(state) = state {
-                filter = filter.state(RowState::from_text(state).ok_or_else(|| {
-                    Failure::usage(format!(
-                        "--state {state:?}: expected pending, in_flight, done or dead"
-                    ))
-                })?);
-            }
-            if let Some(provider) = provider {
-                let provider: hookbr_core::Provider = provider
-                    .parse()
-                    .map_err(|error| Failure::usage(format!("--provider: {error}")))?;
-                filter = filter.provider(provider.as_str());
-            }
-            let rows = inbox
-                .list(filter)
-                .await
-                .map_err(|error| store_error(&error))?;
-            print_rows(&rows, as_json);
+            let filter = list_filter(state.as_deref(), provider.as_deref(), *limit)?;
+            print_rows(&inbox::list(store, filter).await?, as_json);
         }
         Command::Dead { limit, .. } => {
             let filter = ListFilter::new()
                 .state(RowState::Dead)
                 .limit((*limit).max(1));
-            let rows = inbox
-                .list(filter)
-                .await
-                .map_err(|error| store_error(&error))?;
-            print_rows(&rows, as_json);
+            print_rows(&inbox::list(store, filter).await?, as_json);
         }
         Command::Show { id, .. } => {
-            let row = inbox
-                .get(*id)
-                .await
-                .map_err(|error| store_error(&error))?
+            let row = inbox::show(store, *id)
+                .await?
                 .ok_or_else(|| Failure::rejected(format!("no delivery with id {id}")))?;
             if as_json {
-                let mut value = row_json(&row);
-                if let Some(object) = value.as_object_mut() {
-                    object.insert("headers".into(), headers_json(&row));
-                    object.insert("body".into(), body_json(&row));
-                }
-                print_line(&value.to_string());
+                print_line(&row.to_json().to_string());
             } else {
                 print_line(&show_text(&row));
             }
         }
         Command::Replay { ids, all_dead, .. } => {
             if *all_dead {
-                let count = inbox
-                    .replay_dead()
-                    .await
-                    .map_err(|error| store_error(&error))?;
+                let count = inbox::replay_dead(store).await?;
                 if as_json {
                     print_line(&json!({ "replayed": count }).to_string());
                 } else {
@@ -216,28 +187,16 @@ async fn execute(command: &Command, inbox: &Arc<dyn Inbox>, as_json: bool) -> Re
                 }
                 return Ok(());
             }
-            let mut replayed = Vec::new();
-            let mut refused = Vec::new();
-            for id in ids {
-                if inbox
-                    .replay(*id)
-                    .await
-                    .map_err(|error| store_error(&error))?
-                {
-                    replayed.push(*id);
-                } else {
-                    refused.push(*id);
-                }
-            }
+            let replayed = inbox::replay(store, ids).await?;
             if as_json {
-                print_line(&json!({ "replayed": replayed, "not_dead": refused }).to_string());
+                print_line(&replayed.to_json().to_string());
             } else {
-                for id in &replayed {
+                for id in &replayed.replayed {
                     print_line(&format!("replayed {id}: pending, the worker takes it next"));
                 }
             }
-            if !refused.is_empty() {
-                let list: Vec<String> = refused.iter().map(ToString::to_string).collect();
+            if !replayed.not_dead.is_empty() {
+                let list: Vec<String> = replayed.not_dead.iter().map(ToString::to_string).collect();
                 return Err(Failure::rejected(format!(
                     "not replayed (no such id, or not dead-lettered): {}",
                     list.join(", ")
@@ -245,32 +204,20 @@ async fn execute(command: &Command, inbox: &Arc<dyn Inbox>, as_json: bool) -> Re
             }
         }
         Command::Stats { .. } => {
-            let stats = inbox.stats().await.map_err(|error| store_error(&error))?;
-            let age_ms = stats
-                .oldest_pending_ms
-                .map(|at| hookbr_core::inbox::now_ms().saturating_sub(at).max(0));
+            let stats = inbox::stats(store).await?;
             if as_json {
-                print_line(
-                    &json!({
-                        "pending": stats.pending,
-                        "in_flight": stats.in_flight,
-                        "done": stats.done,
-                        "dead": stats.dead,
-                        "oldest_pending_at": stats.oldest_pending_ms.map(rfc3339_ms),
-                        "oldest_pending_age_ms": age_ms,
-                    })
-                    .to_string(),
-                );
+                print_line(&stats.to_json().to_string());
             } else {
                 let mut text = format!(
                     "pending    {}\nin_flight  {}\ndone       {}\ndead       {}",
                     stats.pending, stats.in_flight, stats.done, stats.dead
                 );
-                if let (Some(at), Some(age)) = (stats.oldest_pending_ms, age_ms) {
+                if let (Some(at), Some(age)) =
+                    (&stats.oldest_pending_at, stats.oldest_pending_age_ms)
+                {
                     let _ = write!(
                         text,
-                        "\noldest not done: received {} ({} s ago)",
-                        rfc3339_ms(at),
+                        "\noldest not done: received {at} ({} s ago)",
                         age / 1_000
                     );
                 }
@@ -281,63 +228,9 @@ async fn execute(command: &Command, inbox: &Arc<dyn Inbox>, as_json: bool) -> Re
     Ok(())
 }
 
-/// The provider of a row (its endpoint text when the endpoint is unknown).
-pub(crate) fn provider_of(row: &InboxRow) -> String {
-    Endpoint::from_text(&row.record.endpoint).map_or_else(
-        || row.record.endpoint.clone(),
-        |endpoint| endpoint.provider().as_str().to_owned(),
-    )
-}
-
-fn row_json(row: &InboxRow) -> Value {
-    json!({
-        "id": row.id,
-        "provider": provider_of(row),
-        "endpoint": row.record.endpoint,
-        "delivery_id": row.record.delivery_id,
-        "state": row.state.as_str(),
-        "attempts": row.attempts,
-        "last_error": row.last_error,
-        "received_at": rfc3339_ms(row.record.received_at_ms),
-        "next_attempt_at": (row.state == RowState::Pending).then(|| rfc3339_ms(row.next_attempt_at_ms)),
-        "matched_key": row.record.matched_key,
-    })
-}
-
-fn headers_json(row: &InboxRow) -> Value {
-    Value::Array(
-        row.record
-            .headers
-            .iter()
-            .map(|(name, value)| json!([name, value]))
-            .collect(),
-    )
-}
-
-/// The body as JSON when it is JSON (Foody's `token` redacted), else as text. A Foody body
-/// that does not parse is never shown: it would carry the token.
-pub(crate) fn body_json(row: &InboxRow) -> Value {
-    let body = &row.record.body;
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    match serde_json::from_slice::<Value>(body) {
-        Ok(mut value) => {
-            if provider_of(row) == "foody" {
-                if let Some(token) = value.get_mut("token") {
-                    *token = Value::String("[redacted]".into());
-                }
-            }
-            value
-        }
-        Err(_) if provider_of(row) == "foody" => {
-            Value::String("[not JSON: hidden, it may carry the token]".into())
-        }
-        Err(_) => Value::String(String::from_utf8_lossy(body).into_owned()),
-    }
-}
-
-fn print_rows(rows: &[InboxRow], as_json: bool) {
+fn print_rows(rows: &[RowSummary], as_json: bool) {
     if as_json {
-        print_line(&Value::Array(rows.iter().map(row_json).collect()).to_string());
+        print_line(&Value::Array(rows.iter().map(RowSummary::to_json).collect()).to_string());
         return;
     }
     if rows.is_empty() {
@@ -353,11 +246,11 @@ fn print_rows(rows: &[InboxRow], as_json: bool) {
             text,
             "\n{:>6}  {:<24}  {:<9}  {:>8}  {:<24}  {:<38}  {}",
             row.id,
-            rfc3339_ms(row.record.received_at_ms),
+            row.received_at,
             row.state.as_str(),
             row.attempts,
-            row.record.endpoint,
-            shorten(&row.record.delivery_id, 38),
+            row.endpoint,
+            shorten(&row.delivery_id, 38),
             row.last_error
                 .as_deref()
                 .map(|e| shorten(e, 80))
@@ -377,84 +270,29 @@ fn shorten(text: &str, width: usize) -> String {
     }
 }
 
-fn show_text(row: &InboxRow) -> String {
+fn show_text(detail: &RowDetail) -> String {
+    let row = &detail.summary;
     let mut text = String::new();
     let _ = writeln!(text, "id           {}", row.id);
-    let _ = writeln!(text, "endpoint     {}", row.record.endpoint);
-    let _ = writeln!(text, "delivery id  {}", row.record.delivery_id);
+    let _ = writeln!(text, "endpoint     {}", row.endpoint);
+    let _ = writeln!(text, "delivery id  {}", row.delivery_id);
     let _ = writeln!(text, "state        {}", row.state);
     let _ = writeln!(text, "attempts     {}", row.attempts);
-    let _ = writeln!(
-        text,
-        "received     {}",
-        rfc3339_ms(row.record.received_at_ms)
-    );
-    let _ = writeln!(text, "matched key  {}", row.record.matched_key);
+    let _ = writeln!(text, "received     {}", row.received_at);
+    let _ = writeln!(text, "matched key  {}", row.matched_key);
     if let Some(error) = &row.last_error {
         let _ = writeln!(text, "last error   {error}");
     }
-    if row.state == RowState::Pending {
-        let _ = writeln!(text, "next attempt {}", rfc3339_ms(row.next_attempt_at_ms));
+    if let Some(next) = &row.next_attempt_at {
+        let _ = writeln!(text, "next attempt {next}");
     }
     let _ = writeln!(text, "headers");
-    for (name, value) in &row.record.headers {
+    for (name, value) in &detail.headers {
         let _ = writeln!(text, "  {name}: {value}");
     }
     let _ = writeln!(text, "body");
-    let body = match body_json(row) {
-        Value::String(text) => text,
-        value => serde_json::to_string_pretty(&value).unwrap_or_default(),
-    };
-    for line in body.lines() {
+    for line in detail.body_text().lines() {
         let _ = writeln!(text, "  {line}");
     }
     text.trim_end().to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use hookbr_core::{DedupKey, InboxRecord};
-
-    use super::*;
-
-    fn row(endpoint: &str, body: &[u8]) -> InboxRow {
-        InboxRow::new(
-            1,
-            InboxRecord::new(
-                endpoint.into(),
-                "d".into(),
-                DedupKey::from_bytes([0; 16]),
-                body.to_vec(),
-                Vec::new(),
-                "#0".into(),
-                0,
-            ),
-        )
-    }
-
-    #[test]
-    fn foody_tokens_never_show() {
-        let token = "t0ken-5ecret";
-        for body in [
-            format!(r#"{{"uid":"u","token":"{token}"}}"#).into_bytes(),
-            [
-                b"\xEF\xBB\xBF".as_slice(),
-                format!(r#"{{"token":"{token}"}}"#).as_bytes(),
-            ]
-            .concat(),
-            format!(r#"{{"token":"{token}""#).into_bytes(),
-        ] {
-            let shown = body_json(&row("foody", &body)).to_string();
-            assert!(!shown.contains(token), "{shown}");
-        }
-        assert_eq!(
-            body_json(&row("foody", br#"{"token":"x"}"#))["token"],
-            "[redacted]"
-        );
-        // Other providers' bodies are shown as they are (their secrets are never in the body).
-        assert_eq!(
-            body_json(&row("iset:order_upserted", b"id=1&x=2")),
-            "id=1&x=2"
-        );
-    }
 }

@@ -2,13 +2,9 @@
 
 use std::{fs, io::Write as _, path::PathBuf};
 
-use base64::Engine as _;
-use ring::rand::{SecureRandom as _, SystemRandom};
+use hookbr_server::{config::TEMPLATE, sink::generate_secret};
 
 use crate::{Failure, print_line};
-
-/// The template: every option with its default and the provider doc it comes from.
-pub(crate) const TEMPLATE: &str = include_str!("hookbr.toml");
 
 /// `hookbr init` arguments.
 #[derive(Debug, clap::Args)]
@@ -19,18 +15,6 @@ pub(crate) struct Args {
     /// Overwrite an existing file.
     #[arg(long)]
     force: bool,
-}
-
-/// A fresh Standard Webhooks secret: `whsec_` + base64 of 32 random bytes.
-pub(crate) fn fresh_webhook_secret() -> Result<String, Failure> {
-    let mut bytes = [0u8; 32];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| Failure::runtime("the system has no randomness source"))?;
-    Ok(format!(
-        "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    ))
 }
 
 /// Runs `hookbr init`.
@@ -55,7 +39,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     })?;
     file.write_all(TEMPLATE.as_bytes())
         .map_err(|error| Failure::runtime(format!("cannot write {}: {error}", path.display())))?;
-    let secret = fresh_webhook_secret()?;
+    let secret = generate_secret()?;
     print_line(&format!(
         "wrote {}: edit the endpoints you use and delete the others. Then:\n\n  \
          export HOOKBR_BONIFIQ_SECRET=...   # the value of X-Loyalty-Secret in BonifiQ\n  \
@@ -68,33 +52,4 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         path.display()
     ));
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fresh_secrets_are_valid_and_differ() {
-        let a = fresh_webhook_secret().unwrap();
-        let b = fresh_webhook_secret().unwrap();
-        assert_ne!(a, b);
-        assert!(crate::config::webhook_secret(&a).is_ok());
-    }
-
-    #[test]
-    fn the_template_is_a_valid_configuration_but_for_its_references() {
-        // Every reference points at something that does not exist here, so the check stops at
-        // the first endpoint's secret: proof that everything before it (server, inbox, worker)
-        // parsed, and that the template names keys serve understands.
-        let error = crate::config::Config::parse(
-            &TEMPLATE.replace("env:HOOKBR_", "env:HOOKBR_UNSET_IN_TEST_"),
-            std::path::Path::new("/nonexistent"),
-        )
-        .unwrap_err();
-        assert_eq!(
-            error,
-            "endpoint[0].secrets[0]: environment variable HOOKBR_UNSET_IN_TEST_BONIFIQ_SECRET is not set"
-        );
-    }
 }

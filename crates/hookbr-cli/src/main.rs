@@ -26,26 +26,32 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::indexing_slicing))]
 
 use std::{
+    fmt,
     io::{self, Write},
     process::ExitCode,
 };
 
 use clap::{Parser, Subcommand};
 
-mod admin;
-mod config;
 mod decode;
 mod demo;
 mod inbox;
 mod init;
 mod input;
 mod keygen;
-mod observe;
 mod samples;
 mod send;
 mod serve;
-mod sink;
 mod verify;
+
+/// The server helpers `samples` and `send` still import by their old paths, until the
+/// simulator moves to its own crate.
+mod config {
+    pub(crate) use hookbr_server::compat::resolve_value;
+}
+mod sink {
+    pub(crate) use hookbr_server::compat::civil_from_days;
+}
 
 /// Receive, check and inspect the webhooks of BonifiQ, Foody Delivery, iSET and Grafeno.
 #[derive(Debug, Parser)]
@@ -97,26 +103,36 @@ pub(crate) struct Failure {
 
 impl Failure {
     /// Exit 1: the input was refused.
-    pub(crate) fn rejected(message: impl Into<String>) -> Self {
+    pub(crate) fn rejected(message: impl fmt::Display) -> Self {
         Self {
             code: 1,
-            message: message.into(),
+            message: message.to_string(),
         }
     }
 
     /// Exit 1: the command could not do its job (a port in use, an unreachable database).
-    pub(crate) fn runtime(message: impl Into<String>) -> Self {
+    pub(crate) fn runtime(message: impl fmt::Display) -> Self {
         Self {
             code: 1,
-            message: message.into(),
+            message: message.to_string(),
         }
     }
 
     /// Exit 2: usage or configuration error.
-    pub(crate) fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl fmt::Display) -> Self {
         Self {
             code: 2,
-            message: message.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// The server's configuration errors are usage errors (exit 2), the rest run-time failures.
+impl From<hookbr_server::Error> for Failure {
+    fn from(error: hookbr_server::Error) -> Self {
+        match error {
+            hookbr_server::Error::Config(message) => Self::usage(message),
+            _ => Self::runtime(error),
         }
     }
 }

@@ -4,11 +4,9 @@ use std::fs;
 
 use hookbr_core::{
     Provider, Rejection, Request, Secret,
-    verify::{
-        AnyVerifier, BONIFIQ_SECRET_HEADER, BodyTokenVerifier, GrafenoVerifier,
-        HeaderSecretVerifier, RsaPublicKey, UrlSecretVerifier, Verify,
-    },
+    verify::{BONIFIQ_SECRET_HEADER, RsaAlgorithm, RsaPublicKey, Verify},
 };
+use hookbr_server::config::{Labeled, SecretIn, VerifierSpec};
 
 use crate::{Failure, decode::endpoint, input::Delivery, print_line};
 
@@ -40,11 +38,13 @@ pub(crate) struct Args {
     kind: Option<String>,
 }
 
-fn secrets(values: &[String], flag: &str) -> Result<Vec<Secret>, Failure> {
+fn secrets(values: &[String], flag: &str) -> Result<Vec<Labeled<Secret>>, Failure> {
     values
         .iter()
         .map(|value| {
-            Secret::new(value.as_str()).map_err(|_| Failure::usage(format!("{flag} is empty")))
+            Secret::new(value.as_str())
+                .map(|secret| (secret, None))
+                .map_err(|_| Failure::usage(format!("{flag} is empty")))
         })
         .collect()
 }
@@ -94,8 +94,8 @@ fn read_pem(value: &str) -> Result<RsaPublicKey, Failure> {
     RsaPublicKey::from_pem(&text).map_err(|error| Failure::usage(format!("--public-key: {error}")))
 }
 
-fn verifier(args: &Args, provider: Provider) -> Result<AnyVerifier, Failure> {
-    let config = |error: hookbr_core::ConfigError| Failure::usage(error.to_string());
+/// The same spec `hookbr.toml` builds, from the flags (values instead of references).
+fn spec(args: &Args, provider: Provider) -> Result<VerifierSpec, Failure> {
     match provider {
         Provider::Bonifiq => {
             if args.secrets.is_empty() {
@@ -105,50 +105,52 @@ fn verifier(args: &Args, provider: Provider) -> Result<AnyVerifier, Failure> {
                 .secret_header
                 .as_deref()
                 .unwrap_or(BONIFIQ_SECRET_HEADER);
-            Ok(
-                HeaderSecretVerifier::new(header, secrets(&args.secrets, "--secret")?)
-                    .map_err(config)?
-                    .into(),
-            )
+            Ok(VerifierSpec::Bonifiq {
+                header: header.to_owned(),
+                secrets: secrets(&args.secrets, "--secret")?,
+            })
         }
         Provider::Foody => {
             if args.tokens.is_empty() {
                 return Err(Failure::usage("foody needs at least one --token"));
             }
-            Ok(BodyTokenVerifier::foody(secrets(&args.tokens, "--token")?)
-                .map_err(config)?
-                .into())
+            Ok(VerifierSpec::Foody {
+                tokens: secrets(&args.tokens, "--token")?,
+            })
         }
         Provider::Iset => {
             if args.secrets.is_empty() {
                 return Err(Failure::usage("iset needs at least one --secret"));
             }
             let secrets = secrets(&args.secrets, "--secret")?;
-            match (&args.secret_header, &args.url) {
-                (Some(header), None) => Ok(HeaderSecretVerifier::new(header.as_str(), secrets)
-                    .map_err(config)?
-                    .into()),
-                (None, Some(_)) => {
-                    let param = args.secret_param.as_deref().unwrap_or("token");
-                    Ok(UrlSecretVerifier::query_param(param, secrets)
-                        .map_err(config)?
-                        .into())
+            let secret_in = match (&args.secret_header, &args.url) {
+                (Some(header), None) => SecretIn::Header {
+                    name: header.clone(),
+                },
+                (None, Some(_)) => SecretIn::Query {
+                    param: args.secret_param.as_deref().unwrap_or("token").to_owned(),
+                },
+                _ => {
+                    return Err(Failure::usage(
+                        "iset needs exactly one of --url (secret in the URL) or --secret-header",
+                    ));
                 }
-                _ => Err(Failure::usage(
-                    "iset needs exactly one of --url (secret in the URL) or --secret-header",
-                )),
-            }
+            };
+            Ok(VerifierSpec::Iset { secret_in, secrets })
         }
         Provider::Grafeno => {
             if args.public_keys.is_empty() {
                 return Err(Failure::usage("grafeno needs at least one --public-key"));
             }
-            let keys = args
+            let public_keys = args
                 .public_keys
                 .iter()
-                .map(|value| read_pem(value))
+                .map(|value| read_pem(value).map(|key| (key, None)))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(GrafenoVerifier::new(keys).map_err(config)?.into())
+            Ok(VerifierSpec::Grafeno {
+                public_keys,
+                algorithm: RsaAlgorithm::default(),
+            })
         }
         other => Err(Failure::usage(format!("unsupported provider {other}"))),
     }
@@ -164,7 +166,9 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     if let Some(kind) = &args.kind {
         endpoint(&args.delivery.provider, Some(kind))?;
     }
-    let verifier = verifier(args, provider)?;
+    let verifier = spec(args, provider)?
+        .build()
+        .map_err(|error| Failure::usage(error.to_string()))?;
     let (headers, body) = args.delivery.read()?;
     let mut request = Request::new(&body).with_headers(&headers);
     if let Some(url) = &args.url {

@@ -1,4 +1,4 @@
-//! What `hookbr serve` records about every request (the `delivery` span and the
+//! What the server records about every request (the `delivery` span and the
 //! `hookbr::rejection` events come from `hookbr-tower`'s `tracing` feature): Prometheus metrics (through the `metrics`
 //! crate), a bounded log of recent requests for the inspector (rejections included, since they
 //! never reach the inbox), and the error of each attempt the worker made.

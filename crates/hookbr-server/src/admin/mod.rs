@@ -1,0 +1,213 @@
+//! The admin listener: the inspector pages and `/metrics`.
+//!
+//! It binds 127.0.0.1 by default. Any other address needs an access token (`[admin] token`):
+//! the page is then opened once as `/?token=…`, which sets an HttpOnly, SameSite=Strict cookie,
+//! and scripts send `Authorization: Bearer …`. State-changing requests (Replay) must come from
+//! the page itself (`Origin`/`Sec-Fetch-Site` checked), so another site open in the same browser
+//! cannot replay deliveries through a form ([`auth`]).
+//!
+//! Everything is server-rendered HTML with no script and no external resource (nothing outside
+//! loopback may be reachable); the list refreshes itself every few seconds ([`pages`]).
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    Router,
+    extract::{Path, State},
+    http::{StatusCode, Uri, header},
+    middleware,
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use hookbr_core::{
+    Inbox, Provider, Secret,
+    inbox::{ListFilter, RowState},
+};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::{sync::watch, task::JoinHandle};
+
+use crate::{
+    Error,
+    inbox::{RowDetail, RowSummary, decode},
+    lifecycle::stopped,
+    observe::{self, Observer, inbox_gauges},
+};
+
+mod auth;
+mod pages;
+mod query;
+
+/// What the admin pages read.
+#[derive(Debug, Clone)]
+struct Admin {
+    inbox: Option<Arc<dyn Inbox>>,
+    observer: Arc<Observer>,
+    prometheus: PrometheusHandle,
+}
+
+/// A running admin listener.
+#[derive(Debug)]
+pub(crate) struct AdminServer {
+    /// The bound address.
+    pub(crate) addr: SocketAddr,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl AdminServer {
+    /// Waits for the listener to finish after the stop signal.
+    pub(crate) async fn join(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the admin listener on `listen`.
+pub(crate) async fn start(
+    listen: SocketAddr,
+    token: Option<Arc<Secret>>,
+    inbox: Option<Arc<dyn Inbox>>,
+    observer: Arc<Observer>,
+    stop: watch::Receiver<bool>,
+) -> Result<AdminServer, Error> {
+    if !listen.ip().is_loopback() && token.is_none() {
+        return Err(Error::config(format!(
+            "admin.listen = {listen} is not a loopback address: set admin.token (env:NAME or \
+             file:PATH) so that only you can open the inspector"
+        )));
+    }
+    let state = Admin {
+        inbox,
+        observer,
+        prometheus: observe::prometheus(),
+    };
+    let app = Router::new()
+        .route("/", get(list))
+        .route("/deliveries/{id}", get(detail))
+        .route("/deliveries/{id}/replay", post(replay))
+        .route("/metrics", get(metrics_text))
+        .layer(middleware::from_fn_with_state(token, auth::guard))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|error| {
+            Error::runtime(format!(
+                "cannot listen on {listen} (admin): {error}; choose another address with \
+                 [admin] listen (or --admin for the demo, e.g. 127.0.0.1:0)"
+            ))
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|error| Error::runtime(format!("admin listener: {error}")))?;
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopped(stop))
+            .await
+    });
+    Ok(AdminServer { addr, task })
+}
+
+/// The list page's query: `state`, `provider` (empty or unknown values mean any) and `live=0`.
+fn filters(uri: &Uri) -> (Option<RowState>, Option<Provider>, bool) {
+    let (mut state, mut provider, mut live) = (None, None, true);
+    for (name, value) in query::form_pairs(uri.query().unwrap_or_default()) {
+        match name.as_str() {
+            "state" => state = RowState::from_text(&value),
+            "provider" => provider = value.parse::<Provider>().ok(),
+            "live" => live = value != "0",
+            _ => {}
+        }
+    }
+    (state, provider, live)
+}
+
+async fn list(State(admin): State<Admin>, uri: Uri) -> Response {
+    let (state, provider, live) = filters(&uri);
+    let inbox = match &admin.inbox {
+        Some(inbox) => {
+            let stats = inbox.stats().await.ok();
+            let mut filter = ListFilter::new().limit(100);
+            if let Some(state) = state {
+                filter = filter.state(state);
+            }
+            if let Some(provider) = provider {
+                filter = filter.provider(provider.as_str());
+            }
+            let rows = inbox
+                .list(filter)
+                .await
+                .map(|rows| {
+                    rows.iter()
+                        .map(|row| {
+                            let kind = decode(&row.record)
+                                .and_then(Result::ok)
+                                .map_or_else(|| "?".to_owned(), |event| event.kind().to_owned());
+                            (RowSummary::new(row), kind)
+                        })
+                        .collect()
+                })
+                .map_err(|error| error.to_string());
+            Some(pages::InboxPart { stats, rows })
+        }
+        None => None,
+    };
+    pages::list(&pages::ListPage {
+        state,
+        provider,
+        inbox,
+        recent: admin.observer.recent(),
+        live,
+    })
+    .into_response()
+}
+
+async fn detail(State(admin): State<Admin>, Path(id): Path<i64>) -> Response {
+    let Some(inbox) = &admin.inbox else {
+        return (StatusCode::NOT_FOUND, "no inbox").into_response();
+    };
+    match inbox.get(id).await {
+        Ok(Some(row)) => pages::detail(&pages::DetailPage {
+            decoded: decode(&row.record),
+            attempts: admin.observer.attempts(row.id),
+            row: RowDetail::new(&row),
+        })
+        .into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, pages::not_found()).into_response(),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the inbox failed: {error}"),
+        )
+            .into_response(),
+    }
+}
+
+async fn replay(State(admin): State<Admin>, Path(id): Path<i64>) -> Response {
+    let Some(inbox) = &admin.inbox else {
+        return (StatusCode::NOT_FOUND, "no inbox").into_response();
+    };
+    match inbox.replay(id).await {
+        Ok(true) => Redirect::to(&format!("/deliveries/{id}")).into_response(),
+        Ok(false) => (
+            StatusCode::CONFLICT,
+            "not dead-lettered (already replayed?)",
+        )
+            .into_response(),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the inbox failed: {error}"),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics_text(State(admin): State<Admin>) -> Response {
+    if let Some(inbox) = &admin.inbox {
+        inbox_gauges(inbox.as_ref()).await;
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        admin.prometheus.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,320 @@
+//! `[[endpoint]]`: one route, its provider's [`VerifierSpec`] and its options.
+
+use std::path::Path;
+
+use hookbr_core::{
+    Endpoint, Provider, Secret,
+    iset::IsetKind,
+    verify::{AnyVerifier, BONIFIQ_SECRET_HEADER, RsaAlgorithm, RsaPublicKey},
+};
+
+use super::{
+    SecretIn, VerifierSpec, limit, problem,
+    raw::RawEndpoint,
+    reference::{is_reference, rebase_file, resolve_secret, resolve_value},
+    spec::Labeled,
+};
+
+/// One route of the receiver.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct EndpointConfig {
+    /// The provider endpoint.
+    pub endpoint: Endpoint,
+    /// The URL path.
+    pub path: String,
+    /// What authenticates deliveries.
+    pub verifier: AnyVerifier,
+    /// Accepted methods (`None`: the provider's defaults).
+    pub methods: Option<Vec<String>>,
+    /// The body limit in bytes.
+    pub body_limit: usize,
+    /// Strict decoding (422 for drifted payloads).
+    pub strict: bool,
+    /// The secret is one more path segment after `path` (iSET `secret_in = "path"`).
+    pub secret_segment: bool,
+}
+
+impl EndpointConfig {
+    /// The methods shown for this route: the configured ones, else the provider's defaults
+    /// (`POST|PUT`).
+    #[must_use]
+    pub fn methods_text(&self) -> String {
+        self.methods.as_ref().map_or_else(
+            || self.endpoint.default_methods().join("|"),
+            |methods| methods.join("|"),
+        )
+    }
+}
+
+/// Refuses options that do not apply to the endpoint's provider.
+fn only_for(key: &str, option: &str, present: bool, provider: Provider) -> Result<(), String> {
+    if present {
+        Err(problem(
+            format!("{key}.{option}"),
+            format!("does not apply to provider {provider}"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn secrets(
+    key: &str,
+    field: &str,
+    values: &[String],
+    base: &Path,
+) -> Result<Vec<Labeled<Secret>>, String> {
+    if values.is_empty() {
+        return Err(problem(
+            format!("{key}.{field}"),
+            "needs at least one reference, e.g. [\"env:MY_SECRET\"] (more for rotation)",
+        ));
+    }
+    values
+        .iter()
+        .enumerate()
+        .map(|(index, value)| {
+            resolve_secret(&format!("{key}.{field}[{index}]"), value, base)
+                .map(|(secret, label)| (secret, Some(label)))
+        })
+        .collect()
+}
+
+fn check_path(key: &str, path: &str) -> Result<(), String> {
+    if !path.starts_with('/')
+        || path
+            .contains(|c: char| c.is_whitespace() || matches!(c, ':' | '*' | '{' | '}' | '?' | '#'))
+    {
+        return Err(problem(
+            format!("{key}.path"),
+            format!(
+                "{path:?} must be a literal path: start with '/', no spaces, no ':', '*', '{{', '}}', \
+                 '?' or '#'"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_options(key: &str, raw: &RawEndpoint, provider: Provider) -> Result<(), String> {
+    if provider != Provider::Iset {
+        only_for(key, "kind", raw.kind.is_some(), provider)?;
+        only_for(key, "secret_in", raw.secret_in.is_some(), provider)?;
+        only_for(key, "param", raw.param.is_some(), provider)?;
+    }
+    if !matches!(provider, Provider::Bonifiq | Provider::Iset) {
+        only_for(key, "secrets", !raw.secrets.is_empty(), provider)?;
+        only_for(key, "header", raw.header.is_some(), provider)?;
+    }
+    if provider != Provider::Foody {
+        only_for(key, "tokens", !raw.tokens.is_empty(), provider)?;
+    }
+    if provider != Provider::Grafeno {
+        only_for(key, "public_keys", !raw.public_keys.is_empty(), provider)?;
+        only_for(key, "algorithm", raw.algorithm.is_some(), provider)?;
+    }
+    Ok(())
+}
+
+fn iset_kind(key: &str, kind: Option<&str>) -> Result<IsetKind, String> {
+    let kind = kind.ok_or_else(|| {
+        problem(
+            format!("{key}.kind"),
+            "iset endpoints need a kind: order_upserted, order_deleted, \
+             product_upserted, product_deleted, stock_changed, category_upserted or \
+             category_deleted (one URL per kind)",
+        )
+    })?;
+    kind.parse()
+        .map_err(|error| problem(format!("{key}.kind"), error))
+}
+
+fn iset_secret_in(key: &str, raw: &RawEndpoint) -> Result<SecretIn, String> {
+    let provider = Provider::Iset;
+    match raw.secret_in.as_deref().unwrap_or("query") {
+        "query" => {
+            only_for(key, "header", raw.header.is_some(), provider)?;
+            Ok(SecretIn::Query {
+                param: raw.param.clone().unwrap_or_else(|| "token".to_owned()),
+            })
+        }
+        "path" => {
+            only_for(key, "param", raw.param.is_some(), provider)?;
+            Ok(SecretIn::Path)
+        }
+        "header" => {
+            only_for(key, "param", raw.param.is_some(), provider)?;
+            let name = raw.header.clone().ok_or_else(|| {
+                problem(
+                    format!("{key}.header"),
+                    "secret_in = \"header\" needs header",
+                )
+            })?;
+            Ok(SecretIn::Header { name })
+        }
+        other => Err(problem(
+            format!("{key}.secret_in"),
+            format!("{other:?}: expected \"query\", \"path\" or \"header\""),
+        )),
+    }
+}
+
+fn public_keys(
+    key: &str,
+    values: &[String],
+    base: &Path,
+) -> Result<Vec<Labeled<RsaPublicKey>>, String> {
+    if values.is_empty() {
+        return Err(problem(
+            format!("{key}.public_keys"),
+            "needs at least one PEM file, e.g. [\"file:grafeno_public.pem\"]",
+        ));
+    }
+    values
+        .iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let item = format!("{key}.public_keys[{index}]");
+            let value = rebase_file(value, base);
+            if !is_reference(&value) {
+                return Err(problem(
+                    item,
+                    "expected file:PATH (or env:NAME holding the PEM)",
+                ));
+            }
+            let pem = resolve_value(&value).map_err(|message| problem(&item, message))?;
+            let public_key = RsaPublicKey::from_pem(&pem).map_err(|error| problem(&item, error))?;
+            Ok((public_key, Some(value)))
+        })
+        .collect()
+}
+
+fn algorithm(key: &str, text: Option<&str>) -> Result<RsaAlgorithm, String> {
+    match text.unwrap_or("pkcs1-sha256") {
+        "pkcs1-sha256" => Ok(RsaAlgorithm::Pkcs1Sha256),
+        "pkcs1-sha512" => Ok(RsaAlgorithm::Pkcs1Sha512),
+        "pkcs1-sha1" => Ok(RsaAlgorithm::Pkcs1Sha1),
+        "pss-sha256" => Ok(RsaAlgorithm::PssSha256),
+        other => Err(problem(
+            format!("{key}.algorithm"),
+            format!(
+                "{other:?}: expected pkcs1-sha256 (default), pkcs1-sha512, \
+                 pkcs1-sha1 or pss-sha256"
+            ),
+        )),
+    }
+}
+
+/// The endpoint and the provider's spec, from the flat table.
+fn spec(
+    key: &str,
+    raw: &RawEndpoint,
+    provider: Provider,
+    base: &Path,
+) -> Result<(Endpoint, VerifierSpec), String> {
+    Ok(match provider {
+        Provider::Bonifiq => (
+            Endpoint::Bonifiq,
+            VerifierSpec::Bonifiq {
+                header: raw
+                    .header
+                    .clone()
+                    .unwrap_or_else(|| BONIFIQ_SECRET_HEADER.to_owned()),
+                secrets: secrets(key, "secrets", &raw.secrets, base)?,
+            },
+        ),
+        Provider::Foody => (
+            Endpoint::Foody,
+            VerifierSpec::Foody {
+                tokens: secrets(key, "tokens", &raw.tokens, base)?,
+            },
+        ),
+        Provider::Iset => {
+            let kind = iset_kind(key, raw.kind.as_deref())?;
+            let secrets = secrets(key, "secrets", &raw.secrets, base)?;
+            let secret_in = iset_secret_in(key, raw)?;
+            (
+                Endpoint::Iset(kind),
+                VerifierSpec::Iset { secret_in, secrets },
+            )
+        }
+        Provider::Grafeno => {
+            let public_keys = public_keys(key, &raw.public_keys, base)?;
+            (
+                Endpoint::Grafeno,
+                VerifierSpec::Grafeno {
+                    public_keys,
+                    algorithm: algorithm(key, raw.algorithm.as_deref())?,
+                },
+            )
+        }
+        other => {
+            return Err(problem(
+                format!("{key}.provider"),
+                format!("{other} is not supported"),
+            ));
+        }
+    })
+}
+
+fn methods(key: &str, methods: Option<Vec<String>>) -> Result<Option<Vec<String>>, String> {
+    methods
+        .map(|methods| {
+            if methods.is_empty() {
+                return Err(problem(format!("{key}.methods"), "must not be empty"));
+            }
+            methods
+                .into_iter()
+                .map(|method| {
+                    let upper = method.to_ascii_uppercase();
+                    if upper.is_empty() || !upper.bytes().all(|b| b.is_ascii_uppercase()) {
+                        Err(problem(
+                            format!("{key}.methods"),
+                            format!("{method:?} is not an HTTP method"),
+                        ))
+                    } else {
+                        Ok(upper)
+                    }
+                })
+                .collect()
+        })
+        .transpose()
+}
+
+/// Checks `[[endpoint]]` number `key` and builds its verifier.
+pub(super) fn resolve_endpoint(
+    key: &str,
+    raw: RawEndpoint,
+    default_limit: usize,
+    default_strict: bool,
+    base: &Path,
+) -> Result<EndpointConfig, String> {
+    let provider: Provider = raw.provider.parse().map_err(|_| {
+        problem(
+            format!("{key}.provider"),
+            format!(
+                "unknown provider {:?} (bonifiq, foody, iset or grafeno)",
+                raw.provider
+            ),
+        )
+    })?;
+    check_path(key, &raw.path)?;
+    check_options(key, &raw, provider)?;
+    let (endpoint, spec) = spec(key, &raw, provider, base)?;
+    let verifier = spec
+        .build_naming_option()
+        .map_err(|(option, error)| match option {
+            Some(option) => problem(format!("{key}.{option}"), error),
+            None => problem(key, error),
+        })?;
+    Ok(EndpointConfig {
+        endpoint,
+        verifier,
+        methods: methods(key, raw.methods)?,
+        body_limit: limit(&format!("{key}.body_limit"), raw.body_limit, default_limit)?,
+        strict: raw.strict.unwrap_or(default_strict),
+        secret_segment: raw.secret_in.as_deref() == Some("path"),
+        path: raw.path,
+    })
+}

@@ -1,0 +1,656 @@
+//! `hookbr.toml`: the receiver's configuration.
+//!
+//! Parsing happens in two steps: serde reads the TOML into flat `Raw*` structs (unknown keys
+//! are refused, so a typo is an error rather than a silently ignored option), then
+//! [`Config::parse`] resolves secret references and checks every value, naming the key of the
+//! first problem (`endpoint[1].tokens[0]: environment variable FOODY_TOKEN is not set`).
+//! Secrets, tokens and sink keys are accepted only by reference (`env:NAME` or `file:PATH`), so
+//! a configuration file can be committed and reviewed without leaking them. Each endpoint's
+//! provider options become a [`VerifierSpec`], the one place a verifier is built from
+//! configuration.
+//!
+//! ```
+//! use hookbr_server::config::{Config, InboxUrl};
+//!
+//! let error = Config::parse(
+//!     "[[endpoint]]\nprovider = \"foody\"\npath = \"/f\"\ntokens = [\"env:HOOKBR_DOC_UNSET\"]\n",
+//!     std::path::Path::new("."),
+//! )
+//! .unwrap_err();
+//! assert_eq!(
+//!     error.to_string(),
+//!     "endpoint[0].tokens[0]: environment variable HOOKBR_DOC_UNSET is not set"
+//! );
+//! assert_eq!(InboxUrl::parse("none"), Ok(InboxUrl::None));
+//! ```
+
+use std::{fmt, fs, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+
+use hookbr_core::Secret;
+
+use crate::Error;
+
+mod endpoint;
+mod raw;
+mod reference;
+mod sink;
+mod spec;
+
+pub use endpoint::EndpointConfig;
+pub(crate) use reference::resolve_value;
+pub use sink::SinkConfig;
+#[cfg(test)]
+pub(crate) use sink::webhook_secret;
+pub use spec::{Labeled, SecretIn, VerifierSpec};
+
+use raw::{RawAdmin, RawConfig};
+
+/// The commented configuration `hookbr init` writes: every option with its default and the
+/// provider documentation it comes from.
+pub const TEMPLATE: &str = include_str!("hookbr.toml");
+
+/// The default listen address: loopback, so nothing is exposed until the merchant says so.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The default inbox: a SQLite file next to the configuration.
+pub const DEFAULT_INBOX: &str = "sqlite:hookbr-inbox.sqlite3";
+/// The default admin listener.
+const DEFAULT_ADMIN: &str = "127.0.0.1:9090";
+
+/// Where verified deliveries are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InboxUrl {
+    /// A SQLite file.
+    Sqlite(String),
+    /// A PostgreSQL connection URL (may hold a password: never printed).
+    Postgres(String),
+    /// No inbox: sinks run inside the request (direct mode).
+    None,
+}
+
+impl fmt::Display for InboxUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite:{path}"),
+            Self::Postgres(url) => f.write_str(&redact_url(url)),
+            Self::None => f.write_str("none (direct mode)"),
+        }
+    }
+}
+
+/// A URL for display: `scheme://host[:port]/path`, with any user information replaced by
+/// `***` and the query (which may carry `password=`) dropped. Anything unparsable is `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "***".to_owned();
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    // The host starts after the last '@' (user information may itself hold '/' or ':').
+    let (had_userinfo, rest) = match rest.rsplit_once('@') {
+        Some((_, after)) => (true, after),
+        None => (false, rest),
+    };
+    let userinfo = if had_userinfo { "***@" } else { "" };
+    format!("{scheme}://{userinfo}{rest}")
+}
+
+impl InboxUrl {
+    /// Parses `sqlite:PATH`, `postgres://…`/`postgresql://…` or `none`.
+    ///
+    /// # Errors
+    ///
+    /// What is expected instead, for anything else.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        if let Some(path) = value.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err("sqlite: needs a file path, e.g. sqlite:hookbr-inbox.sqlite3".into());
+            }
+            Ok(Self::Sqlite(path.to_owned()))
+        } else if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            Ok(Self::Postgres(value.to_owned()))
+        } else if value == "none" {
+            Ok(Self::None)
+        } else {
+            Err("expected sqlite:PATH, postgres://… or none".into())
+        }
+    }
+}
+
+/// Worker settings.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct WorkerConfig {
+    /// Attempts before a delivery is dead-lettered.
+    pub max_attempts: u32,
+    /// The first retry delay (doubles each attempt, ±20 % jitter).
+    pub backoff: Duration,
+    /// The longest retry delay.
+    pub max_backoff: Duration,
+    /// How long a claimed row is reserved for a worker.
+    pub lease: Duration,
+}
+
+/// A checked configuration. See the module docs.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Config {
+    /// Where providers post.
+    pub listen: SocketAddr,
+    /// Hand Foody `hook_test` to the sinks.
+    pub forward_handshakes: bool,
+    /// Log each stored body (secrets redacted) when the worker takes it.
+    pub log_bodies: bool,
+    /// The inbox.
+    pub inbox: InboxUrl,
+    /// Redis URL for shared deduplication in direct mode.
+    pub redis: Option<String>,
+    /// Completed rows older than this are pruned.
+    pub retention: Duration,
+    /// Worker settings.
+    pub worker: WorkerConfig,
+    /// The routes.
+    pub endpoints: Vec<EndpointConfig>,
+    /// The sinks.
+    pub sinks: Vec<SinkConfig>,
+    /// The admin listener (inspector and /metrics), when `[admin]` is present.
+    pub admin: Option<AdminConfig>,
+}
+
+/// The admin listener.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AdminConfig {
+    /// Its address (127.0.0.1:9090 by default).
+    pub listen: SocketAddr,
+    /// The access token, required for a non-loopback address.
+    pub token: Option<Arc<Secret>>,
+}
+
+impl AdminConfig {
+    /// A listener on `listen` without an access token (a loopback address: the server refuses
+    /// any other without a token).
+    #[must_use]
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            token: None,
+        }
+    }
+}
+
+/// A configuration problem: the key and what is wrong with it.
+fn problem(key: impl fmt::Display, message: impl fmt::Display) -> String {
+    format!("{key}: {message}")
+}
+
+impl Config {
+    /// Reads and checks the file at `path`; relative `file:` references and SQLite paths are
+    /// taken from its folder.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the file and the key of the first problem.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = read(path)?;
+        parse_text(&text, base_of(path))
+            .map_err(|message| Error::config(format!("{}: {message}", path.display())))
+    }
+
+    /// Parses `text`; relative `file:` references and SQLite paths are taken from `base`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the key of the first problem.
+    pub fn parse(text: &str, base: &Path) -> Result<Self, Error> {
+        parse_text(text, base).map_err(Error::Config)
+    }
+
+    /// Only the inbox location of the file at `path` (for `hookbr inbox`, which needs no
+    /// secrets).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the file and the problem.
+    pub fn load_inbox(path: &Path) -> Result<InboxUrl, Error> {
+        let text = read(path)?;
+        let raw: RawConfig = toml::from_str(&text).map_err(|error| {
+            Error::config(format!("{}: {}", path.display(), toml_error(&text, &error)))
+        })?;
+        inbox_url(raw.inbox.url.as_deref(), base_of(path))
+            .map_err(|message| Error::config(format!("{}: {message}", path.display())))
+    }
+
+    /// One line per route, the inbox and each sink, for a start-up banner (no secrets).
+    #[must_use]
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .endpoints
+            .iter()
+            .map(|endpoint| {
+                format!(
+                    "  {} {} → {}",
+                    endpoint.methods_text(),
+                    endpoint.path,
+                    endpoint.endpoint.to_text()
+                )
+            })
+            .collect();
+        lines.push(format!("  inbox: {}", self.inbox));
+        if self.sinks.is_empty() {
+            lines.push(
+                "  no [[sink]] configured: deliveries are stored and marked done (see `hookbr inbox list`)"
+                    .to_owned(),
+            );
+        }
+        for sink in &self.sinks {
+            lines.push(format!("  sink: {}", sink.describe()));
+        }
+        lines
+    }
+}
+
+fn read(path: &Path) -> Result<String, Error> {
+    fs::read_to_string(path)
+        .map_err(|error| Error::config(format!("cannot read {}: {error}", path.display())))
+}
+
+fn base_of(path: &Path) -> &Path {
+    path.parent().unwrap_or_else(|| Path::new("."))
+}
+
+/// [`Config::parse`] with the bare message.
+fn parse_text(text: &str, base: &Path) -> Result<Config, String> {
+    let raw: RawConfig = toml::from_str(text).map_err(|error| toml_error(text, &error))?;
+    resolve(raw, base)
+}
+
+/// One line: where in the file and what serde said (which names the key).
+fn toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let line = text
+                .get(..span.start)
+                .map_or(1, |before| before.matches('\n').count() + 1);
+            let source = text.lines().nth(line - 1).unwrap_or_default().trim();
+            if source.is_empty() {
+                format!("line {line}: {message}")
+            } else {
+                format!("line {line} ({source}): {message}")
+            }
+        }
+        None => message,
+    }
+}
+
+fn inbox_url(url: Option<&str>, base: &Path) -> Result<InboxUrl, String> {
+    let value = match url {
+        Some(value) => resolve_value(&reference::rebase_file(value, base))
+            .map_err(|message| problem("inbox.url", message))?,
+        None => DEFAULT_INBOX.to_owned(),
+    };
+    match InboxUrl::parse(&value).map_err(|message| problem("inbox.url", message))? {
+        InboxUrl::Sqlite(path) if Path::new(&path).is_relative() => Ok(InboxUrl::Sqlite(
+            base.join(path).to_string_lossy().into_owned(),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// `500ms`, `30s`, `5m`, `2h`, `7d`.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} needs a unit: ms, s, m, h or d (e.g. \"30s\")"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like \"30s\""))?;
+    let millis = match unit {
+        "ms" => Some(number),
+        "s" => number.checked_mul(1_000),
+        "m" => number.checked_mul(60_000),
+        "h" => number.checked_mul(3_600_000),
+        "d" => number.checked_mul(86_400_000),
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (use ms, s, m, h or d)"
+            ));
+        }
+    }
+    .ok_or_else(|| format!("{text:?} is too long"))?;
+    if millis == 0 {
+        return Err(format!("{text:?} must be more than zero"));
+    }
+    Ok(Duration::from_millis(millis))
+}
+
+fn duration(key: &str, value: Option<&str>, default: Duration) -> Result<Duration, String> {
+    value.map_or(Ok(default), |text| {
+        parse_duration(text).map_err(|message| problem(key, message))
+    })
+}
+
+fn limit(key: &str, value: Option<u64>, default: usize) -> Result<usize, String> {
+    match value {
+        None => Ok(default),
+        Some(0) => Err(problem(key, "must be more than zero")),
+        Some(bytes) => usize::try_from(bytes).map_err(|_| problem(key, "too large")),
+    }
+}
+
+fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
+    let listen = raw.server.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let listen: SocketAddr = listen.parse().map_err(|_| {
+        problem(
+            "server.listen",
+            format!("{listen:?} is not an address like \"127.0.0.1:8080\""),
+        )
+    })?;
+    let body_limit = limit(
+        "server.body_limit",
+        raw.server.body_limit,
+        hookbr_core::pipeline::DEFAULT_BODY_LIMIT,
+    )?;
+    let inbox = inbox_url(raw.inbox.url.as_deref(), base)?;
+    let redis = raw
+        .inbox
+        .redis
+        .as_deref()
+        .map(|value| {
+            let url = resolve_value(&reference::rebase_file(value, base))
+                .map_err(|message| problem("inbox.redis", message))?;
+            if url.starts_with("redis://") || url.starts_with("rediss://") {
+                Ok(url)
+            } else {
+                Err(problem("inbox.redis", "expected a redis:// URL"))
+            }
+        })
+        .transpose()?;
+    if redis.is_some() && inbox != InboxUrl::None {
+        return Err(problem(
+            "inbox.redis",
+            "shared Redis deduplication is for direct mode (inbox.url = \"none\"); the inbox \
+             already deduplicates",
+        ));
+    }
+    let retention = duration(
+        "inbox.retention",
+        raw.inbox.retention.as_deref(),
+        Duration::from_secs(7 * 86_400),
+    )?;
+    let worker = WorkerConfig {
+        max_attempts: match raw.worker.max_attempts {
+            Some(0) => return Err(problem("worker.max_attempts", "must be at least 1")),
+            Some(attempts) => attempts,
+            None => 8,
+        },
+        backoff: duration(
+            "worker.backoff",
+            raw.worker.backoff.as_deref(),
+            Duration::from_secs(1),
+        )?,
+        max_backoff: duration(
+            "worker.max_backoff",
+            raw.worker.max_backoff.as_deref(),
+            Duration::from_secs(3_600),
+        )?,
+        lease: duration(
+            "worker.lease",
+            raw.worker.lease.as_deref(),
+            Duration::from_secs(60),
+        )?,
+    };
+    if worker.max_backoff < worker.backoff {
+        return Err(problem(
+            "worker.max_backoff",
+            "must not be shorter than worker.backoff",
+        ));
+    }
+    if raw.endpoints.is_empty() {
+        return Err(problem(
+            "endpoint",
+            "no [[endpoint]] configured: add one per provider URL (see `hookbr init`)",
+        ));
+    }
+    let mut endpoints = Vec::with_capacity(raw.endpoints.len());
+    let mut paths = std::collections::HashSet::new();
+    for (index, endpoint) in raw.endpoints.into_iter().enumerate() {
+        let key = format!("endpoint[{index}]");
+        let config =
+            endpoint::resolve_endpoint(&key, endpoint, body_limit, raw.server.strict, base)?;
+        if !paths.insert(config.path.clone()) {
+            return Err(problem(
+                format!("{key}.path"),
+                format!("{:?} is used by another endpoint", config.path),
+            ));
+        }
+        endpoints.push(config);
+    }
+    let sinks = raw
+        .sinks
+        .into_iter()
+        .enumerate()
+        .map(|(index, sink)| sink::resolve_sink(&format!("sink[{index}]"), sink, base))
+        .collect::<Result<Vec<_>, _>>()?;
+    let admin = raw
+        .admin
+        .as_ref()
+        .map(|admin| resolve_admin(admin, base))
+        .transpose()?;
+    if inbox == InboxUrl::None && sinks.is_empty() {
+        return Err(problem(
+            "sink",
+            "direct mode (inbox.url = \"none\") needs at least one [[sink]]: without an inbox \
+             and a sink, deliveries would be acknowledged and dropped",
+        ));
+    }
+    Ok(Config {
+        admin,
+        listen,
+        forward_handshakes: raw.server.forward_handshakes,
+        log_bodies: raw.server.log_bodies,
+        inbox,
+        redis,
+        retention,
+        worker,
+        endpoints,
+        sinks,
+    })
+}
+
+fn resolve_admin(raw: &RawAdmin, base: &Path) -> Result<AdminConfig, String> {
+    let text = raw.listen.as_deref().unwrap_or(DEFAULT_ADMIN);
+    let listen: SocketAddr = text.parse().map_err(|_| {
+        problem(
+            "admin.listen",
+            format!("{text:?} is not an address like \"127.0.0.1:9090\""),
+        )
+    })?;
+    let token = raw
+        .token
+        .as_deref()
+        .map(|value| {
+            reference::resolve_secret("admin.token", value, base)
+                .map(|(secret, _)| Arc::new(secret))
+        })
+        .transpose()?;
+    if !listen.ip().is_loopback() && token.is_none() {
+        return Err(problem(
+            "admin.token",
+            format!(
+                "required when admin.listen ({listen}) is not a loopback address: the inspector \
+                 shows deliveries and can replay them"
+            ),
+        ));
+    }
+    Ok(AdminConfig { listen, token })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        parse_text(text, Path::new("/base"))
+    }
+
+    const FOODY: &str = "[[endpoint]]\nprovider = \"foody\"\npath = \"/foody\"\ntokens = [\"env:HOOKBR_CONFIG_TEST_TOKEN\"]\n";
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert!(parse_duration("30").unwrap_err().contains("unit"));
+        assert!(parse_duration("0s").unwrap_err().contains("more than zero"));
+        assert!(parse_duration("3w").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn inbox_urls() {
+        assert_eq!(
+            InboxUrl::parse("sqlite:x.db"),
+            Ok(InboxUrl::Sqlite("x.db".into()))
+        );
+        assert_eq!(InboxUrl::parse("none"), Ok(InboxUrl::None));
+        assert!(InboxUrl::parse("mysql://x").is_err());
+        let pg = InboxUrl::Postgres("postgres://hookbr:hunter2@db:5432/hookbr".into());
+        assert_eq!(pg.to_string(), "postgres://***@db:5432/hookbr");
+        assert!(!pg.to_string().contains("hunter2"));
+        for leaky in [
+            "postgres://127.0.0.1:1/db?password=hunter2",
+            "postgres://u:hun/ter2@db/x",
+            "postgresql://u:hunter2@db:5432/x?sslmode=disable&password=hunter2",
+        ] {
+            let shown = InboxUrl::Postgres(leaky.into()).to_string();
+            assert!(
+                !shown.contains("hunter2") && !shown.contains("ter2"),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            redact_url("http://app:k3y@127.0.0.1:3000/hooks?key=k3y"),
+            "http://***@127.0.0.1:3000/hooks"
+        );
+        assert_eq!(redact_url("nonsense"), "***");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_line() {
+        let error = parse("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
+        assert!(error.contains("line 3"), "{error}");
+        assert!(error.contains("lisen"), "{error}");
+    }
+
+    #[test]
+    fn missing_endpoint_fields_name_the_key() {
+        let error = parse("[[endpoint]]\nprovider = \"foody\"\n").unwrap_err();
+        assert!(error.contains("path"), "{error}");
+        let error = parse("[[endpoint]]\nprovider = \"foody\"\npath = \"/f\"\n").unwrap_err();
+        assert!(error.starts_with("endpoint[0].tokens"), "{error}");
+    }
+
+    #[test]
+    fn inline_secrets_are_refused() {
+        let error =
+            parse("[[endpoint]]\nprovider = \"foody\"\npath = \"/f\"\ntokens = [\"abc\"]\n")
+                .unwrap_err();
+        assert!(error.starts_with("endpoint[0].tokens[0]"), "{error}");
+        assert!(error.contains("by reference"), "{error}");
+        assert!(!error.contains("abc"), "{error}");
+    }
+
+    #[test]
+    fn unset_variables_are_named() {
+        let error = parse(
+            "[[endpoint]]\nprovider = \"bonifiq\"\npath = \"/b\"\nsecrets = [\"env:HOOKBR_SURELY_UNSET_42\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            error,
+            "endpoint[0].secrets[0]: environment variable HOOKBR_SURELY_UNSET_42 is not set"
+        );
+    }
+
+    #[test]
+    fn options_of_other_providers_are_refused() {
+        let error = parse(&format!("{FOODY}public_keys = [\"file:k.pem\"]\n")).unwrap_err();
+        assert!(error.starts_with("endpoint[0].public_keys"), "{error}");
+        let error = parse(
+            "[[endpoint]]\nprovider = \"iset\"\npath = \"/i\"\nsecrets = [\"file:/dev/null\"]\n",
+        )
+        .unwrap_err();
+        assert!(error.starts_with("endpoint[0].kind"), "{error}");
+    }
+
+    #[test]
+    fn no_endpoint_is_an_error() {
+        assert!(parse("").unwrap_err().starts_with("endpoint"));
+    }
+
+    #[test]
+    fn file_references_resolve_relative_to_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("token.txt"), "t0ken\n").unwrap();
+        let text = "[[endpoint]]\nprovider = \"foody\"\npath = \"/f\"\ntokens = [\"file:token.txt\"]\n\
+                    [[endpoint]]\nprovider = \"foody\"\npath = \"/f\"\ntokens = [\"file:token.txt\"]\n";
+        let error = parse_text(text, dir.path()).unwrap_err();
+        assert!(error.starts_with("endpoint[1].path"), "{error}");
+        let single = text.split("[[endpoint]]").nth(1).unwrap();
+        let config = parse_text(&format!("[[endpoint]]{single}"), dir.path()).unwrap();
+        assert_eq!(config.endpoints.len(), 1);
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(
+            config.inbox,
+            InboxUrl::Sqlite(
+                dir.path()
+                    .join("hookbr-inbox.sqlite3")
+                    .to_string_lossy()
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn admin_listener_off_loopback_needs_a_token() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("t"), "t0ken").unwrap();
+        let endpoint = "[[endpoint]]\nprovider = \"foody\"\npath = \"/f\"\ntokens = [\"file:t\"]\n";
+        let config = parse_text(&format!("[admin]\n{endpoint}"), dir.path()).unwrap();
+        assert_eq!(config.admin.unwrap().listen.to_string(), "127.0.0.1:9090");
+        let error = parse_text(
+            &format!("[admin]\nlisten = \"0.0.0.0:9090\"\n{endpoint}"),
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(error.starts_with("admin.token: required"), "{error}");
+        let config = parse_text(
+            &format!("[admin]\nlisten = \"0.0.0.0:9090\"\ntoken = \"file:t\"\n{endpoint}"),
+            dir.path(),
+        )
+        .unwrap();
+        assert!(config.admin.unwrap().token.is_some());
+        assert!(parse_text(endpoint, dir.path()).unwrap().admin.is_none());
+    }
+
+    #[test]
+    fn the_template_is_a_valid_configuration_but_for_its_references() {
+        // Every reference points at something that does not exist here, so the check stops at
+        // the first endpoint's secret: proof that everything before it (server, inbox, worker)
+        // parsed, and that the template names keys serve understands.
+        let error = parse_text(
+            &TEMPLATE.replace("env:HOOKBR_", "env:HOOKBR_UNSET_IN_TEST_"),
+            std::path::Path::new("/nonexistent"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error,
+            "endpoint[0].secrets[0]: environment variable HOOKBR_UNSET_IN_TEST_BONIFIQ_SECRET is not set"
+        );
+    }
+}

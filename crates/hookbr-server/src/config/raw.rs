@@ -1,0 +1,96 @@
+//! The file as serde reads it: every key of `hookbr.toml`, unknown keys refused.
+//!
+//! An endpoint is read as one flat table (all providers' options) rather than a table tagged by
+//! provider, so that an option of another provider is named as such (`endpoint[0].public_keys:
+//! does not apply to provider foody`) instead of as an unknown key; [`super::endpoint`] then
+//! turns it into the provider's [`VerifierSpec`](super::VerifierSpec).
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub(super) server: RawServer,
+    #[serde(default)]
+    pub(super) inbox: RawInbox,
+    #[serde(default)]
+    pub(super) worker: RawWorker,
+    #[serde(default, rename = "endpoint")]
+    pub(super) endpoints: Vec<RawEndpoint>,
+    #[serde(default, rename = "sink")]
+    pub(super) sinks: Vec<RawSink>,
+    pub(super) admin: Option<RawAdmin>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdmin {
+    pub(super) listen: Option<String>,
+    pub(super) token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServer {
+    pub(super) listen: Option<String>,
+    pub(super) body_limit: Option<u64>,
+    #[serde(default)]
+    pub(super) strict: bool,
+    #[serde(default)]
+    pub(super) forward_handshakes: bool,
+    #[serde(default)]
+    pub(super) log_bodies: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawInbox {
+    pub(super) url: Option<String>,
+    pub(super) redis: Option<String>,
+    pub(super) retention: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWorker {
+    pub(super) max_attempts: Option<u32>,
+    pub(super) backoff: Option<String>,
+    pub(super) max_backoff: Option<String>,
+    pub(super) lease: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEndpoint {
+    pub(super) provider: String,
+    pub(super) path: String,
+    #[serde(default)]
+    pub(super) secrets: Vec<String>,
+    pub(super) header: Option<String>,
+    #[serde(default)]
+    pub(super) tokens: Vec<String>,
+    pub(super) kind: Option<String>,
+    pub(super) secret_in: Option<String>,
+    pub(super) param: Option<String>,
+    #[serde(default)]
+    pub(super) public_keys: Vec<String>,
+    pub(super) algorithm: Option<String>,
+    pub(super) methods: Option<Vec<String>>,
+    pub(super) body_limit: Option<u64>,
+    pub(super) strict: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub(super) enum RawSink {
+    Http {
+        url: String,
+        secret: String,
+        timeout: Option<String>,
+    },
+    Command {
+        command: Vec<String>,
+        timeout: Option<String>,
+    },
+}

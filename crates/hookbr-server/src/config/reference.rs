@@ -1,0 +1,54 @@
+//! Secret references: `env:NAME` and `file:PATH`, never the value itself.
+
+use std::{fs, path::Path};
+
+use hookbr_core::Secret;
+
+use super::problem;
+
+/// `env:NAME` → the variable; `file:PATH` → the file's text without its trailing newline;
+/// anything else → itself.
+pub(crate) fn resolve_value(value: &str) -> Result<String, String> {
+    if let Some(name) = value.strip_prefix("env:") {
+        std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+    } else if let Some(path) = value.strip_prefix("file:") {
+        let text = fs::read_to_string(path)
+            .map_err(|error| format!("cannot read file {path}: {error}"))?;
+        Ok(text.trim_end_matches(['\n', '\r']).to_owned())
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+/// Whether `value` is a reference (`env:` or `file:`) rather than an inline value.
+pub(super) fn is_reference(value: &str) -> bool {
+    value.starts_with("env:") || value.starts_with("file:")
+}
+
+/// A secret given by reference only, with its label (the reference, never the value).
+pub(super) fn resolve_secret(
+    key: &str,
+    value: &str,
+    base: &Path,
+) -> Result<(Secret, String), String> {
+    let value = rebase_file(value, base);
+    if !is_reference(&value) {
+        return Err(problem(
+            key,
+            "secrets are given by reference (env:NAME or file:PATH), never inline",
+        ));
+    }
+    let resolved = resolve_value(&value).map_err(|message| problem(key, message))?;
+    let secret = Secret::new(resolved).map_err(|_| problem(key, "the secret is empty"))?;
+    Ok((secret, value))
+}
+
+/// A relative `file:` reference made relative to the configuration's folder.
+pub(super) fn rebase_file(value: &str, base: &Path) -> String {
+    match value.strip_prefix("file:") {
+        Some(path) if Path::new(path).is_relative() => {
+            format!("file:{}", base.join(path).to_string_lossy())
+        }
+        _ => value.to_owned(),
+    }
+}

@@ -1,0 +1,390 @@
+//! The inbox's operations as data: what `hookbr inbox` prints and the inspector shows.
+//!
+//! Rows become [`RowSummary`] and [`RowDetail`] (times as RFC 3339 text, Foody's body token
+//! redacted), with the JSON shapes of `hookbr inbox --json`; printing is the caller's.
+//!
+//! ```no_run
+//! use hookbr_core::inbox::{ListFilter, RowState};
+//! use hookbr_server::{config::InboxUrl, inbox};
+//!
+//! # async fn run() -> Result<(), hookbr_server::Error> {
+//! let store = inbox::open_existing(&InboxUrl::Sqlite("hookbr-inbox.sqlite3".into())).await?;
+//! for row in inbox::list(store.as_ref(), ListFilter::new().state(RowState::Dead)).await? {
+//!     println!("{} {} {}", row.id, row.delivery_id, row.last_error.unwrap_or_default());
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::{path::Path, sync::Arc};
+
+use hookbr_core::{
+    Endpoint, Inbox, InboxRecord, InboxRow, ParseError, Request, StoreError, WebhookEvent,
+    inbox::{ListFilter, RowState, now_ms},
+};
+use serde_json::{Value, json};
+
+use crate::{Error, config::InboxUrl, lifecycle::open_inbox, time::rfc3339_ms};
+
+/// One row, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RowSummary {
+    /// The row id.
+    pub id: i64,
+    /// The provider (the endpoint text when the endpoint is unknown).
+    pub provider: String,
+    /// The endpoint text (`bonifiq`, `iset:order_upserted`, …).
+    pub endpoint: String,
+    /// The delivery id.
+    pub delivery_id: String,
+    /// `pending`, `in_flight`, `done` or `dead`.
+    pub state: RowState,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+    /// When it was received (RFC 3339, milliseconds).
+    pub received_at: String,
+    /// When the next attempt is due, for a pending row.
+    pub next_attempt_at: Option<String>,
+    /// The label of the secret or key that authenticated it.
+    pub matched_key: String,
+}
+
+impl RowSummary {
+    /// The summary of `row`.
+    #[must_use]
+    pub fn new(row: &InboxRow) -> Self {
+        Self {
+            id: row.id,
+            provider: provider_of(&row.record),
+            endpoint: row.record.endpoint.clone(),
+            delivery_id: row.record.delivery_id.clone(),
+            state: row.state,
+            attempts: row.attempts,
+            last_error: row.last_error.clone(),
+            received_at: rfc3339_ms(row.record.received_at_ms),
+            next_attempt_at: (row.state == RowState::Pending)
+                .then(|| rfc3339_ms(row.next_attempt_at_ms)),
+            matched_key: row.record.matched_key.clone(),
+        }
+    }
+
+    /// The JSON object of `hookbr inbox list --json`.
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "provider": self.provider,
+            "endpoint": self.endpoint,
+            "delivery_id": self.delivery_id,
+            "state": self.state.as_str(),
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "received_at": self.received_at,
+            "next_attempt_at": self.next_attempt_at,
+            "matched_key": self.matched_key,
+        })
+    }
+}
+
+/// One row in full.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RowDetail {
+    /// What the list shows.
+    pub summary: RowSummary,
+    /// The stored headers (only what decoding needs; never a secret header).
+    pub headers: Vec<(String, String)>,
+    /// The body: JSON when it is JSON (Foody's `token` redacted), else a string.
+    pub body: Value,
+}
+
+impl RowDetail {
+    /// The detail of `row`.
+    #[must_use]
+    pub fn new(row: &InboxRow) -> Self {
+        Self {
+            summary: RowSummary::new(row),
+            headers: row.record.headers.clone(),
+            body: body_json(&row.record),
+        }
+    }
+
+    /// The JSON object of `hookbr inbox show --json`.
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        let mut value = self.summary.to_json();
+        if let Some(object) = value.as_object_mut() {
+            let headers = self
+                .headers
+                .iter()
+                .map(|(name, value)| json!([name, value]))
+                .collect();
+            object.insert("headers".into(), Value::Array(headers));
+            object.insert("body".into(), self.body.clone());
+        }
+        value
+    }
+
+    /// The body as text: pretty-printed JSON, or the string.
+    #[must_use]
+    pub fn body_text(&self) -> String {
+        pretty(&self.body)
+    }
+}
+
+/// Counts per state and the oldest delivery not done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StatsSummary {
+    /// Rows waiting for an attempt.
+    pub pending: u64,
+    /// Rows claimed by a worker.
+    pub in_flight: u64,
+    /// Rows processed.
+    pub done: u64,
+    /// Dead-lettered rows.
+    pub dead: u64,
+    /// When the oldest row not done was received (RFC 3339).
+    pub oldest_pending_at: Option<String>,
+    /// How long ago, in milliseconds.
+    pub oldest_pending_age_ms: Option<i64>,
+}
+
+impl StatsSummary {
+    /// The JSON object of `hookbr inbox stats --json`.
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        json!({
+            "pending": self.pending,
+            "in_flight": self.in_flight,
+            "done": self.done,
+            "dead": self.dead,
+            "oldest_pending_at": self.oldest_pending_at,
+            "oldest_pending_age_ms": self.oldest_pending_age_ms,
+        })
+    }
+}
+
+/// What [`replay`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Replayed {
+    /// Put back in the queue.
+    pub replayed: Vec<i64>,
+    /// Not replayed: no such row, or not dead-lettered.
+    pub not_dead: Vec<i64>,
+}
+
+impl Replayed {
+    /// The JSON object of `hookbr inbox replay --json`.
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        json!({ "replayed": self.replayed, "not_dead": self.not_dead })
+    }
+}
+
+fn store_error(error: &StoreError) -> Error {
+    Error::runtime(format!("the inbox failed: {error}"))
+}
+
+/// Opens the inbox of an existing deployment: refuses direct mode (there is none) and a SQLite
+/// path with no file (opening would create an empty database, and a typo would look like an
+/// empty inbox).
+///
+/// # Errors
+///
+/// [`Error::Config`] for direct mode or a missing SQLite file, [`Error::Runtime`] when the
+/// inbox cannot be opened.
+pub async fn open_existing(url: &InboxUrl) -> Result<Arc<dyn Inbox>, Error> {
+    if *url == InboxUrl::None {
+        return Err(Error::config(
+            "this configuration runs in direct mode (inbox.url = \"none\"): there is no inbox",
+        ));
+    }
+    if let InboxUrl::Sqlite(path) = url {
+        if !Path::new(path).exists() {
+            return Err(Error::config(format!(
+                "no inbox at {path} (has `hookbr serve` run with this configuration?)"
+            )));
+        }
+    }
+    open_inbox(url)
+        .await?
+        .ok_or_else(|| Error::config("no inbox configured"))
+}
+
+/// Rows matching `filter`, newest first.
+///
+/// # Errors
+///
+/// [`Error::Runtime`] when the inbox fails.
+pub async fn list(inbox: &dyn Inbox, filter: ListFilter) -> Result<Vec<RowSummary>, Error> {
+    let rows = inbox.list(filter).await.map_err(|e| store_error(&e))?;
+    Ok(rows.iter().map(RowSummary::new).collect())
+}
+
+/// Row `id` in full, if there is one.
+///
+/// # Errors
+///
+/// [`Error::Runtime`] when the inbox fails.
+pub async fn show(inbox: &dyn Inbox, id: i64) -> Result<Option<RowDetail>, Error> {
+    let row = inbox.get(id).await.map_err(|e| store_error(&e))?;
+    Ok(row.as_ref().map(RowDetail::new))
+}
+
+/// Puts the dead-lettered rows among `ids` back in the queue.
+///
+/// # Errors
+///
+/// [`Error::Runtime`] when the inbox fails.
+pub async fn replay(inbox: &dyn Inbox, ids: &[i64]) -> Result<Replayed, Error> {
+    let mut replayed = Replayed::default();
+    for &id in ids {
+        if inbox.replay(id).await.map_err(|e| store_error(&e))? {
+            replayed.replayed.push(id);
+        } else {
+            replayed.not_dead.push(id);
+        }
+    }
+    Ok(replayed)
+}
+
+/// Puts every dead-lettered row back in the queue; returns how many.
+///
+/// # Errors
+///
+/// [`Error::Runtime`] when the inbox fails.
+pub async fn replay_dead(inbox: &dyn Inbox) -> Result<u64, Error> {
+    inbox.replay_dead().await.map_err(|e| store_error(&e))
+}
+
+/// Counts per state and the age of the oldest row not done.
+///
+/// # Errors
+///
+/// [`Error::Runtime`] when the inbox fails.
+pub async fn stats(inbox: &dyn Inbox) -> Result<StatsSummary, Error> {
+    let stats = inbox.stats().await.map_err(|e| store_error(&e))?;
+    Ok(StatsSummary {
+        pending: stats.pending,
+        in_flight: stats.in_flight,
+        done: stats.done,
+        dead: stats.dead,
+        oldest_pending_at: stats.oldest_pending_ms.map(rfc3339_ms),
+        oldest_pending_age_ms: stats
+            .oldest_pending_ms
+            .map(|at| now_ms().saturating_sub(at).max(0)),
+    })
+}
+
+/// The provider of a record (its endpoint text when the endpoint is unknown).
+pub(crate) fn provider_of(record: &InboxRecord) -> String {
+    Endpoint::from_text(&record.endpoint).map_or_else(
+        || record.endpoint.clone(),
+        |endpoint| endpoint.provider().as_str().to_owned(),
+    )
+}
+
+/// The stored bytes decoded again (`None` when the endpoint is unknown).
+pub(crate) fn decode(record: &InboxRecord) -> Option<Result<WebhookEvent, ParseError>> {
+    Endpoint::from_text(&record.endpoint).map(|endpoint| {
+        let request = Request::new(&record.body).with_headers(&record.headers);
+        WebhookEvent::decode(endpoint, &request)
+    })
+}
+
+/// The body as JSON when it is JSON (Foody's `token` redacted), else as text. A Foody body
+/// that does not parse is never shown: it would carry the token.
+pub(crate) fn body_json(record: &InboxRecord) -> Value {
+    let body = &record.body;
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let foody = provider_of(record) == "foody";
+    match serde_json::from_slice::<Value>(body) {
+        Ok(mut value) => {
+            if foody {
+                if let Some(token) = value.get_mut("token") {
+                    *token = Value::String("[redacted]".into());
+                }
+            }
+            value
+        }
+        Err(_) if foody => Value::String("[not JSON: hidden, it may carry the token]".into()),
+        Err(_) => Value::String(String::from_utf8_lossy(body).into_owned()),
+    }
+}
+
+/// A body value as text: pretty-printed JSON, or the string itself.
+pub(crate) fn pretty(body: &Value) -> String {
+    match body {
+        Value::String(text) => text.clone(),
+        value => serde_json::to_string_pretty(value).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hookbr_core::DedupKey;
+
+    use super::*;
+
+    fn row(endpoint: &str, body: &[u8]) -> InboxRow {
+        InboxRow::new(
+            1,
+            InboxRecord::new(
+                endpoint.into(),
+                "d".into(),
+                DedupKey::from_bytes([0; 16]),
+                body.to_vec(),
+                Vec::new(),
+                "#0".into(),
+                0,
+            ),
+        )
+    }
+
+    fn body_json(row: &InboxRow) -> Value {
+        super::body_json(&row.record)
+    }
+
+    #[test]
+    fn foody_tokens_never_show() {
+        let token = "t0ken-5ecret";
+        for body in [
+            format!(r#"{{"uid":"u","token":"{token}"}}"#).into_bytes(),
+            [
+                b"\xEF\xBB\xBF".as_slice(),
+                format!(r#"{{"token":"{token}"}}"#).as_bytes(),
+            ]
+            .concat(),
+            format!(r#"{{"token":"{token}""#).into_bytes(),
+        ] {
+            let shown = body_json(&row("foody", &body)).to_string();
+            assert!(!shown.contains(token), "{shown}");
+        }
+        assert_eq!(
+            body_json(&row("foody", br#"{"token":"x"}"#))["token"],
+            "[redacted]"
+        );
+        // Other providers' bodies are shown as they are (their secrets are never in the body).
+        assert_eq!(
+            body_json(&row("iset:order_upserted", b"id=1&x=2")),
+            "id=1&x=2"
+        );
+    }
+
+    #[test]
+    fn summaries_keep_the_json_shape() {
+        let detail = RowDetail::new(&row("foody", br#"{"token":"x","uid":"u"}"#));
+        let json = detail.to_json();
+        assert_eq!(json["provider"], "foody");
+        assert_eq!(json["state"], "pending");
+        assert_eq!(json["received_at"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(json["next_attempt_at"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(json["body"]["token"], "[redacted]");
+        assert_eq!(json["headers"], json!([]));
+        assert!(detail.body_text().contains("\"uid\": \"u\""));
+    }
+}

@@ -1,0 +1,80 @@
+//! hookbr-server: the self-hosted hookbr receiver as a library, the engine of `hookbr serve`.
+//!
+//! From a checked [`Config`] (a `hookbr.toml`), a [`ServerBuilder`] mounts one route per
+//! `[[endpoint]]` (each with its provider's verifier, body limit, methods and strictness), and
+//! hands every verified, deduplicated delivery to the sinks as one normalized JSON message:
+//!
+//! * **inbox mode** (default, SQLite or PostgreSQL): the delivery is committed before the
+//!   provider gets its `200`; a worker forwards it with retries, backoff and dead-lettering, and
+//!   completed rows are pruned after the retention;
+//! * **direct mode** (`inbox.url = "none"`): the sinks run inside the request; a failing sink
+//!   answers `500` and releases the claim, so the provider's retry is processed.
+//!
+//! Sinks ([`sink`]) POST the message signed the Standard Webhooks way, or run a command with it
+//! on stdin. An optional admin listener serves the inspector pages and Prometheus `/metrics`.
+//! [`inbox`] has the inbox's operations (list, show, replay, stats) as data.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use hookbr_server::{Config, ServerBuilder, lifecycle};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), hookbr_server::Error> {
+//! let config = Config::load("hookbr.toml".as_ref())?;
+//! let server = ServerBuilder::new(config)
+//!     .listen("127.0.0.1:0".parse().unwrap())
+//!     .start()
+//!     .await?;
+//! println!("providers post to http://{}", server.addr());
+//! lifecycle::shutdown_signal().await;
+//! server.stop().await
+//! # }
+//! ```
+//!
+//! # Logs and metrics
+//!
+//! Logs go through `tracing`; the embedding program installs the subscriber. Targets: `hookbr`
+//! (service messages), `hookbr::delivery` (one span per request, from hookbr-tower),
+//! `hookbr::rejection` (one event per refused delivery), `hookbr::worker` (each attempt). Bodies
+//! are logged only with `[server] log_bodies = true`, with Foody's token redacted. Metrics go
+//! through the `metrics` crate: the server installs a Prometheus recorder once per process and
+//! serves it at the admin listener's `/metrics` (names in the README).
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::indexing_slicing))]
+
+mod admin;
+pub mod config;
+mod dispatch;
+mod error;
+pub mod inbox;
+pub mod lifecycle;
+mod observe;
+mod routes;
+mod server;
+pub mod sink;
+mod time;
+
+pub use config::Config;
+pub use error::Error;
+pub use server::{Server, ServerBuilder, ShutdownHandle};
+
+/// Paths the provider simulator's modules of `hookbr-cli` (samples, send) still import, until
+/// they move to their own crate. Not part of the API.
+#[doc(hidden)]
+pub mod compat {
+    /// `env:NAME` and `file:PATH` references resolved (anything else is itself).
+    ///
+    /// # Errors
+    ///
+    /// What is missing, never a value.
+    pub fn resolve_value(value: &str) -> Result<String, String> {
+        crate::config::resolve_value(value)
+    }
+
+    /// The `(year, month, day)` of a day count since 1970-01-01.
+    #[must_use]
+    pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+        crate::time::civil_from_days(days)
+    }
+}

@@ -1,0 +1,97 @@
+//! What a running server needs around its routes: the runtime, the stop signals, the inbox and
+//! its pruning.
+
+use std::{sync::Arc, time::Duration};
+
+use hookbr_core::{Inbox, inbox::now_ms};
+use hookbr_store::{PostgresInbox, SqliteInbox};
+use tokio::sync::watch;
+
+use crate::{Error, config::InboxUrl};
+
+/// A service message (target `hookbr`), through `tracing`.
+pub(crate) fn log(line: &str) {
+    tracing::info!(target: "hookbr", "{line}");
+}
+
+/// A multi-threaded tokio runtime.
+///
+/// # Errors
+///
+/// [`Error::Runtime`] when the runtime cannot start.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Error::runtime(format!("cannot start the runtime: {error}")))
+}
+
+/// Waits for SIGINT or SIGTERM (Ctrl-C only, off Unix).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+        match terminate {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Opens the inbox at `url` (creating a SQLite file, migrating a PostgreSQL schema); `None` in
+/// direct mode.
+///
+/// # Errors
+///
+/// [`Error::Runtime`] naming the inbox (a PostgreSQL password is never shown).
+pub async fn open_inbox(url: &InboxUrl) -> Result<Option<Arc<dyn Inbox>>, Error> {
+    let failed = |error: &dyn std::fmt::Display| {
+        Error::runtime(format!("cannot open the inbox {url}: {error}"))
+    };
+    Ok(match url {
+        InboxUrl::Sqlite(path) => Some(Arc::new(SqliteInbox::open(path).map_err(|e| failed(&e))?)),
+        InboxUrl::Postgres(database) => Some(Arc::new(
+            PostgresInbox::connect(database)
+                .await
+                .map_err(|e| failed(&e))?,
+        )),
+        InboxUrl::None => None,
+    })
+}
+
+/// Resolves once `stop` turns true.
+pub(crate) async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Deletes completed rows older than `retention`, hourly, until `stop`.
+pub(crate) async fn prune_loop(
+    inbox: Arc<dyn Inbox>,
+    retention: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    let mut stop = std::pin::pin!(stopped(stop));
+    loop {
+        if let Ok(pruned) = inbox.prune(now_ms().saturating_sub(retention_ms)).await {
+            if pruned > 0 {
+                log(&format!("pruned {pruned} completed deliveries"));
+            }
+        }
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(Duration::from_secs(3_600)) => {}
+        }
+    }
+}
