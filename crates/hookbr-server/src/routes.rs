@@ -81,8 +81,9 @@ fn mount(app: Router, endpoint: EndpointConfig, shared: &Shared) -> Result<Route
         async move {
             match dispatcher.direct(&name, &verified).await {
                 Ok(()) => StatusCode::OK,
-                // Not a 2xx: hookbr releases the claim and the provider's retry comes through.
-                Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+                // The status table's "handler failed": the layer releases the claim, so the
+                // provider's retry is processed (503 would claim the store is unavailable).
+                Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
             }
         }
     };

@@ -197,6 +197,44 @@ async fn inbox_mode_stores_then_forwards_a_signed_message() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_mode_answers_500_when_a_sink_fails_and_processes_the_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sink_url, app) = app().await;
+    let server = ServerBuilder::new(config(dir.path(), "none", &sink_url))
+        .start()
+        .await
+        .unwrap();
+    assert!(server.inbox().is_none());
+    let delivery = testkit::bonifiq_point_add(BONIFIQ_SECRET);
+    let id = uuid_of(&delivery);
+
+    // The application fails: "handler failed", not "store unavailable"; the claim is released.
+    app.failing.store(true, Ordering::SeqCst);
+    assert_eq!(deliver(&server, &delivery).await, 500);
+    assert_eq!(
+        deliver(&server, &delivery).await,
+        500,
+        "not 409: the claim was released"
+    );
+    assert!(app.messages.lock().unwrap().is_empty());
+
+    // The provider's next retry is processed, within the request, once.
+    app.failing.store(false, Ordering::SeqCst);
+    assert_eq!(deliver(&server, &delivery).await, 200);
+    let messages = messages_for(&app, &id).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["data"]["attempt"], 1);
+    assert_eq!(deliver(&server, &delivery).await, 200);
+    assert_eq!(
+        messages_for(&app, &id).await.len(),
+        1,
+        "a copy is a duplicate"
+    );
+    server.shutdown_handle().shutdown();
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_errors_name_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let error = Config::parse(
