@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use crate::time::rfc3339_ms;
 
-/// One event ready for the sinks.
+/// One event ready for the sinks: the normalized JSON described in the [module
+/// docs](super) and its Standard Webhooks id.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Message {
@@ -34,6 +35,7 @@ struct Data<'a> {
     endpoint: &'a str,
     kind: &'a str,
     known: bool,
+    drift: Option<String>,
     delivery_id: &'a str,
     occurred_at: Option<String>,
     received_at: String,
@@ -73,7 +75,10 @@ impl Message {
                 provider: event.provider().as_str(),
                 endpoint: processed.endpoint,
                 kind: event.kind(),
-                known: event.is_known(),
+                // A documented kind whose payload did not fit its type is forwarded raw: the
+                // application must not read it as the documented shape.
+                known: event.is_known() && event.drift().is_none(),
+                drift: event.drift().map(ToString::to_string),
                 delivery_id: processed.delivery_id,
                 occurred_at: event.occurred_at().map(|at| at.to_string()),
                 received_at: rfc3339_ms(processed.received_at_ms),
@@ -96,5 +101,58 @@ impl Message {
             delivery_id: processed.delivery_id.to_owned(),
             body: body.into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hookbr_core::{Endpoint, Request};
+    use serde_json::Value;
+
+    use super::*;
+
+    fn data(body: &[u8]) -> Value {
+        let event = WebhookEvent::decode(Endpoint::Bonifiq, &Request::new(body)).unwrap();
+        let processed = Processed {
+            endpoint: "bonifiq",
+            delivery_id: "d1",
+            key: DedupKey::from_bytes([7; 16]),
+            matched_key: "#0 (env:S)",
+            received_at_ms: 0,
+            attempt: 2,
+            event: &event,
+        };
+        let message = Message::new(&processed).unwrap();
+        assert_eq!(message.id, format!("msg_{}", "07".repeat(16)));
+        let json: Value = serde_json::from_slice(&message.body).unwrap();
+        json["data"].clone()
+    }
+
+    #[test]
+    fn a_fitting_payload_is_known_without_drift() {
+        let data = data(include_bytes!(
+            "../../../hookbr-core/fixtures/bonifiq/point_add_legacy.json"
+        ));
+        assert_eq!(data["known"], true);
+        assert!(data["drift"].is_null(), "{data}");
+        assert_eq!(data["received_at"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(data["attempt"], 2);
+    }
+
+    #[test]
+    fn a_drifted_payload_is_not_known_and_says_why_without_the_value() {
+        let data = data(include_bytes!(
+            "../../../hookbr-core/fixtures/bonifiq/drifted_point_add.json"
+        ));
+        assert_eq!(data["kind"], "Point_Add");
+        assert_eq!(data["known"], false);
+        let drift = data["drift"].as_str().unwrap();
+        assert!(
+            drift.starts_with("Point_Add payload does not fit its type: "),
+            "{drift}"
+        );
+        assert!(!drift.contains("duzentos"), "{drift}");
+        // The raw payload travels as received.
+        assert_eq!(data["event"]["Payload"]["Points"], "duzentos");
     }
 }

@@ -5,9 +5,13 @@
 //! ```json
 //! {"type":"bonifiq.Point_Add","timestamp":"2026-11-24T17:00:00.123Z",
 //!  "data":{"provider":"bonifiq","endpoint":"bonifiq","kind":"Point_Add","known":true,
-//!          "delivery_id":"…","occurred_at":"…","received_at":"…","matched_key":"env:BONIFIQ_SECRET",
-//!          "attempt":1,"event":{…}}}
+//!          "drift":null,"delivery_id":"…","occurred_at":"…","received_at":"…",
+//!          "matched_key":"#0 (env:BONIFIQ_SECRET)","attempt":1,"event":{…}}}
 //! ```
+//!
+//! `known` is false for a kind hookbr has no type for, and for a documented kind whose payload
+//! did not fit its type; `drift` then says why (the field and position, never a value) and
+//! `event` carries the payload as received.
 //!
 //! The HTTP sink POSTs it signed the [Standard Webhooks](https://www.standardwebhooks.com/) way
 //! (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of
