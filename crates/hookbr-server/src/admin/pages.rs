@@ -1,14 +1,15 @@
 //! The inspector's pages: server-rendered HTML with no script and no external resource.
 //!
 //! Every function here renders data it is given; the handlers in the parent module fetch it.
-
-use std::fmt::Write as _;
+//! Templates are `maud` macros: checked at compile time, and every interpolated value is
+//! escaped unless it is explicitly `PreEscaped`.
 
 use axum::response::Html;
 use hookbr_core::{
     ParseError, Provider, WebhookEvent,
     inbox::{InboxStats, RowState},
 };
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::{
     inbox::{RowDetail, RowSummary},
@@ -53,274 +54,264 @@ pub(super) struct DetailPage {
     pub(super) attempts: Vec<Attempt>,
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}\
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}\
 th{background:#f4f4f4}.done,.stored,.processed{color:#176f2c}.dead,.rejected,.failed{color:#b3261e;font-weight:600}\
 .pending,.in_flight,.duplicate,.handshake{color:#8a5a00}pre{background:#f7f7f7;padding:.8em;overflow:auto}\
 code{font-size:13px}nav a{margin-right:1em}";
 
-fn page(title: &str, refresh: bool, body: &str) -> Html<String> {
-    let refresh = if refresh {
-        "<meta http-equiv=\"refresh\" content=\"3\">"
-    } else {
-        ""
+fn page(title: &str, refresh: bool, body: &Markup) -> Html<String> {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                @if refresh {
+                    meta http-equiv="refresh" content="3";
+                }
+                title { (title) " · hookbr" }
+                // A constant of this file, not data.
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                nav {
+                    a href="/" { "deliveries" }
+                    a href="/metrics" { "metrics" }
+                }
+                (body)
+            }
+        }
     };
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">{refresh}\
-         <title>{} · hookbr</title><style>{STYLE}</style></head><body>\
-         <nav><a href=\"/\">deliveries</a><a href=\"/metrics\">metrics</a></nav>{body}</body></html>",
-        escape(title)
-    ))
+    Html(markup.into_string())
 }
 
 /// The page of an unknown delivery id.
 pub(super) fn not_found() -> Html<String> {
-    page("Not found", false, "<p>no such delivery</p>")
+    page("Not found", false, &html! { p { "no such delivery" } })
 }
 
-fn options(values: &[&str], selected: Option<&str>) -> String {
-    values
-        .iter()
-        .map(|value| {
-            let mark = if Some(*value) == selected || (value.is_empty() && selected.is_none()) {
-                " selected"
-            } else {
-                ""
-            };
-            let label = if value.is_empty() { "any" } else { value };
-            format!("<option value=\"{value}\"{mark}>{label}</option>")
-        })
-        .collect()
+fn options(values: &[&str], selected: Option<&str>) -> Markup {
+    html! {
+        @for value in values {
+            option value=(value) selected[Some(*value) == selected || (value.is_empty() && selected.is_none())] {
+                @if value.is_empty() { "any" } @else { (value) }
+            }
+        }
+    }
 }
 
 /// The deliveries page.
 pub(super) fn list(view: &ListPage) -> Html<String> {
-    let mut body = String::from("<h1>Deliveries</h1>");
-    let _ = write!(
-        body,
-        "<form method=\"get\" action=\"/\">state <select name=\"state\" id=\"state\">{}</select> \
-         provider <select name=\"provider\" id=\"provider\">{}</select> \
-         <button type=\"submit\">filter</button></form>",
-        options(
-            &["", "pending", "in_flight", "done", "dead"],
-            view.state.map(RowState::as_str)
-        ),
-        options(
-            &["", "bonifiq", "foody", "iset", "grafeno"],
-            view.provider.map(Provider::as_str)
-        ),
-    );
-    match &view.inbox {
-        Some(InboxPart { stats, rows }) => {
-            if let Some(stats) = stats {
-                let _ = write!(
-                    body,
-                    "<p id=\"stats\">pending {} · in flight {} · done {} · <span class=\"dead\">dead {}</span></p>",
-                    stats.pending, stats.in_flight, stats.done, stats.dead
-                );
+    let body = html! {
+        h1 { "Deliveries" }
+        form method="get" action="/" {
+            "state "
+            select name="state" id="state" {
+                (options(&["", "pending", "in_flight", "done", "dead"], view.state.map(RowState::as_str)))
             }
-            match rows {
-                Ok(rows) => body.push_str(&rows_table(rows)),
-                Err(error) => {
-                    let _ = write!(
-                        body,
-                        "<p class=\"failed\">the inbox failed: {}</p>",
-                        escape(error)
-                    );
+            " provider "
+            select name="provider" id="provider" {
+                (options(&["", "bonifiq", "foody", "iset", "grafeno"], view.provider.map(Provider::as_str)))
+            }
+            " "
+            button type="submit" { "filter" }
+        }
+        @match &view.inbox {
+            Some(InboxPart { stats, rows }) => {
+                @if let Some(stats) = stats {
+                    p id="stats" {
+                        "pending " (stats.pending) " · in flight " (stats.in_flight)
+                        " · done " (stats.done) " · "
+                        span class="dead" { "dead " (stats.dead) }
+                    }
+                }
+                @match rows {
+                    Ok(rows) => (rows_table(rows)),
+                    Err(error) => p class="failed" { "the inbox failed: " (error) },
                 }
             }
+            None => p { "direct mode: no inbox (recent requests below)." },
         }
-        None => body.push_str("<p>direct mode: no inbox (recent requests below).</p>"),
-    }
-    body.push_str("<h2>Recent requests</h2><p>Every answer given to a provider, rejections included (they are never stored).</p>");
-    body.push_str(&recent_table(&view.recent));
+        h2 { "Recent requests" }
+        p { "Every answer given to a provider, rejections included (they are never stored)." }
+        (recent_table(&view.recent))
+    };
     page("Deliveries", view.live, &body)
 }
 
-fn rows_table(rows: &[ListedRow]) -> String {
-    if rows.is_empty() {
-        return "<p id=\"empty\">no deliveries</p>".to_owned();
+fn rows_table(rows: &[ListedRow]) -> Markup {
+    html! {
+        @if rows.is_empty() {
+            p id="empty" { "no deliveries" }
+        } @else {
+            table id="deliveries" {
+                tr {
+                    th { "id" } th { "received" } th { "provider" } th { "kind" }
+                    th { "delivery id" } th { "state" } th { "attempts" } th { "last error" } th {}
+                }
+                @for (row, kind) in rows {
+                    @let state = row.state.as_str();
+                    tr data-id=(row.id) data-state=(state) {
+                        td { a href={ "/deliveries/" (row.id) } { (row.id) } }
+                        td { (row.received_at) }
+                        td { (row.provider) }
+                        td { (kind) }
+                        td { code { (row.delivery_id) } }
+                        td class=(state) { (state) }
+                        td { (row.attempts) }
+                        td { (row.last_error.as_deref().unwrap_or("")) }
+                        td {
+                            @if row.state == RowState::Dead {
+                                form method="post" action={ "/deliveries/" (row.id) "/replay" } {
+                                    button type="submit" class="replay" { "Replay" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
-    let mut html = String::from(
-        "<table id=\"deliveries\"><tr><th>id</th><th>received</th><th>provider</th><th>kind</th>\
-         <th>delivery id</th><th>state</th><th>attempts</th><th>last error</th><th></th></tr>",
-    );
-    for (row, kind) in rows {
-        let replay = if row.state == RowState::Dead {
-            format!(
-                "<form method=\"post\" action=\"/deliveries/{}/replay\"><button type=\"submit\" class=\"replay\">Replay</button></form>",
-                row.id
-            )
-        } else {
-            String::new()
-        };
-        let _ = write!(
-            html,
-            "<tr data-id=\"{id}\" data-state=\"{state}\"><td><a href=\"/deliveries/{id}\">{id}</a></td><td>{}</td><td>{}</td>\
-             <td>{}</td><td><code>{}</code></td><td class=\"{state}\">{state}</td><td>{}</td><td>{}</td><td>{replay}</td></tr>",
-            row.received_at,
-            escape(&row.provider),
-            escape(kind),
-            escape(&row.delivery_id),
-            row.attempts,
-            escape(row.last_error.as_deref().unwrap_or("")),
-            id = row.id,
-            state = row.state.as_str(),
-        );
-    }
-    html.push_str("</table>");
-    html
 }
 
-fn recent_table(recent: &[Seen]) -> String {
-    if recent.is_empty() {
-        return "<p>none yet</p>".to_owned();
+fn recent_table(recent: &[Seen]) -> Markup {
+    html! {
+        @if recent.is_empty() {
+            p { "none yet" }
+        } @else {
+            table id="recent" {
+                tr {
+                    th { "at" } th { "endpoint" } th { "request" } th { "status" }
+                    th { "outcome" } th { "reason" } th { "ms" }
+                }
+                @for seen in recent.iter().take(100) {
+                    tr {
+                        td { (rfc3339_ms(seen.at_ms)) }
+                        td { (seen.endpoint) }
+                        td { (seen.method) " " (seen.path) }
+                        td { (seen.status) }
+                        td class=(seen.outcome) { (seen.outcome) }
+                        td { (seen.reason.unwrap_or("")) }
+                        // Microseconds to milliseconds for display.
+                        td { (format!("{:.1}", f64::from(u32::try_from(seen.micros).unwrap_or(u32::MAX)) / 1_000.0)) }
+                    }
+                }
+            }
+        }
     }
-    let mut html = String::from(
-        "<table id=\"recent\"><tr><th>at</th><th>endpoint</th><th>request</th><th>status</th><th>outcome</th><th>reason</th><th>ms</th></tr>",
-    );
-    for seen in recent.iter().take(100) {
-        let _ = write!(
-            html,
-            "<tr><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td class=\"{outcome}\">{outcome}</td><td>{}</td><td>{:.1}</td></tr>",
-            rfc3339_ms(seen.at_ms),
-            escape(&seen.endpoint),
-            escape(&seen.method),
-            escape(&seen.path),
-            seen.status,
-            seen.reason.unwrap_or(""),
-            // Microseconds to milliseconds for display.
-            f64::from(u32::try_from(seen.micros).unwrap_or(u32::MAX)) / 1_000.0,
-            outcome = seen.outcome,
-        );
+}
+
+fn decoding(decoded: Option<&Result<WebhookEvent, ParseError>>) -> Markup {
+    html! {
+        @match decoded {
+            Some(Ok(event)) => {
+                li {
+                    "kind " b { (event.kind()) }
+                    @if !event.is_known() {
+                        " (not a documented kind: forwarded with known = false)"
+                    }
+                }
+                @match event.drift() {
+                    Some(drift) => li class="failed" { "warning: " (drift) },
+                    None => li { "no warnings" },
+                }
+            }
+            Some(Err(error)) => li class="failed" { "cannot decode: " (error) },
+            None => li class="failed" { "unknown endpoint" },
+        }
     }
-    html.push_str("</table>");
-    html
 }
 
 /// A delivery's page.
 pub(super) fn detail(view: &DetailPage) -> Html<String> {
     let row = &view.row.summary;
-    let mut body = format!(
-        "<h1>Delivery {}</h1><table id=\"summary\">\
-         <tr><th>endpoint</th><td>{}</td></tr><tr><th>delivery id</th><td><code>{}</code></td></tr>\
-         <tr><th>state</th><td class=\"{state}\" id=\"state\">{state}</td></tr><tr><th>attempts</th><td>{}</td></tr>\
-         <tr><th>received</th><td>{}</td></tr>\
-         <tr><th>verification</th><td>authentic: matched {}</td></tr>",
-        row.id,
-        escape(&row.endpoint),
-        escape(&row.delivery_id),
-        row.attempts,
-        row.received_at,
-        escape(&row.matched_key),
-        state = row.state.as_str(),
-    );
-    if let Some(error) = &row.last_error {
-        let _ = write!(
-            body,
-            "<tr><th>last error</th><td class=\"failed\">{}</td></tr>",
-            escape(error)
-        );
-    }
-    if let Some(next) = row.next_attempt_at.as_ref().filter(|_| row.attempts > 0) {
-        let _ = write!(body, "<tr><th>next attempt</th><td>{next}</td></tr>");
-    }
-    body.push_str("</table>");
-    if row.state == RowState::Dead {
-        let _ = write!(
-            body,
-            "<form method=\"post\" action=\"/deliveries/{}/replay\"><button type=\"submit\" id=\"replay\">Replay</button></form>",
-            row.id
-        );
-    }
-    body.push_str("<h2>Decoding</h2><ul id=\"decoding\">");
-    match &view.decoded {
-        Some(Ok(event)) => {
-            let _ = write!(
-                body,
-                "<li>kind <b>{}</b>{}</li>",
-                escape(event.kind()),
-                if event.is_known() {
-                    ""
-                } else {
-                    " (not a documented kind: forwarded with known = false)"
-                }
-            );
-            match event.drift() {
-                Some(drift) => {
-                    let _ = write!(
-                        body,
-                        "<li class=\"failed\">warning: {}</li>",
-                        escape(&drift.to_string())
-                    );
-                }
-                None => body.push_str("<li>no warnings</li>"),
+    let state = row.state.as_str();
+    let body = html! {
+        h1 { "Delivery " (row.id) }
+        table id="summary" {
+            tr { th { "endpoint" } td { (row.endpoint) } }
+            tr { th { "delivery id" } td { code { (row.delivery_id) } } }
+            tr { th { "state" } td class=(state) id="state" { (state) } }
+            tr { th { "attempts" } td { (row.attempts) } }
+            tr { th { "received" } td { (row.received_at) } }
+            tr { th { "verification" } td { "authentic: matched " (row.matched_key) } }
+            @if let Some(error) = &row.last_error {
+                tr { th { "last error" } td class="failed" { (error) } }
+            }
+            @if let Some(next) = row.next_attempt_at.as_ref().filter(|_| row.attempts > 0) {
+                tr { th { "next attempt" } td { (next) } }
             }
         }
-        Some(Err(error)) => {
-            let _ = write!(
-                body,
-                "<li class=\"failed\">cannot decode: {}</li>",
-                escape(&error.to_string())
-            );
+        @if row.state == RowState::Dead {
+            form method="post" action={ "/deliveries/" (row.id) "/replay" } {
+                button type="submit" id="replay" { "Replay" }
+            }
         }
-        None => body.push_str("<li class=\"failed\">unknown endpoint</li>"),
-    }
-    body.push_str("</ul><h2>Attempts</h2>");
-    if view.attempts.is_empty() {
-        body.push_str("<p>none seen by this process (the last error, if any, is above)</p>");
-    } else {
-        body.push_str("<table id=\"attempts\"><tr><th>#</th><th>at</th><th>result</th></tr>");
-        for attempt in &view.attempts {
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
-                attempt.attempt,
-                rfc3339_ms(attempt.at_ms),
-                if attempt.error.is_some() {
-                    "failed"
-                } else {
-                    "done"
-                },
-                escape(attempt.error.as_deref().unwrap_or("delivered")),
-            );
+        h2 { "Decoding" }
+        ul id="decoding" { (decoding(view.decoded.as_ref())) }
+        h2 { "Attempts" }
+        @if view.attempts.is_empty() {
+            p { "none seen by this process (the last error, if any, is above)" }
+        } @else {
+            table id="attempts" {
+                tr { th { "#" } th { "at" } th { "result" } }
+                @for attempt in &view.attempts {
+                    tr {
+                        td { (attempt.attempt) }
+                        td { (rfc3339_ms(attempt.at_ms)) }
+                        td class=(if attempt.error.is_some() { "failed" } else { "done" }) {
+                            (attempt.error.as_deref().unwrap_or("delivered"))
+                        }
+                    }
+                }
+            }
         }
-        body.push_str("</table>");
-    }
-    body.push_str("<h2>Headers</h2><p>Only what decoding needs is stored; secret headers never are.</p><pre id=\"headers\">");
-    for (name, value) in &view.row.headers {
-        let _ = writeln!(body, "{}: {}", escape(name), escape(value));
-    }
-    body.push_str("</pre><h2>Body</h2><pre id=\"body\">");
-    body.push_str(&escape(&view.row.body_text()));
-    body.push_str("</pre>");
+        h2 { "Headers" }
+        p { "Only what decoding needs is stored; secret headers never are." }
+        pre id="headers" {
+            @for (name, value) in &view.row.headers {
+                (name) ": " (value) "\n"
+            }
+        }
+        h2 { "Body" }
+        pre id="body" { (view.row.body_text()) }
+    };
     page(&format!("Delivery {}", row.id), false, &body)
 }
 
 #[cfg(test)]
 mod tests {
+    use hookbr_core::{DedupKey, InboxRecord, InboxRow};
+
     use super::*;
 
     #[test]
-    fn escaping() {
-        assert_eq!(
-            escape("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+    fn data_is_escaped() {
+        let record = InboxRecord::new(
+            "<b>bonifiq".into(),
+            "<script>alert(1)</script>".into(),
+            DedupKey::from_bytes([0; 16]),
+            b"{\"a\":\"</pre><img src=x>\"}".to_vec(),
+            vec![("x-evil".into(), "\"><svg>".into())],
+            "#0 (env:<i>)".into(),
+            0,
+        );
+        let html = detail(&DetailPage {
+            row: RowDetail::new(&InboxRow::new(7, record)),
+            decoded: None,
+            attempts: Vec::new(),
+        })
+        .0;
+        for raw in ["<script>", "<img", "<svg>", "<b>bonifiq", "<i>"] {
+            assert!(!html.contains(raw), "{raw} in {html}");
+        }
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<td class=\"pending\" id=\"state\">pending</td>"),
+            "{html}"
         );
     }
 }
