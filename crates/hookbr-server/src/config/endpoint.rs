@@ -9,10 +9,10 @@ use hookbr_core::{
 };
 
 use super::{
-    SecretIn, VerifierSpec, limit, problem,
     raw::RawEndpoint,
     reference::{is_reference, rebase_file, resolve_secret, resolve_value},
-    spec::Labeled,
+    spec::{Labeled, SecretIn, VerifierSpec},
+    value::{limit, problem},
 };
 
 /// One route of the receiver.

@@ -4,7 +4,7 @@ use std::{fs, path::Path};
 
 use hookbr_core::Secret;
 
-use super::problem;
+use super::value::problem;
 
 /// `env:NAME` → the variable; `file:PATH` → the file's text without its trailing newline;
 /// anything else → itself.

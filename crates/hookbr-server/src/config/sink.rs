@@ -5,9 +5,9 @@ use std::{path::Path, sync::Arc, time::Duration};
 use hookbr_core::Secret;
 
 use super::{
-    duration, problem,
     raw::RawSink,
     reference::{resolve_secret, resolve_value},
+    value::{duration, problem, redact_url},
 };
 
 /// Where processed events go.
@@ -38,10 +38,7 @@ impl SinkConfig {
     pub fn describe(&self) -> String {
         match self {
             Self::Http { url, .. } => {
-                format!(
-                    "forward to {} (Standard Webhooks signed)",
-                    super::redact_url(url)
-                )
+                format!("forward to {} (Standard Webhooks signed)", redact_url(url))
             }
             Self::Command { command, .. } => {
                 format!("run {}", command.first().map_or("", String::as_str))

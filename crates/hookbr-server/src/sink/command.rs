@@ -4,7 +4,7 @@ use std::{process::Stdio, time::Duration};
 
 use tokio::io::AsyncWriteExt as _;
 
-use super::Message;
+use super::message::Message;
 
 /// Runs `command` with the message on stdin.
 pub(super) async fn run_command(

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use hookbr_core::Secret;
 
-use super::{Message, signature::sign};
+use super::{message::Message, signature::sign};
 use crate::config::redact_url;
 
 /// POSTs `message` to `url`; any 2xx is success.
