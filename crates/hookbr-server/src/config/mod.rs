@@ -53,9 +53,9 @@ use value::{duration, limit, problem};
 pub const TEMPLATE: &str = include_str!("hookbr.toml");
 
 /// The default listen address: loopback, so nothing is exposed until the merchant says so.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The default inbox: a SQLite file next to the configuration.
-pub const DEFAULT_INBOX: &str = "sqlite:hookbr-inbox.sqlite3";
+const DEFAULT_INBOX: &str = "sqlite:hookbr-inbox.sqlite3";
 /// The default admin listener.
 const DEFAULT_ADMIN: &str = "127.0.0.1:9090";
 
