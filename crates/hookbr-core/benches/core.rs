@@ -331,7 +331,8 @@ mod benches {
     // ---------------------------------------------------------------- timestamp
 
     /// `timestamp/*`: the date-times every BonifiQ and Foody delivery carries (parsed once per
-    /// delivery by the typed decoders), and printing one back.
+    /// delivery by the typed decoders), and printing one back; `rfc3339_millis` prints the instants
+    /// hookbr records itself.
     fn timestamp(c: &mut Criterion) {
         let mut group = c.benchmark_group("timestamp");
         for (name, text) in [
@@ -344,6 +345,9 @@ mod benches {
         }
         let parsed = Timestamp::parse("2024-06-20T16:50:13.3951893Z").expect("valid date-time");
         group.bench_function("display", |b| b.iter(|| black_box(&parsed).to_string()));
+        group.bench_function("rfc3339_millis", |b| {
+            b.iter(|| hookbr_core::timestamp::rfc3339_millis(black_box(1_744_727_400_123)));
+        });
         group.finish();
     }
 

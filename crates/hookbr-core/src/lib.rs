@@ -95,7 +95,7 @@ mod routes;
 mod secret;
 #[cfg(feature = "testkit")]
 pub mod testkit;
-mod timestamp;
+pub mod timestamp;
 #[cfg(feature = "tracing")]
 pub mod trace;
 pub mod verify;
