@@ -151,26 +151,23 @@ where
         #[cfg(feature = "tracing")]
         let endpoint = receiver.endpoint();
         let future = async move {
-            let checked = receiver.check_head(&head(&request, &ActixHeaders(request.headers())));
-            if let Err(rejection) = checked {
-                return Ok(answer(request, rejection.into()));
-            }
-            let body = match read_body(&mut request.take_payload(), receiver.body_limit()).await {
-                Ok(body) => body,
-                Err(rejection) => return Ok(answer(request, rejection.into())),
-            };
-            let accepted = {
+            let mut payload = request.take_payload();
+            // One head for the checks before the body and for `accept` after it.
+            let (accepted, body) = {
                 let headers = ActixHeaders(request.headers());
-                receiver
-                    .clone()
-                    .accept(&head(&request, &headers).with_body(&body))
-                    .await
+                let head = head(&request, &headers);
+                if let Err(rejection) = receiver.check_head(&head) {
+                    return Ok(answer(request, rejection.into()));
+                }
+                let body = match read_body(&mut payload, receiver.body_limit()).await {
+                    Ok(body) => body,
+                    Err(rejection) => return Ok(answer(request, rejection.into())),
+                };
+                match receiver.clone().accept(&head.with_body(&body)).await {
+                    Ok(accepted) => (accepted, body),
+                    Err(refused) => return Ok(answer(request, refused)),
+                }
             };
-            let accepted = match accepted {
-                Ok(accepted) => accepted,
-                Err(refused) => return Ok(answer(request, refused)),
-            };
-
             let (verified, pending) = accepted.into_parts();
             request.extensions_mut().insert(verified);
             let http_request = request.request().clone();
