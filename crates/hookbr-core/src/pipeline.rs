@@ -6,7 +6,7 @@
 //!    declared `Content-Type` is JSON where the provider sends JSON (`415`), `Content-Length`
 //!    within the body limit (`413`). Adapters call
 //!    [`Receiver::check_head`] before reading the body, so an oversized body is never buffered,
-//!    then [`Receiver::process_after_head`] for the remaining steps.
+//!    then [`Receiver::accept`] for the remaining steps.
 //! 2. **Size** — the body read is within the limit (`413`).
 //! 3. **Authenticate** — the verifier on the bytes as received (`401`; `400` when the body had to
 //!    be parsed to find a token or signature and is not the provider's format).

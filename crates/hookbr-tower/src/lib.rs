@@ -15,7 +15,7 @@
 //!   `200` + `Hookbr-Duplicate: true`, Foody `hook_test` `200`, `401`, `409`, `413`, ...) and a
 //!   small JSON body naming the category only.
 //!
-//! Every response carries the request's [`Outcome`](hookbr_core::Outcome) in its extensions
+//! Every response carries the request's [`Outcome`] in its extensions
 //! (and a refusal its [`Rejection`]) for logging and metrics layers further out.
 //!
 //! No webhook policy lives here: every decision is hookbr-core's; this crate only reads bodies
