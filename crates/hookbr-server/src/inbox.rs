@@ -18,12 +18,13 @@
 use std::{path::Path, sync::Arc};
 
 use hookbr_core::{
-    Endpoint, Inbox, InboxRecord, InboxRow, ParseError, Request, StoreError, WebhookEvent,
+    Endpoint, Inbox, InboxRecord, InboxRow, StoreError,
     inbox::{ListFilter, RowState, now_ms},
+    timestamp::rfc3339_millis,
 };
 use serde_json::{Value, json};
 
-use crate::{Error, config::InboxUrl, lifecycle::open_inbox, time::rfc3339_ms};
+use crate::{Error, config::InboxUrl, lifecycle::open_inbox};
 
 /// One row, as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,9 +64,9 @@ impl RowSummary {
             state: row.state,
             attempts: row.attempts,
             last_error: row.last_error.clone(),
-            received_at: rfc3339_ms(row.record.received_at_ms),
+            received_at: rfc3339_millis(row.record.received_at_ms),
             next_attempt_at: (row.state == RowState::Pending)
-                .then(|| rfc3339_ms(row.next_attempt_at_ms)),
+                .then(|| rfc3339_millis(row.next_attempt_at_ms)),
             matched_key: row.record.matched_key.clone(),
         }
     }
@@ -273,7 +274,7 @@ pub async fn stats(inbox: &dyn Inbox) -> Result<StatsSummary, Error> {
         in_flight: stats.in_flight,
         done: stats.done,
         dead: stats.dead,
-        oldest_pending_at: stats.oldest_pending_ms.map(rfc3339_ms),
+        oldest_pending_at: stats.oldest_pending_ms.map(rfc3339_millis),
         oldest_pending_age_ms: stats
             .oldest_pending_ms
             .map(|at| now_ms().saturating_sub(at).max(0)),
@@ -286,14 +287,6 @@ pub(crate) fn provider_of(record: &InboxRecord) -> String {
         || record.endpoint.clone(),
         |endpoint| endpoint.provider().as_str().to_owned(),
     )
-}
-
-/// The stored bytes decoded again (`None` when the endpoint is unknown).
-pub(crate) fn decode(record: &InboxRecord) -> Option<Result<WebhookEvent, ParseError>> {
-    Endpoint::from_text(&record.endpoint).map(|endpoint| {
-        let request = Request::new(&record.body).with_headers(&record.headers);
-        WebhookEvent::decode(endpoint, &request)
-    })
 }
 
 /// The body as JSON when it is JSON (Foody's `token` redacted), else as text. A Foody body

@@ -53,7 +53,6 @@ mod observe;
 mod routes;
 mod server;
 pub mod sink;
-mod time;
 
 pub use config::Config;
 pub use error::Error;
@@ -72,9 +71,16 @@ pub mod compat {
         crate::config::resolve_value(value)
     }
 
-    /// The `(year, month, day)` of a day count since 1970-01-01.
+    /// The `(year, month, day)` of a day count since 1970-01-01 (years 0 to 9999), read from
+    /// core's RFC 3339 formatter.
     #[must_use]
     pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
-        crate::time::civil_from_days(days)
+        let text = hookbr_core::timestamp::rfc3339_millis(days.saturating_mul(86_400_000));
+        let field = |from: usize, to: usize| {
+            text.get(from..to)
+                .and_then(|digits| digits.parse().ok())
+                .unwrap_or_default()
+        };
+        (field(0, 4), field(5, 7), field(8, 10))
     }
 }

@@ -1,11 +1,12 @@
-//! The providers' routes: one per `[[endpoint]]`, each its own [`Receiver`] behind
-//! hookbr-axum's `WebhookLayer`, wrapped in the metrics middleware.
+//! The providers' routes: one per `[[endpoint]]`, each its own [`Receiver`] (with the
+//! endpoint's [`RouteOptions`]) behind hookbr-axum's `WebhookLayer`, wrapped in the metrics
+//! middleware.
 
 use std::sync::Arc;
 
 use axum::{Router, http::StatusCode, routing::any};
 use hookbr_axum::{Webhook, WebhookLayer};
-use hookbr_core::{IdempotencyStore, Inbox, Receiver};
+use hookbr_core::{IdempotencyStore, Inbox, Receiver, RouteOptions, Webhooks};
 
 use crate::{
     Error,
@@ -33,45 +34,53 @@ pub(crate) struct Shared {
     pub(crate) observer: Arc<Observer>,
 }
 
-/// The router of every endpoint.
+/// The router of every endpoint: core's [`Webhooks`] builds the receivers (the same route set
+/// the axum and actix adapters mount), each mounted here behind the metrics middleware.
 pub(crate) fn router(endpoints: Vec<EndpointConfig>, shared: &Shared) -> Result<Router, Error> {
-    endpoints
-        .into_iter()
-        .try_fold(Router::new(), |app, endpoint| mount(app, endpoint, shared))
-}
-
-fn receiver(endpoint: EndpointConfig, shared: &Shared) -> Result<Receiver, Error> {
-    let mut builder = Receiver::builder(endpoint.endpoint, endpoint.verifier)
-        .body_limit(endpoint.body_limit)
-        .strict(endpoint.strict)
-        .forward_handshakes(shared.forward_handshakes);
-    if let Some(methods) = endpoint.methods {
-        builder = builder.methods(methods);
-    }
-    builder = match &shared.claims {
-        Claims::Inbox(inbox) => builder.inbox(inbox.clone()),
-        Claims::Store(store) => builder.store(store.clone()),
+    let webhooks = Webhooks::new().forward_handshakes(shared.forward_handshakes);
+    let webhooks = match &shared.claims {
+        Claims::Inbox(inbox) => webhooks.inbox(inbox.clone()),
+        Claims::Store(store) => webhooks.store(store.clone()),
     };
-    builder
+    let receivers = endpoints
+        .into_iter()
+        .fold(webhooks, |webhooks, endpoint| {
+            let path = route_path(&endpoint);
+            let mut options = RouteOptions::new()
+                .body_limit(endpoint.body_limit)
+                .strict(endpoint.strict);
+            if let Some(methods) = endpoint.methods {
+                options = options.methods(methods);
+            }
+            webhooks.route_with(path, endpoint.endpoint, endpoint.verifier, options)
+        })
         .build()
-        .map_err(|error| Error::config(format!("{}: {error}", endpoint.path)))
+        .map_err(|error| Error::config(error.to_string()))?;
+    Ok(receivers
+        .into_iter()
+        .fold(Router::new(), |app, (path, receiver)| {
+            mount(app, &path, receiver, shared)
+        }))
 }
 
-fn mount(app: Router, endpoint: EndpointConfig, shared: &Shared) -> Result<Router, Error> {
-    // iSET with the secret as the last path segment: the route captures it (and the inspector
-    // shows the route template, never the secret).
-    let path = if endpoint.secret_segment {
+/// The route's path: iSET with the secret as the last path segment captures it (and the
+/// inspector shows the route template, never the secret).
+fn route_path(endpoint: &EndpointConfig) -> String {
+    if endpoint.secret_segment {
         format!("{}/{{secret}}", endpoint.path.trim_end_matches('/'))
     } else {
         endpoint.path.clone()
-    };
-    let name: Arc<str> = endpoint.endpoint.to_text().into();
+    }
+}
+
+fn mount(app: Router, path: &str, receiver: Arc<Receiver>, shared: &Shared) -> Router {
+    let endpoint = receiver.endpoint();
+    let name: Arc<str> = endpoint.to_text().into();
     let observed = observe::Route {
         observer: shared.observer.clone(),
         endpoint: name.clone(),
-        provider: endpoint.endpoint.provider().as_str(),
+        provider: endpoint.provider().as_str(),
     };
-    let layer = WebhookLayer::from_shared(Arc::new(receiver(endpoint, shared)?));
     let dispatcher = shared.dispatcher.clone();
     // In inbox mode the layer answers every delivery itself (stored, duplicate or refused);
     // this handler runs only in direct mode.
@@ -87,13 +96,13 @@ fn mount(app: Router, endpoint: EndpointConfig, shared: &Shared) -> Result<Route
             }
         }
     };
-    Ok(app.route(
-        &path,
+    app.route(
+        path,
         any(direct)
-            .layer(layer)
+            .layer(WebhookLayer::from_shared(receiver))
             .layer(axum::middleware::from_fn_with_state(
                 observed,
                 observe::record,
             )),
-    ))
+    )
 }

@@ -28,7 +28,7 @@ use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     Error,
-    inbox::{RowDetail, RowSummary, decode},
+    inbox::{RowDetail, RowSummary},
     lifecycle::stopped,
     observe::{self, Observer, inbox_gauges},
 };
@@ -137,8 +137,10 @@ async fn list(State(admin): State<Admin>, uri: Uri) -> Response {
                 .map(|rows| {
                     rows.iter()
                         .map(|row| {
-                            let kind = decode(&row.record)
-                                .and_then(Result::ok)
+                            let kind = row
+                                .record
+                                .decode()
+                                .ok()
                                 .map_or_else(|| "?".to_owned(), |event| event.kind().to_owned());
                             (RowSummary::new(row), kind)
                         })
@@ -165,7 +167,7 @@ async fn detail(State(admin): State<Admin>, Path(id): Path<i64>) -> Response {
     };
     match inbox.get(id).await {
         Ok(Some(row)) => pages::detail(&pages::DetailPage {
-            decoded: decode(&row.record),
+            decoded: row.record.decode(),
             attempts: admin.observer.attempts(row.id),
             row: RowDetail::new(&row),
         })

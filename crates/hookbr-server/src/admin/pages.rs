@@ -6,15 +6,15 @@
 
 use axum::response::Html;
 use hookbr_core::{
-    ParseError, Provider, WebhookEvent,
+    DecodeRecordError, Provider, WebhookEvent,
     inbox::{InboxStats, RowState},
+    timestamp::rfc3339_millis,
 };
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::{
     inbox::{RowDetail, RowSummary},
     observe::{Attempt, Seen},
-    time::rfc3339_ms,
 };
 
 /// One row of the deliveries table: the summary and the kind decoded again (`?` when the
@@ -48,15 +48,15 @@ pub(super) struct InboxPart {
 pub(super) struct DetailPage {
     /// The row.
     pub(super) row: RowDetail,
-    /// The stored bytes decoded again (`None`: unknown endpoint).
-    pub(super) decoded: Option<Result<WebhookEvent, ParseError>>,
+    /// The stored bytes decoded again.
+    pub(super) decoded: Result<WebhookEvent, DecodeRecordError>,
     /// The attempts this process made.
     pub(super) attempts: Vec<Attempt>,
 }
 
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}\
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}\
-th{background:#f4f4f4}.done,.stored,.processed{color:#176f2c}.dead,.rejected,.failed{color:#b3261e;font-weight:600}\
+th{background:#f4f4f4}.done,.stored,.processed{color:#176f2c}.dead,.rejected,.failed,.handler_failed{color:#b3261e;font-weight:600}\
 .pending,.in_flight,.duplicate,.handshake{color:#8a5a00}pre{background:#f7f7f7;padding:.8em;overflow:auto}\
 code{font-size:13px}nav a{margin-right:1em}";
 
@@ -186,7 +186,7 @@ fn recent_table(recent: &[Seen]) -> Markup {
                 }
                 @for seen in recent.iter().take(100) {
                     tr {
-                        td { (rfc3339_ms(seen.at_ms)) }
+                        td { (rfc3339_millis(seen.at_ms)) }
                         td { (seen.endpoint) }
                         td { (seen.method) " " (seen.path) }
                         td { (seen.status) }
@@ -201,10 +201,10 @@ fn recent_table(recent: &[Seen]) -> Markup {
     }
 }
 
-fn decoding(decoded: Option<&Result<WebhookEvent, ParseError>>) -> Markup {
+fn decoding(decoded: &Result<WebhookEvent, DecodeRecordError>) -> Markup {
     html! {
         @match decoded {
-            Some(Ok(event)) => {
+            Ok(event) => {
                 li {
                     "kind " b { (event.kind()) }
                     @if !event.is_known() {
@@ -216,8 +216,9 @@ fn decoding(decoded: Option<&Result<WebhookEvent, ParseError>>) -> Markup {
                     None => li { "no warnings" },
                 }
             }
-            Some(Err(error)) => li class="failed" { "cannot decode: " (error) },
-            None => li class="failed" { "unknown endpoint" },
+            Err(DecodeRecordError::UnknownEndpoint(_)) => li class="failed" { "unknown endpoint" },
+            // "cannot decode: …"
+            Err(error) => li class="failed" { (error) },
         }
     }
 }
@@ -248,7 +249,7 @@ pub(super) fn detail(view: &DetailPage) -> Html<String> {
             }
         }
         h2 { "Decoding" }
-        ul id="decoding" { (decoding(view.decoded.as_ref())) }
+        ul id="decoding" { (decoding(&view.decoded)) }
         h2 { "Attempts" }
         @if view.attempts.is_empty() {
             p { "none seen by this process (the last error, if any, is above)" }
@@ -258,7 +259,7 @@ pub(super) fn detail(view: &DetailPage) -> Html<String> {
                 @for attempt in &view.attempts {
                     tr {
                         td { (attempt.attempt) }
-                        td { (rfc3339_ms(attempt.at_ms)) }
+                        td { (rfc3339_millis(attempt.at_ms)) }
                         td class=(if attempt.error.is_some() { "failed" } else { "done" }) {
                             (attempt.error.as_deref().unwrap_or("delivered"))
                         }
@@ -296,9 +297,10 @@ mod tests {
             "#0 (env:<i>)".into(),
             0,
         );
+        let decoded = record.decode();
         let html = detail(&DetailPage {
             row: RowDetail::new(&InboxRow::new(7, record)),
-            decoded: None,
+            decoded,
             attempts: Vec::new(),
         })
         .0;

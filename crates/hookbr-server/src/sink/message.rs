@@ -5,7 +5,7 @@ use std::sync::Arc;
 use hookbr_core::{DedupKey, WebhookEvent};
 use serde::Serialize;
 
-use crate::time::rfc3339_ms;
+use hookbr_core::timestamp::rfc3339_millis;
 
 /// One event ready for the sinks: the normalized JSON described in the [module
 /// docs](super) and its Standard Webhooks id.
@@ -70,7 +70,7 @@ impl Message {
         let event_type = format!("{}.{}", event.provider(), event.kind());
         let envelope = Envelope {
             r#type: &event_type,
-            timestamp: rfc3339_ms(hookbr_core::inbox::now_ms()),
+            timestamp: rfc3339_millis(hookbr_core::inbox::now_ms()),
             data: Data {
                 provider: event.provider().as_str(),
                 endpoint: processed.endpoint,
@@ -81,7 +81,7 @@ impl Message {
                 drift: event.drift().map(ToString::to_string),
                 delivery_id: processed.delivery_id,
                 occurred_at: event.occurred_at().map(|at| at.to_string()),
-                received_at: rfc3339_ms(processed.received_at_ms),
+                received_at: rfc3339_millis(processed.received_at_ms),
                 matched_key: processed.matched_key,
                 attempt: processed.attempt,
                 event,
