@@ -62,10 +62,8 @@ mod tests {
 
     #[test]
     fn references_resolve() {
-        let path = std::env::temp_dir().join(format!(
-            "hookbr-reference-test-{}",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("hookbr-reference-test-{}", std::process::id()));
         std::fs::write(&path, "from-file\r\n\n").unwrap();
         assert_eq!(
             resolve(&format!("file:{}", path.display())).unwrap(),
