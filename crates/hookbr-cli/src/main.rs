@@ -41,7 +41,6 @@ mod init;
 mod input;
 mod keygen;
 mod observe;
-mod samples;
 mod send;
 mod serve;
 mod sink;
@@ -118,6 +117,13 @@ impl Failure {
             code: 2,
             message: message.into(),
         }
+    }
+}
+
+/// The simulator's errors are the caller's input: exit 2.
+impl From<hookbr_sim::Error> for Failure {
+    fn from(error: hookbr_sim::Error) -> Self {
+        Self::usage(error.to_string())
     }
 }
 

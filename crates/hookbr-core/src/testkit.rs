@@ -661,6 +661,13 @@ mod tests {
     }
 
     #[test]
+    fn random_uuids() {
+        let uuid = random_uuid();
+        assert!(crate::grafeno::split_unique_key(&format!("{uuid}-x")).is_some());
+        assert_ne!(uuid, random_uuid());
+    }
+
+    #[test]
     fn signing_keys_and_forged_signatures() {
         let key = TestKey::rsa_2048().signing_key();
         assert_eq!(key.bits(), 2048);
