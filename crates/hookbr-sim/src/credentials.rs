@@ -9,7 +9,8 @@ use crate::{
 };
 
 /// What authenticates a simulated delivery (the credentials the receiver is configured with).
-#[derive(Debug, Default)]
+/// Its `Debug` shows which credentials are set, never their values.
+#[derive(Default)]
 pub struct Credentials {
     /// BonifiQ / iSET secret.
     pub secret: Option<String>,
@@ -22,6 +23,19 @@ pub struct Credentials {
     pub token: Option<String>,
     /// Grafeno signing key.
     pub signing_key: Option<SigningKey>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |value: &Option<String>| value.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Credentials")
+            .field("secret", &set(&self.secret))
+            .field("secret_header", &self.secret_header)
+            .field("secret_param", &self.secret_param)
+            .field("token", &set(&self.token))
+            .field("signing_key", &self.signing_key)
+            .finish()
+    }
 }
 
 /// The validated credentials for one provider.
@@ -156,5 +170,25 @@ impl<'a> Auth<'a> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_secrets() {
+        let credentials = Credentials {
+            secret: Some("s3cr3t".into()),
+            token: Some("t0k3n".into()),
+            ..Credentials::default()
+        };
+        let debug = format!("{credentials:?}");
+        assert!(
+            !debug.contains("s3cr3t") && !debug.contains("t0k3n"),
+            "{debug}"
+        );
+        assert!(debug.contains("<redacted>"), "{debug}");
     }
 }
