@@ -5,9 +5,11 @@
 // and one delivery that is dead-lettered), then drives Debian's headless Chromium through
 // playwright-core: the list shows the rows and the rejection, the detail view shows the
 // redacted body and the attempts, Replay completes the dead-lettered delivery. Screenshots go
-// to target/. Everything runs on 127.0.0.1 and is bounded in time.
+// to cargo's target directory (wherever cargo puts build outputs: CARGO_TARGET_DIR, ...; see
+// scripts/target-dir), where `hookbr` is also looked for unless HOOKBR_BIN names it. Everything
+// runs on 127.0.0.1 and is bounded in time.
 //
-//   HOOKBR_BIN=target/debug/hookbr node tests/browser/inspector.mjs
+//   cargo build -p hookbr-cli && node tests/browser/inspector.mjs
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, mkdirSync, existsSync, unlinkSync } from 'node:fs';
@@ -18,14 +20,25 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = resolve(root, process.env.HOOKBR_BIN ?? 'target/debug/hookbr');
+const target = targetDir();
+const bin = resolve(root, process.env.HOOKBR_BIN ?? join(target, 'debug', 'hookbr'));
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const shots = join(root, 'target');
+const shots = target;
 const deadline = setTimeout(() => fail('the browser test took more than 180 s'), 180_000);
 
 let server;
 let browser;
 const dir = mkdtempSync(join(tmpdir(), 'hookbr-browser-'));
+
+/** Cargo's target directory for this workspace, as scripts/target-dir reports it. */
+function targetDir() {
+  const out = spawnSync(join(root, 'scripts', 'target-dir'), { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  if (out.status !== 0 || !out.stdout.trim()) {
+    console.error(`browser test FAILED: scripts/target-dir: ${out.error ?? out.stderr}`);
+    process.exit(1);
+  }
+  return out.stdout.trim();
+}
 
 function fail(message) {
   console.error(`browser test FAILED: ${message}`);
@@ -187,7 +200,7 @@ command = ["sh", "-c", "cat > /dev/null; if [ -e '${flag}' ]; then echo 'the app
   check(/hookbr_deliveries_rejected_total\{provider="bonifiq",reason="invalid_secret"\} 1/.test(metrics), 'rejection counted');
   check(/hookbr_inbox_depth\{state="dead"\} 0/.test(metrics), 'inbox depth gauge after replay');
   check(!serverLog.includes('browser-test-'), 'no secret in the server log');
-  console.log('browser test passed: list, filters, detail, replay, metrics; screenshots in target/');
+  console.log(`browser test passed: list, filters, detail, replay, metrics; screenshots in ${shots}`);
 }
 
 function stats() {

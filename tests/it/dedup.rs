@@ -7,7 +7,8 @@ use std::{
 };
 
 use hookbr_core::{
-    Claim, DedupKey, DeliveryId, IdempotencyStore, MemoryStore, Provider, RejectionKind,
+    Ack, Answer, Claim, DedupKey, DeliveryId, IdempotencyStore, MemoryStore, Provider,
+    RejectionKind,
     dedup::ManualClock,
     testkit::{self, TestKey},
 };
@@ -99,9 +100,11 @@ fn thousand_concurrent_copies_through_the_receiver_one_processed() {
             case.name
         );
         for rejection in outcomes.iter().filter_map(|o| o.as_ref().err()) {
-            match rejection.kind() {
-                RejectionKind::InFlight => assert_eq!(rejection.status(), 409),
-                RejectionKind::Duplicate => assert_eq!(rejection.status(), 200),
+            match rejection {
+                Answer::Refused(refused) if refused.kind() == &RejectionKind::InFlight => {
+                    assert_eq!(rejection.status(), 409);
+                }
+                Answer::Ack(Ack::Duplicate) => assert_eq!(rejection.status(), 200),
                 other => panic!("{}: unexpected rejection {other:?}", case.name),
             }
         }

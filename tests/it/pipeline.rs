@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use hookbr_core::{
-    DeliveryId, Endpoint, MemoryStore, Provider, Receiver, Rejection, RejectionKind, Request,
+    Ack, Answer, DeliveryId, Endpoint, MemoryStore, Provider, Receiver, RejectionKind, Request,
     WebhookEvent,
     bonifiq::{BonifiqEvent, BonifiqPayload},
     foody::{FoodyEvent, FoodyStatus},
@@ -262,7 +262,7 @@ fn duplicate_200_after_complete_every_provider() {
         for _ in 0..2 {
             let rejection = rejected(&receiver, &delivery);
             assert_answer(&rejection, 200, "duplicate");
-            assert_eq!(rejection.kind(), &RejectionKind::Duplicate, "{}", case.name);
+            assert_eq!(rejection.ack(), Some(Ack::Duplicate), "{}", case.name);
             assert!(
                 rejection
                     .headers()
@@ -348,7 +348,7 @@ fn handshake_200_foody_hook_test() {
     let receiver = foody_case().receiver();
     let rejection = rejected(&receiver, &testkit::foody_hook_test(FOODY_TOKEN));
     assert_answer(&rejection, 200, "handshake");
-    assert_eq!(rejection.kind(), &RejectionKind::Handshake);
+    assert_eq!(rejection.ack(), Some(Ack::Handshake));
     assert!(rejection.headers().is_empty(), "not a duplicate");
     // The token is checked before the handshake is answered.
     let forged = rejected(&receiver, &testkit::foody_hook_test("not-the-token"));
@@ -378,10 +378,13 @@ fn handshake_forwarded_when_opted_in() {
 // ------------------------------------------------------------------ 401
 
 #[track_caller]
-fn assert_unauthorized(rejection: &Rejection, reason: &str) {
+fn assert_unauthorized(rejection: &Answer, reason: &str) {
     assert_answer(rejection, 401, "unauthorized");
     assert_eq!(rejection.reason(), reason);
-    assert!(matches!(rejection.kind(), RejectionKind::Unauthorized(_)));
+    assert!(matches!(
+        rejection.kind(),
+        Some(RejectionKind::Unauthorized(_))
+    ));
     assert!(rejection.headers().is_empty());
 }
 
@@ -681,7 +684,7 @@ fn payload_too_large_413_body_over_the_limit_every_provider() {
         assert_answer(&rejection, 413, "payload_too_large");
         assert_eq!(
             rejection.kind(),
-            &RejectionKind::PayloadTooLarge { limit: len - 1 }
+            Some(&RejectionKind::PayloadTooLarge { limit: len - 1 })
         );
     }
 }
@@ -780,7 +783,7 @@ fn iset_accepts_form_and_other_media_types() {
 // ------------------------------------------------------------------ 400
 
 #[track_caller]
-fn assert_malformed(rejection: &Rejection, reason: &str) {
+fn assert_malformed(rejection: &Answer, reason: &str) {
     assert_answer(rejection, 400, "malformed_body");
     assert_eq!(rejection.reason(), reason);
 }
@@ -824,7 +827,9 @@ fn malformed_400_foody() {
     assert_malformed(&rejection, "missing_field");
     assert_eq!(
         rejection.kind(),
-        &RejectionKind::MalformedBody(hookbr_core::ParseError::MissingField { field: "event" })
+        Some(&RejectionKind::MalformedBody(
+            hookbr_core::ParseError::MissingField { field: "event" }
+        ))
     );
     assert_malformed(
         &rejected(&receiver, &good.clone().with_json_field("event", json!(7))),
@@ -896,7 +901,7 @@ fn strict_422_and_lenient_200_for_drifted_payloads() {
         let strict = case.builder().strict(true).build().unwrap();
         let rejection = rejected(&strict, &delivery);
         assert_answer(&rejection, 422, "payload_mismatch");
-        let RejectionKind::PayloadMismatch(error) = rejection.kind() else {
+        let Some(RejectionKind::PayloadMismatch(error)) = rejection.kind() else {
             panic!("{}: {:?}", case.name, rejection.kind())
         };
         assert_eq!(error.kind(), kind, "{}", case.name);
@@ -941,7 +946,7 @@ fn in_flight_409_every_provider() {
         let first = accepted(&receiver, &delivery);
         let second = rejected(&receiver, &delivery);
         assert_answer(&second, 409, "in_flight");
-        assert_eq!(second.kind(), &RejectionKind::InFlight);
+        assert_eq!(second.kind(), Some(&RejectionKind::InFlight));
         block_on(receiver.complete(&first)).unwrap();
         assert_answer(&rejected(&receiver, &delivery), 200, "duplicate");
     }
@@ -951,7 +956,7 @@ fn in_flight_409_every_provider() {
 
 #[test]
 fn handler_failed_500() {
-    let rejection = Rejection::from(RejectionKind::HandlerFailed);
+    let rejection = Answer::from(RejectionKind::HandlerFailed);
     assert_answer(&rejection, 500, "handler_failed");
     assert!(rejection.headers().is_empty());
 }
@@ -979,7 +984,7 @@ fn store_unavailable_503_every_provider() {
         assert_answer(&rejection, 503, "store_unavailable");
         assert!(matches!(
             rejection.kind(),
-            RejectionKind::StoreUnavailable(_)
+            Some(RejectionKind::StoreUnavailable(_))
         ));
         // Authentication still comes first.
         let forged = match case.provider() {

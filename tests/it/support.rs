@@ -8,8 +8,8 @@ use std::{
 };
 
 use hookbr_core::{
-    Claim, ClaimToken, DedupKey, Endpoint, IdempotencyStore, Provider, Receiver, ReceiverBuilder,
-    Rejection, Request, Secret, StoreError, Verified,
+    Answer, Claim, ClaimToken, DedupKey, Endpoint, IdempotencyStore, Provider, Receiver,
+    ReceiverBuilder, Request, Secret, StoreError, Verified,
     dedup::StoreFuture,
     iset::IsetKind,
     testkit::{self, TestDelivery, TestKey},
@@ -164,13 +164,13 @@ pub(crate) fn accepted<V: hookbr_core::verify::Verify>(
     }
 }
 
-/// Runs the pipeline and expects a [`Rejection`]; also checks that nothing a client or a log
+/// Runs the pipeline and expects an [`Answer`] (acknowledgement or refusal); also checks that nothing a client or a log
 /// sees from it carries a secret, a token or the delivery's signature.
 #[track_caller]
 pub(crate) fn rejected<V: hookbr_core::verify::Verify>(
     receiver: &Receiver<V>,
     delivery: &TestDelivery,
-) -> Rejection {
+) -> Answer {
     let rejection = match block_on(receiver.process(&delivery.request())) {
         Ok(verified) => panic!(
             "expected a rejection, got an accepted {} delivery {:?}",
@@ -183,12 +183,12 @@ pub(crate) fn rejected<V: hookbr_core::verify::Verify>(
     rejection
 }
 
-/// Runs the pipeline on a bare request and expects a [`Rejection`].
+/// Runs the pipeline on a bare request and expects an [`Answer`].
 #[track_caller]
 pub(crate) fn rejected_request<V: hookbr_core::verify::Verify>(
     receiver: &Receiver<V>,
     request: &Request<'_>,
-) -> Rejection {
+) -> Answer {
     match block_on(receiver.process(request)) {
         Ok(verified) => panic!("expected a rejection, got {:?}", verified.delivery_id()),
         Err(rejection) => {
@@ -242,7 +242,7 @@ pub(crate) fn assert_event_hides(verified: &Verified, secrets: &[String]) {
 /// Nothing derived from `rejection` (response body, headers, `Display`, `Debug`, reason) contains
 /// any of `secrets`.
 #[track_caller]
-pub(crate) fn assert_no_leak(rejection: &Rejection, secrets: &[String]) {
+pub(crate) fn assert_no_leak(rejection: &Answer, secrets: &[String]) {
     let mut seen = vec![
         rejection.body_text(),
         rejection.to_string(),
@@ -268,7 +268,7 @@ pub(crate) fn assert_no_leak(rejection: &Rejection, secrets: &[String]) {
 
 /// Asserts the full HTTP answer of a rejection: status, category and the generic JSON body.
 #[track_caller]
-pub(crate) fn assert_answer(rejection: &Rejection, status: u16, category: &str) {
+pub(crate) fn assert_answer(rejection: &Answer, status: u16, category: &str) {
     assert_eq!(
         (rejection.status(), rejection.category()),
         (status, category),

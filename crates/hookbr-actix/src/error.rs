@@ -5,7 +5,7 @@ use actix_web::{
         header::{CONTENT_TYPE, HeaderName, HeaderValue},
     },
 };
-use hookbr_core::Rejection;
+use hookbr_core::{Answer, Outcome, Rejection};
 
 /// A [`Rejection`] as an actix-web error: its status, its headers (`Hookbr-Duplicate`, `Allow`)
 /// and hookbr-core's small JSON body.
@@ -25,23 +25,36 @@ impl ResponseError for Rejected {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status_code());
-        response.insert_header((
-            CONTENT_TYPE,
-            HeaderValue::from_static(Rejection::CONTENT_TYPE),
-        ));
-        for (name, value) in self.0.headers() {
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(&value),
-            ) {
-                response.insert_header((name, value));
-            }
-        }
-        let mut response = response.body(self.0.body_text());
-        response.extensions_mut().insert(self.0.clone());
-        response
+        answer_response(Answer::Refused(self.0.clone()))
     }
+}
+
+/// The pipeline's own [`Answer`] as a response: its status, its headers
+/// (`Hookbr-Duplicate`, `Allow`) and hookbr-core's small JSON body, with the request's
+/// [`Outcome`] (and a refusal's [`Rejection`]) in the response extensions for outer logging
+/// and metrics middleware.
+pub(crate) fn answer_response(answer: Answer) -> HttpResponse {
+    // actix-web uses `http` 0.2: convert through the number.
+    let status = StatusCode::from_u16(answer.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::build(status);
+    response.insert_header((
+        CONTENT_TYPE,
+        HeaderValue::from_static(Rejection::CONTENT_TYPE),
+    ));
+    for (name, value) in answer.headers() {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            response.insert_header((name, value));
+        }
+    }
+    let mut response = response.body(answer.body_text());
+    response.extensions_mut().insert(Outcome::from(&answer));
+    if let Answer::Refused(rejection) = answer {
+        response.extensions_mut().insert(rejection);
+    }
+    response
 }
 
 impl From<Rejection> for Rejected {

@@ -1,29 +1,27 @@
 use std::{
     future::{Future, Ready, ready},
-    panic::AssertUnwindSafe,
     pin::Pin,
     rc::Rc,
     sync::Arc,
 };
 
 use actix_web::{
-    Error, HttpMessage, ResponseError,
+    Error, HttpMessage,
     body::{EitherBody, MessageBody},
     dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready},
     http::StatusCode,
 };
 use bytes::{Bytes, BytesMut};
-use futures_util::{FutureExt as _, StreamExt as _};
+use futures_util::StreamExt as _;
 use hookbr_core::{
-    Receiver, Rejection, RejectionKind, Request as CoreRequest, SettleGuard, verify::Verify,
+    Answer, Outcome, Receiver, Rejection, RejectionKind, Request as CoreRequest, verify::Verify,
 };
 
-use crate::{ActixHeaders, Rejected};
+use crate::{ActixHeaders, error::answer_response};
 
 /// Runs the hookbr pipeline in front of a resource. See the [crate docs](crate).
 pub struct WebhookMiddleware<V> {
     receiver: Arc<Receiver<V>>,
-    exact_200: bool,
 }
 
 impl<V> WebhookMiddleware<V> {
@@ -36,18 +34,7 @@ impl<V> WebhookMiddleware<V> {
     /// Middleware running a receiver shared with other code (or other workers).
     #[must_use]
     pub fn from_shared(receiver: Arc<Receiver<V>>) -> Self {
-        Self {
-            receiver,
-            exact_200: true,
-        }
-    }
-
-    /// Whether a 2xx answer of the handler is sent as exactly `200` (default `true`: Foody treats
-    /// 201 and 204 as failures).
-    #[must_use]
-    pub fn exact_200(mut self, exact: bool) -> Self {
-        self.exact_200 = exact;
-        self
+        Self { receiver }
     }
 }
 
@@ -55,7 +42,6 @@ impl<V> Clone for WebhookMiddleware<V> {
     fn clone(&self) -> Self {
         Self {
             receiver: self.receiver.clone(),
-            exact_200: self.exact_200,
         }
     }
 }
@@ -64,7 +50,6 @@ impl<V> std::fmt::Debug for WebhookMiddleware<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookMiddleware")
             .field("receiver", &self.receiver)
-            .field("exact_200", &self.exact_200)
             .finish()
     }
 }
@@ -85,7 +70,6 @@ where
         ready(Ok(WebhookMiddlewareService {
             service: Rc::new(service),
             receiver: self.receiver.clone(),
-            exact_200: self.exact_200,
         }))
     }
 }
@@ -94,7 +78,6 @@ where
 pub struct WebhookMiddlewareService<S, V> {
     service: Rc<S>,
     receiver: Arc<Receiver<V>>,
-    exact_200: bool,
 }
 
 impl<S, V> std::fmt::Debug for WebhookMiddlewareService<S, V> {
@@ -107,18 +90,47 @@ impl<S, V> std::fmt::Debug for WebhookMiddlewareService<S, V> {
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
-/// The rejection's response, with the [`Rejection`] in its extensions for outer logging and
-/// metrics middleware (as the tower layer does).
-fn rejection_response(rejection: Rejection) -> actix_web::HttpResponse {
-    let mut response = Rejected(rejection.clone()).error_response();
-    response.extensions_mut().insert(rejection);
-    response
+fn answer<B>(request: ServiceRequest, answer: Answer) -> ServiceResponse<EitherBody<B>> {
+    request
+        .into_response(answer_response(answer))
+        .map_into_right_body()
 }
 
-fn reject<B>(request: ServiceRequest, rejection: Rejection) -> ServiceResponse<EitherBody<B>> {
-    request
-        .into_response(rejection_response(rejection))
-        .map_into_right_body()
+/// The request's head as hookbr-core sees it (no body).
+fn head<'a>(request: &'a ServiceRequest, headers: &'a ActixHeaders<'a>) -> CoreRequest<'a> {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| request.path(), |target| target.as_str());
+    CoreRequest::new(&[])
+        .with_method(request.method().as_str())
+        .with_target(target)
+        .with_headers(headers)
+}
+
+/// Reads the body within `limit`. A body that arrives in one chunk (the usual case) is kept
+/// as is; only a body in several chunks is copied into one buffer.
+async fn read_body(payload: &mut Payload, limit: usize) -> Result<Bytes, Rejection> {
+    let mut first = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| Rejection::from(RejectionKind::UnreadableBody))?;
+        let read = joined.as_ref().map_or(first.len(), BytesMut::len);
+        if read + chunk.len() > limit {
+            return Err(RejectionKind::PayloadTooLarge { limit }.into());
+        }
+        match &mut joined {
+            Some(buffer) => buffer.extend_from_slice(&chunk),
+            None if first.is_empty() => first = chunk,
+            None => {
+                let mut buffer = BytesMut::with_capacity(first.len() + chunk.len());
+                buffer.extend_from_slice(&first);
+                buffer.extend_from_slice(&chunk);
+                joined = Some(buffer);
+            }
+        }
+    }
+    Ok(joined.map_or(first, BytesMut::freeze))
 }
 
 impl<S, B, V> Service<ServiceRequest> for WebhookMiddlewareService<S, V>
@@ -136,125 +148,67 @@ where
     fn call(&self, mut request: ServiceRequest) -> Self::Future {
         let service = self.service.clone();
         let receiver = self.receiver.clone();
-        let exact_200 = self.exact_200;
         #[cfg(feature = "tracing")]
         let endpoint = receiver.endpoint();
-        let future = Box::pin(async move {
-            let head_checked = {
-                let headers = ActixHeaders(request.headers());
-                let target = request
-                    .uri()
-                    .path_and_query()
-                    .map_or_else(|| request.path(), |target| target.as_str());
-                let head = CoreRequest::new(&[])
-                    .with_method(request.method().as_str())
-                    .with_target(target)
-                    .with_headers(&headers);
-                receiver.check_head(&head)
-            };
-            if let Err(rejection) = head_checked {
-                return Ok(reject(request, rejection));
-            }
-
-            let limit = receiver.body_limit();
+        let future = async move {
             let mut payload = request.take_payload();
-            // A body that arrives in one chunk (the usual case) is kept as is; only a body in
-            // several chunks is copied into one buffer.
-            let mut first = Bytes::new();
-            let mut joined: Option<BytesMut> = None;
-            while let Some(chunk) = payload.next().await {
-                let Ok(chunk) = chunk else {
-                    return Ok(reject(request, RejectionKind::UnreadableBody.into()));
-                };
-                let read = joined.as_ref().map_or(first.len(), BytesMut::len);
-                if read + chunk.len() > limit {
-                    return Ok(reject(request, receiver.too_large()));
-                }
-                match &mut joined {
-                    Some(buffer) => buffer.extend_from_slice(&chunk),
-                    None if first.is_empty() => first = chunk,
-                    None => {
-                        let mut buffer = BytesMut::with_capacity(first.len() + chunk.len());
-                        buffer.extend_from_slice(&first);
-                        buffer.extend_from_slice(&chunk);
-                        joined = Some(buffer);
-                    }
-                }
-            }
-            let body = joined.map_or(first, BytesMut::freeze);
-
-            let processed = {
+            // One head for the checks before the body and for `accept` after it.
+            let (accepted, body) = {
                 let headers = ActixHeaders(request.headers());
-                let target = request
-                    .uri()
-                    .path_and_query()
-                    .map_or_else(|| request.path(), |target| target.as_str());
-                let delivery = CoreRequest::new(&body)
-                    .with_method(request.method().as_str())
-                    .with_target(target)
-                    .with_headers(&headers);
-                // The head was checked above, before reading the body.
-                receiver.process_after_head(&delivery).await
+                let head = head(&request, &headers);
+                if let Err(rejection) = receiver.check_head(&head) {
+                    return Ok(answer(request, rejection.into()));
+                }
+                let body = match read_body(&mut payload, receiver.body_limit()).await {
+                    Ok(body) => body,
+                    Err(rejection) => return Ok(answer(request, rejection.into())),
+                };
+                match receiver.clone().accept(&head.with_body(&body)).await {
+                    Ok(accepted) => (accepted, body),
+                    Err(refused) => return Ok(answer(request, refused)),
+                }
             };
-            let (verified, settlement) = match processed {
-                Ok(processed) => processed,
-                Err(rejection) => return Ok(reject(request, rejection)),
-            };
-
-            // Releases the claim if this future is dropped before settling.
-            let guard = SettleGuard::new(receiver.clone(), settlement);
+            let (verified, pending) = accepted.into_parts();
             request.extensions_mut().insert(verified);
             let http_request = request.request().clone();
             request.set_payload(Payload::from(body));
-            let called = std::panic::catch_unwind(AssertUnwindSafe(|| service.call(request)));
-            let outcome = match called {
-                Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
-                Err(panic) => Err(panic),
-            };
-            match outcome {
-                Ok(Ok(mut response)) if response.status().is_success() => {
-                    // A failed `complete` only means a retry would run again once the lease
-                    // expires; the work is done, so the provider still gets its 200.
-                    let _ = guard.settle(true).await;
-                    if exact_200 {
-                        *response.response_mut().status_mut() = StatusCode::OK;
+            let (finish, result) = pending
+                .run(
+                    || service.call(request),
+                    |response| response.status().as_u16(),
+                )
+                .await;
+            match result {
+                Some(Ok(mut response)) => {
+                    if let Ok(status) = StatusCode::from_u16(finish.status()) {
+                        *response.response_mut().status_mut() = status;
                     }
+                    response
+                        .response_mut()
+                        .extensions_mut()
+                        .insert(finish.outcome());
                     Ok(response.map_into_left_body())
                 }
-                Ok(Ok(response)) => {
-                    let _ = guard.settle(false).await;
-                    Ok(response.map_into_left_body())
-                }
-                Ok(Err(error)) => {
-                    let _ = guard.settle(false).await;
-                    Err(error)
-                }
-                Err(_panic) => {
-                    let _ = guard.settle(false).await;
-                    let response = rejection_response(RejectionKind::HandlerFailed.into());
+                Some(Err(error)) => Err(error),
+                None => {
+                    let failed = finish.replacement().cloned();
+                    let failed =
+                        failed.unwrap_or_else(|| Rejection::from(RejectionKind::HandlerFailed));
+                    let response = answer_response(failed.into());
                     Ok(ServiceResponse::new(http_request, response).map_into_right_body())
                 }
             }
-        });
+        };
         #[cfg(feature = "tracing")]
-        {
-            use tracing::Instrument as _;
-            let span = hookbr_core::trace::delivery_span(endpoint);
-            let started = std::time::Instant::now();
-            Box::pin(async move {
-                let result = future.instrument(span.clone()).await;
-                if let Ok(response) = &result {
-                    hookbr_core::trace::record_answer(
-                        &span,
-                        response.status().as_u16(),
-                        response.response().extensions().get::<Rejection>(),
-                        started.elapsed(),
-                    );
-                }
-                result
-            })
-        }
-        #[cfg(not(feature = "tracing"))]
-        future
+        let future = hookbr_core::trace::in_delivery_span(
+            endpoint,
+            future,
+            |result: &Result<Self::Response, Error>| {
+                let response = result.as_ref().ok()?;
+                let outcome = response.response().extensions().get::<Outcome>().copied();
+                Some((response.status().as_u16(), outcome?))
+            },
+        );
+        Box::pin(future)
     }
 }

@@ -278,7 +278,7 @@ fn escape(text: &str) -> String {
 
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}\
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}\
-th{background:#f4f4f4}.done,.stored,.processed{color:#176f2c}.dead,.rejected,.failed{color:#b3261e;font-weight:600}\
+th{background:#f4f4f4}.done,.stored,.processed{color:#176f2c}.dead,.rejected,.failed,.handler_failed{color:#b3261e;font-weight:600}\
 .pending,.in_flight,.duplicate,.handshake{color:#8a5a00}pre{background:#f7f7f7;padding:.8em;overflow:auto}\
 code{font-size:13px}nav a{margin-right:1em}";
 

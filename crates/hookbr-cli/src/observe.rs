@@ -28,7 +28,7 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use hookbr_core::{Inbox, Rejection, inbox::now_ms};
+use hookbr_core::{Ack, Inbox, Outcome, inbox::now_ms};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// How many recent requests the inspector keeps.
@@ -92,7 +92,7 @@ pub(crate) struct Seen {
     pub(crate) path: String,
     /// The HTTP status answered.
     pub(crate) status: u16,
-    /// `stored`, `processed`, `duplicate`, `handshake`, `rejected` or `failed`.
+    /// `stored`, `processed`, `duplicate`, `handshake`, `rejected` or `handler_failed` ([`Outcome::as_str`]).
     pub(crate) outcome: &'static str,
     /// The precise reason of a rejection (`invalid_signature`, …).
     pub(crate) reason: Option<&'static str>,
@@ -205,28 +205,23 @@ pub(crate) async fn record(State(route): State<Route>, request: Request, next: N
     let response = next.run(request).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    let rejection = response.extensions().get::<Rejection>();
-    let (outcome, reason) = match rejection {
-        Some(rejection) => match rejection.category() {
-            "duplicate" => ("duplicate", None),
-            "handshake" => ("handshake", None),
-            "stored" => ("stored", None),
-            _ => ("rejected", Some(rejection.reason())),
-        },
-        None if response.status().is_success() => ("processed", None),
-        None => ("failed", None),
-    };
+    // The one outcome taxonomy, put in the extensions by hookbr-tower.
+    let outcome = response
+        .extensions()
+        .get::<Outcome>()
+        .copied()
+        .unwrap_or(Outcome::HandlerFailed);
     let provider = route.provider.to_owned();
     match outcome {
-        "stored" | "processed" => {
+        Outcome::Processed | Outcome::Acknowledged(Ack::Stored) => {
             metrics::counter!("hookbr_deliveries_accepted_total", "provider" => provider.clone())
                 .increment(1);
         }
-        "duplicate" => {
+        Outcome::Acknowledged(Ack::Duplicate) => {
             metrics::counter!("hookbr_deliveries_duplicate_total", "provider" => provider.clone())
                 .increment(1);
         }
-        "handshake" => {
+        Outcome::Acknowledged(_) => {
             metrics::counter!("hookbr_deliveries_handshake_total", "provider" => provider.clone())
                 .increment(1);
         }
@@ -234,7 +229,7 @@ pub(crate) async fn record(State(route): State<Route>, request: Request, next: N
             metrics::counter!(
                 "hookbr_deliveries_rejected_total",
                 "provider" => provider.clone(),
-                "reason" => reason.unwrap_or("handler_failed"),
+                "reason" => outcome.reason().unwrap_or("handler_failed"),
             )
             .increment(1);
         }
@@ -242,7 +237,7 @@ pub(crate) async fn record(State(route): State<Route>, request: Request, next: N
     metrics::histogram!("hookbr_request_duration_seconds", "provider" => provider.clone())
         .record(elapsed.as_secs_f64());
     let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-    if outcome == "failed" {
+    if outcome == Outcome::HandlerFailed {
         tracing::warn!(target: "hookbr::delivery", endpoint = &*route.endpoint, status, "the sinks failed; the provider will retry");
     }
     route.observer.push(Seen {
@@ -252,8 +247,8 @@ pub(crate) async fn record(State(route): State<Route>, request: Request, next: N
         method,
         path,
         status,
-        outcome,
-        reason,
+        outcome: outcome.as_str(),
+        reason: outcome.reason(),
         micros,
     });
     response

@@ -1,6 +1,6 @@
-//! Micro-benchmarks of hookbr-core: typed decode vs `serde_json::Value`, every verifier (with a
-//! bare `ring` baseline for the RSA ones), the in-memory idempotency store and the whole
-//! pipeline per provider.
+//! Micro-benchmarks of hookbr-core: typed decode vs `serde_json::Value`, timestamp parsing,
+//! every verifier (with a bare `ring` baseline for the RSA ones), the in-memory idempotency store
+//! and the whole pipeline per provider.
 //!
 //! The test keys and deliveries come from the `testkit` feature:
 //!
@@ -23,7 +23,7 @@ mod benches {
     use criterion::Criterion;
     use futures_executor::block_on;
     use hookbr_core::{
-        Claim, DedupKey, DeliveryId, Endpoint, MemoryStore, Provider, Receiver, Secret,
+        Claim, DedupKey, DeliveryId, Endpoint, MemoryStore, Provider, Receiver, Secret, Timestamp,
         bonifiq::BonifiqEvent,
         foody::FoodyEvent,
         grafeno::GrafenoEvent,
@@ -328,6 +328,29 @@ mod benches {
         group.finish();
     }
 
+    // ---------------------------------------------------------------- timestamp
+
+    /// `timestamp/*`: the date-times every BonifiQ and Foody delivery carries (parsed once per
+    /// delivery by the typed decoders), and printing one back; `rfc3339_millis` prints the instants
+    /// hookbr records itself.
+    fn timestamp(c: &mut Criterion) {
+        let mut group = c.benchmark_group("timestamp");
+        for (name, text) in [
+            ("parse_bonifiq", "2024-03-01T13:16:11.396371"),
+            ("parse_foody", "2020-06-19T17:42:12Z"),
+            ("parse_offset", "2020-06-19T14:42:12-03:00"),
+        ] {
+            Timestamp::parse(text).expect("valid date-time");
+            group.bench_function(name, |b| b.iter(|| Timestamp::parse(black_box(text))));
+        }
+        let parsed = Timestamp::parse("2024-06-20T16:50:13.3951893Z").expect("valid date-time");
+        group.bench_function("display", |b| b.iter(|| black_box(&parsed).to_string()));
+        group.bench_function("rfc3339_millis", |b| {
+            b.iter(|| hookbr_core::timestamp::rfc3339_millis(black_box(1_744_727_400_123)));
+        });
+        group.finish();
+    }
+
     // ---------------------------------------------------------------- pipeline
 
     /// `pipeline/<provider>`: `no_store` processes one delivery over and over with
@@ -455,7 +478,7 @@ mod benches {
     criterion::criterion_group! {
         name = core;
         config = config();
-        targets = decode, verify, dedup, pipeline
+        targets = decode, timestamp, verify, dedup, pipeline
     }
 }
 

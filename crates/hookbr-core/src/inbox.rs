@@ -56,6 +56,34 @@ impl InboxRecord {
     }
 }
 
+impl InboxRecord {
+    /// Decodes the stored bytes again, as the pipeline did when the delivery arrived (workers,
+    /// the inspector and `hookbr inbox` all use this).
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeRecordError`] when the endpoint text is not one this build knows, or the bytes
+    /// no longer decode (a build with another provider feature set, a changed decoder).
+    pub fn decode(&self) -> Result<crate::WebhookEvent, DecodeRecordError> {
+        let endpoint = crate::Endpoint::from_text(&self.endpoint)
+            .ok_or_else(|| DecodeRecordError::UnknownEndpoint(self.endpoint.clone()))?;
+        let request = crate::Request::new(&self.body).with_headers(&self.headers);
+        crate::WebhookEvent::decode(endpoint, &request).map_err(DecodeRecordError::Parse)
+    }
+}
+
+/// Why a stored delivery does not decode any more ([`InboxRecord::decode`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeRecordError {
+    /// The row names an endpoint this build does not know.
+    #[error("unknown endpoint {0:?} in the inbox")]
+    UnknownEndpoint(String),
+    /// The stored bytes are not the provider's format.
+    #[error("cannot decode: {0}")]
+    Parse(#[source] crate::ParseError),
+}
+
 /// What [`Inbox::insert`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inserted {

@@ -8,8 +8,10 @@
 //!   constant-time comparisons, and the redacted [`Secret`] type;
 //! * delivery ids and the two-phase [`IdempotencyStore`] with an in-memory implementation
 //!   ([`dedup`]);
-//! * the pipeline ([`Receiver`]) that turns a request into a [`Verified`] event or a
-//!   [`Rejection`] with its HTTP status ([`rejection`] has the one status table).
+//! * the pipeline ([`Receiver`]) that turns a request into a [`Verified`] event or an
+//!   [`Answer`] with its HTTP status — an acknowledgement or a [`Rejection`] ([`rejection`]
+//!   has the one status table) — and settles the claim by what the handler did; framework
+//!   adapters only drive it.
 //!
 //! Web frameworks plug in through `hookbr-tower`/`hookbr-axum` and `hookbr-actix`.
 //!
@@ -96,7 +98,7 @@ mod routes;
 mod secret;
 #[cfg(feature = "testkit")]
 pub mod testkit;
-mod timestamp;
+pub mod timestamp;
 #[cfg(feature = "tracing")]
 pub mod trace;
 pub mod verify;
@@ -107,9 +109,9 @@ pub use delivery_id::{DedupKey, DeliveryId, Provider, UnknownProvider};
 pub use error::{ConfigError, ParseError, PayloadError, VerifyError};
 pub use event::{Endpoint, FromWebhookEvent, Settlement, Verified, WebhookEvent};
 #[doc(inline)]
-pub use inbox::{Inbox, InboxRecord, InboxRow, Inserted};
+pub use inbox::{DecodeRecordError, Inbox, InboxRecord, InboxRow, Inserted};
 #[doc(inline)]
-pub use pipeline::{Receiver, ReceiverBuilder, SettleGuard};
+pub use pipeline::{Accepted, Finish, HandlerOutcome, Pending, Receiver, ReceiverBuilder};
 #[cfg(feature = "bonifiq")]
 #[doc(inline)]
 pub use providers::bonifiq;
@@ -123,8 +125,8 @@ pub use providers::grafeno;
 #[doc(inline)]
 pub use providers::iset;
 #[doc(inline)]
-pub use rejection::{Rejection, RejectionKind};
+pub use rejection::{Ack, Answer, Outcome, Rejection, RejectionKind};
 pub use request::{HeaderSource, Request};
-pub use routes::Webhooks;
+pub use routes::{RouteOptions, Webhooks};
 pub use secret::Secret;
 pub use timestamp::{Timestamp, TimestampError};

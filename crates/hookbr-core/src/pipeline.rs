@@ -6,7 +6,7 @@
 //!    declared `Content-Type` is JSON where the provider sends JSON (`415`), `Content-Length`
 //!    within the body limit (`413`). Adapters call
 //!    [`Receiver::check_head`] before reading the body, so an oversized body is never buffered,
-//!    then [`Receiver::process_after_head`] for the remaining steps.
+//!    then [`Receiver::accept`] for the remaining steps.
 //! 2. **Size** — the body read is within the limit (`413`).
 //! 3. **Authenticate** — the verifier on the bytes as received (`401`; `400` when the body had to
 //!    be parsed to find a token or signature and is not the provider's format).
@@ -17,10 +17,21 @@
 //!    `503` when the store is unavailable. In inbox mode ([`ReceiverBuilder::inbox`]) the claim
 //!    is the durable insert: `200` once committed, `200` + `Hookbr-Duplicate` for a stored copy,
 //!    `503` when the inbox is unavailable.
+//! 8. **Handler and settlement** — the application runs; a 2xx completes the claim and is
+//!    answered exactly `200` (Foody treats 201/204 as errors), anything else, an error or a
+//!    panic releases it so the provider's retry is processed (a panic is answered `500`).
 //!
-//! The result is a [`Verified`] event for the application, or a [`Rejection`] that already
-//! knows its HTTP status. After the handler runs, call [`Receiver::complete`] (2xx) or
-//! [`Receiver::release`] (failure or panic) so retries are handled right.
+//! The result of steps 1-7 is a [`Verified`] event for the application, or an [`Answer`]
+//! that already knows its HTTP status: an acknowledgement ([`Ack`]: stored, duplicate,
+//! handshake) or a refusal ([`Rejection`]).
+//!
+//! Framework adapters drive the whole flow without any webhook policy of their own:
+//! [`check_head`](Receiver::check_head) before reading the body, [`accept`](Receiver::accept)
+//! after, then [`Accepted::into_parts`] to hand the event over and [`Pending::finish`] with
+//! what the handler did ([`HandlerOutcome`]); the returned [`Finish`] says which status to
+//! send and the request's [`Outcome`]. Code that calls its handler itself can use
+//! [`process`](Receiver::process), then [`complete`](Receiver::complete) or
+//! [`release`](Receiver::release).
 //!
 //! ```
 //! use hookbr_core::{Endpoint, Receiver, Request, Secret, WebhookEvent, verify::HeaderSecretVerifier};
@@ -44,12 +55,36 @@
 //! assert_eq!((again.status(), again.category()), (200, "duplicate"));
 //! # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
 //! ```
+//!
+//! The same flow as an adapter drives it:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use hookbr_core::{Endpoint, HandlerOutcome, Outcome, Receiver, Request, Secret, verify::HeaderSecretVerifier};
+//! # futures_executor::block_on(async {
+//! let receiver = Arc::new(
+//!     Receiver::builder(Endpoint::Bonifiq, HeaderSecretVerifier::bonifiq([Secret::new("s3cr3t")?])?)
+//!         .build()?,
+//! );
+//! # let body = br#"{"Uuid":"f47ac10b-58cc-4372-a567-0e02b2c3d479","Timestamp":"2025-04-15T14:30:00.123Z",
+//! #   "Topic":"Communication_EarnPurchasePoints","Payload":{"EarnedPoints":50,"ObjectiveType":0,"Customer":{}}}"#;
+//! let headers = [("X-Loyalty-Secret", "s3cr3t")];
+//! let head = Request::new(&[]).with_method("POST").with_headers(&headers);
+//! receiver.check_head(&head).expect("the head is fine"); // before reading the body
+//! let accepted = receiver.clone().accept(&head.with_body(body)).await.expect("authentic");
+//! let (verified, pending) = accepted.into_parts();
+//! assert_eq!(verified.kind(), "Communication_EarnPurchasePoints");
+//! // ... the application answers 204 ...
+//! let finish = pending.finish(HandlerOutcome::Status(204)).await;
+//! assert_eq!((finish.status(), finish.outcome()), (200, Outcome::Processed));
+//! # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+//! ```
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, future::Future, sync::Arc, time::Duration};
 
 use crate::{
-    ConfigError, DeliveryId, Endpoint, Rejection, RejectionKind, Request, Settlement, Verified,
-    WebhookEvent,
+    Ack, Answer, ConfigError, DeliveryId, Endpoint, Outcome, Rejection, RejectionKind, Request,
+    Settlement, Verified, WebhookEvent,
     dedup::{Claim, IdempotencyStore, MemoryStore, StoreError},
     inbox::{Inbox, InboxRecord, Inserted},
     verify::{AnyVerifier, Verify},
@@ -81,6 +116,7 @@ pub struct Receiver<V = AnyVerifier> {
     strict: bool,
     methods: Vec<String>,
     forward_handshakes: bool,
+    exact_200: bool,
     lease: Duration,
     retention: Duration,
     synthetic_retention: Duration,
@@ -96,6 +132,7 @@ impl<V> fmt::Debug for Receiver<V> {
             .field("strict", &self.strict)
             .field("methods", &self.methods)
             .field("forward_handshakes", &self.forward_handshakes)
+            .field("exact_200", &self.exact_200)
             .field("lease", &self.lease)
             .field("retention", &self.retention)
             .field("synthetic_retention", &self.synthetic_retention)
@@ -134,6 +171,7 @@ impl<V: Verify> Receiver<V> {
                     .map(|method| (*method).to_owned())
                     .collect(),
                 forward_handshakes: false,
+                exact_200: true,
                 lease: DEFAULT_LEASE,
                 retention: DEFAULT_RETENTION,
                 synthetic_retention: DEFAULT_SYNTHETIC_RETENTION,
@@ -171,6 +209,13 @@ impl<V> ReceiverBuilder<V> {
     /// pipeline (default off).
     pub fn forward_handshakes(mut self, forward: bool) -> Self {
         self.receiver.forward_handshakes = forward;
+        self
+    }
+
+    /// Whether a 2xx answer of the handler is sent as exactly `200` (default `true`: Foody
+    /// treats 201 and 204 as failures).
+    pub fn exact_200(mut self, exact: bool) -> Self {
+        self.receiver.exact_200 = exact;
         self
     }
 
@@ -306,33 +351,39 @@ impl<V: Verify> Receiver<V> {
         .into()
     }
 
-    /// Runs the whole pipeline on a delivery. See the module docs.
+    /// Runs steps 1-7 on a delivery (see the module docs); the caller runs its handler, then
+    /// [`complete`](Self::complete)s or [`release`](Self::release)s.
     ///
     /// # Errors
     ///
-    /// The [`Rejection`] to answer with instead of calling the application (including the
-    /// `200` answers for duplicates and handshakes).
-    pub async fn process(&self, request: &Request<'_>) -> Result<Verified, Rejection> {
+    /// The [`Answer`] to send instead of calling the application: an acknowledgement
+    /// (duplicate, stored, handshake: `200`) or a refusal.
+    pub async fn process(&self, request: &Request<'_>) -> Result<Verified, Answer> {
         self.check_head(request)?;
-        let (verified, _) = self.process_after_head(request).await?;
+        let (verified, _) = self.after_head(request).await?;
         Ok(verified)
     }
 
-    /// [`process`](Self::process) for adapters that have already run
-    /// [`check_head`](Self::check_head) on this request's head (before reading the body): the
-    /// head checks are not repeated, and the delivery's [`Settlement`] comes with the event (the
-    /// same as [`Verified::settlement`], without deriving the delivery key a second time).
+    /// Steps 2-7 for adapters that have run [`check_head`](Self::check_head) on this request's
+    /// head before reading the body: the head checks are not repeated. The [`Accepted`]
+    /// delivery holds the claim until [`Pending::finish`] settles it (or releases it when
+    /// dropped, e.g. when the client hangs up).
     ///
     /// # Errors
     ///
     /// As [`process`](Self::process), except for the head checks' `405`, `415` and declared-size
     /// `413`, which are the caller's to have answered.
-    pub async fn process_after_head(
-        &self,
-        request: &Request<'_>,
-    ) -> Result<(Verified, Settlement), Rejection> {
+    pub async fn accept(self: Arc<Self>, request: &Request<'_>) -> Result<Accepted<V>, Answer> {
+        let (verified, settlement) = self.after_head(request).await?;
+        Ok(Accepted {
+            verified,
+            pending: Pending::new(self, settlement),
+        })
+    }
+
+    async fn after_head(&self, request: &Request<'_>) -> Result<(Verified, Settlement), Answer> {
         if request.body().len() > self.body_limit {
-            return Err(self.too_large());
+            return Err(self.too_large().into());
         }
         let matched = self.verifier.verify(request)?;
         let event = WebhookEvent::decode(self.endpoint, request)?;
@@ -342,7 +393,7 @@ impl<V: Verify> Receiver<V> {
             }
         }
         if event.is_handshake() && !self.forward_handshakes {
-            return Err(RejectionKind::Handshake.into());
+            return Err(Ack::Handshake.into());
         }
         let provider_id = event
             .delivery_id(request)
@@ -383,8 +434,8 @@ impl<V: Verify> Receiver<V> {
                 crate::inbox::now_ms(),
             );
             return Err(match inbox.insert(record).await? {
-                Inserted::New(_) => RejectionKind::Stored.into(),
-                Inserted::Duplicate => RejectionKind::Duplicate.into(),
+                Inserted::New(_) => Ack::Stored.into(),
+                Inserted::Duplicate => Ack::Duplicate.into(),
             });
         }
         let claim = match &self.store {
@@ -392,7 +443,7 @@ impl<V: Verify> Receiver<V> {
             Some(store) => match store.claim(key, self.lease).await? {
                 Claim::New(token) => Some(token),
                 Claim::InFlight => return Err(RejectionKind::InFlight.into()),
-                Claim::Done => return Err(RejectionKind::Duplicate.into()),
+                Claim::Done => return Err(Ack::Duplicate.into()),
             },
         };
         let settlement = Settlement {
@@ -449,25 +500,155 @@ impl<V> Receiver<V> {
     }
 }
 
-/// Settles a claim when dropped unsettled: adapters hold one while the application runs, so a
-/// request cancelled mid-handler (the client hung up, a timeout layer fired) releases its claim
-/// instead of leaving copies answered `409` until the lease expires.
+/// A delivery that passed steps 1-7 ([`Receiver::accept`]): the event for the application and
+/// the claim to settle once the handler has answered.
+#[derive(Debug)]
+#[must_use = "hand the event to the application, then finish the pending claim"]
+pub struct Accepted<V = AnyVerifier> {
+    verified: Verified,
+    pending: Pending<V>,
+}
+
+impl<V> Accepted<V> {
+    /// The verified event.
+    pub fn verified(&self) -> &Verified {
+        &self.verified
+    }
+
+    /// The event to hand to the application, and the claim to [`finish`](Pending::finish)
+    /// with what the application did.
+    pub fn into_parts(self) -> (Verified, Pending<V>) {
+        (self.verified, self.pending)
+    }
+}
+
+/// What the application's handler did, as the adapter saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandlerOutcome {
+    /// It answered with this HTTP status.
+    Status(u16),
+    /// It returned an error (the adapter passes the error on).
+    Error,
+    /// It panicked (the adapter caught the panic).
+    Panicked,
+}
+
+/// What to answer once the handler has run ([`Pending::finish`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Finish {
+    status: u16,
+    outcome: Outcome,
+    replacement: Option<Rejection>,
+}
+
+impl Finish {
+    /// The status to send with the handler's response: exactly `200` for any 2xx (unless
+    /// [`ReceiverBuilder::exact_200`] is off), the handler's own status otherwise; `500` after
+    /// an error or a panic.
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// What happened, for logs and metrics.
+    #[must_use]
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
+    }
+
+    /// The answer to send instead of the handler's response: `Some` after a panic (there is
+    /// no response to send), the `500` refusal.
+    #[must_use]
+    pub fn replacement(&self) -> Option<&Rejection> {
+        self.replacement.as_ref()
+    }
+}
+
+/// The claim of an accepted delivery, settled by [`finish`](Self::finish); released when
+/// dropped unsettled, so a request cancelled mid-handler (the client hung up, a timeout layer
+/// fired) does not leave copies answered `409` until the lease expires.
 ///
 /// The release on drop polls the store's future once, without a runtime: immediate for
 /// [`MemoryStore`]; a store that needs I/O to release falls back on its lease.
-#[must_use = "settle the claim with `settle`, or it is released when dropped"]
-pub struct SettleGuard<V> {
+#[must_use = "finish the claim with `finish`, or it is released when dropped"]
+pub struct Pending<V = AnyVerifier> {
     receiver: Arc<Receiver<V>>,
     settlement: Option<Settlement>,
 }
 
-impl<V> SettleGuard<V> {
-    /// Guards `settlement` of a delivery received by `receiver`.
+impl<V> Pending<V> {
+    /// Guards `settlement` of a delivery received by `receiver` (for code that ran
+    /// [`Receiver::process`] itself; adapters get one from [`Accepted::into_parts`]).
     pub fn new(receiver: Arc<Receiver<V>>, settlement: Settlement) -> Self {
         Self {
             receiver,
             settlement: Some(settlement),
         }
+    }
+
+    /// Settles the claim by what the handler did — a 2xx completes it, anything else releases
+    /// it so the provider's retry is processed — and says what to answer.
+    ///
+    /// A failed `complete` only means a retry would be processed again once the lease
+    /// expires; the work is done, so the provider still gets its `200`.
+    pub async fn finish(self, handler: HandlerOutcome) -> Finish {
+        let exact_200 = self.receiver.exact_200;
+        let succeeded =
+            matches!(handler, HandlerOutcome::Status(status) if (200..300).contains(&status));
+        let _ = self.settle(succeeded).await;
+        match handler {
+            HandlerOutcome::Status(status) if succeeded => Finish {
+                status: if exact_200 { 200 } else { status },
+                outcome: Outcome::Processed,
+                replacement: None,
+            },
+            HandlerOutcome::Status(status) => Finish {
+                status,
+                outcome: Outcome::HandlerFailed,
+                replacement: None,
+            },
+            HandlerOutcome::Error | HandlerOutcome::Panicked => {
+                let failed = Rejection::from(RejectionKind::HandlerFailed);
+                Finish {
+                    status: failed.status(),
+                    outcome: Outcome::HandlerFailed,
+                    replacement: (handler == HandlerOutcome::Panicked).then_some(failed),
+                }
+            }
+        }
+    }
+
+    /// Runs the application's handler — `call` starts it, `status` reads the status of its
+    /// response — catching a panic in either, then [`finish`](Self::finish)es.
+    ///
+    /// Returns what to answer, and the handler's own result: `None` after a panic, when
+    /// [`Finish::replacement`] is the answer to send. Adapters set [`Finish::status`] on a
+    /// response and pass an error on.
+    pub async fn run<F, R, E>(
+        self,
+        call: impl FnOnce() -> F,
+        status: impl FnOnce(&R) -> u16,
+    ) -> (Finish, Option<Result<R, E>>)
+    where
+        F: Future<Output = Result<R, E>>,
+    {
+        use futures_util::FutureExt as _;
+        // The handler is the application's code: a panic in it must not take the server's
+        // task (or the claim) with it.
+        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+            Ok(future) => std::panic::AssertUnwindSafe(future)
+                .catch_unwind()
+                .await
+                .ok(),
+            Err(_) => None,
+        };
+        let handler = match &result {
+            Some(Ok(response)) => HandlerOutcome::Status(status(response)),
+            Some(Err(_)) => HandlerOutcome::Error,
+            None => HandlerOutcome::Panicked,
+        };
+        (self.finish(handler).await, result)
     }
 
     /// Completes (`succeeded`) or releases the claim.
@@ -483,7 +664,7 @@ impl<V> SettleGuard<V> {
     }
 }
 
-impl<V> Drop for SettleGuard<V> {
+impl<V> Drop for Pending<V> {
     fn drop(&mut self) {
         if let Some(settlement) = self.settlement.take() {
             let release = self.receiver.settle(settlement, false);
@@ -494,9 +675,9 @@ impl<V> Drop for SettleGuard<V> {
     }
 }
 
-impl<V> fmt::Debug for SettleGuard<V> {
+impl<V> fmt::Debug for Pending<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SettleGuard")
+        f.debug_struct("Pending")
             .field("settlement", &self.settlement)
             .finish_non_exhaustive()
     }
@@ -537,6 +718,64 @@ mod tests {
         );
         assert_eq!(check("POST", &[("Content-Length", "1048577")]), Err(413));
         assert_eq!(check("POST", &[("Content-Length", "1048576")]), Ok(()));
+    }
+
+    fn accept(
+        receiver: &Arc<Receiver<HeaderSecretVerifier>>,
+    ) -> Result<Accepted<HeaderSecretVerifier>, Answer> {
+        let delivery = br#"{"Uuid":"f47ac10b-58cc-4372-a567-0e02b2c3d479","Timestamp":"2025-04-15T14:30:00Z","Topic":"Point_Add","Payload":{}}"#;
+        let headers = [("X-Loyalty-Secret", "s")];
+        futures_executor::block_on(
+            receiver
+                .clone()
+                .accept(&Request::new(delivery).with_headers(&headers)),
+        )
+    }
+
+    #[test]
+    fn finish_settles_by_the_handler_outcome() {
+        let receiver = Arc::new(receiver());
+        let finish = |outcome| {
+            let (_, pending) = accept(&receiver).unwrap().into_parts();
+            futures_executor::block_on(pending.finish(outcome))
+        };
+        let failed = finish(HandlerOutcome::Status(503));
+        assert_eq!(
+            (failed.status(), failed.outcome()),
+            (503, Outcome::HandlerFailed)
+        );
+        assert!(failed.replacement().is_none());
+        let error = finish(HandlerOutcome::Error);
+        assert_eq!(
+            (error.status(), error.outcome()),
+            (500, Outcome::HandlerFailed)
+        );
+        let panicked = finish(HandlerOutcome::Panicked);
+        assert_eq!(panicked.status(), 500);
+        assert_eq!(
+            panicked.replacement().map(Rejection::category),
+            Some("handler_failed")
+        );
+        // Every failure above released the claim: this copy is processed, and 204 becomes 200.
+        let done = finish(HandlerOutcome::Status(204));
+        assert_eq!((done.status(), done.outcome()), (200, Outcome::Processed));
+        let copy = accept(&receiver).unwrap_err();
+        assert_eq!(copy.ack(), Some(Ack::Duplicate));
+    }
+
+    #[test]
+    fn exact_200_can_be_turned_off_and_drop_releases() {
+        let verifier = HeaderSecretVerifier::bonifiq([Secret::new("s").unwrap()]).unwrap();
+        let receiver = Arc::new(
+            Receiver::builder(Endpoint::Bonifiq, verifier)
+                .exact_200(false)
+                .build()
+                .unwrap(),
+        );
+        drop(accept(&receiver).unwrap());
+        let (_, pending) = accept(&receiver).expect("released on drop").into_parts();
+        let finish = futures_executor::block_on(pending.finish(HandlerOutcome::Status(202)));
+        assert_eq!(finish.status(), 202);
     }
 
     #[test]
@@ -591,7 +830,7 @@ mod tests {
         let verified = run().unwrap();
         assert!(verified.has_synthetic_id());
         futures_executor::block_on(receiver.complete(&verified)).unwrap();
-        assert_eq!(run().unwrap_err().category(), "duplicate");
+        assert_eq!(run().unwrap_err().ack(), Some(Ack::Duplicate));
         clock.advance(DEFAULT_SYNTHETIC_RETENTION);
         assert!(
             run().is_ok(),

@@ -1,11 +1,16 @@
-//! [`Rejection`]: every way the pipeline can decline to hand a delivery to the application,
-//! and the one table that maps each to an HTTP status.
+//! The one status table: every answer the pipeline gives without (or instead of) the
+//! application's handler, and the HTTP status of each.
 //!
-//! | outcome | [`RejectionKind`] | status |
+//! An [`Answer`] is either an [`Ack`] — the provider is told the delivery succeeded, and it
+//! did: it is stored, already processed, or a handshake — or a [`Rejection`], a refusal.
+//! [`Outcome`] is what happened to one request, for logs and metrics (the adapters put it in
+//! the response extensions).
+//!
+//! | outcome | type | status |
 //! |---|---|---|
-//! | duplicate of a completed delivery | `Duplicate` | 200 + `Hookbr-Duplicate: true` |
-//! | Foody `hook_test` answered by hookbr | `Handshake` | 200 |
-//! | inbox mode: committed to the durable inbox | `Stored` | 200 |
+//! | duplicate of a completed delivery | [`Ack::Duplicate`] | 200 + `Hookbr-Duplicate: true` |
+//! | Foody `hook_test` answered by hookbr | [`Ack::Handshake`] | 200 |
+//! | inbox mode: committed to the durable inbox | [`Ack::Stored`] | 200 |
 //! | missing or invalid secret, token or signature | `Unauthorized` | 401 |
 //! | method not allowed for the endpoint | `MethodNotAllowed` | 405 (+ `Allow`) |
 //! | body over the limit | `PayloadTooLarge` | 413 |
@@ -15,20 +20,26 @@
 //! | strict mode and a payload that does not fit its type | `PayloadMismatch` | 422 |
 //! | concurrent copy in flight | `InFlight` | 409 |
 //! | idempotency store unavailable | `StoreUnavailable` | 503 |
-//! | handler failed (direct mode) | `HandlerFailed` | 500 |
+//! | handler failed or panicked (direct mode; `hookbr serve`: a sink failed) | `HandlerFailed` | 500 |
 //!
-//! Every 2xx is exactly `200`: Foody treats any other code as an error.
+//! The refusals are the variants of [`RejectionKind`]. Every 2xx is exactly `200`: Foody
+//! treats any other code as an error.
 //!
 //! Response bodies are small JSON objects naming the category only. A `401` never says which
 //! check failed (that would help a forger); [`Rejection::kind`] keeps the precise reason for
 //! logs and metrics.
 //!
 //! ```
-//! use hookbr_core::{Rejection, RejectionKind};
+//! use hookbr_core::{Ack, Answer, Outcome, Rejection, RejectionKind};
 //!
 //! let rejection = Rejection::from(RejectionKind::InFlight);
 //! assert_eq!(rejection.status(), 409);
 //! assert_eq!(rejection.body_text(), r#"{"status":409,"error":"in_flight"}"#);
+//!
+//! let duplicate = Answer::from(Ack::Duplicate);
+//! assert_eq!((duplicate.status(), duplicate.category()), (200, "duplicate"));
+//! assert_eq!(Outcome::from(&duplicate).as_str(), "duplicate");
+//! assert_eq!(Outcome::from(&Answer::from(rejection)).as_str(), "rejected");
 //! ```
 
 use std::fmt;
@@ -38,16 +49,10 @@ use crate::{ParseError, PayloadError, VerifyError, dedup::StoreError};
 /// Response header set on the answer to a duplicate delivery.
 pub const DUPLICATE_HEADER: &str = "Hookbr-Duplicate";
 
-/// What the pipeline decided instead of delivering the event. See the module docs.
+/// Why the pipeline refused a delivery. See the module docs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RejectionKind {
-    /// The delivery was already processed to completion.
-    Duplicate,
-    /// A Foody `hook_test` handshake, authenticated and acknowledged by hookbr itself.
-    Handshake,
-    /// Inbox mode: the delivery is committed to the durable inbox; workers will process it.
-    Stored,
     /// Authentication failed.
     Unauthorized(VerifyError),
     /// The HTTP method is not allowed for this endpoint.
@@ -76,7 +81,7 @@ pub enum RejectionKind {
     HandlerFailed,
 }
 
-/// A delivery the pipeline did not hand to the application, with its HTTP answer.
+/// A refused delivery, with its HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     kind: RejectionKind,
@@ -93,7 +98,6 @@ impl Rejection {
     #[must_use]
     pub fn status(&self) -> u16 {
         match &self.kind {
-            RejectionKind::Duplicate | RejectionKind::Handshake | RejectionKind::Stored => 200,
             RejectionKind::MalformedBody(_) | RejectionKind::UnreadableBody => 400,
             RejectionKind::Unauthorized(_) => 401,
             RejectionKind::MethodNotAllowed { .. } => 405,
@@ -106,19 +110,10 @@ impl Rejection {
         }
     }
 
-    /// Whether the provider is told the delivery succeeded (status 200).
-    #[must_use]
-    pub fn is_acknowledgement(&self) -> bool {
-        self.status() == 200
-    }
-
     /// The category code used in the response body and as a metrics label, e.g. `unauthorized`.
     #[must_use]
     pub fn category(&self) -> &'static str {
         match &self.kind {
-            RejectionKind::Duplicate => "duplicate",
-            RejectionKind::Handshake => "handshake",
-            RejectionKind::Stored => "stored",
             RejectionKind::Unauthorized(_) => "unauthorized",
             RejectionKind::MethodNotAllowed { .. } => "method_not_allowed",
             RejectionKind::PayloadTooLarge { .. } => "payload_too_large",
@@ -156,11 +151,10 @@ impl Rejection {
     /// The `Content-Type` of [`body_text`](Self::body_text).
     pub const CONTENT_TYPE: &'static str = "application/json";
 
-    /// Extra response headers: `Hookbr-Duplicate: true` for duplicates, `Allow` for 405.
+    /// Extra response headers: `Allow` for 405.
     #[must_use]
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match &self.kind {
-            RejectionKind::Duplicate => vec![(DUPLICATE_HEADER, "true".to_owned())],
             RejectionKind::MethodNotAllowed { allowed } => vec![("Allow", allowed.join(", "))],
             _ => Vec::new(),
         }
@@ -211,15 +205,226 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {}
 
+/// The provider is told the delivery succeeded, without the application's handler running
+/// now: it is stored for the workers, already processed, or a handshake. See the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Ack {
+    /// Inbox mode: the delivery is committed to the durable inbox; workers will process it.
+    Stored,
+    /// The delivery was already processed to completion (or, in inbox mode, is stored).
+    Duplicate,
+    /// A Foody `hook_test` handshake, authenticated and acknowledged by hookbr itself.
+    Handshake,
+}
+
+impl Ack {
+    /// The category code used in the response body and as a metrics label.
+    #[must_use]
+    pub fn category(self) -> &'static str {
+        match self {
+            Self::Stored => "stored",
+            Self::Duplicate => "duplicate",
+            Self::Handshake => "handshake",
+        }
+    }
+}
+
+/// What the pipeline answers instead of handing the delivery to the application: an
+/// acknowledgement or a refusal, each with its status from the one table (module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The provider is told the delivery succeeded (exactly `200`).
+    Ack(Ack),
+    /// The delivery is refused.
+    Refused(Rejection),
+}
+
+impl Answer {
+    /// The HTTP status code to answer with.
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Ack(_) => 200,
+            Self::Refused(rejection) => rejection.status(),
+        }
+    }
+
+    /// Whether the provider is told the delivery succeeded.
+    #[must_use]
+    pub fn is_acknowledgement(&self) -> bool {
+        matches!(self, Self::Ack(_))
+    }
+
+    /// The acknowledgement, if it is one.
+    #[must_use]
+    pub fn ack(&self) -> Option<Ack> {
+        match self {
+            Self::Ack(ack) => Some(*ack),
+            Self::Refused(_) => None,
+        }
+    }
+
+    /// The refusal, if it is one.
+    #[must_use]
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self {
+            Self::Ack(_) => None,
+            Self::Refused(rejection) => Some(rejection),
+        }
+    }
+
+    /// The refusal's reason, if it is one.
+    #[must_use]
+    pub fn kind(&self) -> Option<&RejectionKind> {
+        self.rejection().map(Rejection::kind)
+    }
+
+    /// The category code used in the response body and as a metrics label (`duplicate`,
+    /// `unauthorized`, ...).
+    #[must_use]
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Ack(ack) => ack.category(),
+            Self::Refused(rejection) => rejection.category(),
+        }
+    }
+
+    /// The precise reason code for logs and metrics (see [`Rejection::reason`]); the category
+    /// for an acknowledgement.
+    #[must_use]
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Ack(ack) => ack.category(),
+            Self::Refused(rejection) => rejection.reason(),
+        }
+    }
+
+    /// The response body: `{"status":<code>,"error":"<category>"}` (the same shape for
+    /// acknowledgements, whose "error" names what happened).
+    #[must_use]
+    pub fn body_text(&self) -> String {
+        format!(
+            r#"{{"status":{},"error":"{}"}}"#,
+            self.status(),
+            self.category()
+        )
+    }
+
+    /// Extra response headers: `Hookbr-Duplicate: true` for duplicates, `Allow` for 405.
+    #[must_use]
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::Ack(Ack::Duplicate) => vec![(DUPLICATE_HEADER, "true".to_owned())],
+            Self::Ack(_) => Vec::new(),
+            Self::Refused(rejection) => rejection.headers(),
+        }
+    }
+}
+
+impl From<Ack> for Answer {
+    fn from(ack: Ack) -> Self {
+        Self::Ack(ack)
+    }
+}
+
+impl<T: Into<Rejection>> From<T> for Answer {
+    fn from(rejection: T) -> Self {
+        Self::Refused(rejection.into())
+    }
+}
+
+impl fmt::Display for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ack(ack) => f.write_str(ack.category()),
+            Self::Refused(rejection) => rejection.fmt(f),
+        }
+    }
+}
+
+/// What happened to one request: the one taxonomy of tracing (`outcome` field of the
+/// `delivery` span), metrics and the inspector. Adapters put it in the response extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The application's handler ran and succeeded (direct mode).
+    Processed,
+    /// Acknowledged without the handler: see [`Ack`].
+    Acknowledged(Ack),
+    /// Refused before the handler.
+    Rejected {
+        /// [`Rejection::category`].
+        category: &'static str,
+        /// [`Rejection::reason`].
+        reason: &'static str,
+    },
+    /// The handler failed, returned an error or panicked; the claim was released.
+    HandlerFailed,
+}
+
+impl Outcome {
+    /// The label: `processed`, `stored`, `duplicate`, `handshake`, `rejected` or
+    /// `handler_failed`.
+    #[must_use]
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Processed => "processed",
+            Self::Acknowledged(ack) => ack.category(),
+            Self::Rejected { .. } => "rejected",
+            Self::HandlerFailed => "handler_failed",
+        }
+    }
+
+    /// The precise reason of a refusal (`invalid_secret`, `not_json`, ...).
+    #[must_use]
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Self::Rejected { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// Whether the delivery was taken: processed or acknowledged.
+    #[must_use]
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, Self::Processed | Self::Acknowledged(_))
+    }
+}
+
+impl From<&Rejection> for Outcome {
+    fn from(rejection: &Rejection) -> Self {
+        match rejection.kind() {
+            RejectionKind::HandlerFailed => Self::HandlerFailed,
+            _ => Self::Rejected {
+                category: rejection.category(),
+                reason: rejection.reason(),
+            },
+        }
+    }
+}
+
+impl From<&Answer> for Outcome {
+    fn from(answer: &Answer) -> Self {
+        match answer {
+            Answer::Ack(ack) => Self::Acknowledged(*ack),
+            Answer::Refused(rejection) => rejection.into(),
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn every_kind() -> Vec<(RejectionKind, u16)> {
         vec![
-            (RejectionKind::Duplicate, 200),
-            (RejectionKind::Handshake, 200),
-            (RejectionKind::Stored, 200),
             (
                 RejectionKind::Unauthorized(VerifyError::InvalidSignature),
                 401,
@@ -252,16 +457,46 @@ mod tests {
         for (kind, status) in every_kind() {
             let rejection = Rejection::from(kind.clone());
             assert_eq!(rejection.status(), status, "{kind:?}");
-            assert_eq!(rejection.is_acknowledgement(), status == 200);
+            let answer = Answer::from(rejection.clone());
+            assert_eq!(answer.status(), status);
+            assert!(!answer.is_acknowledgement());
+            assert_eq!(answer.body_text(), rejection.body_text());
             let body: serde_json::Value = serde_json::from_str(&rejection.body_text()).unwrap();
             assert_eq!(body["status"], status);
             assert_eq!(body["error"], rejection.category());
         }
+        for (ack, category) in [
+            (Ack::Duplicate, "duplicate"),
+            (Ack::Handshake, "handshake"),
+            (Ack::Stored, "stored"),
+        ] {
+            let answer = Answer::from(ack);
+            assert_eq!((answer.status(), answer.category()), (200, category));
+            assert!(answer.is_acknowledgement());
+            assert_eq!(Outcome::from(&answer).as_str(), category);
+            let body: serde_json::Value = serde_json::from_str(&answer.body_text()).unwrap();
+            assert_eq!(body["status"], 200);
+        }
+    }
+
+    #[test]
+    fn one_outcome_per_answer() {
+        let refused = Answer::from(VerifyError::InvalidSignature);
+        let outcome = Outcome::from(&refused);
+        assert_eq!(
+            (outcome.as_str(), outcome.reason()),
+            ("rejected", Some("invalid_signature"))
+        );
+        assert!(!outcome.is_accepted());
+        let failed = Outcome::from(&Rejection::from(RejectionKind::HandlerFailed));
+        assert_eq!(failed, Outcome::HandlerFailed);
+        assert_eq!(failed.as_str(), "handler_failed");
+        assert!(Outcome::Processed.is_accepted());
     }
 
     #[test]
     fn duplicate_and_405_headers() {
-        let duplicate = Rejection::from(RejectionKind::Duplicate);
+        let duplicate = Answer::from(Ack::Duplicate);
         assert_eq!(
             duplicate.headers(),
             vec![(DUPLICATE_HEADER, "true".to_owned())]

@@ -13,14 +13,81 @@ struct Route {
     path: String,
     endpoint: Endpoint,
     verifier: AnyVerifier,
+    options: RouteOptions,
 }
 
-/// The webhook routes of an application: a path per provider endpoint with its verifier, and
-/// the settings every route shares (idempotency store or inbox, body limit, strict decoding,
-/// handshakes). All routes share one idempotency store (an in-memory one by default).
+/// Settings of one route that override the [`Webhooks`]-wide ones (every field `None` by
+/// default: the shared setting, else the [`Receiver`] default).
 ///
-/// Framework adapters mount it: `hookbr_axum::IntoRouter::into_router` and
-/// `hookbr_actix::IntoServiceConfig::configure`.
+/// ```
+/// use hookbr_core::{Endpoint, RouteOptions, Secret, Webhooks, verify::BodyTokenVerifier};
+///
+/// let receivers = Webhooks::new()
+///     .body_limit(1024 * 1024)
+///     .route_with(
+///         "/webhooks/foody",
+///         Endpoint::Foody,
+///         BodyTokenVerifier::foody([Secret::new("t0ken")?])?,
+///         RouteOptions::new().body_limit(64 * 1024).strict(true),
+///     )
+///     .build()?;
+/// assert_eq!(receivers[0].1.body_limit(), 64 * 1024);
+/// # Ok::<(), hookbr_core::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use]
+pub struct RouteOptions {
+    body_limit: Option<usize>,
+    strict: Option<bool>,
+    methods: Option<Vec<String>>,
+    exact_200: Option<bool>,
+    forward_handshakes: Option<bool>,
+}
+
+impl RouteOptions {
+    /// No overrides.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// This route's body limit in bytes ([`ReceiverBuilder::body_limit`](crate::ReceiverBuilder::body_limit)).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = Some(bytes);
+        self
+    }
+
+    /// Strict decoding on this route ([`ReceiverBuilder::strict`](crate::ReceiverBuilder::strict)).
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = Some(strict);
+        self
+    }
+
+    /// The methods this route accepts ([`ReceiverBuilder::methods`](crate::ReceiverBuilder::methods)).
+    pub fn methods<S: Into<String>>(mut self, methods: impl IntoIterator<Item = S>) -> Self {
+        self.methods = Some(methods.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Whether a 2xx of the handler is sent as exactly `200` ([`ReceiverBuilder::exact_200`](crate::ReceiverBuilder::exact_200)).
+    pub fn exact_200(mut self, exact: bool) -> Self {
+        self.exact_200 = Some(exact);
+        self
+    }
+
+    /// Hand Foody `hook_test` to the handler ([`ReceiverBuilder::forward_handshakes`](crate::ReceiverBuilder::forward_handshakes)).
+    pub fn forward_handshakes(mut self, forward: bool) -> Self {
+        self.forward_handshakes = Some(forward);
+        self
+    }
+}
+
+/// The webhook routes of an application: a path per provider endpoint with its verifier and
+/// its own [`RouteOptions`], and the settings every route shares (idempotency store or inbox,
+/// body limit, strict decoding, handshakes, exact 200). All routes share one idempotency store
+/// (an in-memory one by default).
+///
+/// Framework adapters mount it: `hookbr_axum::IntoRouter::into_router`,
+/// `hookbr_actix::IntoServiceConfig::configure`, and `hookbr serve` from its configuration.
 ///
 /// ```
 /// use hookbr_core::{Secret, Webhooks, verify::HeaderSecretVerifier};
@@ -36,9 +103,7 @@ pub struct Webhooks {
     routes: Vec<Route>,
     store: Option<Arc<dyn IdempotencyStore>>,
     inbox: Option<Arc<dyn Inbox>>,
-    body_limit: Option<usize>,
-    strict: bool,
-    forward_handshakes: bool,
+    shared: RouteOptions,
 }
 
 impl fmt::Debug for Webhooks {
@@ -52,8 +117,7 @@ impl fmt::Debug for Webhooks {
                     .map(|route| (&route.path, route.endpoint))
                     .collect::<Vec<_>>(),
             )
-            .field("body_limit", &self.body_limit)
-            .field("strict", &self.strict)
+            .field("shared", &self.shared)
             .finish_non_exhaustive()
     }
 }
@@ -71,23 +135,33 @@ impl Webhooks {
             routes: Vec::new(),
             store: None,
             inbox: None,
-            body_limit: None,
-            strict: false,
-            forward_handshakes: false,
+            shared: RouteOptions::new(),
         }
     }
 
     /// Adds a route for `endpoint` at `path`, authenticated by `verifier`.
     pub fn route(
+        self,
+        path: impl Into<String>,
+        endpoint: Endpoint,
+        verifier: impl Into<AnyVerifier>,
+    ) -> Self {
+        self.route_with(path, endpoint, verifier, RouteOptions::new())
+    }
+
+    /// Adds a route with its own settings (see [`RouteOptions`]).
+    pub fn route_with(
         mut self,
         path: impl Into<String>,
         endpoint: Endpoint,
         verifier: impl Into<AnyVerifier>,
+        options: RouteOptions,
     ) -> Self {
         self.routes.push(Route {
             path: path.into(),
             endpoint,
             verifier: verifier.into(),
+            options,
         });
         self
     }
@@ -134,21 +208,30 @@ impl Webhooks {
         self
     }
 
-    /// The body limit of every route (default 1 MiB).
+    /// The body limit of every route without its own (default 1 MiB).
     pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.body_limit = Some(bytes);
+        self.shared = self.shared.body_limit(bytes);
         self
     }
 
-    /// Strict decoding on every route (`422` for drifted payloads; default off).
+    /// Strict decoding on every route without its own setting (`422` for drifted payloads;
+    /// default off).
     pub fn strict(mut self, strict: bool) -> Self {
-        self.strict = strict;
+        self.shared = self.shared.strict(strict);
         self
     }
 
-    /// Hand Foody `hook_test` to the handler instead of answering it in hookbr (default off).
+    /// Hand Foody `hook_test` to the handler instead of answering it in hookbr, on every route
+    /// without its own setting (default off).
     pub fn forward_handshakes(mut self, forward: bool) -> Self {
-        self.forward_handshakes = forward;
+        self.shared = self.shared.forward_handshakes(forward);
+        self
+    }
+
+    /// Whether a 2xx of the handler is sent as exactly `200`, on every route without its own
+    /// setting (default on: Foody treats 201 and 204 as failures).
+    pub fn exact_200(mut self, exact: bool) -> Self {
+        self.shared = self.shared.exact_200(exact);
         self
     }
 
@@ -156,19 +239,30 @@ impl Webhooks {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] when a route's settings are invalid (a zero body limit, a path mounted
-    /// twice or not starting with `/`).
+    /// [`ConfigError`] when a route's settings are invalid (a zero body limit, no methods, a
+    /// path mounted twice or not starting with `/`).
     pub fn build(self) -> Result<Vec<(String, Arc<Receiver>)>, ConfigError> {
         check_route_paths(self.routes.iter().map(|route| route.path.as_str()))?;
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let mut receivers = Vec::with_capacity(self.routes.len());
         for route in self.routes {
+            let options = &route.options;
+            let shared = &self.shared;
             let mut builder = Receiver::builder(route.endpoint, route.verifier)
                 .store(store.clone())
-                .strict(self.strict)
-                .forward_handshakes(self.forward_handshakes);
-            if let Some(limit) = self.body_limit {
+                .strict(options.strict.or(shared.strict).unwrap_or(false))
+                .forward_handshakes(
+                    options
+                        .forward_handshakes
+                        .or(shared.forward_handshakes)
+                        .unwrap_or(false),
+                )
+                .exact_200(options.exact_200.or(shared.exact_200).unwrap_or(true));
+            if let Some(limit) = options.body_limit.or(shared.body_limit) {
                 builder = builder.body_limit(limit);
+            }
+            if let Some(methods) = options.methods.as_ref().or(shared.methods.as_ref()) {
+                builder = builder.methods(methods.iter().cloned());
             }
             if let Some(inbox) = &self.inbox {
                 builder = builder.inbox(inbox.clone());
@@ -225,5 +319,36 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(shared.len(), 2);
+    }
+
+    #[test]
+    fn route_options_override_the_shared_ones() {
+        use crate::Request;
+        let verifier = || HeaderSecretVerifier::bonifiq([Secret::new("s").unwrap()]).unwrap();
+        let receivers = Webhooks::new()
+            .body_limit(100)
+            .bonifiq("/shared", verifier())
+            .route_with(
+                "/own",
+                Endpoint::Bonifiq,
+                verifier(),
+                RouteOptions::new().body_limit(10).methods(["put"]),
+            )
+            .build()
+            .unwrap();
+        assert_eq!(receivers[0].1.body_limit(), 100);
+        assert_eq!(receivers[1].1.body_limit(), 10);
+        let post = Request::new(b"").with_method("POST");
+        assert!(receivers[0].1.check_head(&post).is_ok());
+        assert_eq!(receivers[1].1.check_head(&post).unwrap_err().status(), 405);
+        let none = Webhooks::new()
+            .route_with(
+                "/x",
+                Endpoint::Bonifiq,
+                verifier(),
+                RouteOptions::new().methods(Vec::<String>::new()),
+            )
+            .build();
+        assert!(matches!(none, Err(ConfigError::NoMethods)));
     }
 }

@@ -1,4 +1,5 @@
-//! [`Timestamp`]: the lenient date-time parser the providers need.
+//! [`Timestamp`]: the lenient date-time parser the providers need, and [`rfc3339_millis`], the
+//! one formatter of hookbr's own RFC 3339 timestamps.
 //!
 //! BonifiQ sends `2024-03-01T13:16:11.396371` (no offset, meaning UTC) and
 //! `2024-06-20T16:50:13.3951893Z` (seven fraction digits); Foody sends `2020-06-19T17:42:12Z` and,
@@ -14,16 +15,34 @@
 //! assert_eq!(t.to_string(), "2024-03-01T13:16:11.396371Z");
 //! # Ok::<(), hookbr_core::TimestampError>(())
 //! ```
+//!
+//! The calendar is [`jiff`]'s: which dates and times exist, days since the Unix epoch, and
+//! printing. What this module adds on top is only the grammar the providers need (see
+//! [`Timestamp`]), which is deliberately not jiff's own parser: that one also reads forms hookbr
+//! has always refused (a date alone, the basic format `20240301T131611`, an hour without minutes,
+//! `[time zone]` annotations, six-digit signed years), refuses what the providers send (a
+//! fraction longer than nine digits; no offset, for an instant), and reads `:60` as `:59`.
 
 use std::{cmp::Ordering, fmt, hash, str::FromStr};
 
+use jiff::{
+    SignedDuration,
+    civil::{Date, DateTime, Time},
+};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An instant, parsed leniently from an ISO 8601 / RFC 3339 date-time.
 ///
-/// Accepted: `YYYY-MM-DD`, `T` (or `t` or a space), `HH:MM:SS`, an optional fraction of any
-/// length (digits past the ninth are dropped), and an optional offset (`Z`, `±HH:MM`, `±HHMM` or
-/// `±HH`). A value without an offset is taken as UTC, as both BonifiQ and Foody document.
+/// Accepted, and nothing else:
+///
+/// * `YYYY-MM-DD` with a four-digit year (0000 to 9999), then `T` (or `t` or a space), then
+///   `HH:MM:SS`; second `60` is read as the first second of the next minute;
+/// * an optional fraction after `.` or `,` of any length (digits past the ninth are dropped);
+/// * an optional offset: `Z` (or `z`), `±HH:MM`, `±HHMM` or `±HH`, at most 23:59. A value without
+///   an offset is taken as UTC, as both BonifiQ and Foody document.
+///
+/// The date must exist, and the instant must fall within the years 0000 to 9999 in UTC, so that
+/// every accepted value prints back in a form this parser reads.
 ///
 /// Equality and ordering compare instants; the number of fraction digits only affects
 /// `Display`.
@@ -46,6 +65,14 @@ impl TimestampError {
         Self { reason }
     }
 }
+
+/// 1970-01-01T00:00:00 UTC.
+const UNIX_EPOCH: DateTime = DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
+/// 0000-01-01T00:00:00Z, the first second a [`Timestamp`] holds (checked against jiff in the
+/// tests).
+const MIN_UNIX: i64 = -62_167_219_200;
+/// 9999-12-31T23:59:59Z, the last one.
+const MAX_UNIX: i64 = 253_402_300_799;
 
 impl Timestamp {
     /// Parses a date-time; see the type docs for the accepted forms.
@@ -72,8 +99,43 @@ impl Timestamp {
     pub fn subsec_nanos(&self) -> u32 {
         self.nanos
     }
+
+    /// The instant as a date and time in UTC.
+    fn utc(&self) -> DateTime {
+        // Both fit: the seconds are within years 0000-9999, the nanoseconds below one second.
+        let nanos = i32::try_from(self.nanos).unwrap_or(0);
+        UNIX_EPOCH
+            .checked_add(SignedDuration::new(self.unix_seconds, nanos))
+            .unwrap_or(DateTime::MAX)
+    }
 }
 
+/// Milliseconds since the Unix epoch as RFC 3339 in UTC with exactly three fraction digits,
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`: how hookbr writes the instants it records itself (when a
+/// delivery was received, when a message was sent).
+///
+/// Instants outside the years 0000 to 9999 are clamped to the first or last millisecond of that
+/// range, so the result is always RFC 3339 and parses as a [`Timestamp`].
+///
+/// ```
+/// use hookbr_core::timestamp::rfc3339_millis;
+///
+/// assert_eq!(rfc3339_millis(1_744_727_400_123), "2025-04-15T14:30:00.123Z");
+/// assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
+/// ```
+#[must_use]
+pub fn rfc3339_millis(unix_ms: i64) -> String {
+    let unix_ms = unix_ms.clamp(MIN_UNIX * 1_000, MAX_UNIX * 1_000 + 999);
+    let millis = u32::try_from(unix_ms.rem_euclid(1_000)).unwrap_or(0);
+    Timestamp {
+        unix_seconds: unix_ms.div_euclid(1_000),
+        nanos: millis * 1_000_000,
+        fraction_digits: 3,
+    }
+    .to_string()
+}
+
+/// The lenient grammar of [`Timestamp`]; everything about the calendar is left to `jiff`.
 struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -107,21 +169,29 @@ impl Parser<'_> {
         Ok(value)
     }
 
+    /// Two digits, as the `i8` jiff takes.
+    fn two_digits(&mut self, reason: &'static str) -> Result<i8, TimestampError> {
+        let value = self.digits(2, reason)?;
+        i8::try_from(value).map_err(|_| TimestampError::new(reason))
+    }
+
     fn timestamp(mut self) -> Result<Timestamp, TimestampError> {
         let year = self.digits(4, "expected a four-digit year")?;
+        let year =
+            i16::try_from(year).map_err(|_| TimestampError::new("expected a four-digit year"))?;
         self.expect(b'-', "expected '-' after the year")?;
-        let month = self.digits(2, "expected a two-digit month")?;
+        let month = self.two_digits("expected a two-digit month")?;
         self.expect(b'-', "expected '-' after the month")?;
-        let day = self.digits(2, "expected a two-digit day")?;
+        let day = self.two_digits("expected a two-digit day")?;
         match self.peek() {
             Some(b'T' | b't' | b' ') => self.pos += 1,
             _ => return Err(TimestampError::new("expected 'T' between date and time")),
         }
-        let hour = self.digits(2, "expected a two-digit hour")?;
+        let hour = self.two_digits("expected a two-digit hour")?;
         self.expect(b':', "expected ':' after the hour")?;
-        let minute = self.digits(2, "expected two-digit minutes")?;
+        let minute = self.two_digits("expected two-digit minutes")?;
         self.expect(b':', "expected ':' after the minutes")?;
-        let second = self.digits(2, "expected two-digit seconds")?;
+        let second = self.two_digits("expected two-digit seconds")?;
 
         let mut nanos = 0u32;
         let mut fraction_digits = 0u8;
@@ -174,18 +244,22 @@ impl Parser<'_> {
             return Err(TimestampError::new("unexpected trailing characters"));
         }
 
-        if !(1..=12).contains(&month) {
-            return Err(TimestampError::new("month out of range"));
-        }
-        if day == 0 || day > days_in_month(year, month) {
-            return Err(TimestampError::new("day out of range"));
-        }
-        if hour > 23 || minute > 59 || second > 60 {
-            return Err(TimestampError::new("time out of range"));
-        }
-        let days = days_from_civil(i64::from(year), month, day);
-        let unix_seconds =
-            days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_seconds;
+        let date = Date::new(year, month, day).map_err(|_| {
+            TimestampError::new(if (1..=12).contains(&month) {
+                "day out of range"
+            } else {
+                "month out of range"
+            })
+        })?;
+        // A leap second (`:60`, which jiff's civil time cannot hold) is the next minute's first.
+        let leap = second == 60;
+        let time = Time::new(hour, minute, second - i8::from(leap), 0)
+            .map_err(|_| TimestampError::new("time out of range"))?;
+        let midnight = date.duration_since(UNIX_EPOCH.date()).as_secs();
+        let second_of_day = i64::from(time.hour()) * 3600
+            + i64::from(time.minute()) * 60
+            + i64::from(time.second());
+        let unix_seconds = midnight + second_of_day + i64::from(leap) - offset_seconds;
         // An offset can push year 0000 or 9999 out of the four-digit range, which could then
         // not be printed back in a form this parser reads.
         if !(MIN_UNIX..=MAX_UNIX).contains(&unix_seconds) {
@@ -201,72 +275,12 @@ impl Parser<'_> {
     }
 }
 
-/// 0000-01-01T00:00:00Z.
-const MIN_UNIX: i64 = -62_167_219_200;
-/// 9999-12-31T23:59:59Z.
-const MAX_UNIX: i64 = 253_402_300_799;
-
-fn is_leap(year: u32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-// Howard Hinnant's days_from_civil / civil_from_days (public domain algorithms).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = i64::from(month);
-    let day_of_year =
-        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (
-        year,
-        u32::try_from(month).unwrap_or(1),
-        u32::try_from(day).unwrap_or(1),
-    )
-}
-
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.unix_seconds.div_euclid(86_400);
-        let seconds_of_day = self.unix_seconds.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-            seconds_of_day / 3600,
-            seconds_of_day / 60 % 60,
-            seconds_of_day % 60
-        )?;
-        if self.fraction_digits > 0 {
-            let digits = usize::from(self.fraction_digits);
-            let scaled = self.nanos / 10u32.pow(9 - u32::from(self.fraction_digits));
-            write!(f, ".{scaled:0digits$}")?;
-        }
-        f.write_str("Z")
+        // jiff prints the year on four digits within 0000-9999 and exactly `precision` fraction
+        // digits (none at 0).
+        let digits = usize::from(self.fraction_digits);
+        write!(f, "{:.digits$}Z", self.utc())
     }
 }
 
@@ -388,6 +402,105 @@ mod tests {
             "9999-12-31T23:59:59-01:00",
         ] {
             assert!(Timestamp::parse(input).is_err(), "{input}");
+        }
+    }
+
+    #[test]
+    fn range_constants_are_jiffs() {
+        let first = DateTime::constant(0, 1, 1, 0, 0, 0, 0);
+        let last = DateTime::constant(9999, 12, 31, 23, 59, 59, 0);
+        assert_eq!(first.duration_since(UNIX_EPOCH).as_secs(), MIN_UNIX);
+        assert_eq!(last.duration_since(UNIX_EPOCH).as_secs(), MAX_UNIX);
+    }
+
+    #[test]
+    fn rfc3339_millis_known_values() {
+        // The values hookbr-cli's own formatter was checked against.
+        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_millis(1_795_000_000_123),
+            "2026-11-18T11:06:40.123Z"
+        );
+        assert_eq!(rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(
+            rfc3339_millis(-62_167_219_200_000),
+            "0000-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            rfc3339_millis(253_402_300_799_999),
+            "9999-12-31T23:59:59.999Z"
+        );
+        for ms in [
+            0,
+            86_399_999,
+            1_709_298_971_396,
+            4_102_444_800_000,
+            -1,
+            -86_400_001,
+        ] {
+            let parsed = Timestamp::parse(&rfc3339_millis(ms)).unwrap();
+            assert_eq!(
+                parsed.unix_seconds() * 1_000 + i64::from(parsed.subsec_nanos() / 1_000_000),
+                ms
+            );
+        }
+    }
+
+    #[test]
+    fn rfc3339_millis_clamps_to_four_digit_years() {
+        for ms in [-62_167_219_200_001, i64::MIN] {
+            assert_eq!(rfc3339_millis(ms), "0000-01-01T00:00:00.000Z", "{ms}");
+        }
+        for ms in [253_402_300_800_000, i64::MAX] {
+            assert_eq!(rfc3339_millis(ms), "9999-12-31T23:59:59.999Z", "{ms}");
+        }
+    }
+
+    #[test]
+    fn leap_second_is_the_next_minute() {
+        let leap = Timestamp::parse("2016-12-31T23:59:60.25Z").unwrap();
+        assert_eq!(leap.to_string(), "2017-01-01T00:00:00.25Z");
+        assert_eq!(leap.unix_seconds(), 1_483_228_800);
+        assert_eq!(leap.subsec_nanos(), 250_000_000);
+        assert!(Timestamp::parse("2016-12-31T23:59:61Z").is_err());
+        assert!(Timestamp::parse("9999-12-31T23:59:60Z").is_err());
+    }
+
+    #[test]
+    fn before_the_epoch_counts_down_whole_seconds() {
+        let t = Timestamp::parse("1969-12-31T23:59:59.75Z").unwrap();
+        assert_eq!((t.unix_seconds(), t.subsec_nanos()), (-1, 750_000_000));
+        let t = Timestamp::parse("0000-01-01T00:00:00.000000001Z").unwrap();
+        assert_eq!((t.unix_seconds(), t.subsec_nanos()), (-62_167_219_200, 1));
+    }
+
+    #[test]
+    fn refusals_keep_their_reasons() {
+        for (input, reason) in [
+            ("2024-13-01T00:00:00Z", "month out of range"),
+            ("2024-00-01T00:00:00Z", "month out of range"),
+            ("2023-02-29T00:00:00Z", "day out of range"),
+            ("2024-04-31T25:00:00Z", "day out of range"),
+            ("2024-01-01T24:00:00Z", "time out of range"),
+            ("2024-01-01T00:60:00Z", "time out of range"),
+            ("2024-01-01T00:00:00+24:00", "offset out of range"),
+            (
+                "0000-01-01T00:00:00+01:00",
+                "instant outside years 0000-9999 in UTC",
+            ),
+            (
+                "2024-01-01T00:00:00 ",
+                "unexpected character after the time",
+            ),
+            ("2024-01-01T00:00:00Z ", "unexpected trailing characters"),
+        ] {
+            let error = Timestamp::parse(input).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("invalid date-time: {reason}"),
+                "{input}"
+            );
         }
     }
 

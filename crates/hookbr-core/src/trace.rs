@@ -2,24 +2,28 @@
 //!
 //! One `delivery` span per request, target `hookbr::delivery`, with the fields `provider`,
 //! `endpoint`, `kind`, `delivery_id` (recorded by the pipeline once the body is decoded),
-//! `outcome` (`processed`, `handler_failed`, or a [`Rejection::category`]), `reason`
-//! ([`Rejection::reason`]), `status` and `latency_us`. Refusals emit one event at target
+//! `outcome` ([`Outcome::as_str`]: `processed`, `stored`, `duplicate`, `handshake`, `rejected`,
+//! `handler_failed`), `reason` (for refusals, [`Rejection::reason`](crate::Rejection::reason)),
+//! `status` and `latency_us`. Refusals and handler failures emit one event at target
 //! `hookbr::rejection`, level DEBUG; acknowledgements without the handler (duplicate, stored,
 //! handshake) at TRACE. Bodies and secrets are never recorded.
 //!
 //! ```
-//! use hookbr_core::{Endpoint, trace};
+//! use hookbr_core::{Endpoint, Outcome, trace};
 //!
 //! let span = trace::delivery_span(Endpoint::Bonifiq);
 //! // … run the request inside `span` …
-//! trace::record_answer(&span, 200, None, std::time::Duration::from_micros(250));
+//! trace::record_answer(&span, 200, Outcome::Processed, std::time::Duration::from_micros(250));
 //! ```
 
-use std::time::Duration;
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
 
-use tracing::{Level, Span, field::Empty};
+use tracing::{Instrument as _, Level, Span, field::Empty};
 
-use crate::{Endpoint, Rejection};
+use crate::{Endpoint, Outcome};
 
 /// The `delivery` span of one request to `endpoint`.
 #[must_use]
@@ -38,30 +42,46 @@ pub fn delivery_span(endpoint: Endpoint) -> Span {
     )
 }
 
-/// Records the answer on `span` and emits the rejection event, if any. `rejection` is the one
-/// the adapter put in the response extensions; `None` means the handler answered.
-pub fn record_answer(span: &Span, status: u16, rejection: Option<&Rejection>, latency: Duration) {
+/// Records the answer on `span` and emits the refusal or failure event, if any. `outcome` is
+/// the one the adapter put in the response extensions.
+pub fn record_answer(span: &Span, status: u16, outcome: Outcome, latency: Duration) {
     span.record("status", status);
     span.record(
         "latency_us",
         u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
     );
-    match rejection {
-        None if (200..300).contains(&status) => {
-            span.record("outcome", "processed");
+    span.record("outcome", outcome.as_str());
+    match outcome {
+        Outcome::Processed => {}
+        Outcome::Acknowledged(ack) => {
+            tracing::event!(target: "hookbr::rejection", parent: span, Level::TRACE, status, outcome = ack.category(), "acknowledged without the handler");
         }
-        None => {
-            span.record("outcome", "handler_failed");
+        Outcome::Rejected { category, reason } => {
+            span.record("reason", reason);
+            tracing::event!(target: "hookbr::rejection", parent: span, Level::DEBUG, status, category, reason, "rejected");
+        }
+        Outcome::HandlerFailed => {
             tracing::event!(target: "hookbr::rejection", parent: span, Level::DEBUG, status, "the handler failed; the claim is released");
         }
-        Some(rejection) => {
-            span.record("outcome", rejection.category());
-            span.record("reason", rejection.reason());
-            if rejection.is_acknowledgement() {
-                tracing::event!(target: "hookbr::rejection", parent: span, Level::TRACE, status, category = rejection.category(), "acknowledged without the handler");
-            } else {
-                tracing::event!(target: "hookbr::rejection", parent: span, Level::DEBUG, status, category = rejection.category(), reason = rejection.reason(), "rejected");
-            }
+    }
+}
+
+/// Runs one request's `future` inside its `delivery` span, then records the answer that
+/// `answer` reads from its output (status and the [`Outcome`] the adapter put in the response
+/// extensions; `None` records the outcome `error`: the service failed).
+pub async fn in_delivery_span<F: Future>(
+    endpoint: Endpoint,
+    future: F,
+    answer: impl FnOnce(&F::Output) -> Option<(u16, Outcome)>,
+) -> F::Output {
+    let span = delivery_span(endpoint);
+    let started = Instant::now();
+    let output = future.instrument(span.clone()).await;
+    match answer(&output) {
+        Some((status, outcome)) => record_answer(&span, status, outcome, started.elapsed()),
+        None => {
+            span.record("outcome", "error");
         }
     }
+    output
 }

@@ -5,8 +5,9 @@
 //! * **never panics**: every decoder, verifier and the whole [`Receiver`] pipeline are fed
 //!   arbitrary bytes and, more usefully, JSON built from the providers' real shapes with fields
 //!   dropped, retyped or replaced, then byte-mutated (fixtures included);
-//! * **round trips**: `Timestamp` Display → parse, `Secret::matches`, Grafeno signatures (and
-//!   their forgery), and serialization of decoded events (which must never carry Foody's token).
+//! * **round trips**: `Timestamp` Display → parse (and agreement with `jiff` on strict RFC 3339),
+//!   `Secret::matches`, Grafeno signatures (and their forgery), and serialization of decoded
+//!   events (which must never carry Foody's token).
 //!
 //! Grafeno signature properties and the Grafeno receiver need the `testkit` feature; the suite
 //! is meant to run as `cargo test -p hookbr-core --all-features --test properties`.
@@ -1417,6 +1418,59 @@ proptest! {
             // Only an offset that pushes year 0000 or 9999 out of range may be refused.
             Err(_) => prop_assert!(dt.text.starts_with("0000-") || dt.text.starts_with("9999-"), "{}", dt.text),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timestamps against jiff's own RFC 3339 parser
+// ---------------------------------------------------------------------------------------------
+
+/// Strict RFC 3339 (`T`, `.`, an offset of `Z` or `±HH:MM`) within the years jiff's `Timestamp`
+/// holds whatever the offset, and the number of fraction digits written.
+fn rfc3339_datetime() -> BoxedStrategy<(String, usize)> {
+    let offset = prop_oneof![
+        Just("Z".to_owned()),
+        (any::<bool>(), 0u32..=23, 0u32..=59)
+            .prop_map(|(plus, h, m)| format!("{}{h:02}:{m:02}", if plus { '+' } else { '-' })),
+    ];
+    (
+        valid_datetime_in(1..=9998).prop_map(|dt| dt.utc_text[..10].to_owned()),
+        (0u32..=23, 0u32..=59, 0u32..=59),
+        "[0-9]{0,9}",
+        offset,
+    )
+        .prop_map(|(date, (hour, minute, second), fraction, offset)| {
+            let point = if fraction.is_empty() { "" } else { "." };
+            (
+                format!("{date}T{hour:02}:{minute:02}:{second:02}{point}{fraction}{offset}"),
+                fraction.len(),
+            )
+        })
+        .boxed()
+}
+
+proptest! {
+    #![proptest_config(config(1024))]
+
+    /// On the inputs both read, `Timestamp` and `jiff::Timestamp` name the same instant and print
+    /// it the same way (in UTC, with the fraction digits received).
+    #[test]
+    fn timestamp_agrees_with_jiff_on_rfc3339((text, digits) in rfc3339_datetime()) {
+        let ours = Timestamp::parse(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+        let theirs: jiff::Timestamp = text.parse().map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+        let nanos = i128::from(ours.unix_seconds()) * 1_000_000_000 + i128::from(ours.subsec_nanos());
+        prop_assert_eq!(nanos, theirs.as_nanosecond(), "{}", text);
+        prop_assert_eq!(ours.to_string(), format!("{theirs:.digits$}"), "{}", text);
+    }
+
+    /// `rfc3339_millis` prints what jiff prints for the same millisecond, and parses back to it.
+    #[test]
+    fn rfc3339_millis_agrees_with_jiff(ms in -62_135_596_800_000i64..=253_402_207_200_000) {
+        let text = hookbr_core::timestamp::rfc3339_millis(ms);
+        let theirs = jiff::Timestamp::from_millisecond(ms).map_err(|e| TestCaseError::fail(format!("{ms}: {e}")))?;
+        prop_assert_eq!(&text, &format!("{theirs:.3}"));
+        let parsed = Timestamp::parse(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+        prop_assert_eq!(parsed.unix_seconds() * 1_000 + i64::from(parsed.subsec_nanos() / 1_000_000), ms);
     }
 }
 

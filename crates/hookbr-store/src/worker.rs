@@ -33,7 +33,7 @@ use std::{
 
 use futures_util::FutureExt as _;
 use hookbr_core::{
-    Endpoint, Request, StoreError, WebhookEvent,
+    StoreError, WebhookEvent,
     inbox::{Inbox, InboxRow, now_ms},
 };
 
@@ -236,8 +236,5 @@ where
 }
 
 fn decode(row: &InboxRow) -> Result<WebhookEvent, String> {
-    let endpoint = Endpoint::from_text(&row.record.endpoint)
-        .ok_or_else(|| format!("unknown endpoint {:?} in the inbox", row.record.endpoint))?;
-    let request = Request::new(&row.record.body).with_headers(&row.record.headers);
-    WebhookEvent::decode(endpoint, &request).map_err(|error| format!("cannot decode: {error}"))
+    row.record.decode().map_err(|error| error.to_string())
 }

@@ -3,13 +3,12 @@ use std::{fmt, sync::Arc};
 use hookbr_core::Receiver;
 use tower_layer::Layer;
 
-use crate::{DefaultRejectionResponse, WebhookService};
+use crate::{DefaultAnswerResponse, WebhookService};
 
 /// Applies the hookbr pipeline to requests. See the [crate docs](crate).
-pub struct WebhookLayer<V, R = DefaultRejectionResponse> {
+pub struct WebhookLayer<V, R = DefaultAnswerResponse> {
     receiver: Arc<Receiver<V>>,
     response: R,
-    exact_200: bool,
 }
 
 impl<V> WebhookLayer<V> {
@@ -24,30 +23,19 @@ impl<V> WebhookLayer<V> {
     pub fn from_shared(receiver: Arc<Receiver<V>>) -> Self {
         Self {
             receiver,
-            response: DefaultRejectionResponse,
-            exact_200: true,
+            response: DefaultAnswerResponse,
         }
     }
 }
 
 impl<V, R> WebhookLayer<V, R> {
-    /// Answers rejections with `response` instead of the default JSON body.
+    /// Answers acknowledgements and refusals with `response` instead of the default JSON body.
     #[must_use]
-    pub fn with_rejection_response<R2>(self, response: R2) -> WebhookLayer<V, R2> {
+    pub fn with_answer_response<R2>(self, response: R2) -> WebhookLayer<V, R2> {
         WebhookLayer {
             receiver: self.receiver,
             response,
-            exact_200: self.exact_200,
         }
-    }
-
-    /// Whether a successful (2xx) answer of the inner service is sent as exactly `200`
-    /// (default `true`: Foody treats every other code, 201 and 204 included, as a failure and
-    /// disables endpoints after 10 of them).
-    #[must_use]
-    pub fn exact_200(mut self, exact: bool) -> Self {
-        self.exact_200 = exact;
-        self
     }
 
     /// The receiver.
@@ -62,7 +50,6 @@ impl<V, R: Clone> Clone for WebhookLayer<V, R> {
         Self {
             receiver: self.receiver.clone(),
             response: self.response.clone(),
-            exact_200: self.exact_200,
         }
     }
 }
@@ -72,7 +59,6 @@ impl<V, R: fmt::Debug> fmt::Debug for WebhookLayer<V, R> {
         f.debug_struct("WebhookLayer")
             .field("receiver", &self.receiver)
             .field("response", &self.response)
-            .field("exact_200", &self.exact_200)
             .finish()
     }
 }
@@ -81,11 +67,6 @@ impl<S, V, R: Clone> Layer<S> for WebhookLayer<V, R> {
     type Service = WebhookService<S, V, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        WebhookService::new(
-            inner,
-            self.receiver.clone(),
-            self.response.clone(),
-            self.exact_200,
-        )
+        WebhookService::new(inner, self.receiver.clone(), self.response.clone())
     }
 }

@@ -1,21 +1,25 @@
 //! hookbr-tower: a [tower] [`Layer`](tower_layer::Layer) that runs the hookbr pipeline in front of
 //! your service.
 //!
-//! [`WebhookLayer`] buffers the body within the receiver's limit (refusing an oversized
-//! `Content-Length` before reading, and a chunked body as soon as it crosses the limit), runs
-//! [`Receiver::process`](hookbr_core::Receiver::process) on the bytes as received, and then:
+//! [`WebhookLayer`] drives hookbr-core's [`Receiver`](hookbr_core::Receiver): it checks the
+//! head ([`check_head`](hookbr_core::Receiver::check_head)) before reading, buffers the body
+//! within the receiver's limit (a chunked body is refused as soon as it crosses the limit),
+//! [`accept`](hookbr_core::Receiver::accept)s the bytes as received, and then:
 //!
-//! * on success, calls the inner service with the [`Verified`] event in
-//!   the request extensions and the original bytes as the body; when the inner service answers,
-//!   it **settles the idempotency claim**: a 2xx completes it (and is sent as exactly `200`,
-//!   because Foody treats 201/204 as errors; see [`WebhookLayer::exact_200`]), anything else, an
-//!   error or a panic releases it so the provider's retry is processed;
-//! * otherwise answers itself with the status of hookbr-core's table (duplicates `200` +
-//!   `Hookbr-Duplicate: true`, Foody `hook_test` `200`, `401`, `409`, `413`, ...), with a small
-//!   JSON body naming the category only, and the [`Rejection`] in the response extensions for
-//!   logging and metrics layers further out.
+//! * on success, calls the inner service with the [`Verified`] event in the request extensions
+//!   and the original bytes as the body, and lets the core settle the idempotency claim by the
+//!   inner service's answer ([`Pending::run`](hookbr_core::Pending::run)): a 2xx completes it
+//!   and is sent as exactly `200` (Foody treats 201/204 as errors), anything else, an error or
+//!   a panic releases it so the provider's retry is processed;
+//! * otherwise sends the core's [`Answer`] with its status from the one table (duplicates
+//!   `200` + `Hookbr-Duplicate: true`, Foody `hook_test` `200`, `401`, `409`, `413`, ...) and a
+//!   small JSON body naming the category only.
 //!
-//! No webhook policy lives here: every decision is hookbr-core's.
+//! Every response carries the request's [`Outcome`] in its extensions
+//! (and a refusal its [`Rejection`]) for logging and metrics layers further out.
+//!
+//! No webhook policy lives here: every decision is hookbr-core's; this crate only reads bodies
+//! and converts types.
 //!
 //! # Example
 //!
@@ -68,7 +72,7 @@ mod service;
 
 pub use future::ResponseFuture;
 pub use headers::HttpHeaders;
-pub use hookbr_core::{Rejection, Verified};
+pub use hookbr_core::{Answer, Outcome, Rejection, Verified};
 pub use layer::WebhookLayer;
-pub use response::{DefaultRejectionResponse, RejectionResponse};
+pub use response::{AnswerResponse, DefaultAnswerResponse};
 pub use service::WebhookService;

@@ -1,47 +1,50 @@
 use bytes::Bytes;
-use hookbr_core::Rejection;
+use hookbr_core::{Answer, Rejection};
 use http::{HeaderName, HeaderValue, Response, StatusCode, header::CONTENT_TYPE};
 
 const DUPLICATE: HeaderName = HeaderName::from_static("hookbr-duplicate");
 const TRUE: HeaderValue = HeaderValue::from_static("true");
 
-/// How a [`Rejection`] becomes a response. Implemented by [`DefaultRejectionResponse`] and by
-/// closures `Fn(&Rejection) -> Response<B>`.
+/// How an [`Answer`] of the pipeline (an acknowledgement or a refusal) becomes a response.
+/// Implemented by [`DefaultAnswerResponse`] and by closures `Fn(&Answer) -> Response<B>`.
 ///
-/// Whatever the strategy, the layer inserts the [`Rejection`] into the response extensions.
-pub trait RejectionResponse<B> {
-    /// The response for `rejection`.
-    fn rejection_response(&self, rejection: &Rejection) -> Response<B>;
+/// Whatever the strategy, the layer inserts the request's
+/// [`Outcome`](hookbr_core::Outcome) into the response extensions, and the [`Rejection`] for a
+/// refusal.
+pub trait AnswerResponse<B> {
+    /// The response for `answer`.
+    fn answer_response(&self, answer: &Answer) -> Response<B>;
 }
 
-impl<B, F> RejectionResponse<B> for F
+impl<B, F> AnswerResponse<B> for F
 where
-    F: Fn(&Rejection) -> Response<B>,
+    F: Fn(&Answer) -> Response<B>,
 {
-    fn rejection_response(&self, rejection: &Rejection) -> Response<B> {
-        self(rejection)
+    fn answer_response(&self, answer: &Answer) -> Response<B> {
+        self(answer)
     }
 }
 
-/// The default answer: the rejection's status, its extra headers (`Hookbr-Duplicate`, `Allow`),
-/// and `application/json` body `{"status":…,"error":"<category>"}`.
+/// The default answer: the status of hookbr-core's table, the extra headers
+/// (`Hookbr-Duplicate`, `Allow`), and an `application/json` body
+/// `{"status":…,"error":"<category>"}`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct DefaultRejectionResponse;
+pub struct DefaultAnswerResponse;
 
-impl<B: From<Bytes>> RejectionResponse<B> for DefaultRejectionResponse {
-    fn rejection_response(&self, rejection: &Rejection) -> Response<B> {
-        let mut response = Response::new(B::from(Bytes::from(rejection.body_text())));
+impl<B: From<Bytes>> AnswerResponse<B> for DefaultAnswerResponse {
+    fn answer_response(&self, answer: &Answer) -> Response<B> {
+        let mut response = Response::new(B::from(Bytes::from(answer.body_text())));
         *response.status_mut() =
-            StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            StatusCode::from_u16(answer.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let headers = response.headers_mut();
         headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static(Rejection::CONTENT_TYPE),
         );
-        for (name, value) in rejection.headers() {
-            // Every duplicate carries `Hookbr-Duplicate: true`: a ready-made name and value
-            // instead of parsing (and copying) both on each answer.
+        for (name, value) in answer.headers() {
             if name.eq_ignore_ascii_case(DUPLICATE.as_str()) && value == "true" {
+                // Every duplicate carries `Hookbr-Duplicate: true`: a ready-made name and value
+                // instead of parsing (and copying) both on each answer.
                 headers.insert(DUPLICATE, TRUE);
             } else if let (Ok(name), Ok(value)) = (
                 HeaderName::from_bytes(name.as_bytes()),

@@ -1,37 +1,33 @@
 use std::{
     fmt,
-    panic::AssertUnwindSafe,
     sync::Arc,
     task::{Context, Poll},
 };
 
 use bytes::Bytes;
-use futures_util::FutureExt as _;
 use hookbr_core::{
-    Receiver, Rejection, RejectionKind, Request as CoreRequest, SettleGuard, verify::Verify,
+    Answer, Outcome, Receiver, Rejection, RejectionKind, Request as CoreRequest, verify::Verify,
 };
 use http::{Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use tower_service::Service;
 
-use crate::{HttpHeaders, RejectionResponse, ResponseFuture};
+use crate::{AnswerResponse, HttpHeaders, ResponseFuture};
 
 /// The service built by [`WebhookLayer`](crate::WebhookLayer).
 pub struct WebhookService<S, V, R> {
     inner: S,
     receiver: Arc<Receiver<V>>,
     response: R,
-    exact_200: bool,
 }
 
 impl<S, V, R> WebhookService<S, V, R> {
-    pub(crate) fn new(inner: S, receiver: Arc<Receiver<V>>, response: R, exact_200: bool) -> Self {
+    pub(crate) fn new(inner: S, receiver: Arc<Receiver<V>>, response: R) -> Self {
         Self {
             inner,
             receiver,
             response,
-            exact_200,
         }
     }
 
@@ -57,7 +53,6 @@ impl<S: Clone, V, R: Clone> Clone for WebhookService<S, V, R> {
             inner: self.inner.clone(),
             receiver: self.receiver.clone(),
             response: self.response.clone(),
-            exact_200: self.exact_200,
         }
     }
 }
@@ -68,7 +63,6 @@ impl<S: fmt::Debug, V, R: fmt::Debug> fmt::Debug for WebhookService<S, V, R> {
             .field("inner", &self.inner)
             .field("receiver", &self.receiver)
             .field("response", &self.response)
-            .field("exact_200", &self.exact_200)
             .finish()
     }
 }
@@ -79,7 +73,7 @@ where
     S::Future: Send + 'static,
     S::Error: Send + 'static,
     V: Verify + Send + Sync + 'static,
-    R: RejectionResponse<ResBody> + Clone + Send + Sync + 'static,
+    R: AnswerResponse<ResBody> + Clone + Send + Sync + 'static,
     ReqBody: Body + From<Bytes> + Send + 'static,
     ReqBody::Data: Send,
     ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -98,39 +92,41 @@ where
         // for the next call (tower's documented pattern for services that are Clone).
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let receiver = self.receiver.clone();
-        let response = self.response.clone();
-        let exact_200 = self.exact_200;
+        let future = handle(inner, self.receiver.clone(), self.response.clone(), request);
         #[cfg(feature = "tracing")]
-        {
-            let span = observe::span(receiver.endpoint());
-            let future = handle(inner, receiver, response, exact_200, request);
-            ResponseFuture::new(Box::pin(observe::instrument(future, span)))
-        }
-        #[cfg(not(feature = "tracing"))]
-        ResponseFuture::new(Box::pin(handle(
-            inner, receiver, response, exact_200, request,
-        )))
+        let future = hookbr_core::trace::in_delivery_span(
+            self.receiver.endpoint(),
+            future,
+            |result: &Result<Response<ResBody>, S::Error>| {
+                let response = result.as_ref().ok()?;
+                let outcome = response.extensions().get::<Outcome>().copied();
+                Some((response.status().as_u16(), outcome?))
+            },
+        );
+        ResponseFuture::new(Box::pin(future))
     }
 }
 
-fn reject<B, R: RejectionResponse<B>>(response: &R, rejection: Rejection) -> Response<B> {
-    let mut answer = response.rejection_response(&rejection);
-    answer.extensions_mut().insert(rejection);
-    answer
+/// The pipeline's own answer as a response, with the outcome (and a refusal) in its extensions.
+fn answer<B, R: AnswerResponse<B>>(response: &R, answer: Answer) -> Response<B> {
+    let mut answered = response.answer_response(&answer);
+    answered.extensions_mut().insert(Outcome::from(&answer));
+    if let Answer::Refused(rejection) = answer {
+        answered.extensions_mut().insert(rejection);
+    }
+    answered
 }
 
 async fn handle<S, V, R, ReqBody, ResBody>(
     mut inner: S,
     receiver: Arc<Receiver<V>>,
     response: R,
-    exact_200: bool,
     request: Request<ReqBody>,
 ) -> Result<Response<ResBody>, S::Error>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     V: Verify,
-    R: RejectionResponse<ResBody>,
+    R: AnswerResponse<ResBody>,
     ReqBody: Body + From<Bytes>,
     ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
@@ -145,52 +141,41 @@ where
         .with_target(target)
         .with_headers(&headers);
     if let Err(rejection) = receiver.check_head(&head) {
-        return Ok(reject(&response, rejection));
+        return Ok(answer(&response, rejection.into()));
     }
-
     let bytes = match Limited::new(body, receiver.body_limit()).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.is::<LengthLimitError>() => {
-            return Ok(reject(&response, receiver.too_large()));
+            return Ok(answer(&response, receiver.too_large().into()));
         }
-        Err(_) => return Ok(reject(&response, RejectionKind::UnreadableBody.into())),
+        Err(_) => return Ok(answer(&response, RejectionKind::UnreadableBody.into())),
     };
-    // The head was checked above, before reading the body.
-    let (verified, settlement) = match receiver.process_after_head(&head.with_body(&bytes)).await {
-        Ok(processed) => processed,
-        Err(rejection) => return Ok(reject(&response, rejection)),
+    let accepted = match receiver.clone().accept(&head.with_body(&bytes)).await {
+        Ok(accepted) => accepted,
+        Err(refused) => return Ok(answer(&response, refused)),
     };
 
-    // Releases the claim if this future is dropped before settling (client gone, timeout).
-    let guard = SettleGuard::new(receiver.clone(), settlement);
+    let (verified, pending) = accepted.into_parts();
     let mut request = Request::from_parts(parts, ReqBody::from(bytes));
     request.extensions_mut().insert(verified);
-    let called = std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(request)));
-    let outcome = match called {
-        Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
-        Err(panic) => Err(panic),
-    };
-    match outcome {
-        Ok(Ok(mut answer)) if answer.status().is_success() => {
-            // A failed `complete` only means a retry would be processed again (the lease
-            // expires); the work is done, so the provider still gets its 200.
-            let _ = guard.settle(true).await;
-            if exact_200 {
-                *answer.status_mut() = StatusCode::OK;
-            }
-            Ok(answer)
+    let (finish, result) = pending
+        .run(
+            || inner.call(request),
+            |answered| answered.status().as_u16(),
+        )
+        .await;
+    match result {
+        Some(Ok(mut answered)) => {
+            *answered.status_mut() =
+                StatusCode::from_u16(finish.status()).unwrap_or(answered.status());
+            answered.extensions_mut().insert(finish.outcome());
+            Ok(answered)
         }
-        Ok(Ok(answer)) => {
-            let _ = guard.settle(false).await;
-            Ok(answer)
-        }
-        Ok(Err(error)) => {
-            let _ = guard.settle(false).await;
-            Err(error)
-        }
-        Err(_panic) => {
-            let _ = guard.settle(false).await;
-            Ok(reject(&response, RejectionKind::HandlerFailed.into()))
+        Some(Err(error)) => Err(error),
+        None => {
+            let failed = finish.replacement().cloned();
+            let failed = failed.unwrap_or_else(|| Rejection::from(RejectionKind::HandlerFailed));
+            Ok(answer(&response, failed.into()))
         }
     }
 }
@@ -415,37 +400,5 @@ mod tests {
         );
         assert!(retry.headers().get("hookbr-duplicate").is_none());
         assert_eq!(calls.load(Ordering::SeqCst), 2);
-    }
-}
-
-#[cfg(feature = "tracing")]
-mod observe {
-    use std::{future::Future, time::Instant};
-
-    use hookbr_core::{Rejection, trace};
-    use http::Response;
-    use tracing::{Instrument as _, Span};
-
-    pub(super) use trace::delivery_span as span;
-
-    /// Runs `future` in `span`, then records the answer.
-    pub(super) async fn instrument<B, E>(
-        future: impl Future<Output = Result<Response<B>, E>>,
-        span: Span,
-    ) -> Result<Response<B>, E> {
-        let started = Instant::now();
-        let result = future.instrument(span.clone()).await;
-        match &result {
-            Ok(response) => trace::record_answer(
-                &span,
-                response.status().as_u16(),
-                response.extensions().get::<Rejection>(),
-                started.elapsed(),
-            ),
-            Err(_) => {
-                span.record("outcome", "error");
-            }
-        }
-        result
     }
 }
