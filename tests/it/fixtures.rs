@@ -27,11 +27,21 @@ const COVERED: &[&str] = &[
     "bonifiq/custom_body.json",
     "bonifiq/drifted_point_add.json",
     "bonifiq/earn_birthday_points_legacy.json",
+    "bonifiq/earn_custom_objective_points.json",
     "bonifiq/earn_purchase_points_legacy.json",
     "bonifiq/earn_purchase_points_string_topic.json",
+    "bonifiq/earn_quiz_points.json",
+    "bonifiq/earn_review_points.json",
+    "bonifiq/earn_signup_points.json",
+    "bonifiq/earn_social_media_follow_facebook.json",
+    "bonifiq/earn_social_media_follow_instagram.json",
+    "bonifiq/earn_social_media_follow_linkedin.json",
+    "bonifiq/earn_social_media_follow_tiktok.json",
     "bonifiq/point_add_int_only.json",
     "bonifiq/point_add_legacy.json",
     "bonifiq/point_remove.json",
+    "bonifiq/point_update.json",
+    "bonifiq/referral_communication_points.json",
     "bonifiq/unknown_topic.json",
     "foody/hook_test.json",
     "foody/missing_event.json",
@@ -45,6 +55,7 @@ const COVERED: &[&str] = &[
     "foody/unknown_event.json",
     "grafeno/atualizacao_cobranca.json",
     "grafeno/boleto_criado.json",
+    "grafeno/boleto_criado_short.json",
     "grafeno/boleto_falha_registro.json",
     "grafeno/cadastro_approved.json",
     "grafeno/cadastro_rejected.json",
@@ -53,8 +64,11 @@ const COVERED: &[&str] = &[
     "grafeno/unknown_change.json",
     "grafeno/x_unique_key_examples.txt",
     "iset/category_deleted.json",
+    "iset/category_upserted.json",
+    "iset/order_deleted.json",
     "iset/order_upserted.json",
     "iset/order_upserted_form.txt",
+    "iset/product_deleted.json",
     "iset/product_upserted.json",
     "iset/stock_changed.json",
 ];
@@ -232,6 +246,92 @@ fn bonifiq_point_remove() {
     );
     assert_eq!(event.kind(), "Point_Remove");
     assert!(event.is_known());
+}
+
+#[test]
+fn bonifiq_point_update() {
+    let event = bonifiq(fixture!("bonifiq/point_update.json"));
+    let envelope = envelope(&event);
+    assert_eq!(envelope.uuid, "2f6a8c1e-4b3d-4e9a-9c7f-5d1e3b2a4c6f");
+    assert_eq!(envelope.topic_field, TopicField::Id(2));
+    assert_eq!(envelope.topic, BonifiqTopic::PointUpdate);
+    assert!(matches!(envelope.payload, BonifiqPayload::PointUpdate(_)));
+    let payload = point_payload(envelope);
+    assert_eq!(payload.points, 150);
+    assert_eq!(payload.point_id, Some(4760));
+    assert_balances(payload.points_balance.as_ref(), 250, 210);
+    assert_eq!(event.kind(), "Point_Update");
+    assert!(event.is_known());
+}
+
+/// The other Communication topics, in the 2025 envelope (the bodies `hookbr send` sends).
+#[test]
+fn bonifiq_communication_topics_with_string_topic() {
+    let cases = [
+        (
+            fixture!("bonifiq/earn_signup_points.json"),
+            "Communication_EarnSignupPoints",
+            1,
+        ),
+        (
+            fixture!("bonifiq/earn_review_points.json"),
+            "Communication_EarnReviewPoints",
+            3,
+        ),
+        (
+            fixture!("bonifiq/referral_communication_points.json"),
+            "Communication_ReferralCommunicationPoints",
+            4,
+        ),
+        (
+            fixture!("bonifiq/earn_quiz_points.json"),
+            "Communication_EarnQuizPoints",
+            5,
+        ),
+        (
+            fixture!("bonifiq/earn_custom_objective_points.json"),
+            "Communication_EarnCustomObjectivePoints",
+            6,
+        ),
+        (
+            fixture!("bonifiq/earn_social_media_follow_instagram.json"),
+            "Communication_EarnSocialMediaFollowInstagram",
+            7,
+        ),
+        (
+            fixture!("bonifiq/earn_social_media_follow_facebook.json"),
+            "Communication_EarnSocialMediaFollowFacebook",
+            8,
+        ),
+        (
+            fixture!("bonifiq/earn_social_media_follow_linkedin.json"),
+            "Communication_EarnSocialMediaFollowLinkedin",
+            9,
+        ),
+        (
+            fixture!("bonifiq/earn_social_media_follow_tiktok.json"),
+            "Communication_EarnSocialMediaFollowTikTok",
+            10,
+        ),
+    ];
+    let mut uuids = std::collections::HashSet::new();
+    for (text, topic, objective) in cases {
+        let event = bonifiq(text);
+        assert_eq!(event.kind(), topic);
+        assert!(event.is_known(), "{topic}");
+        assert!(event.drift().is_none(), "{topic}");
+        let value = json(text);
+        assert_eq!(value["Topic"], topic);
+        assert_eq!(value["Payload"]["ObjectiveType"], objective);
+        assert_eq!(
+            value["Payload"]["Customer"]["Email"],
+            "customer@example.com"
+        );
+        assert!(
+            uuids.insert(envelope(&event).uuid.clone()),
+            "{topic}: its own Uuid"
+        );
+    }
 }
 
 #[test]
@@ -729,6 +829,28 @@ fn iset_product_stock_category() {
     );
     assert_eq!(category.body, IsetBody::Json(json!({"categoria_id": "7"})));
     assert_eq!(category.entity_id(), Some("7"));
+
+    let category = iset(
+        IsetKind::CategoryUpserted,
+        Some("application/json"),
+        fixture!("iset/category_upserted.json"),
+    );
+    assert_eq!(category.entity_id(), Some("7"));
+
+    let product = iset(
+        IsetKind::ProductDeleted,
+        Some("application/json"),
+        fixture!("iset/product_deleted.json"),
+    );
+    assert_eq!(product.entity_id(), Some("55"));
+
+    let order = iset(
+        IsetKind::OrderDeleted,
+        Some("application/json"),
+        fixture!("iset/order_deleted.json"),
+    );
+    assert_eq!(order.body, IsetBody::Json(json!({"id": 1234})));
+    assert_eq!(order.entity_id(), Some("1234"));
 }
 
 #[test]
@@ -836,6 +958,27 @@ fn grafeno_cadastro_validation_pendencies() {
         registration.pendencies[0].text,
         "O RG do sócio está expirado."
     );
+}
+
+/// The short `boleto-criado` the testkit and the benches send: only the fields of the GF-COBR
+/// table's first rows.
+#[test]
+fn grafeno_boleto_criado_short() {
+    let event = grafeno_event(fixture!("grafeno/boleto_criado_short.json"));
+    assert_eq!(event.change, GrafenoChange::BoletoCriado);
+    let charge = charge(&event);
+    assert_eq!(charge.uuid, "9c2e4b7a-1d3f-4a6e-8b5c-0f1e2d3c4b5a");
+    assert_eq!(amount(charge.value.as_ref()), Some("150.5"));
+    assert_eq!(
+        charge.created_at.as_deref(),
+        Some("2026-03-12T16:56:37.313-03:00")
+    );
+    assert_eq!(charge.due_date.as_deref(), Some("2026-10-15"));
+    assert_eq!(charge.status.as_deref(), Some("pending"));
+    let boleto = boleto(charge);
+    assert_eq!(boleto.registration_method.as_deref(), Some("online"));
+    assert_eq!(boleto.bar_code, None);
+    assert_eq!(boleto.registration_status, None);
 }
 
 #[test]

@@ -1,8 +1,51 @@
-//! `bench-server gen <out.tsv> <count>`: pre-generates signed Grafeno deliveries for wrk.
+//! The request generator: `bench-server gen <out.tsv> <count>` pre-generates signed Grafeno
+//! deliveries for wrk, `bench-server body <bonifiq|foody>` prints the body the wrk scripts send
+//! with a fresh id per request.
 
 use std::{fmt::Write as _, io::Write as _};
 
-use hookbr_core::testkit::{self, TestKey};
+use hookbr_core::{
+    Provider,
+    testkit::{self, TestKey},
+};
+
+use crate::{BONIFIQ_SECRET, FOODY_TOKEN};
+
+/// The placeholder `body` puts where the wrk scripts write each request's id.
+const ID: &str = "@ID@";
+
+/// The compact body of the provider's default sample, as `hookbr send` sends it (the wire
+/// fixture: BonifiQ `Point_Add`, Foody `order_status_updated`) with the bench's credentials,
+/// its id (`Uuid`, `uid`) replaced by `@ID@`.
+pub(crate) fn body(provider: &str) -> Result<String, Box<dyn std::error::Error>> {
+    let (provider, id_field, credentials) = match provider {
+        "bonifiq" => (
+            Provider::Bonifiq,
+            "Uuid",
+            hookbr_sim::Credentials {
+                secret: Some(BONIFIQ_SECRET.to_owned()),
+                ..hookbr_sim::Credentials::default()
+            },
+        ),
+        "foody" => (
+            Provider::Foody,
+            "uid",
+            hookbr_sim::Credentials {
+                token: Some(FOODY_TOKEN.to_owned()),
+                ..hookbr_sim::Credentials::default()
+            },
+        ),
+        other => return Err(format!("no wrk body for {other:?} (bonifiq or foody)").into()),
+    };
+    let delivery = hookbr_sim::build(provider, None, None, &credentials)?;
+    let body = String::from_utf8(delivery.wire.body)?;
+    let value: serde_json::Value = serde_json::from_str(&body)?;
+    let id = value
+        .get(id_field)
+        .and_then(serde_json::Value::as_str)
+        .ok_or("the sample has no id")?;
+    Ok(body.replacen(id, ID, 1))
+}
 
 /// Writes `count` fresh `boleto-criado` deliveries signed by the committed 2048-bit test key,
 /// one per line: `x-unique-key`, a tab, the compact JSON body (which holds no raw tab or line
@@ -19,12 +62,7 @@ pub(crate) fn run(out: &str, count: usize) -> Result<(), Box<dyn std::error::Err
                     let mut lines = String::new();
                     for _ in 0..n {
                         let delivery = testkit::grafeno_boleto_criado(TestKey::rsa_2048());
-                        let key = delivery
-                            .headers
-                            .iter()
-                            .find(|(name, _)| name.eq_ignore_ascii_case("x-unique-key"))
-                            .map(|(_, value)| value.clone())
-                            .unwrap_or_default();
+                        let key = delivery.header("x-unique-key").unwrap_or_default();
                         let body = String::from_utf8_lossy(&delivery.body);
                         let _ = writeln!(lines, "{key}\t{body}");
                     }
@@ -43,4 +81,50 @@ pub(crate) fn run(out: &str, count: usize) -> Result<(), Box<dyn std::error::Err
     }
     file.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wrk_bodies_have_one_placeholder() {
+        for provider in ["bonifiq", "foody"] {
+            let body = super::body(provider).unwrap();
+            assert_eq!(body.matches(super::ID).count(), 1, "{body}");
+            assert!(
+                !body.contains('\'') && !body.contains('\\'),
+                "a Lua literal: {body}"
+            );
+        }
+        // The fixtures, compact, with a fresh timestamp: only the id and the time differ.
+        for (provider, fixture, fields) in [
+            (
+                "bonifiq",
+                "bonifiq/point_add_legacy.json",
+                ["Uuid", "Timestamp"],
+            ),
+            (
+                "foody",
+                "foody/order_status_updated.json",
+                ["uid", "updateDate"],
+            ),
+        ] {
+            let body = super::body(provider).unwrap();
+            let mut sent: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let fixture = hookbr_core::testkit::fixture(fixture).unwrap();
+            let mut expected: serde_json::Value = serde_json::from_str(fixture).unwrap();
+            if provider == "foody" {
+                expected["token"] = sent["token"].clone();
+            }
+            for field in fields {
+                sent[field] = serde_json::Value::Null;
+                expected[field] = serde_json::Value::Null;
+            }
+            assert_eq!(sent, expected, "{provider}");
+            assert!(
+                body.starts_with(&format!(r#"{{"{}":"@ID@","#, fields[0])),
+                "{body}"
+            );
+        }
+        assert!(super::body("grafeno").is_err());
+    }
 }

@@ -4,6 +4,7 @@
 //! ```text
 //! bench-server <mode> <addr> [database]   serve until SIGTERM/SIGINT
 //! bench-server gen <out.lua> <count>      pre-sign <count> Grafeno deliveries for wrk
+//! bench-server body <bonifiq|foody>       the body wrk sends, its id as @ID@
 //! bench-server report <results.tsv> [grafeno-pool]   print the table and the ratios
 //! bench-server criterion [dir]            summarize the last `cargo bench` of hookbr-core
 //! bench-server decode <provider> <typed|value> <count>   decode loop, for callgrind counts
@@ -135,6 +136,7 @@ async fn shutdown() {
 
 const USAGE: &str = "usage: bench-server <bare|hand|hookbr|actix-bare|actix-hookbr|inbox-sqlite|inbox-postgres|redis-direct> <addr> [database]
        bench-server gen <out.lua> <count>
+       bench-server body <bonifiq|foody>
        bench-server report <results.tsv> [grafeno-pool]
        bench-server criterion [target/criterion]
        bench-server decode <bonifiq|foody|iset|grafeno> <typed|value> <count>
@@ -148,6 +150,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let out = args.next().ok_or(USAGE)?;
             let count = args.next().ok_or(USAGE)?.parse()?;
             return generate::run(&out, count);
+        }
+        "body" => {
+            println!("{}", generate::body(&args.next().ok_or(USAGE)?)?);
+            return Ok(());
         }
         "report" => {
             let path = args.next().ok_or(USAGE)?;

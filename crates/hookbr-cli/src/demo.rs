@@ -22,13 +22,13 @@ use hookbr_server::{
     lifecycle::{runtime, shutdown_signal},
     sink::Message,
 };
-use tokio::sync::mpsc;
-
-use crate::{
-    Failure, keygen, print_line,
-    samples::{self, Credentials, Outgoing, SigningKey, Tamper},
+use hookbr_sim::{
+    Credentials, Outgoing, SigningKey, Tamper,
     send::{self, Answer},
 };
+use tokio::sync::mpsc;
+
+use crate::{Failure, print_line};
 
 /// `hookbr demo` arguments.
 #[derive(Debug, clap::Args)]
@@ -97,8 +97,8 @@ public_keys = ["file:grafeno-sim.pub.pem"]
 fn random_secret() -> String {
     format!(
         "{}{}",
-        samples::random_uuid().replace('-', ""),
-        samples::random_uuid().replace('-', "")
+        hookbr_sim::random_uuid().replace('-', ""),
+        hookbr_sim::random_uuid().replace('-', "")
     )
 }
 
@@ -123,18 +123,18 @@ impl Keys {
             Provider::Grafeno => &self.grafeno,
             _ => &self.bonifiq,
         };
-        samples::build(provider, Some(kind), None, credentials)
+        Ok(hookbr_sim::build(provider, Some(kind), None, credentials)?)
     }
 }
 
 fn steps(keys: &Keys) -> Result<Vec<Step>, Failure> {
-    let communication = samples::kinds(Provider::Bonifiq)
+    let communication = hookbr_sim::kinds(Provider::Bonifiq)
         .into_iter()
         .find(|kind| kind.starts_with("Communication"))
         .unwrap_or("Point_Remove");
     let point_add = keys.build(Provider::Bonifiq, "Point_Add")?;
     let mut forged = keys.build(Provider::Grafeno, "approved")?;
-    samples::tamper(&mut forged, Tamper::Signature);
+    hookbr_sim::tamper(&mut forged, Tamper::Signature);
     let step = |label, outgoing, path| Step {
         label,
         outgoing,
@@ -250,7 +250,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     write(base, "bonifiq.secret", &secrets[0])?;
     write(base, "foody.token", &secrets[1])?;
     write(base, "iset.secret", &secrets[2])?;
-    let key = keygen::generate(2048)?;
+    let key = hookbr_sim::keygen::generate(2048)?;
     write(base, "grafeno-sim.key.pem", &key.private_pem)?;
     write(base, "grafeno-sim.pub.pem", &key.public_pem)?;
     let text = CONFIG.replace("LISTEN", &args.listen.to_string());
@@ -270,7 +270,9 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
             ..Credentials::default()
         },
         grafeno: Credentials {
-            signing_key: Some(SigningKey::from_pem(&key.private_pem)?),
+            signing_key: Some(
+                SigningKey::from_pem(&key.private_pem).map_err(hookbr_sim::Error::from)?,
+            ),
             ..Credentials::default()
         },
     };

@@ -1,16 +1,9 @@
-//! `hookbr keygen`: an RSA key pair for local Grafeno simulation.
-//!
-//! The `rsa` crate only generates the key (ring cannot); everything that signs or verifies uses
-//! `ring`.
+//! `hookbr keygen`: an RSA key pair for local Grafeno simulation ([`hookbr_sim::keygen`]),
+//! written to two files.
 
 use std::{
     io::Write as _,
     path::{Path, PathBuf},
-};
-
-use rsa::{
-    RsaPrivateKey,
-    pkcs8::{EncodePrivateKey as _, EncodePublicKey as _, LineEnding},
 };
 
 use crate::{Failure, print_line};
@@ -29,38 +22,6 @@ pub(crate) struct Args {
     /// Overwrite existing files (without it, keygen refuses and exits 2).
     #[arg(long)]
     force: bool,
-}
-
-/// A generated key pair as PEM text.
-#[derive(Debug)]
-pub(crate) struct KeyPair {
-    /// PKCS#8 `PRIVATE KEY` PEM.
-    pub(crate) private_pem: String,
-    /// SPKI `PUBLIC KEY` PEM.
-    pub(crate) public_pem: String,
-}
-
-/// Generates an RSA key pair of `bits` (2048 or 4096).
-pub(crate) fn generate(bits: usize) -> Result<KeyPair, Failure> {
-    if bits != 2048 && bits != 4096 {
-        return Err(Failure::usage(format!(
-            "--bits {bits}: expected 2048 or 4096"
-        )));
-    }
-    let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits)
-        .map_err(|error| Failure::usage(format!("cannot generate an RSA key: {error}")))?;
-    let private_pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|error| Failure::usage(format!("cannot encode the private key: {error}")))?
-        .to_string();
-    let public_pem = key
-        .to_public_key()
-        .to_public_key_pem(LineEnding::LF)
-        .map_err(|error| Failure::usage(format!("cannot encode the public key: {error}")))?;
-    Ok(KeyPair {
-        private_pem,
-        public_pem,
-    })
 }
 
 /// `PREFIX` + `suffix` (`grafeno-sim` → `grafeno-sim.key.pem`).
@@ -132,7 +93,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
             args.bits
         );
     }
-    let pair = generate(args.bits)?;
+    let pair = hookbr_sim::keygen::generate(args.bits)?;
     write(&private_path, &pair.private_pem, true, args.force)?;
     write(&public_path, &pair.public_pem, false, args.force)?;
     let (private, public) = (private_path.display(), public_path.display());
@@ -149,65 +110,12 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
 
 #[cfg(test)]
 mod tests {
-    use hookbr_core::verify::RsaPublicKey;
-
     use super::*;
-    use crate::samples::SigningKey;
-
-    #[test]
-    fn generated_keys_parse_sign_and_verify() {
-        let pair = generate(2048).unwrap();
-        assert!(pair.private_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
-        assert!(pair.public_pem.starts_with("-----BEGIN PUBLIC KEY-----"));
-        let public = RsaPublicKey::from_pem(&pair.public_pem).unwrap();
-        assert_eq!(public.bits(), 2048);
-        let signing = SigningKey::from_pem(&pair.private_pem).unwrap();
-        let signature = signing
-            .sign(b"31216ba1-c507-688c-bea7-b7adf8cf2c1c-approved")
-            .unwrap();
-        // Ruby-style wrapping: 60 columns, trailing newline.
-        assert!(signature.ends_with('\n'));
-        assert!(signature.lines().all(|line| line.len() <= 60));
-        let compact: String = signature.split_whitespace().collect();
-        let raw =
-            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, compact).unwrap();
-        assert_eq!(raw.len(), public.signature_len());
-        let components = ring::signature::RsaPublicKeyComponents {
-            n: modulus(&pair.public_pem),
-            e: vec![1, 0, 1],
-        };
-        assert!(
-            components
-                .verify(
-                    &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-                    b"31216ba1-c507-688c-bea7-b7adf8cf2c1c-approved",
-                    &raw,
-                )
-                .is_ok()
-        );
-        assert!(
-            components
-                .verify(
-                    &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-                    b"31216ba1-c507-688c-bea7-b7adf8cf2c1c-rejected",
-                    &raw,
-                )
-                .is_err()
-        );
-    }
-
-    fn modulus(public_pem: &str) -> Vec<u8> {
-        use rsa::{pkcs8::DecodePublicKey as _, traits::PublicKeyParts as _};
-        rsa::RsaPublicKey::from_public_key_pem(public_pem)
-            .unwrap()
-            .n()
-            .to_bytes_be()
-    }
 
     #[test]
     fn other_sizes_are_usage_errors() {
         for bits in [0, 1024, 3072, 8192] {
-            let error = generate(bits).unwrap_err();
+            let error = Failure::from(hookbr_sim::keygen::generate(bits).unwrap_err());
             assert_eq!(error.code, 2);
             assert!(error.message.contains("2048 or 4096"), "{}", error.message);
         }

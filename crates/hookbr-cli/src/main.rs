@@ -39,19 +39,9 @@ mod inbox;
 mod init;
 mod input;
 mod keygen;
-mod samples;
 mod send;
 mod serve;
 mod verify;
-
-/// The server helpers `samples` and `send` still import by their old paths, until the
-/// simulator moves to its own crate.
-mod config {
-    pub(crate) use hookbr_server::compat::resolve_value;
-}
-mod sink {
-    pub(crate) use hookbr_server::compat::civil_from_days;
-}
 
 /// Receive, check and inspect the webhooks of BonifiQ, Foody Delivery, iSET and Grafeno.
 #[derive(Debug, Parser)]
@@ -134,6 +124,13 @@ impl From<hookbr_server::Error> for Failure {
             hookbr_server::Error::Config(message) => Self::usage(message),
             _ => Self::runtime(error),
         }
+    }
+}
+
+/// The simulator's errors are the caller's input: exit 2.
+impl From<hookbr_sim::Error> for Failure {
+    fn from(error: hookbr_sim::Error) -> Self {
+        Self::usage(error.to_string())
     }
 }
 

@@ -1,30 +1,24 @@
 //! `hookbr send`: a provider simulator.
 //!
-//! Builds one delivery (a built-in sample or a file, see [`crate::samples`]), sends it like the
-//! provider would (same headers, body, credentials, per-attempt timeout and, on request, the
-//! same retries), and prints a summary of the answers.
+//! Builds one delivery (a built-in sample or a file, see [`hookbr_sim::build`]), sends it like
+//! the provider would (same headers, body, credentials, per-attempt timeout and, on request, the
+//! same retries: [`hookbr_sim::send`]), and prints a summary of the answers. This module holds
+//! the arguments, their checks and the printing.
 
-use std::{
-    collections::BTreeMap,
-    io::IsTerminal as _,
-    path::PathBuf,
-    sync::{Arc, Mutex},
-    time::Duration,
+use std::{collections::BTreeMap, io::IsTerminal as _, path::PathBuf, sync::Arc, time::Duration};
+
+use hookbr_core::Provider;
+use hookbr_sim::{
+    Credentials, Outgoing, SigningKey, Tamper,
+    send::{self, Answer, Batch, Report, accepted},
 };
 
-use hookbr_core::{Provider, rejection::DUPLICATE_HEADER};
-
-use crate::{
-    Failure, print_line,
-    samples::{self, Credentials, Outgoing, SigningKey, Tamper},
-};
+use crate::{Failure, print_line};
 
 /// The most deliveries one run sends (`--repeat`).
 const MAX_REPEAT: usize = 100_000;
 /// The most requests in flight (`--concurrency`).
 const MAX_CONCURRENCY: usize = 256;
-/// The most of an answer's body read (enough for hookbr's `{"status":N,"error":"..."}`).
-const MAX_ANSWER: usize = 64 * 1024;
 
 /// `hookbr send` arguments.
 #[derive(Debug, clap::Args)]
@@ -87,7 +81,7 @@ pub(crate) struct Args {
     /// `change` stops matching x-unique-key; BonifiQ, Foody and iSET do not protect the body,
     /// so receivers accept that one).
     #[arg(long, value_name = "HOW")]
-    tamper: Option<Tamper>,
+    tamper: Option<TamperArg>,
     /// When an attempt is not accepted (no 2xx; Foody: no 200) or fails, retry as the provider
     /// does: Foody once more after 60-120 s (documented); BonifiQ after 1 min, 5 min, 15 min,
     /// 1 h, 6 h (at most 5 retries; BonifiQ only documents "increasing backoff", so this
@@ -138,150 +132,31 @@ Examples:
   hookbr send iset http://127.0.0.1:8080/webhooks/iset/orders --secret s3cr3t --fresh --repeat 100 --concurrency 10
   hookbr keygen && hookbr send grafeno http://127.0.0.1:8080/webhooks/grafeno --private-key grafeno-sim.key.pem --tamper body";
 
-/// The receiver's answer to one attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Answer {
-    /// The HTTP status.
-    pub(crate) status: u16,
-    /// The answer carried `Hookbr-Duplicate: true`.
-    pub(crate) duplicate: bool,
-    /// The `error` category of a rejection body (`{"status":N,"error":"..."}`), if any.
-    pub(crate) error: Option<String>,
+/// How `--tamper` spoils a delivery ([`hookbr_sim::Tamper`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TamperArg {
+    /// Flip the signature (Grafeno) or the secret/token (others).
+    Signature,
+    /// Change the signed/identifying header (Grafeno `x-unique-key`; others: drop the secret header).
+    Header,
+    /// Change the body after signing.
+    Body,
 }
 
-/// A reqwest client as a provider behaves: no redirects, no proxy from the environment.
-pub(crate) fn client() -> Result<reqwest::Client, Failure> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .map_err(|error| Failure::usage(format!("cannot start an HTTP client: {error}")))
-}
-
-/// The provider's per-attempt timeout: Foody 10 s (documented), BonifiQ 30 s (documented),
-/// iSET and Grafeno 30 s (assumed).
-pub(crate) fn provider_timeout(provider: Provider) -> Duration {
-    match provider {
-        Provider::Foody => Duration::from_secs(10),
-        _ => Duration::from_secs(30),
-    }
-}
-
-/// Whether the provider counts `status` as delivered: exactly 200 for Foody, any 2xx for the
-/// others.
-pub(crate) fn accepted(provider: Provider, status: u16) -> bool {
-    match provider {
-        Provider::Foody => status == 200,
-        _ => (200..300).contains(&status),
-    }
-}
-
-/// `url` with `outgoing`'s query parameters appended (URL-encoded, existing ones kept).
-fn target(url: &str, outgoing: &Outgoing) -> Result<reqwest::Url, String> {
-    let mut url = reqwest::Url::parse(url).map_err(|error| format!("invalid URL: {error}"))?;
-    if !outgoing.query.is_empty() {
-        let mut pairs = url.query_pairs_mut();
-        for (name, value) in &outgoing.query {
-            pairs.append_pair(name, value);
+impl From<TamperArg> for Tamper {
+    fn from(how: TamperArg) -> Self {
+        match how {
+            TamperArg::Signature => Self::Signature,
+            TamperArg::Header => Self::Header,
+            TamperArg::Body => Self::Body,
         }
-    }
-    Ok(url)
-}
-
-/// A transport error as text, without the URL (which may carry iSET's secret).
-fn transport_error(error: reqwest::Error, timeout: Duration) -> String {
-    if error.is_timeout() {
-        return format!("no answer within {} s", timeout.as_secs_f64());
-    }
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
-/// The `error` of a `{"status":N,"error":"<category>"}` body, if it is one (a short code only:
-/// nothing else of the receiver's answer is repeated).
-fn error_category(body: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let error = value.get("error")?.as_str()?;
-    let short = !error.is_empty() && error.len() <= 64;
-    let code = error
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-    (short && code).then(|| error.to_owned())
-}
-
-/// Sends `outgoing` once to `url` (query parameters appended), waiting at most `timeout`.
-///
-/// `Err` is a transport failure (connection refused, timeout), as text.
-pub(crate) async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    outgoing: &Outgoing,
-    timeout: Duration,
-) -> Result<Answer, String> {
-    let url = target(url, outgoing)?;
-    let method = reqwest::Method::from_bytes(outgoing.method.as_bytes())
-        .map_err(|_| format!("invalid method {:?}", outgoing.method))?;
-    let mut request = client
-        .request(method, url)
-        .timeout(timeout)
-        .body(outgoing.body.clone());
-    for (name, value) in &outgoing.headers {
-        request = request.header(name.as_str(), value.as_str());
-    }
-    let attempt = async {
-        let mut response = request.send().await?;
-        let status = response.status().as_u16();
-        let duplicate = response
-            .headers()
-            .get(DUPLICATE_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"));
-        let mut body = Vec::new();
-        while body.len() < MAX_ANSWER {
-            match response.chunk().await? {
-                Some(chunk) => body.extend_from_slice(&chunk),
-                None => break,
-            }
-        }
-        Ok::<_, reqwest::Error>(Answer {
-            status,
-            duplicate,
-            error: error_category(&body),
-        })
-    };
-    attempt
-        .await
-        .map_err(|error| transport_error(error, timeout))
-}
-
-/// The waits before each retry, unscaled: Foody once after 60-120 s (random); the others
-/// 1 min, 5 min, 15 min, 1 h, 6 h (assumed).
-fn retry_waits(provider: Provider) -> Vec<Duration> {
-    match provider {
-        Provider::Foody => vec![Duration::from_millis(samples::random_number(
-            60_000, 120_000,
-        ))],
-        _ => [60, 300, 900, 3600, 21_600]
-            .into_iter()
-            .map(Duration::from_secs)
-            .collect(),
     }
 }
 
 /// Resolves `env:NAME` and `file:PATH` references; other values are literal.
 fn resolve(flag: &str, value: &str) -> Result<String, Failure> {
-    crate::config::resolve_value(value)
-        .map_err(|message| Failure::usage(format!("{flag}: {message}")))
+    hookbr_core::reference::resolve(value)
+        .map_err(|error| Failure::usage(format!("{flag}: {error}")))
 }
 
 /// Reads `--private-key`: a path, `file:PATH`, `env:NAME` or the PEM text itself.
@@ -294,8 +169,9 @@ fn signing_key(value: &str) -> Result<SigningKey, Failure> {
         std::fs::read_to_string(value)
             .map_err(|error| Failure::usage(format!("--private-key {value}: {error}")))?
     };
-    SigningKey::from_pem(&pem)
-        .map_err(|failure| Failure::usage(format!("--private-key: {}", failure.message)))
+    SigningKey::from_pem(&pem).map_err(|error| {
+        Failure::usage(format!("--private-key: {}", hookbr_sim::Error::from(error)))
+    })
 }
 
 /// Refuses flags that do not apply to `provider`.
@@ -381,15 +257,6 @@ fn take_query_param(url: &str, name: &str) -> Option<(String, String)> {
     Some((parsed.to_string(), value))
 }
 
-/// What happened to one delivery.
-#[derive(Debug, Default)]
-struct Outcome {
-    /// Every attempt's answer (`Err` = transport error).
-    attempts: Vec<Result<Answer, String>>,
-    /// The last attempt was accepted.
-    delivered: bool,
-}
-
 /// A summary line's label for one attempt.
 fn label(provider: Provider, attempt: &Result<Answer, String>) -> (u16, String) {
     match attempt {
@@ -422,81 +289,56 @@ fn label(provider: Provider, attempt: &Result<Answer, String>) -> (u16, String) 
     }
 }
 
-/// Everything a run reports.
-#[derive(Debug)]
-struct Report {
-    provider: Provider,
-    kind: String,
-    outcomes: Vec<Outcome>,
-    delivery_ids: Vec<String>,
+/// The summary lines of `report`.
+fn lines(provider: Provider, report: &Report) -> Vec<String> {
+    let mut counts: BTreeMap<(u16, String), usize> = BTreeMap::new();
+    for attempt in report.all_attempts() {
+        *counts.entry(label(provider, attempt)).or_default() += 1;
+    }
+    let mut lines: Vec<String> = counts
+        .into_iter()
+        .map(|((_, text), count)| format!("{text} ×{count}"))
+        .collect();
+    let sent = report.outcomes.len();
+    let attempts = report.attempts();
+    lines.push(format!(
+        "sent {sent} {} in {attempts} {}: {} accepted, {} not accepted",
+        if sent == 1 { "delivery" } else { "deliveries" },
+        if attempts == 1 { "attempt" } else { "attempts" },
+        report.delivered(),
+        report.failed()
+    ));
+    lines
 }
 
-impl Report {
-    fn attempts(&self) -> usize {
-        self.outcomes.iter().map(|o| o.attempts.len()).sum()
-    }
-
-    fn delivered(&self) -> usize {
-        self.outcomes.iter().filter(|o| o.delivered).count()
-    }
-
-    fn all_attempts(&self) -> impl Iterator<Item = &Result<Answer, String>> {
-        self.outcomes.iter().flat_map(|o| o.attempts.iter())
-    }
-
-    fn lines(&self) -> Vec<String> {
-        let mut counts: BTreeMap<(u16, String), usize> = BTreeMap::new();
-        for attempt in self.all_attempts() {
-            *counts.entry(label(self.provider, attempt)).or_default() += 1;
-        }
-        let mut lines: Vec<String> = counts
-            .into_iter()
-            .map(|((_, text), count)| format!("{text} ×{count}"))
-            .collect();
-        let sent = self.outcomes.len();
-        let delivered = self.delivered();
-        lines.push(format!(
-            "sent {sent} {} in {} {}: {delivered} accepted, {} not accepted",
-            if sent == 1 { "delivery" } else { "deliveries" },
-            self.attempts(),
-            if self.attempts() == 1 {
-                "attempt"
-            } else {
-                "attempts"
-            },
-            sent - delivered
-        ));
-        lines
-    }
-
-    fn json(&self) -> String {
-        let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
-        let (mut duplicates, mut transport_errors) = (0, 0);
-        for attempt in self.all_attempts() {
-            match attempt {
-                Ok(answer) => {
-                    *statuses.entry(answer.status.to_string()).or_default() += 1;
-                    if answer.duplicate {
-                        duplicates += 1;
-                    }
+/// The `--json` summary of `report`.
+fn json(provider: Provider, report: &Report) -> String {
+    let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut duplicates, mut transport_errors) = (0, 0);
+    for attempt in report.all_attempts() {
+        match attempt {
+            Ok(answer) => {
+                *statuses.entry(answer.status.to_string()).or_default() += 1;
+                if answer.duplicate {
+                    duplicates += 1;
                 }
-                Err(_) => transport_errors += 1,
             }
+            Err(_) => transport_errors += 1,
         }
-        let summary = JsonSummary {
-            sent: self.outcomes.len(),
-            attempts: self.attempts(),
-            statuses,
-            duplicates,
-            transport_errors,
-            delivery_ids: &self.delivery_ids,
-            delivered: self.delivered(),
-            failed: self.outcomes.len() - self.delivered(),
-            provider: self.provider.as_str(),
-            kind: &self.kind,
-        };
-        serde_json::to_string(&summary).unwrap_or_default()
     }
+    let summary = JsonSummary {
+        sent: report.outcomes.len(),
+        attempts: report.attempts(),
+        statuses,
+        duplicates,
+        transport_errors,
+        delivery_ids: &report.delivery_ids,
+        delivered: report.delivered(),
+        failed: report.failed(),
+        provider: provider.as_str(),
+        kind: &report.kind,
+    };
+    serde_json::to_string(&summary).unwrap_or_default()
 }
 
 /// The `--json` summary; the field order is part of the output.
@@ -512,40 +354,6 @@ struct JsonSummary<'a> {
     failed: usize,
     provider: &'static str,
     kind: &'a str,
-}
-
-/// Sends one delivery, retrying as the provider would when asked to.
-async fn deliver(
-    client: reqwest::Client,
-    url: Arc<str>,
-    outgoing: Arc<Outgoing>,
-    slots: Arc<tokio::sync::Semaphore>,
-    retries: Vec<Duration>,
-) -> Outcome {
-    let timeout = provider_timeout(outgoing.provider);
-    let mut outcome = Outcome::default();
-    let mut waits = retries.into_iter();
-    loop {
-        let answer = {
-            let Ok(_slot) = slots.acquire().await else {
-                break;
-            };
-            post(&client, &url, &outgoing, timeout).await
-        };
-        let ok = answer
-            .as_ref()
-            .is_ok_and(|answer| accepted(outgoing.provider, answer.status));
-        outcome.attempts.push(answer);
-        if ok {
-            outcome.delivered = true;
-            break;
-        }
-        match waits.next() {
-            Some(wait) => tokio::time::sleep(wait).await,
-            None => break,
-        }
-    }
-    outcome
 }
 
 /// Runs `hookbr send`.
@@ -608,14 +416,14 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         })
         .transpose()?;
     let build = || -> Result<Outgoing, Failure> {
-        let mut outgoing = samples::build(
+        let mut outgoing = hookbr_sim::build(
             provider,
             args.kind.as_deref(),
             file.as_deref(),
             &credentials,
         )?;
         if let Some(how) = args.tamper {
-            samples::tamper(&mut outgoing, how);
+            hookbr_sim::tamper(&mut outgoing, how.into());
         }
         Ok(outgoing)
     };
@@ -627,18 +435,8 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         let one = Arc::new(build()?);
         vec![one; args.repeat]
     };
-    let mut delivery_ids: Vec<String> = Vec::new();
-    for outgoing in &deliveries {
-        if delivery_ids.last() != Some(&outgoing.delivery_id) {
-            delivery_ids.push(outgoing.delivery_id.clone());
-        }
-    }
-    let kind = deliveries
-        .first()
-        .map(|outgoing| outgoing.kind.clone())
-        .unwrap_or_default();
     let retries: Vec<Duration> = if args.retry_like_provider {
-        retry_waits(provider)
+        send::retry_waits(provider)
             .into_iter()
             .map(|wait| Duration::try_from_secs_f64(wait.as_secs_f64() * scale))
             .collect::<Result<_, _>>()
@@ -647,7 +445,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         Vec::new()
     };
 
-    let client = client()?;
+    let client = send::client()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -664,53 +462,22 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         }
         bar
     });
-    let url: Arc<str> = Arc::from(url.as_str());
-    let outcomes = runtime.block_on(async {
-        let slots = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
-        let results: Arc<Mutex<Vec<Option<Outcome>>>> =
-            Arc::new(Mutex::new((0..deliveries.len()).map(|_| None).collect()));
-        let mut tasks = tokio::task::JoinSet::new();
-        for (index, outgoing) in deliveries.iter().enumerate() {
-            let (client, url, outgoing, slots, retries) = (
-                client.clone(),
-                url.clone(),
-                outgoing.clone(),
-                slots.clone(),
-                retries.clone(),
-            );
-            let (results, progress) = (results.clone(), progress.clone());
-            tasks.spawn(async move {
-                let outcome = deliver(client, url, outgoing, slots, retries).await;
-                if let Some(bar) = &progress {
-                    bar.inc(1);
-                }
-                let mut results = results
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if let Some(slot) = results.get_mut(index) {
-                    *slot = Some(outcome);
-                }
-            });
+    let batch = Batch {
+        url,
+        deliveries,
+        concurrency: args.concurrency,
+        retries,
+    };
+    let bar = progress.clone();
+    let report = runtime.block_on(batch.send(&client, move || {
+        if let Some(bar) = &bar {
+            bar.inc(1);
         }
-        while tasks.join_next().await.is_some() {}
-        let mut results = results
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        std::mem::take(&mut *results)
-            .into_iter()
-            .map(Option::unwrap_or_default)
-            .collect::<Vec<_>>()
-    });
+    }));
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }
 
-    let report = Report {
-        provider,
-        kind,
-        outcomes,
-        delivery_ids,
-    };
     // Transport errors, once each, on stderr.
     let mut errors: BTreeMap<&str, usize> = BTreeMap::new();
     for attempt in report.all_attempts() {
@@ -725,13 +492,13 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         );
     }
     if args.json {
-        print_line(&report.json());
+        print_line(&json(provider, &report));
     } else {
-        for line in report.lines() {
+        for line in lines(provider, &report) {
             print_line(&line);
         }
     }
-    let failed = report.outcomes.len() - report.delivered();
+    let failed = report.failed();
     if failed == 0 {
         Ok(())
     } else {
@@ -751,72 +518,6 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
 mod tests {
     use super::*;
 
-    fn outgoing(query: &[(&str, &str)]) -> Outgoing {
-        Outgoing {
-            provider: Provider::Iset,
-            kind: "order_upserted".into(),
-            delivery_id: "x".into(),
-            method: "POST",
-            query: query
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn query_parameters_are_encoded_and_appended() {
-        let url = target(
-            "http://127.0.0.1:9/iset/orders?a=1",
-            &outgoing(&[("token", "s3 cr&t+/=")]),
-        )
-        .unwrap();
-        assert_eq!(url.path(), "/iset/orders");
-        assert_eq!(url.query(), Some("a=1&token=s3+cr%26t%2B%2F%3D"));
-        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-        assert_eq!(pairs[1], ("token".into(), "s3 cr&t+/=".into()));
-        let plain = target("http://127.0.0.1:9/x", &outgoing(&[])).unwrap();
-        assert_eq!(plain.query(), None);
-    }
-
-    #[test]
-    fn error_categories_are_short_codes_only() {
-        assert_eq!(
-            error_category(br#"{"status":401,"error":"unauthorized"}"#),
-            Some("unauthorized".into())
-        );
-        assert_eq!(error_category(b"not json"), None);
-        assert_eq!(
-            error_category(br#"{"error":"has spaces and secrets"}"#),
-            None
-        );
-        assert_eq!(error_category(br#"{"error":5}"#), None);
-    }
-
-    #[test]
-    fn acceptance_follows_the_provider() {
-        assert!(accepted(Provider::Foody, 200));
-        assert!(!accepted(Provider::Foody, 204));
-        assert!(accepted(Provider::Bonifiq, 204));
-        assert!(!accepted(Provider::Grafeno, 302));
-        assert_eq!(provider_timeout(Provider::Foody), Duration::from_secs(10));
-        assert_eq!(provider_timeout(Provider::Iset), Duration::from_secs(30));
-    }
-
-    #[test]
-    fn retry_schedules() {
-        for _ in 0..20 {
-            let foody = retry_waits(Provider::Foody);
-            assert_eq!(foody.len(), 1);
-            assert!((60..=120).contains(&foody[0].as_secs()), "{foody:?}");
-        }
-        let bonifiq = retry_waits(Provider::Bonifiq);
-        assert_eq!(bonifiq.len(), 5);
-        assert!(bonifiq.windows(2).all(|w| w[0] < w[1]), "increasing");
-    }
-
     #[test]
     fn references_resolve() {
         let dir = tempfile::tempdir().unwrap();
@@ -831,6 +532,53 @@ mod tests {
         assert_eq!(missing.code, 2);
         assert!(missing.message.contains("HOOKBR_SEND_TEST_SURELY_UNSET"));
         assert!(resolve("--token", "file:/nonexistent/hookbr").is_err());
+    }
+
+    /// Every error of the simulator is a usage error (exit 2): the codes the simulator's own
+    /// tests (`usage_errors_name_the_flag`, `signing_keys_parse_pkcs8_and_pkcs1_and_refuse_the_rest`)
+    /// checked before it became a library.
+    #[test]
+    fn simulator_errors_are_usage_errors() {
+        let token = Credentials {
+            token: Some("t".into()),
+            ..Credentials::default()
+        };
+        let error: Failure =
+            hookbr_sim::build(Provider::Bonifiq, None, None, &Credentials::default())
+                .unwrap_err()
+                .into();
+        assert_eq!(error.code, 2);
+        let error: Failure = hookbr_sim::build(Provider::Foody, Some("nope"), None, &token)
+            .unwrap_err()
+            .into();
+        assert_eq!(error.code, 2);
+        let error: Failure = hookbr_sim::build(Provider::Foody, None, Some(b"not json"), &token)
+            .unwrap_err()
+            .into();
+        assert_eq!(error.code, 2);
+        let bad_header = Credentials {
+            secret: Some("s".into()),
+            secret_header: Some("bad header".into()),
+            ..Credentials::default()
+        };
+        let error: Failure = hookbr_sim::build(Provider::Bonifiq, None, None, &bad_header)
+            .unwrap_err()
+            .into();
+        assert_eq!(error.code, 2);
+        for garbage in [
+            String::new(),
+            "not a key".to_owned(),
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".to_owned(),
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_owned(),
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"
+                .to_owned(),
+        ] {
+            let error = Failure::from(hookbr_sim::Error::from(
+                SigningKey::from_pem(&garbage).unwrap_err(),
+            ));
+            assert_eq!(error.code, 2, "{garbage:?}");
+            assert!(!error.message.is_empty());
+        }
     }
 
     #[test]

@@ -91,6 +91,7 @@ mod event;
 pub mod inbox;
 pub mod pipeline;
 pub mod providers;
+pub mod reference;
 pub mod rejection;
 mod request;
 mod routes;

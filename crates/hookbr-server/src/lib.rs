@@ -57,30 +57,3 @@ pub mod sink;
 pub use config::Config;
 pub use error::Error;
 pub use server::{Server, ServerBuilder, ShutdownHandle};
-
-/// Paths the provider simulator's modules of `hookbr-cli` (samples, send) still import, until
-/// they move to their own crate. Not part of the API.
-#[doc(hidden)]
-pub mod compat {
-    /// `env:NAME` and `file:PATH` references resolved (anything else is itself).
-    ///
-    /// # Errors
-    ///
-    /// What is missing, never a value.
-    pub fn resolve_value(value: &str) -> Result<String, String> {
-        crate::config::resolve_value(value)
-    }
-
-    /// The `(year, month, day)` of a day count since 1970-01-01 (years 0 to 9999), read from
-    /// core's RFC 3339 formatter.
-    #[must_use]
-    pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
-        let text = hookbr_core::timestamp::rfc3339_millis(days.saturating_mul(86_400_000));
-        let field = |from: usize, to: usize| {
-            text.get(from..to)
-                .and_then(|digits| digits.parse().ok())
-                .unwrap_or_default()
-        };
-        (field(0, 4), field(5, 7), field(8, 10))
-    }
-}

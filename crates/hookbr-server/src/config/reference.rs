@@ -1,23 +1,15 @@
 //! Secret references: `env:NAME` and `file:PATH`, never the value itself.
 
-use std::{fs, path::Path};
+use std::path::Path;
 
 use hookbr_core::Secret;
 
 use super::value::problem;
 
 /// `env:NAME` → the variable; `file:PATH` → the file's text without its trailing newline;
-/// anything else → itself.
+/// anything else → itself ([`hookbr_core::reference::resolve`], with its message).
 pub(crate) fn resolve_value(value: &str) -> Result<String, String> {
-    if let Some(name) = value.strip_prefix("env:") {
-        std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
-    } else if let Some(path) = value.strip_prefix("file:") {
-        let text = fs::read_to_string(path)
-            .map_err(|error| format!("cannot read file {path}: {error}"))?;
-        Ok(text.trim_end_matches(['\n', '\r']).to_owned())
-    } else {
-        Ok(value.to_owned())
-    }
+    hookbr_core::reference::resolve(value).map_err(|error| error.to_string())
 }
 
 /// Whether `value` is a reference (`env:` or `file:`) rather than an inline value.
