@@ -260,6 +260,24 @@ impl WebhookEvent {
         }
     }
 
+    /// The id hookbr deduplicates this delivery on, and whether it is only a digest of the
+    /// body (`true` for iSET, which sends no id, and for bodies without one, such as custom
+    /// BonifiQ templates): the provider's [`delivery_id`](Self::delivery_id) where it gives
+    /// one, else a digest of the body. A digest catches retries but would also merge two real
+    /// events with equal bodies, hence the shorter retention of such ids.
+    #[must_use]
+    pub fn dedup_id(&self, request: &Request<'_>) -> (DeliveryId, bool) {
+        let provider = self.provider();
+        match self.delivery_id(request) {
+            Some(id) if provider != crate::Provider::Iset => (id, false),
+            Some(id) => (id, true),
+            None => (
+                DeliveryId::digest_of(provider, &[b"body", request.body()]),
+                true,
+            ),
+        }
+    }
+
     /// Whether this is a handshake the provider sends to validate the URL (Foody `hook_test`).
     #[must_use]
     pub fn is_handshake(&self) -> bool {

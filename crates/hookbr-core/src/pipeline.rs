@@ -83,8 +83,8 @@
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
 use crate::{
-    Ack, Answer, ConfigError, DeliveryId, Endpoint, Outcome, Rejection, RejectionKind, Request,
-    Settlement, Verified, WebhookEvent,
+    Ack, Answer, ConfigError, Endpoint, Outcome, Rejection, RejectionKind, Request, Settlement,
+    Verified, WebhookEvent,
     dedup::{Claim, IdempotencyStore, MemoryStore, StoreError},
     inbox::{Inbox, InboxRecord, Inserted},
     verify::{AnyVerifier, Verify},
@@ -395,19 +395,7 @@ impl<V: Verify> Receiver<V> {
         if event.is_handshake() && !self.forward_handshakes {
             return Err(Ack::Handshake.into());
         }
-        let provider_id = event
-            .delivery_id(request)
-            .filter(|_| self.endpoint.provider() != crate::Provider::Iset);
-        let synthetic = provider_id.is_none();
-        let delivery_id = match provider_id {
-            Some(id) => id,
-            // iSET sends no id, and custom bodies may lack one: a digest identifies the bytes,
-            // which catches retries but would also merge two real events with equal bodies,
-            // hence the shorter retention of such ids.
-            None => event.delivery_id(request).unwrap_or_else(|| {
-                DeliveryId::digest_of(self.endpoint.provider(), &[b"body", request.body()])
-            }),
-        };
+        let (delivery_id, synthetic) = event.dedup_id(request);
         let key = delivery_id.key();
         #[cfg(feature = "tracing")]
         {
