@@ -5,7 +5,7 @@ use actix_web::{
         header::{CONTENT_TYPE, HeaderName, HeaderValue},
     },
 };
-use hookbr_core::{Answer, Outcome, Rejection};
+use hookbr_core::{Answer, Rejection};
 
 /// A [`Rejection`] as an actix-web error: its status, its headers (`Hookbr-Duplicate`, `Allow`)
 /// and hookbr-core's small JSON body.
@@ -31,7 +31,7 @@ impl ResponseError for Rejected {
 
 /// The pipeline's own [`Answer`] as a response: its status, its headers
 /// (`Hookbr-Duplicate`, `Allow`) and hookbr-core's small JSON body, with the request's
-/// [`Outcome`] (and a refusal's [`Rejection`]) in the response extensions for outer logging
+/// [`Outcome`](hookbr_core::Outcome) (and a refusal's [`Rejection`]) in the response extensions for outer logging
 /// and metrics middleware.
 pub(crate) fn answer_response(answer: Answer) -> HttpResponse {
     // actix-web uses `http` 0.2: convert through the number.
@@ -50,8 +50,9 @@ pub(crate) fn answer_response(answer: Answer) -> HttpResponse {
         }
     }
     let mut response = response.body(answer.body_text());
-    response.extensions_mut().insert(Outcome::from(&answer));
-    if let Answer::Refused(rejection) = answer {
+    let (outcome, rejection) = answer.into_extensions();
+    response.extensions_mut().insert(outcome);
+    if let Some(rejection) = rejection {
         response.extensions_mut().insert(rejection);
     }
     response

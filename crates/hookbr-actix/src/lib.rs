@@ -1,13 +1,15 @@
 //! hookbr-actix: receive BonifiQ, Foody Delivery, iSET and Grafeno webhooks in an actix-web 4
 //! application, with the same contract as hookbr-axum.
 //!
-//! * [`WebhookMiddleware`] runs the hookbr-core pipeline before your handler: it refuses any
-//!   `Content-Encoding` but `identity` and an oversized `Content-Length` before reading the body,
-//!   reads at most the body limit, verifies, decodes, claims the delivery id, and answers
-//!   rejections itself with the status of hookbr-core's table. On success it puts the
-//!   [`Verified`] event in the request extensions and the bytes back as the payload, then settles
-//!   the claim from your handler's answer (2xx completes it and is sent as exactly `200`;
-//!   anything else, or a panic, releases it).
+//! * [`WebhookMiddleware`] drives hookbr-core's `Receiver` before your handler: the head checks
+//!   (any `Content-Encoding` but `identity`, an oversized `Content-Length`) before reading the
+//!   body, at most the body limit read, then `accept` (verify, decode, claim the delivery id).
+//!   The core's `Answer` — an acknowledgement (stored, duplicate, handshake) or a refusal — is
+//!   sent with the status of its one table. On success the [`Verified`] event goes into the
+//!   request extensions and the bytes back as the payload, and the core settles the claim from
+//!   your handler's answer (`Pending::run`: 2xx completes it and is sent as exactly `200`;
+//!   anything else, or a panic, releases it). Every response carries the request's `Outcome`
+//!   in its extensions (and a refusal its [`Rejection`]) for logging and metrics middleware.
 //! * [`Webhook<E>`] is the extractor your handler takes.
 //! * [`IntoServiceConfig::configure`] mounts [`Webhooks`] (the providers' endpoints) in a few
 //!   lines.

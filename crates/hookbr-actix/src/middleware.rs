@@ -13,8 +13,10 @@ use actix_web::{
 };
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
+#[cfg(feature = "tracing")]
+use hookbr_core::Outcome;
 use hookbr_core::{
-    Answer, Outcome, Receiver, Rejection, RejectionKind, Request as CoreRequest, verify::Verify,
+    Answer, Handled, Receiver, Rejection, RejectionKind, Request as CoreRequest, verify::Verify,
 };
 
 use crate::{ActixHeaders, error::answer_response};
@@ -172,30 +174,28 @@ where
             request.extensions_mut().insert(verified);
             let http_request = request.request().clone();
             request.set_payload(Payload::from(body));
-            let (finish, result) = pending
+            match pending
                 .run(
                     || service.call(request),
-                    |response| response.status().as_u16(),
+                    |answered| answered.status().as_u16(),
                 )
-                .await;
-            match result {
-                Some(Ok(mut response)) => {
-                    if let Ok(status) = StatusCode::from_u16(finish.status()) {
-                        *response.response_mut().status_mut() = status;
+                .await
+            {
+                Handled::Response {
+                    response: mut answered,
+                    status,
+                    outcome,
+                } => {
+                    if let Ok(status) = StatusCode::from_u16(status) {
+                        *answered.response_mut().status_mut() = status;
                     }
-                    response
-                        .response_mut()
-                        .extensions_mut()
-                        .insert(finish.outcome());
-                    Ok(response.map_into_left_body())
+                    answered.response_mut().extensions_mut().insert(outcome);
+                    Ok(answered.map_into_left_body())
                 }
-                Some(Err(error)) => Err(error),
-                None => {
-                    let failed = finish.replacement().cloned();
-                    let failed =
-                        failed.unwrap_or_else(|| Rejection::from(RejectionKind::HandlerFailed));
-                    let response = answer_response(failed.into());
-                    Ok(ServiceResponse::new(http_request, response).map_into_right_body())
+                Handled::Error(error) => Err(error),
+                Handled::Panicked(failed) => {
+                    let answered = answer_response(failed);
+                    Ok(ServiceResponse::new(http_request, answered).map_into_right_body())
                 }
             }
         };
@@ -205,8 +205,8 @@ where
             future,
             |result: &Result<Self::Response, Error>| {
                 let response = result.as_ref().ok()?;
-                let outcome = response.response().extensions().get::<Outcome>().copied();
-                Some((response.status().as_u16(), outcome?))
+                let outcome = *response.response().extensions().get::<Outcome>()?;
+                Some((response.status().as_u16(), outcome))
             },
         );
         Box::pin(future)

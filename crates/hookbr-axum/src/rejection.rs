@@ -2,23 +2,18 @@ use axum::{
     body::Body,
     response::{IntoResponse, Response},
 };
-use hookbr_core::{Answer, Outcome, Rejection};
-use hookbr_tower::{AnswerResponse, DefaultAnswerResponse};
+use hookbr_core::{Answer, Rejection};
+use hookbr_tower::{DefaultAnswerResponse, respond};
 
 /// A [`Rejection`] as an axum response: its status, its headers (`Hookbr-Duplicate`, `Allow`)
-/// and the small JSON body of hookbr-core, with the rejection in the response extensions.
+/// and the small JSON body of hookbr-core, with the rejection and its
+/// [`Outcome`](hookbr_core::Outcome) in the response extensions.
 #[derive(Debug, Clone)]
 pub struct Rejected(pub Rejection);
 
 impl IntoResponse for Rejected {
     fn into_response(self) -> Response {
-        let answer = Answer::Refused(self.0);
-        let mut response: Response<Body> = DefaultAnswerResponse.answer_response(&answer);
-        response.extensions_mut().insert(Outcome::from(&answer));
-        if let Answer::Refused(rejection) = answer {
-            response.extensions_mut().insert(rejection);
-        }
-        response
+        respond::<Body, _>(&DefaultAnswerResponse, Answer::Refused(self.0))
     }
 }
 

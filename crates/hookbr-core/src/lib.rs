@@ -1,6 +1,7 @@
 //! hookbr-core: receive the webhooks of BonifiQ, Foody Delivery, iSET and Grafeno safely.
 //!
-//! This crate is the sans-IO heart of hookbr: no web framework, no runtime. It holds
+//! This crate is the sans-IO heart of hookbr: no web framework, no runtime, no network (only
+//! [`reference`](mod@reference) reads an environment variable or a file, for configuration). It holds
 //!
 //! * typed events per provider ([`bonifiq`], [`foody`], [`iset`], [`grafeno`]) under one
 //!   [`WebhookEvent`] enum, open to kinds and fields the providers add later;
@@ -111,7 +112,7 @@ pub use event::{Endpoint, FromWebhookEvent, Settlement, Verified, WebhookEvent};
 #[doc(inline)]
 pub use inbox::{DecodeRecordError, Inbox, InboxRecord, InboxRow, Inserted};
 #[doc(inline)]
-pub use pipeline::{Accepted, Finish, HandlerOutcome, Pending, Receiver, ReceiverBuilder};
+pub use pipeline::{Accepted, Finish, Handled, HandlerOutcome, Pending, Receiver, ReceiverBuilder};
 #[cfg(feature = "bonifiq")]
 #[doc(inline)]
 pub use providers::bonifiq;

@@ -521,6 +521,26 @@ pub enum HandlerOutcome {
     Panicked,
 }
 
+/// What [`Pending::run`] did with the application's handler, with the claim already settled.
+#[derive(Debug)]
+#[must_use]
+pub enum Handled<R, E> {
+    /// The handler answered: send `response` with `status` (exactly `200` for a 2xx unless
+    /// [`ReceiverBuilder::exact_200`] is off) and `outcome` in its extensions.
+    Response {
+        /// The handler's response.
+        response: R,
+        /// The status to send it with.
+        status: u16,
+        /// [`Outcome::Processed`], or [`Outcome::HandlerFailed`] for a non-2xx status.
+        outcome: Outcome,
+    },
+    /// The handler returned an error (the claim is released): pass it on.
+    Error(E),
+    /// The handler panicked (the claim is released): send this answer, the `500` refusal.
+    Panicked(Answer),
+}
+
 /// What to answer once the handler has run ([`Pending::finish`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
@@ -607,17 +627,14 @@ impl<V> Pending<V> {
         }
     }
 
-    /// Runs the application's handler — `call` starts it, `status` reads the status of its
-    /// response — catching a panic in either, then [`finish`](Self::finish)es.
-    ///
-    /// Returns what to answer, and the handler's own result: `None` after a panic, when
-    /// [`Finish::replacement`] is the answer to send. Adapters set [`Finish::status`] on a
-    /// response and pass an error on.
+    /// Runs the application's handler — `call` starts it — catching a panic in the call or in
+    /// the future it returns, then [`finish`](Self::finish)es by what it did (`status` reads
+    /// the status of its response).
     pub async fn run<F, R, E>(
         self,
         call: impl FnOnce() -> F,
         status: impl FnOnce(&R) -> u16,
-    ) -> (Finish, Option<Result<R, E>>)
+    ) -> Handled<R, E>
     where
         F: Future<Output = Result<R, E>>,
     {
@@ -631,12 +648,27 @@ impl<V> Pending<V> {
                 .ok(),
             Err(_) => None,
         };
-        let handler = match &result {
-            Some(Ok(response)) => HandlerOutcome::Status(status(response)),
-            Some(Err(_)) => HandlerOutcome::Error,
-            None => HandlerOutcome::Panicked,
-        };
-        (self.finish(handler).await, result)
+        match result {
+            Some(Ok(response)) => {
+                let finish = self.finish(HandlerOutcome::Status(status(&response))).await;
+                Handled::Response {
+                    response,
+                    status: finish.status,
+                    outcome: finish.outcome,
+                }
+            }
+            Some(Err(error)) => {
+                let _ = self.finish(HandlerOutcome::Error).await;
+                Handled::Error(error)
+            }
+            None => {
+                let finish = self.finish(HandlerOutcome::Panicked).await;
+                let failed = finish
+                    .replacement
+                    .unwrap_or_else(|| RejectionKind::HandlerFailed.into());
+                Handled::Panicked(failed.into())
+            }
+        }
     }
 
     /// Completes (`succeeded`) or releases the claim.
@@ -749,6 +781,48 @@ mod tests {
         assert_eq!((done.status(), done.outcome()), (200, Outcome::Processed));
         let copy = accept(&receiver).unwrap_err();
         assert_eq!(copy.ack(), Some(Ack::Duplicate));
+    }
+
+    #[test]
+    fn run_catches_panics_and_settles() {
+        let receiver = Arc::new(receiver());
+        let run = |handler: u8| {
+            let (_, pending) = accept(&receiver).unwrap().into_parts();
+            futures_executor::block_on(pending.run(
+                || {
+                    assert!(handler != 0, "panics when called");
+                    async move {
+                        match handler {
+                            1 => panic!("panics while awaited"),
+                            2 => Err("the handler's error"),
+                            _ => Ok(201_u16),
+                        }
+                    }
+                },
+                |status| *status,
+            ))
+        };
+        for panicking in [0, 1] {
+            let Handled::Panicked(answer) = run(panicking) else {
+                panic!("a panic is caught");
+            };
+            assert_eq!(
+                (answer.status(), answer.category()),
+                (500, "handler_failed")
+            );
+        }
+        assert!(matches!(run(2), Handled::Error("the handler's error")));
+        // Every failure released the claim: this copy runs, and its 201 is sent as 200.
+        let Handled::Response {
+            response,
+            status,
+            outcome,
+        } = run(3)
+        else {
+            panic!("answered");
+        };
+        assert_eq!((response, status, outcome), (201, 200, Outcome::Processed));
+        assert_eq!(accept(&receiver).unwrap_err().ack(), Some(Ack::Duplicate));
     }
 
     #[test]

@@ -141,11 +141,7 @@ impl Rejection {
     /// The response body: `{"status":<code>,"error":"<category>"}`.
     #[must_use]
     pub fn body_text(&self) -> String {
-        format!(
-            r#"{{"status":{},"error":"{}"}}"#,
-            self.status(),
-            self.category()
-        )
+        body_text(self.status(), self.category())
     }
 
     /// The `Content-Type` of [`body_text`](Self::body_text).
@@ -204,6 +200,10 @@ impl fmt::Display for Rejection {
 }
 
 impl std::error::Error for Rejection {}
+
+fn body_text(status: u16, category: &str) -> String {
+    format!(r#"{{"status":{status},"error":"{category}"}}"#)
+}
 
 /// The provider is told the delivery succeeded, without the application's handler running
 /// now: it is stored for the workers, already processed, or a handshake. See the module docs.
@@ -304,11 +304,18 @@ impl Answer {
     /// acknowledgements, whose "error" names what happened).
     #[must_use]
     pub fn body_text(&self) -> String {
-        format!(
-            r#"{{"status":{},"error":"{}"}}"#,
-            self.status(),
-            self.category()
-        )
+        body_text(self.status(), self.category())
+    }
+
+    /// What adapters put in the response extensions: the request's [`Outcome`], and the
+    /// [`Rejection`] of a refusal.
+    #[must_use]
+    pub fn into_extensions(self) -> (Outcome, Option<Rejection>) {
+        let outcome = Outcome::from(&self);
+        match self {
+            Self::Ack(_) => (outcome, None),
+            Self::Refused(rejection) => (outcome, Some(rejection)),
+        }
     }
 
     /// Extra response headers: `Hookbr-Duplicate: true` for duplicates, `Allow` for 405.

@@ -54,7 +54,7 @@ pub fn record_answer(span: &Span, status: u16, outcome: Outcome, latency: Durati
     match outcome {
         Outcome::Processed => {}
         Outcome::Acknowledged(ack) => {
-            tracing::event!(target: "hookbr::rejection", parent: span, Level::TRACE, status, outcome = ack.category(), "acknowledged without the handler");
+            tracing::event!(target: "hookbr::rejection", parent: span, Level::TRACE, status, category = ack.category(), "acknowledged without the handler");
         }
         Outcome::Rejected { category, reason } => {
             span.record("reason", reason);

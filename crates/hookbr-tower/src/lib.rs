@@ -74,5 +74,5 @@ pub use future::ResponseFuture;
 pub use headers::HttpHeaders;
 pub use hookbr_core::{Answer, Outcome, Rejection, Verified};
 pub use layer::WebhookLayer;
-pub use response::{AnswerResponse, DefaultAnswerResponse};
+pub use response::{AnswerResponse, DefaultAnswerResponse, respond};
 pub use service::WebhookService;

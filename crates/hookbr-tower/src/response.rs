@@ -56,3 +56,16 @@ impl<B: From<Bytes>> AnswerResponse<B> for DefaultAnswerResponse {
         response
     }
 }
+
+/// The pipeline's own [`Answer`] as a response built by `strategy`, with the request's
+/// [`Outcome`](hookbr_core::Outcome) (and a refusal's [`Rejection`]) in its extensions, as
+/// the layer sends it.
+pub fn respond<B, R: AnswerResponse<B>>(strategy: &R, answer: Answer) -> Response<B> {
+    let mut response = strategy.answer_response(&answer);
+    let (outcome, rejection) = answer.into_extensions();
+    response.extensions_mut().insert(outcome);
+    if let Some(rejection) = rejection {
+        response.extensions_mut().insert(rejection);
+    }
+    response
+}

@@ -5,15 +5,13 @@ use std::{
 };
 
 use bytes::Bytes;
-use hookbr_core::{
-    Answer, Outcome, Receiver, Rejection, RejectionKind, Request as CoreRequest, verify::Verify,
-};
+use hookbr_core::{Handled, Receiver, RejectionKind, Request as CoreRequest, verify::Verify};
 use http::{Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use tower_service::Service;
 
-use crate::{AnswerResponse, HttpHeaders, ResponseFuture};
+use crate::{AnswerResponse, HttpHeaders, ResponseFuture, respond};
 
 /// The service built by [`WebhookLayer`](crate::WebhookLayer).
 pub struct WebhookService<S, V, R> {
@@ -99,22 +97,11 @@ where
             future,
             |result: &Result<Response<ResBody>, S::Error>| {
                 let response = result.as_ref().ok()?;
-                let outcome = response.extensions().get::<Outcome>().copied();
-                Some((response.status().as_u16(), outcome?))
+                Some((response.status().as_u16(), *response.extensions().get()?))
             },
         );
         ResponseFuture::new(Box::pin(future))
     }
-}
-
-/// The pipeline's own answer as a response, with the outcome (and a refusal) in its extensions.
-fn answer<B, R: AnswerResponse<B>>(response: &R, answer: Answer) -> Response<B> {
-    let mut answered = response.answer_response(&answer);
-    answered.extensions_mut().insert(Outcome::from(&answer));
-    if let Answer::Refused(rejection) = answer {
-        answered.extensions_mut().insert(rejection);
-    }
-    answered
 }
 
 async fn handle<S, V, R, ReqBody, ResBody>(
@@ -141,42 +128,41 @@ where
         .with_target(target)
         .with_headers(&headers);
     if let Err(rejection) = receiver.check_head(&head) {
-        return Ok(answer(&response, rejection.into()));
+        return Ok(respond(&response, rejection.into()));
     }
     let bytes = match Limited::new(body, receiver.body_limit()).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.is::<LengthLimitError>() => {
-            return Ok(answer(&response, receiver.too_large().into()));
+            return Ok(respond(&response, receiver.too_large().into()));
         }
-        Err(_) => return Ok(answer(&response, RejectionKind::UnreadableBody.into())),
+        Err(_) => return Ok(respond(&response, RejectionKind::UnreadableBody.into())),
     };
     let accepted = match receiver.clone().accept(&head.with_body(&bytes)).await {
         Ok(accepted) => accepted,
-        Err(refused) => return Ok(answer(&response, refused)),
+        Err(refused) => return Ok(respond(&response, refused)),
     };
 
     let (verified, pending) = accepted.into_parts();
     let mut request = Request::from_parts(parts, ReqBody::from(bytes));
     request.extensions_mut().insert(verified);
-    let (finish, result) = pending
+    match pending
         .run(
             || inner.call(request),
             |answered| answered.status().as_u16(),
         )
-        .await;
-    match result {
-        Some(Ok(mut answered)) => {
-            *answered.status_mut() =
-                StatusCode::from_u16(finish.status()).unwrap_or(answered.status());
-            answered.extensions_mut().insert(finish.outcome());
+        .await
+    {
+        Handled::Response {
+            response: mut answered,
+            status,
+            outcome,
+        } => {
+            *answered.status_mut() = StatusCode::from_u16(status).unwrap_or(answered.status());
+            answered.extensions_mut().insert(outcome);
             Ok(answered)
         }
-        Some(Err(error)) => Err(error),
-        None => {
-            let failed = finish.replacement().cloned();
-            let failed = failed.unwrap_or_else(|| Rejection::from(RejectionKind::HandlerFailed));
-            Ok(answer(&response, failed.into()))
-        }
+        Handled::Error(error) => Err(error),
+        Handled::Panicked(failed) => Ok(respond(&response, failed)),
     }
 }
 
@@ -188,7 +174,7 @@ mod tests {
     };
 
     use hookbr_core::{
-        Endpoint, Secret, Verified,
+        Endpoint, Rejection, Secret, Verified,
         testkit::{self, TestDelivery},
         verify::HeaderSecretVerifier,
     };
