@@ -16,7 +16,7 @@ use futures_util::StreamExt as _;
 #[cfg(feature = "tracing")]
 use hookbr_core::Outcome;
 use hookbr_core::{
-    Answer, Handled, Receiver, Rejection, RejectionKind, Request as CoreRequest, verify::Verify,
+    Answer, Receiver, Rejection, RejectionKind, Request as CoreRequest, verify::Verify,
 };
 
 use crate::{ActixHeaders, error::answer_response};
@@ -174,30 +174,22 @@ where
             request.extensions_mut().insert(verified);
             let http_request = request.request().clone();
             request.set_payload(Payload::from(body));
-            match pending
-                .run(
-                    || service.call(request),
-                    |answered| answered.status().as_u16(),
-                )
+            pending
+                .run(|| service.call(request), |sent| sent.status().as_u16())
                 .await
-            {
-                Handled::Response {
-                    response: mut answered,
-                    status,
-                    outcome,
-                } => {
-                    if let Ok(status) = StatusCode::from_u16(status) {
-                        *answered.response_mut().status_mut() = status;
-                    }
-                    answered.response_mut().extensions_mut().insert(outcome);
-                    Ok(answered.map_into_left_body())
-                }
-                Handled::Error(error) => Err(error),
-                Handled::Panicked(failed) => {
-                    let answered = answer_response(failed);
-                    Ok(ServiceResponse::new(http_request, answered).map_into_right_body())
-                }
-            }
+                .into_result(
+                    |mut sent, status, outcome| {
+                        if let Ok(status) = StatusCode::from_u16(status) {
+                            *sent.response_mut().status_mut() = status;
+                        }
+                        sent.response_mut().extensions_mut().insert(outcome);
+                        sent.map_into_left_body()
+                    },
+                    |failed| {
+                        ServiceResponse::new(http_request, answer_response(failed))
+                            .map_into_right_body()
+                    },
+                )
         };
         #[cfg(feature = "tracing")]
         let future = hookbr_core::trace::in_delivery_span(

@@ -541,6 +541,31 @@ pub enum Handled<R, E> {
     Panicked(Answer),
 }
 
+impl<R, E> Handled<R, E> {
+    /// The adapter's result: `send` turns the handler's response, its status and outcome into
+    /// what the adapter returns; `answer` does so for the `500` answer of a panic; an error is
+    /// passed on.
+    ///
+    /// # Errors
+    ///
+    /// The handler's own error.
+    pub fn into_result<T>(
+        self,
+        send: impl FnOnce(R, u16, Outcome) -> T,
+        answer: impl FnOnce(Answer) -> T,
+    ) -> Result<T, E> {
+        match self {
+            Self::Response {
+                response,
+                status,
+                outcome,
+            } => Ok(send(response, status, outcome)),
+            Self::Error(error) => Err(error),
+            Self::Panicked(failed) => Ok(answer(failed)),
+        }
+    }
+}
+
 /// What to answer once the handler has run ([`Pending::finish`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]

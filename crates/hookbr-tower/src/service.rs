@@ -5,7 +5,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use hookbr_core::{Handled, Receiver, RejectionKind, Request as CoreRequest, verify::Verify};
+use hookbr_core::{Receiver, RejectionKind, Request as CoreRequest, verify::Verify};
 use http::{Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
@@ -145,25 +145,17 @@ where
     let (verified, pending) = accepted.into_parts();
     let mut request = Request::from_parts(parts, ReqBody::from(bytes));
     request.extensions_mut().insert(verified);
-    match pending
-        .run(
-            || inner.call(request),
-            |answered| answered.status().as_u16(),
-        )
+    pending
+        .run(|| inner.call(request), |sent| sent.status().as_u16())
         .await
-    {
-        Handled::Response {
-            response: mut answered,
-            status,
-            outcome,
-        } => {
-            *answered.status_mut() = StatusCode::from_u16(status).unwrap_or(answered.status());
-            answered.extensions_mut().insert(outcome);
-            Ok(answered)
-        }
-        Handled::Error(error) => Err(error),
-        Handled::Panicked(failed) => Ok(respond(&response, failed)),
-    }
+        .into_result(
+            |mut sent, status, outcome| {
+                *sent.status_mut() = StatusCode::from_u16(status).unwrap_or(sent.status());
+                sent.extensions_mut().insert(outcome);
+                sent
+            },
+            |failed| respond(&response, failed),
+        )
 }
 
 #[cfg(test)]
