@@ -42,15 +42,8 @@ impl Dispatcher {
     pub(crate) async fn direct(&self, endpoint: &str, verified: &Verified) -> Result<(), String> {
         let id = verified.delivery_id();
         let label = verified.matched_key().to_string();
-        let processed = Processed {
-            endpoint,
-            delivery_id: id.as_str(),
-            key: id.key(),
-            matched_key: &label,
-            received_at_ms: now_ms(),
-            attempt: 1,
-            event: verified.event(),
-        };
+        let (delivery_id, key, event) = (id.as_str(), id.key(), verified.event());
+        let processed = Processed::new(endpoint, delivery_id, key, &label, now_ms(), 1, event);
         self.deliver(&processed).await
     }
 
@@ -66,15 +59,15 @@ impl Dispatcher {
             );
         }
         let record = &row.record;
-        let processed = Processed {
-            endpoint: &record.endpoint,
-            delivery_id: &record.delivery_id,
-            key: record.key,
-            matched_key: &record.matched_key,
-            received_at_ms: record.received_at_ms,
-            attempt: row.attempts,
-            event: &delivered.event,
-        };
+        let processed = Processed::new(
+            &record.endpoint,
+            &record.delivery_id,
+            record.key,
+            &record.matched_key,
+            record.received_at_ms,
+            row.attempts,
+            &delivered.event,
+        );
         let result = self.deliver(&processed).await;
         let dead = result.is_err() && row.attempts >= self.max_attempts;
         self.observer.attempt(

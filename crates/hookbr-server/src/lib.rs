@@ -34,12 +34,20 @@
 //!
 //! # Logs and metrics
 //!
-//! Logs go through `tracing`; the embedding program installs the subscriber. Targets: `hookbr`
-//! (service messages), `hookbr::delivery` (one span per request, from hookbr-tower),
-//! `hookbr::rejection` (one event per refused delivery), `hookbr::worker` (each attempt). Bodies
-//! are logged only with `[server] log_bodies = true`, with Foody's token redacted. Metrics go
-//! through the `metrics` crate: the server installs a Prometheus recorder once per process and
-//! serves it at the admin listener's `/metrics` (names in the README).
+//! Logs go through `tracing`; the embedding program installs the subscriber. Targets:
+//!
+//! * `hookbr`: service messages (INFO), dead-lettering included;
+//! * `hookbr::delivery`: one span per request (from hookbr-tower), and a WARN event when the
+//!   sinks failed inside a request (direct mode);
+//! * `hookbr::rejection` (from hookbr-tower): one DEBUG event per refused delivery or failed
+//!   handler, one TRACE event per delivery acknowledged without the sinks (stored, duplicate,
+//!   handshake);
+//! * `hookbr::worker`: each attempt at the sinks, in both modes (INFO when delivered, WARN when
+//!   a sink failed), and, only with `[server] log_bodies = true`, each stored body at INFO as
+//!   the worker takes it (Foody's token redacted).
+//!
+//! Metrics go through the `metrics` crate: the server installs a Prometheus recorder once per
+//! process and serves it at the admin listener's `/metrics` (names in the README).
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::indexing_slicing))]
 

@@ -189,6 +189,22 @@ pub(crate) struct Route {
     pub(crate) provider: &'static str,
 }
 
+/// The one outcome taxonomy, put in the extensions by hookbr-tower; a response without it (one
+/// the layer did not answer) is told by its status: 2xx processed, anything else a failure.
+fn outcome_of(response: &Response) -> Outcome {
+    response
+        .extensions()
+        .get::<Outcome>()
+        .copied()
+        .unwrap_or_else(|| {
+            if response.status().is_success() {
+                Outcome::Processed
+            } else {
+                Outcome::HandlerFailed
+            }
+        })
+}
+
 /// axum middleware around one webhook route: a span per delivery, metrics, the recent log.
 pub(crate) async fn record(State(route): State<Route>, request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -205,24 +221,20 @@ pub(crate) async fn record(State(route): State<Route>, request: Request, next: N
     let response = next.run(request).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    // The one outcome taxonomy, put in the extensions by hookbr-tower.
-    let outcome = response
-        .extensions()
-        .get::<Outcome>()
-        .copied()
-        .unwrap_or(Outcome::HandlerFailed);
+    let outcome = outcome_of(&response);
     let provider = route.provider.to_owned();
     match outcome {
-        Outcome::Processed | Outcome::Acknowledged(Ack::Stored) => {
-            metrics::counter!("hookbr_deliveries_accepted_total", "provider" => provider.clone())
-                .increment(1);
-        }
         Outcome::Acknowledged(Ack::Duplicate) => {
             metrics::counter!("hookbr_deliveries_duplicate_total", "provider" => provider.clone())
                 .increment(1);
         }
-        Outcome::Acknowledged(_) => {
+        Outcome::Acknowledged(Ack::Handshake) => {
             metrics::counter!("hookbr_deliveries_handshake_total", "provider" => provider.clone())
+                .increment(1);
+        }
+        // Processed, stored, and an acknowledgement this version does not know yet.
+        Outcome::Processed | Outcome::Acknowledged(_) => {
+            metrics::counter!("hookbr_deliveries_accepted_total", "provider" => provider.clone())
                 .increment(1);
         }
         _ => {
@@ -252,4 +264,41 @@ pub(crate) async fn record(State(route): State<Route>, request: Request, next: N
         micros,
     });
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{body::Body, http::StatusCode};
+
+    use super::*;
+
+    fn response(status: StatusCode, outcome: Option<Outcome>) -> Response {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = status;
+        if let Some(outcome) = outcome {
+            response.extensions_mut().insert(outcome);
+        }
+        response
+    }
+
+    #[test]
+    fn the_extension_decides_the_outcome() {
+        let duplicate = Outcome::Acknowledged(Ack::Duplicate);
+        assert_eq!(
+            outcome_of(&response(StatusCode::OK, Some(duplicate))),
+            duplicate
+        );
+    }
+
+    #[test]
+    fn without_the_extension_the_status_decides() {
+        assert_eq!(
+            outcome_of(&response(StatusCode::OK, None)),
+            Outcome::Processed
+        );
+        assert_eq!(
+            outcome_of(&response(StatusCode::INTERNAL_SERVER_ERROR, None)),
+            Outcome::HandlerFailed
+        );
+    }
 }

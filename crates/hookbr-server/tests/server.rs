@@ -139,6 +139,18 @@ async fn messages_for(state: &AppState, id: &str) -> Vec<Value> {
     }
 }
 
+/// A server started with `inbox` from a configuration in a fresh directory (kept alive by the
+/// returned guard), and the application it forwards to.
+async fn start(inbox: &str) -> (tempfile::TempDir, Server, Arc<AppState>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (sink_url, app) = app().await;
+    let server = ServerBuilder::new(config(dir.path(), inbox, &sink_url))
+        .start()
+        .await
+        .unwrap();
+    (dir, server, app)
+}
+
 fn uuid_of(delivery: &TestDelivery) -> String {
     let body: Value = serde_json::from_slice(&delivery.body).unwrap();
     body["Uuid"].as_str().unwrap().to_owned()
@@ -146,12 +158,7 @@ fn uuid_of(delivery: &TestDelivery) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbox_mode_stores_then_forwards_a_signed_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let (sink_url, app) = app().await;
-    let server = ServerBuilder::new(config(dir.path(), "sqlite:inbox.sqlite3", &sink_url))
-        .start()
-        .await
-        .unwrap();
+    let (dir, server, app) = start("sqlite:inbox.sqlite3").await;
     assert_ne!(server.addr().port(), 0);
     assert!(server.inbox().is_some());
     assert!(dir.path().join("inbox.sqlite3").exists());
@@ -198,12 +205,7 @@ async fn inbox_mode_stores_then_forwards_a_signed_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_mode_answers_500_when_a_sink_fails_and_processes_the_retry() {
-    let dir = tempfile::tempdir().unwrap();
-    let (sink_url, app) = app().await;
-    let server = ServerBuilder::new(config(dir.path(), "none", &sink_url))
-        .start()
-        .await
-        .unwrap();
+    let (_dir, server, app) = start("none").await;
     assert!(server.inbox().is_none());
     let delivery = testkit::bonifiq_point_add(BONIFIQ_SECRET);
     let id = uuid_of(&delivery);

@@ -161,43 +161,67 @@ async fn list(State(admin): State<Admin>, uri: Uri) -> Response {
     .into_response()
 }
 
-async fn detail(State(admin): State<Admin>, Path(id): Path<i64>) -> Response {
-    let Some(inbox) = &admin.inbox else {
-        return (StatusCode::NOT_FOUND, "no inbox").into_response();
-    };
-    match inbox.get(id).await {
-        Ok(Some(row)) => pages::detail(&pages::DetailPage {
+/// Why a page about one row cannot be answered.
+enum Unavailable {
+    /// Direct mode: there is no inbox (`404`).
+    NoInbox,
+    /// The inbox failed (`503`).
+    Failed(String),
+}
+
+impl Unavailable {
+    fn failed(error: impl std::fmt::Display) -> Self {
+        Self::Failed(error.to_string())
+    }
+}
+
+impl IntoResponse for Unavailable {
+    fn into_response(self) -> Response {
+        match self {
+            Self::NoInbox => (StatusCode::NOT_FOUND, "no inbox").into_response(),
+            Self::Failed(error) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the inbox failed: {error}"),
+            )
+                .into_response(),
+        }
+    }
+}
+
+impl Admin {
+    fn inbox(&self) -> Result<&dyn Inbox, Unavailable> {
+        self.inbox.as_deref().ok_or(Unavailable::NoInbox)
+    }
+}
+
+async fn detail(State(admin): State<Admin>, Path(id): Path<i64>) -> Result<Response, Unavailable> {
+    let row = admin.inbox()?.get(id).await.map_err(Unavailable::failed)?;
+    Ok(match row {
+        Some(row) => pages::detail(&pages::DetailPage {
             decoded: row.record.decode(),
             attempts: admin.observer.attempts(row.id),
             row: RowDetail::new(&row),
         })
         .into_response(),
-        Ok(None) => (StatusCode::NOT_FOUND, pages::not_found()).into_response(),
-        Err(error) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the inbox failed: {error}"),
-        )
-            .into_response(),
-    }
+        None => (StatusCode::NOT_FOUND, pages::not_found()).into_response(),
+    })
 }
 
-async fn replay(State(admin): State<Admin>, Path(id): Path<i64>) -> Response {
-    let Some(inbox) = &admin.inbox else {
-        return (StatusCode::NOT_FOUND, "no inbox").into_response();
-    };
-    match inbox.replay(id).await {
-        Ok(true) => Redirect::to(&format!("/deliveries/{id}")).into_response(),
-        Ok(false) => (
+async fn replay(State(admin): State<Admin>, Path(id): Path<i64>) -> Result<Response, Unavailable> {
+    let replayed = admin
+        .inbox()?
+        .replay(id)
+        .await
+        .map_err(Unavailable::failed)?;
+    Ok(if replayed {
+        Redirect::to(&format!("/deliveries/{id}")).into_response()
+    } else {
+        (
             StatusCode::CONFLICT,
             "not dead-lettered (already replayed?)",
         )
-            .into_response(),
-        Err(error) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the inbox failed: {error}"),
-        )
-            .into_response(),
-    }
+            .into_response()
+    })
 }
 
 async fn metrics_text(State(admin): State<Admin>) -> Response {

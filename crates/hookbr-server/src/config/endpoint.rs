@@ -59,26 +59,38 @@ fn only_for(key: &str, option: &str, present: bool, provider: Provider) -> Resul
     }
 }
 
+/// A non-empty list of references (`{key}.{field}`), each resolved by `resolve` with its item
+/// name (`{key}.{field}[i]`); `example` is said when the list is empty.
+fn references<T>(
+    key: &str,
+    field: &str,
+    values: &[String],
+    example: &str,
+    resolve: impl Fn(String, &str) -> Result<Labeled<T>, String>,
+) -> Result<Vec<Labeled<T>>, String> {
+    if values.is_empty() {
+        return Err(problem(
+            format!("{key}.{field}"),
+            format!("needs at least one {example}"),
+        ));
+    }
+    values
+        .iter()
+        .enumerate()
+        .map(|(index, value)| resolve(format!("{key}.{field}[{index}]"), value))
+        .collect()
+}
+
 fn secrets(
     key: &str,
     field: &str,
     values: &[String],
     base: &Path,
 ) -> Result<Vec<Labeled<Secret>>, String> {
-    if values.is_empty() {
-        return Err(problem(
-            format!("{key}.{field}"),
-            "needs at least one reference, e.g. [\"env:MY_SECRET\"] (more for rotation)",
-        ));
-    }
-    values
-        .iter()
-        .enumerate()
-        .map(|(index, value)| {
-            resolve_secret(&format!("{key}.{field}[{index}]"), value, base)
-                .map(|(secret, label)| (secret, Some(label)))
-        })
-        .collect()
+    let example = "reference, e.g. [\"env:MY_SECRET\"] (more for rotation)";
+    references(key, field, values, example, |item, value| {
+        resolve_secret(&item, value, base).map(|(secret, label)| (secret, Some(label)))
+    })
 }
 
 fn check_path(key: &str, path: &str) -> Result<(), String> {
@@ -165,29 +177,19 @@ fn public_keys(
     values: &[String],
     base: &Path,
 ) -> Result<Vec<Labeled<RsaPublicKey>>, String> {
-    if values.is_empty() {
-        return Err(problem(
-            format!("{key}.public_keys"),
-            "needs at least one PEM file, e.g. [\"file:grafeno_public.pem\"]",
-        ));
-    }
-    values
-        .iter()
-        .enumerate()
-        .map(|(index, value)| {
-            let item = format!("{key}.public_keys[{index}]");
-            let value = rebase_file(value, base);
-            if !is_reference(&value) {
-                return Err(problem(
-                    item,
-                    "expected file:PATH (or env:NAME holding the PEM)",
-                ));
-            }
-            let pem = resolve_value(&value).map_err(|message| problem(&item, message))?;
-            let public_key = RsaPublicKey::from_pem(&pem).map_err(|error| problem(&item, error))?;
-            Ok((public_key, Some(value)))
-        })
-        .collect()
+    let example = "PEM file, e.g. [\"file:grafeno_public.pem\"]";
+    references(key, "public_keys", values, example, |item, value| {
+        let value = rebase_file(value, base);
+        if !is_reference(&value) {
+            return Err(problem(
+                item,
+                "expected file:PATH (or env:NAME holding the PEM)",
+            ));
+        }
+        let pem = resolve_value(&value).map_err(|message| problem(&item, message))?;
+        let public_key = RsaPublicKey::from_pem(&pem).map_err(|error| problem(&item, error))?;
+        Ok((public_key, Some(value)))
+    })
 }
 
 fn algorithm(key: &str, text: Option<&str>) -> Result<RsaAlgorithm, String> {

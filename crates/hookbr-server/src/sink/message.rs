@@ -63,6 +63,30 @@ pub(crate) struct Processed<'a> {
     pub(crate) event: &'a WebhookEvent,
 }
 
+impl<'a> Processed<'a> {
+    /// Attempt `attempt` (from 1) of `event`, received on `endpoint` at `received_at_ms` with
+    /// the delivery id `delivery_id` (key `key`), authenticated by `matched_key`.
+    pub(crate) fn new(
+        endpoint: &'a str,
+        delivery_id: &'a str,
+        key: DedupKey,
+        matched_key: &'a str,
+        received_at_ms: i64,
+        attempt: u32,
+        event: &'a WebhookEvent,
+    ) -> Self {
+        Self {
+            endpoint,
+            delivery_id,
+            key,
+            matched_key,
+            received_at_ms,
+            attempt,
+            event,
+        }
+    }
+}
+
 impl Message {
     /// The normalized message for `processed`.
     pub(crate) fn new(processed: &Processed<'_>) -> Result<Self, String> {
@@ -113,15 +137,8 @@ mod tests {
 
     fn data(body: &[u8]) -> Value {
         let event = WebhookEvent::decode(Endpoint::Bonifiq, &Request::new(body)).unwrap();
-        let processed = Processed {
-            endpoint: "bonifiq",
-            delivery_id: "d1",
-            key: DedupKey::from_bytes([7; 16]),
-            matched_key: "#0 (env:S)",
-            received_at_ms: 0,
-            attempt: 2,
-            event: &event,
-        };
+        let key = DedupKey::from_bytes([7; 16]);
+        let processed = Processed::new("bonifiq", "d1", key, "#0 (env:S)", 0, 2, &event);
         let message = Message::new(&processed).unwrap();
         assert_eq!(message.id, format!("msg_{}", "07".repeat(16)));
         let json: Value = serde_json::from_slice(&message.body).unwrap();

@@ -10,8 +10,10 @@
 //! ```
 //!
 //! `known` is false for a kind hookbr has no type for, and for a documented kind whose payload
-//! did not fit its type; `drift` then says why (the field and position, never a value) and
-//! `event` carries the payload as received.
+//! did not fit its type; `drift` then says why (the field and position, never a value). `event`
+//! is the event with the provider's field names and without what authenticated it (Foody's
+//! `token`, Grafeno's `signature`): a typed payload re-encoded from its type, an untyped or
+//! drifted one as received. `hookbr init`'s template describes every field.
 //!
 //! The HTTP sink POSTs it signed the [Standard Webhooks](https://www.standardwebhooks.com/) way
 //! (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of
