@@ -85,12 +85,18 @@ impl TestDelivery {
             .map(|(_, value)| value.as_str())
     }
 
-    /// Sets (or replaces) a header.
-    #[must_use]
-    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+    /// Sets (or replaces) a header: any header `name` (case-insensitive) is removed, then
+    /// `name: value` is appended.
+    pub fn set_header(&mut self, name: &str, value: &str) {
         self.headers
             .retain(|(key, _)| !key.eq_ignore_ascii_case(name));
         self.headers.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// Sets (or replaces) a header, as [`set_header`](Self::set_header).
+    #[must_use]
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.set_header(name, value);
         self
     }
 

@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use hookbr_core::{Provider, iset::IsetKind, testkit};
+use hookbr_core::{Provider, testkit};
 
 use crate::{
     Error,
@@ -81,7 +81,7 @@ const FOODY: [(&str, &str); 9] = [
     ("canceled", "foody/status_canceled.json"),
 ];
 
-/// iSET kinds, in [`IsetKind::ALL`]'s order (the receiver picks the kind by URL: this only
+/// iSET kinds, in [`IsetKind::ALL`](hookbr_core::iset::IsetKind::ALL)'s order (the receiver picks the kind by URL: this only
 /// picks the body).
 const ISET: [(&str, &str); 7] = [
     ("order_upserted", "iset/order_upserted.json"),
@@ -135,13 +135,6 @@ pub fn kinds(provider: Provider) -> Vec<&'static str> {
     catalog(provider).iter().map(|(name, _)| *name).collect()
 }
 
-pub(crate) fn unknown_kind(provider: Provider, kind: &str) -> Error {
-    Error::new(format!(
-        "unknown {provider} kind {kind:?}: expected one of {}",
-        kinds(provider).join(", ")
-    ))
-}
-
 fn find_kind<'a>(
     provider: Provider,
     kind: Option<&str>,
@@ -156,7 +149,7 @@ fn find_kind<'a>(
             .iter()
             .find(|name| name.eq_ignore_ascii_case(kind.trim()))
             .copied()
-            .ok_or_else(|| unknown_kind(provider, kind)),
+            .ok_or_else(|| Error::unknown_kind(provider, kind, names)),
     }
 }
 
@@ -172,10 +165,7 @@ pub(crate) fn sample(provider: Provider, kind: Option<&str>) -> Result<Draft, Er
         .map(minify)
         .ok_or_else(|| Error::new(format!("internal error: no {provider} sample {kind:?}")))?;
     let iset_kind = match provider {
-        Provider::Iset => Some(
-            kind.parse::<IsetKind>()
-                .map_err(|_| unknown_kind(provider, kind))?,
-        ),
+        Provider::Iset => Some(template::iset_kind(kind)?),
         _ => None,
     };
     let mut draft = template::refresh(provider, iset_kind, text)?;
@@ -265,6 +255,8 @@ fn civil(secs: u64, nanos: u32, digits: usize, suffix: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use hookbr_core::iset::IsetKind;
+
     use super::*;
 
     #[test]

@@ -95,7 +95,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::{Tamper, kinds, outgoing::header, tamper::tamper};
+    use crate::{Tamper, kinds, tamper::tamper};
 
     const SECRET: &str = "bq-secret";
     const TOKEN: &str = "2b100082b90d4ad9b4fezzed960cf652";
@@ -223,7 +223,7 @@ mod tests {
             );
             assert_eq!(outgoing.wire.method, "POST");
             assert_eq!(
-                header(&outgoing, "content-type"),
+                outgoing.wire.header("content-type"),
                 Some("application/json"),
                 "{provider} {kind}"
             );
@@ -271,7 +271,7 @@ mod tests {
             &credentials(Provider::Bonifiq),
         )
         .unwrap();
-        assert_eq!(header(&bonifiq, "X-Loyalty-Secret"), Some(SECRET));
+        assert_eq!(bonifiq.wire.header("X-Loyalty-Secret"), Some(SECRET));
         let text = String::from_utf8(bonifiq.wire.body.clone()).unwrap();
         assert!(text.starts_with(r#"{"Uuid":""#), "{text}");
         assert!(text.contains(r#""Topic":0,"TopicName":"Point_Add","Payload":{"Points":200"#));
@@ -284,8 +284,8 @@ mod tests {
             ..Credentials::default()
         };
         let bonifiq = build(Provider::Bonifiq, None, None, &custom_header).unwrap();
-        assert_eq!(header(&bonifiq, "X-Minha-Chave"), Some(SECRET));
-        assert_eq!(header(&bonifiq, "X-Loyalty-Secret"), None);
+        assert_eq!(bonifiq.wire.header("X-Minha-Chave"), Some(SECRET));
+        assert_eq!(bonifiq.wire.header("X-Loyalty-Secret"), None);
 
         let foody = build(Provider::Foody, None, None, &credentials(Provider::Foody)).unwrap();
         let value: serde_json::Value = serde_json::from_slice(&foody.wire.body).unwrap();
@@ -310,9 +310,12 @@ mod tests {
         };
         let mut iset = build(Provider::Iset, None, None, &in_header).unwrap();
         assert!(iset.query().is_empty());
-        assert_eq!(header(&iset, "x-iset-secret"), Some("iset-header-secret"));
+        assert_eq!(
+            iset.wire.header("x-iset-secret"),
+            Some("iset-header-secret")
+        );
         tamper(&mut iset, Tamper::Header);
-        assert_eq!(header(&iset, "x-iset-secret"), None);
+        assert_eq!(iset.wire.header("x-iset-secret"), None);
 
         let grafeno = build(
             Provider::Grafeno,
@@ -321,7 +324,7 @@ mod tests {
             &credentials(Provider::Grafeno),
         )
         .unwrap();
-        let unique_key = header(&grafeno, "x-unique-key").unwrap();
+        let unique_key = grafeno.wire.header("x-unique-key").unwrap();
         assert_eq!(grafeno.delivery_id, unique_key);
         let (_, change) = hookbr_core::grafeno::split_unique_key(unique_key).unwrap();
         assert_eq!(change, "approved");
@@ -385,7 +388,7 @@ mod tests {
         assert_ne!(grafeno.delivery_id, before);
         assert_eq!(
             Some(grafeno.delivery_id.as_str()),
-            header(&grafeno, "x-unique-key")
+            grafeno.wire.header("x-unique-key")
         );
         assert!(grafeno.delivery_id.ends_with("-approved"));
     }
@@ -528,7 +531,7 @@ mod tests {
         );
         assert_ne!(text, "pedido_id=1234&status=pago");
         assert_eq!(
-            header(&outgoing, "content-type"),
+            outgoing.wire.header("content-type"),
             Some("application/x-www-form-urlencoded")
         );
 

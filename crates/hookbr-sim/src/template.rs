@@ -6,7 +6,6 @@ use serde_json::value::RawValue;
 
 use crate::{
     Error,
-    catalog::unknown_kind,
     json::{json_string, refresh_string, replace, string_at, value_span},
     outgoing::Draft,
     random::random_number,
@@ -30,13 +29,18 @@ pub(crate) fn from_template(
         )));
     }
     let iset_kind = match (provider, kind) {
-        (Provider::Iset, Some(kind)) => Some(
-            kind.parse::<IsetKind>()
-                .map_err(|_| unknown_kind(provider, kind))?,
-        ),
+        (Provider::Iset, Some(kind)) => Some(iset_kind(kind)?),
         _ => None,
     };
     refresh(provider, iset_kind, text)
+}
+
+/// The iSET kind named `kind` (`--kind`).
+pub(crate) fn iset_kind(kind: &str) -> Result<IsetKind, Error> {
+    kind.parse::<IsetKind>().map_err(|_| {
+        let names = IsetKind::ALL.map(IsetKind::as_str);
+        Error::unknown_kind(Provider::Iset, kind, &names)
+    })
 }
 
 /// `text` with fresh ids: BonifiQ `Uuid`, Foody `uid`, iSET's entity id, Grafeno's `data.id` /
