@@ -237,6 +237,17 @@ pub fn fixture(path: &str) -> Option<&'static str> {
         .map(|(_, text)| *text)
 }
 
+/// The path of every wire fixture (what [`fixture`] takes), sorted: every file under
+/// `crates/hookbr-core/fixtures/`.
+///
+/// ```
+/// let mut paths = hookbr_core::testkit::fixture_paths();
+/// assert!(paths.any(|path| path == "iset/order_upserted_form.txt"));
+/// ```
+pub fn fixture_paths() -> impl Iterator<Item = &'static str> {
+    FIXTURES.iter().map(|(path, _)| *path)
+}
+
 /// The fixture at `path` with the string at `id` (object members, outermost first) replaced by
 /// a fresh UUID wherever it occurs (Grafeno repeats a charge's id in its PDF URL), parsed.
 fn refreshed(path: &str, id: &[&str]) -> Value {
@@ -632,10 +643,7 @@ mod tests {
             }
         }
         found.sort();
-        let listed: Vec<String> = FIXTURES
-            .iter()
-            .map(|(path, _)| (*path).to_owned())
-            .collect();
+        let listed: Vec<&str> = fixture_paths().collect();
         assert_eq!(found, listed);
         assert_eq!(fixture("nope.json"), None);
     }
