@@ -53,18 +53,26 @@ pub struct TestDelivery {
 }
 
 impl TestDelivery {
-    /// A `POST /` of `body` with `Content-Type: application/json`.
-    fn json_bytes(body: impl Into<Vec<u8>>) -> Self {
+    /// A `POST /` of `body` with the one header `Content-Type: <content_type>`.
+    ///
+    /// ```
+    /// let delivery = hookbr_core::testkit::TestDelivery::post("text/plain", "hi");
+    /// assert_eq!((delivery.method.as_str(), delivery.target.as_str()), ("POST", "/"));
+    /// assert_eq!(delivery.header("content-type"), Some("text/plain"));
+    /// ```
+    #[must_use]
+    pub fn post(content_type: &str, body: impl Into<Vec<u8>>) -> Self {
         Self {
             method: "POST".to_owned(),
             target: "/".to_owned(),
-            headers: vec![("Content-Type".to_owned(), "application/json".to_owned())],
+            headers: vec![("Content-Type".to_owned(), content_type.to_owned())],
             body: body.into(),
         }
     }
 
+    /// A `POST /` of `body` as JSON.
     fn json(body: &Value) -> Self {
-        Self::json_bytes(body.to_string())
+        Self::post("application/json", body.to_string())
     }
 
     /// The delivery as a [`Request`].
