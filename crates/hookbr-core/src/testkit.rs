@@ -571,14 +571,29 @@ pub fn foody_hook_test(token: &str) -> TestDelivery {
     TestDelivery::json(&body)
 }
 
-/// An iSET notification of `kind` (fixture `iset/<kind>.json`) whose entity id is `id`, sent to
-/// `/iset/<kind>?token=<token>`.
+/// The entity-id fields an iSET body may carry, of every kind (a simulator refreshes each one
+/// present; [`iset`] sets the first one present).
+pub const ISET_ID_FIELDS: [&str; 10] = [
+    "id",
+    "order_id",
+    "pedido_id",
+    "id_pedido",
+    "product_id",
+    "produto_id",
+    "id_produto",
+    "category_id",
+    "categoria_id",
+    "id_categoria",
+];
+
+/// An iSET notification of `kind` (fixture `iset/<kind>.json`) whose entity id (its first
+/// [`ISET_ID_FIELDS`] member) is `id`, sent to `/iset/<kind>?token=<token>`.
 #[must_use]
 pub fn iset(kind: IsetKind, id: u64, token: &str) -> TestDelivery {
     let mut body: Value = fixture(&format!("iset/{kind}.json"))
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or_else(|| json!({"id": 0}));
-    let field = ["id", "produto_id", "categoria_id"]
+    let field = ISET_ID_FIELDS
         .into_iter()
         .find(|field| body.get(field).is_some());
     if let Some(field) = field {

@@ -1,7 +1,11 @@
 //! Template bodies (`hookbr send --file`): kept byte for byte except for the ids refreshed on
 //! every build, as each provider's dedup needs.
 
-use hookbr_core::{Provider, iset::IsetKind, testkit::random_uuid};
+use hookbr_core::{
+    Provider,
+    iset::IsetKind,
+    testkit::{ISET_ID_FIELDS, random_uuid},
+};
 use serde_json::value::RawValue;
 
 use crate::{
@@ -98,20 +102,6 @@ pub(crate) fn refresh(
         other => Err(Error::new(format!("no samples for {other}"))),
     }
 }
-
-/// The id fields iSET bodies may carry (every kind's).
-const ISET_ID_FIELDS: [&str; 10] = [
-    "id",
-    "order_id",
-    "pedido_id",
-    "id_pedido",
-    "product_id",
-    "produto_id",
-    "id_produto",
-    "category_id",
-    "categoria_id",
-    "id_categoria",
-];
 
 fn refresh_iset_json(text: &str) -> String {
     let mut text = text.to_owned();
