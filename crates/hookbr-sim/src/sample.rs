@@ -504,8 +504,15 @@ mod tests {
             secret_header: Some("bad header".into()),
             ..Credentials::default()
         };
-        // (provider, kind, file, credentials (`None`: valid ones), what the message names)
-        let cases: [(Provider, Option<&str>, Option<&[u8]>, _, &[&str]); 9] = [
+        /// (provider, kind, file, credentials (`None`: valid ones), what the message names)
+        type Case = (
+            Provider,
+            Option<&'static str>,
+            Option<&'static [u8]>,
+            Option<Credentials>,
+            &'static [&'static str],
+        );
+        let cases: [Case; 9] = [
             (Provider::Bonifiq, None, None, none(), &["--secret"]),
             (Provider::Foody, None, None, none(), &["--token"]),
             (Provider::Iset, None, None, none(), &["--secret"]),
