@@ -18,24 +18,16 @@ const ID: &str = "@ID@";
 /// fixture: BonifiQ `Point_Add`, Foody `order_status_updated`) with the bench's credentials,
 /// its id (`Uuid`, `uid`) replaced by `@ID@`.
 pub(crate) fn body(provider: &str) -> Result<String, Box<dyn std::error::Error>> {
-    let (provider, id_field, credentials) = match provider {
-        "bonifiq" => (
-            Provider::Bonifiq,
-            "Uuid",
-            hookbr_sim::Credentials {
-                secret: Some(BONIFIQ_SECRET.to_owned()),
-                ..hookbr_sim::Credentials::default()
-            },
-        ),
-        "foody" => (
-            Provider::Foody,
-            "uid",
-            hookbr_sim::Credentials {
-                token: Some(FOODY_TOKEN.to_owned()),
-                ..hookbr_sim::Credentials::default()
-            },
-        ),
+    let (provider, id_field) = match provider {
+        "bonifiq" => (Provider::Bonifiq, "Uuid"),
+        "foody" => (Provider::Foody, "uid"),
         other => return Err(format!("no wrk body for {other:?} (bonifiq or foody)").into()),
+    };
+    // Each provider takes its own: BonifiQ the secret, Foody the token.
+    let credentials = hookbr_sim::Credentials {
+        secret: Some(BONIFIQ_SECRET.to_owned()),
+        token: Some(FOODY_TOKEN.to_owned()),
+        ..hookbr_sim::Credentials::default()
     };
     let delivery = hookbr_sim::build(provider, None, None, &credentials)?;
     let body = String::from_utf8(delivery.wire.body)?;

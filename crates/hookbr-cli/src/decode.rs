@@ -73,44 +73,8 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
             format!("hookbr: warning: {drift}\n").as_bytes(),
         );
     }
-    print_line(&minify(&json));
+    // Raw payloads are kept as received (possibly pretty-printed), but the output is one JSON
+    // object on one line.
+    print_line(&hookbr_sim::minify(&json));
     Ok(())
-}
-
-/// Removes the whitespace outside strings: raw payloads are kept as received (possibly
-/// pretty-printed), but the output is one JSON object on one line.
-fn minify(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for c in json.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-            out.push(c);
-        } else if !c.is_ascii_whitespace() {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn minify_keeps_strings() {
-        assert_eq!(
-            minify("{ \"a b\" : [1, \"x \\\" y\" ],\n\"c\":{ } }"),
-            "{\"a b\":[1,\"x \\\" y\"],\"c\":{}}"
-        );
-    }
 }

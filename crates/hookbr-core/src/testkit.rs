@@ -53,18 +53,26 @@ pub struct TestDelivery {
 }
 
 impl TestDelivery {
-    /// A `POST /` of `body` with `Content-Type: application/json`.
-    fn json_bytes(body: impl Into<Vec<u8>>) -> Self {
+    /// A `POST /` of `body` with the one header `Content-Type: <content_type>`.
+    ///
+    /// ```
+    /// let delivery = hookbr_core::testkit::TestDelivery::post("text/plain", "hi");
+    /// assert_eq!((delivery.method.as_str(), delivery.target.as_str()), ("POST", "/"));
+    /// assert_eq!(delivery.header("content-type"), Some("text/plain"));
+    /// ```
+    #[must_use]
+    pub fn post(content_type: &str, body: impl Into<Vec<u8>>) -> Self {
         Self {
             method: "POST".to_owned(),
             target: "/".to_owned(),
-            headers: vec![("Content-Type".to_owned(), "application/json".to_owned())],
+            headers: vec![("Content-Type".to_owned(), content_type.to_owned())],
             body: body.into(),
         }
     }
 
+    /// A `POST /` of `body` as JSON.
     fn json(body: &Value) -> Self {
-        Self::json_bytes(body.to_string())
+        Self::post("application/json", body.to_string())
     }
 
     /// The delivery as a [`Request`].
@@ -85,12 +93,18 @@ impl TestDelivery {
             .map(|(_, value)| value.as_str())
     }
 
-    /// Sets (or replaces) a header.
-    #[must_use]
-    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+    /// Sets (or replaces) a header: any header `name` (case-insensitive) is removed, then
+    /// `name: value` is appended.
+    pub fn set_header(&mut self, name: &str, value: &str) {
         self.headers
             .retain(|(key, _)| !key.eq_ignore_ascii_case(name));
         self.headers.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// Sets (or replaces) a header, as [`set_header`](Self::set_header).
+    #[must_use]
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.set_header(name, value);
         self
     }
 
@@ -229,6 +243,17 @@ pub fn fixture(path: &str) -> Option<&'static str> {
         .iter()
         .find(|(name, _)| *name == path)
         .map(|(_, text)| *text)
+}
+
+/// The path of every wire fixture (what [`fixture`] takes), sorted: every file under
+/// `crates/hookbr-core/fixtures/`.
+///
+/// ```
+/// let mut paths = hookbr_core::testkit::fixture_paths();
+/// assert!(paths.any(|path| path == "iset/order_upserted_form.txt"));
+/// ```
+pub fn fixture_paths() -> impl Iterator<Item = &'static str> {
+    FIXTURES.iter().map(|(path, _)| *path)
 }
 
 /// The fixture at `path` with the string at `id` (object members, outermost first) replaced by
@@ -546,14 +571,29 @@ pub fn foody_hook_test(token: &str) -> TestDelivery {
     TestDelivery::json(&body)
 }
 
-/// An iSET notification of `kind` (fixture `iset/<kind>.json`) whose entity id is `id`, sent to
-/// `/iset/<kind>?token=<token>`.
+/// The entity-id fields an iSET body may carry, of every kind (a simulator refreshes each one
+/// present; [`iset`] sets the first one present).
+pub const ISET_ID_FIELDS: [&str; 10] = [
+    "id",
+    "order_id",
+    "pedido_id",
+    "id_pedido",
+    "product_id",
+    "produto_id",
+    "id_produto",
+    "category_id",
+    "categoria_id",
+    "id_categoria",
+];
+
+/// An iSET notification of `kind` (fixture `iset/<kind>.json`) whose entity id (its first
+/// [`ISET_ID_FIELDS`] member) is `id`, sent to `/iset/<kind>?token=<token>`.
 #[must_use]
 pub fn iset(kind: IsetKind, id: u64, token: &str) -> TestDelivery {
     let mut body: Value = fixture(&format!("iset/{kind}.json"))
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or_else(|| json!({"id": 0}));
-    let field = ["id", "produto_id", "categoria_id"]
+    let field = ISET_ID_FIELDS
         .into_iter()
         .find(|field| body.get(field).is_some());
     if let Some(field) = field {
@@ -626,10 +666,7 @@ mod tests {
             }
         }
         found.sort();
-        let listed: Vec<String> = FIXTURES
-            .iter()
-            .map(|(path, _)| (*path).to_owned())
-            .collect();
+        let listed: Vec<&str> = fixture_paths().collect();
         assert_eq!(found, listed);
         assert_eq!(fixture("nope.json"), None);
     }

@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use hookbr_core::{Provider, iset::IsetKind, testkit};
+use hookbr_core::{Provider, Timestamp, testkit};
 
 use crate::{
     Error,
@@ -81,7 +81,7 @@ const FOODY: [(&str, &str); 9] = [
     ("canceled", "foody/status_canceled.json"),
 ];
 
-/// iSET kinds, in [`IsetKind::ALL`]'s order (the receiver picks the kind by URL: this only
+/// iSET kinds, in [`IsetKind::ALL`](hookbr_core::iset::IsetKind::ALL)'s order (the receiver picks the kind by URL: this only
 /// picks the body).
 const ISET: [(&str, &str); 7] = [
     ("order_upserted", "iset/order_upserted.json"),
@@ -135,13 +135,6 @@ pub fn kinds(provider: Provider) -> Vec<&'static str> {
     catalog(provider).iter().map(|(name, _)| *name).collect()
 }
 
-pub(crate) fn unknown_kind(provider: Provider, kind: &str) -> Error {
-    Error::new(format!(
-        "unknown {provider} kind {kind:?}: expected one of {}",
-        kinds(provider).join(", ")
-    ))
-}
-
 fn find_kind<'a>(
     provider: Provider,
     kind: Option<&str>,
@@ -156,7 +149,7 @@ fn find_kind<'a>(
             .iter()
             .find(|name| name.eq_ignore_ascii_case(kind.trim()))
             .copied()
-            .ok_or_else(|| unknown_kind(provider, kind)),
+            .ok_or_else(|| Error::unknown_kind(provider, kind, names)),
     }
 }
 
@@ -172,10 +165,7 @@ pub(crate) fn sample(provider: Provider, kind: Option<&str>) -> Result<Draft, Er
         .map(minify)
         .ok_or_else(|| Error::new(format!("internal error: no {provider} sample {kind:?}")))?;
     let iset_kind = match provider {
-        Provider::Iset => Some(
-            kind.parse::<IsetKind>()
-                .map_err(|_| unknown_kind(provider, kind))?,
-        ),
+        Provider::Iset => Some(template::iset_kind(kind)?),
         _ => None,
     };
     let mut draft = template::refresh(provider, iset_kind, text)?;
@@ -210,10 +200,11 @@ fn refresh_timestamps(provider: Provider, text: &str) -> String {
     text
 }
 
-/// Unix time `secs` + `nanos` written like `example` (`YYYY-MM-DD[T ]HH:MM:SS[.fraction]` and
-/// `Z`, an offset `±HH:MM` or nothing): the same separator, as many fraction digits, the same
-/// offset (`naive_offset` seconds east of UTC for a timestamp without one). `None` when
-/// `example` is not such a timestamp.
+/// Unix time `secs` + `nanos` written like `example`, a date-time `hookbr_core::Timestamp`
+/// reads with `T` or a space between date and time (`YYYY-MM-DD[T ]HH:MM:SS[.fraction]` and
+/// `Z`, an offset or nothing): the same separator, as many fraction digits, the same offset
+/// (`naive_offset` seconds east of UTC for a timestamp without one). `None` when `example` is
+/// not such a timestamp, or the local time falls before 1970.
 fn now_like(example: &str, secs: u64, nanos: u32, naive_offset: i64) -> Option<String> {
     let separator = example.get(10..11).filter(|s| *s == "T" || *s == " ")?;
     let rest = example.get(19..)?;
@@ -221,50 +212,29 @@ fn now_like(example: &str, secs: u64, nanos: u32, naive_offset: i64) -> Option<S
         Some(fraction) => fraction.bytes().take_while(u8::is_ascii_digit).count(),
         None => 0,
     };
-    let suffix = match digits {
-        0 => rest,
-        _ => rest.get(1 + digits..)?,
-    };
-    let offset = match suffix.as_bytes() {
-        [] => naive_offset,
-        [b'Z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let number = |a: u8, b: u8| {
-                i64::from(a.wrapping_sub(b'0')) * 10 + i64::from(b.wrapping_sub(b'0'))
-            };
-            let seconds = number(*h1, *h2) * 3600 + number(*m1, *m2) * 60;
-            if *sign == b'-' { -seconds } else { seconds }
+    let local_len = 19 + if digits > 0 { 1 + digits } else { 0 };
+    let (local_part, suffix) = (example.get(..local_len)?, example.get(local_len..)?);
+    // The offset is what separates the example's local time (read as UTC) from its instant.
+    let instant = Timestamp::parse(example).ok()?;
+    let offset = match suffix {
+        "" => naive_offset,
+        _ if suffix.starts_with(['Z', '+', '-']) => {
+            Timestamp::parse(local_part).ok()?.unix_seconds() - instant.unix_seconds()
         }
         _ => return None,
     };
-    let local = secs.checked_add_signed(offset)?;
-    Some(civil(local, nanos, digits, suffix).replacen('T', separator, 1))
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.fraction]` + `suffix` for Unix time `secs` + `nanos`, with `digits`
-/// fraction digits (0 to 9).
-///
-/// The simulator's one date routine (on `jiff`), to be replaced by `hookbr_core::timestamp`'s
-/// formatter once core has one.
-fn civil(secs: u64, nanos: u32, digits: usize, suffix: &str) -> String {
-    let time = i64::try_from(secs)
-        .ok()
-        .and_then(|secs| jiff::Timestamp::new(secs, 0).ok())
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    let date_time = jiff::tz::Offset::UTC.to_datetime(time);
-    let mut out = date_time.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    let local = i64::try_from(secs.checked_add_signed(offset)?).ok()?;
+    let local = jiff::Timestamp::new(local, i32::try_from(nanos).ok()?).ok()?;
+    // jiff writes exactly `digits` fraction digits (none at 0), truncating.
+    let date_time = jiff::tz::Offset::UTC.to_datetime(local);
     let digits = digits.min(9);
-    if digits > 0 {
-        let nanos = format!("{:09}", nanos.min(999_999_999));
-        out.push('.');
-        out.push_str(nanos.get(..digits).unwrap_or("0"));
-    }
-    out.push_str(suffix);
-    out
+    Some(format!("{date_time:.digits$}{suffix}").replacen('T', separator, 1))
 }
 
 #[cfg(test)]
 mod tests {
+    use hookbr_core::iset::IsetKind;
+
     use super::*;
 
     #[test]
@@ -282,44 +252,68 @@ mod tests {
     }
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil(0, 0, 0, "Z"), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            civil(1_592_588_532, 396_371_000, 6, ""),
-            "2020-06-19T17:42:12.396371"
-        );
-        assert_eq!(civil(951_782_400, 0, 3, "Z"), "2000-02-29T00:00:00.000Z");
-    }
-
-    #[test]
     fn timestamps_keep_the_fixture_format() {
         let (secs, nanos) = (1_592_588_532, 396_371_000);
-        let like = |example| now_like(example, secs, nanos, -3 * 3600);
-        assert_eq!(
-            like("2024-03-01T13:16:11.396371").as_deref(),
-            Some("2020-06-19T14:42:12.396371"),
-            "without an offset: the naive offset"
-        );
-        assert_eq!(
-            like("2024-06-20T16:45:57.7236232Z").as_deref(),
-            Some("2020-06-19T17:42:12.3963710Z")
-        );
-        assert_eq!(
-            like("2020-06-19T17:00:03Z").as_deref(),
-            Some("2020-06-19T17:42:12Z")
-        );
-        assert_eq!(
-            like("2026-03-10T10:15:02.311-03:00").as_deref(),
-            Some("2020-06-19T14:42:12.396-03:00")
-        );
-        assert_eq!(
-            like("2020-06-19T15:05:31+01:30").as_deref(),
-            Some("2020-06-19T19:12:12+01:30")
-        );
-        assert_eq!(
-            like("2024-05-10 14:32:10").as_deref(),
-            Some("2020-06-19 14:42:12")
-        );
+        // (example, Unix time, naive offset, result)
+        let cases = [
+            ("2024-01-01T00:00:00Z", (0, 0), 0, "1970-01-01T00:00:00Z"),
+            (
+                "2024-01-01T00:00:00.000Z",
+                (951_782_400, 0),
+                0,
+                "2000-02-29T00:00:00.000Z",
+            ),
+            (
+                "2024-03-01T13:16:11.396371",
+                (secs, nanos),
+                0,
+                "2020-06-19T17:42:12.396371",
+            ),
+            // Without an offset: the naive offset.
+            (
+                "2024-03-01T13:16:11.396371",
+                (secs, nanos),
+                -3 * 3600,
+                "2020-06-19T14:42:12.396371",
+            ),
+            (
+                "2024-06-20T16:45:57.7236232Z",
+                (secs, nanos),
+                -3 * 3600,
+                "2020-06-19T17:42:12.3963710Z",
+            ),
+            (
+                "2020-06-19T17:00:03Z",
+                (secs, nanos),
+                -3 * 3600,
+                "2020-06-19T17:42:12Z",
+            ),
+            (
+                "2026-03-10T10:15:02.311-03:00",
+                (secs, nanos),
+                -3 * 3600,
+                "2020-06-19T14:42:12.396-03:00",
+            ),
+            (
+                "2020-06-19T15:05:31+01:30",
+                (secs, nanos),
+                -3 * 3600,
+                "2020-06-19T19:12:12+01:30",
+            ),
+            (
+                "2024-05-10 14:32:10",
+                (secs, nanos),
+                -3 * 3600,
+                "2020-06-19 14:42:12",
+            ),
+        ];
+        for (example, (secs, nanos), naive, expected) in cases {
+            assert_eq!(
+                now_like(example, secs, nanos, naive).as_deref(),
+                Some(expected),
+                "{example}"
+            );
+        }
         for bad in [
             "",
             "2024-05-10",
@@ -327,7 +321,7 @@ mod tests {
             "2024-05-10T14:32:10+3",
             "2024-05-10T14:32:10.5 UTC",
         ] {
-            assert_eq!(like(bad), None, "{bad:?}");
+            assert_eq!(now_like(bad, secs, nanos, -3 * 3600), None, "{bad:?}");
         }
         assert_eq!(
             now_like("1970-01-01T00:00:00-03:00", 0, 0, 0),

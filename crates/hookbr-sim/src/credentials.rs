@@ -5,7 +5,7 @@ use hookbr_core::{Provider, testkit::SigningKey, verify::BONIFIQ_SECRET_HEADER};
 use crate::{
     Error,
     json::{json_string, set_member},
-    outgoing::{Outgoing, set_header},
+    outgoing::Outgoing,
 };
 
 /// What authenticates a simulated delivery (the credentials the receiver is configured with).
@@ -162,11 +162,9 @@ impl<'a> Auth<'a> {
                 let text = String::from_utf8_lossy(&outgoing.wire.body).into_owned();
                 outgoing.wire.body =
                     set_member(&text, "signature", &json_string(&signature))?.into_bytes();
-                set_header(
-                    outgoing,
-                    hookbr_core::grafeno::UNIQUE_KEY_HEADER,
-                    unique_key,
-                );
+                outgoing
+                    .wire
+                    .set_header(hookbr_core::grafeno::UNIQUE_KEY_HEADER, unique_key);
             }
         }
         Ok(())

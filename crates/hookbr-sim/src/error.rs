@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use hookbr_core::testkit::SigningKeyError;
+use hookbr_core::{Provider, testkit::SigningKeyError};
 
 /// Why a delivery could not be built, a key read or generated, or a client started.
 ///
@@ -20,6 +20,14 @@ impl Error {
         Self {
             message: message.into(),
         }
+    }
+
+    /// `kind` is not one of `provider`'s `kinds` (`--kind`).
+    pub(crate) fn unknown_kind(provider: Provider, kind: &str, kinds: &[&str]) -> Self {
+        Self::new(format!(
+            "unknown {provider} kind {kind:?}: expected one of {}",
+            kinds.join(", ")
+        ))
     }
 }
 

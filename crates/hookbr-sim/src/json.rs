@@ -13,8 +13,14 @@ pub(crate) fn json_string(value: &str) -> String {
 }
 
 /// `text` (valid JSON) without the whitespace between tokens: a pretty-printed fixture as the
-/// providers send it, key order and string escapes kept.
-pub(crate) fn minify(text: &str) -> String {
+/// providers send it, key order and string escapes kept (`hookbr decode` prints its output,
+/// raw payloads included, on one line with it).
+///
+/// ```
+/// assert_eq!(hookbr_sim::minify("{ \"a b\" : [1, {}] }"), r#"{"a b":[1,{}]}"#);
+/// ```
+#[must_use]
+pub fn minify(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let (mut in_string, mut escaped) = (false, false);
     for c in text.chars() {
@@ -147,5 +153,9 @@ mod tests {
             Some("two words\" \\")
         );
         assert_eq!(string_at(&compact, &["a"]), None);
+        assert_eq!(
+            minify("{ \"a b\" : [1, \"x \\\" y\" ],\n\"c\":{ } }"),
+            "{\"a b\":[1,\"x \\\" y\"],\"c\":{}}"
+        );
     }
 }

@@ -77,6 +77,7 @@ pub use credentials::Credentials;
 pub use error::Error;
 #[doc(no_inline)]
 pub use hookbr_core::testkit::{SigningKey, random_uuid};
+pub use json::minify;
 pub use outgoing::Outgoing;
 pub use sample::build;
 pub use tamper::{Tamper, tamper};

@@ -1,7 +1,7 @@
 //! [`Outgoing`]: one delivery ready to be sent.
 
 use hookbr_core::{
-    DeliveryId, Endpoint, Provider, Request, WebhookEvent, iset::IsetKind, testkit::TestDelivery,
+    Endpoint, Provider, Request, WebhookEvent, iset::IsetKind, testkit::TestDelivery,
 };
 
 /// A delivery ready to be sent: what the provider would put on the wire, and what hookbr will
@@ -65,24 +65,8 @@ pub(crate) struct Draft {
     pub(crate) unique_key: Option<String>,
 }
 
-/// A header's value.
-pub(crate) fn header<'o>(outgoing: &'o Outgoing, name: &str) -> Option<&'o str> {
-    outgoing.wire.header(name)
-}
-
-/// Sets (or replaces) a header.
-pub(crate) fn set_header(outgoing: &mut Outgoing, name: &str, value: &str) {
-    outgoing
-        .wire
-        .headers
-        .retain(|(key, _)| !key.eq_ignore_ascii_case(name));
-    outgoing
-        .wire
-        .headers
-        .push((name.to_owned(), value.to_owned()));
-}
-
-/// Decodes `outgoing` as hookbr would: (kind, delivery id).
+/// Decodes `outgoing` as hookbr would: (kind, delivery id), the id being the one the
+/// pipeline deduplicates on ([`WebhookEvent::dedup_id`]).
 pub(crate) fn identify(
     outgoing: &Outgoing,
     iset_kind: Option<IsetKind>,
@@ -97,9 +81,6 @@ pub(crate) fn identify(
     let wire = &outgoing.wire;
     let request = Request::new(&wire.body).with_headers(&wire.headers);
     let event = WebhookEvent::decode(endpoint, &request).map_err(|error| error.to_string())?;
-    let id = event.delivery_id(&request).unwrap_or_else(|| {
-        // As the pipeline does for bodies without an id (BonifiQ custom templates).
-        DeliveryId::digest_of(outgoing.provider, &[b"body", &wire.body])
-    });
+    let (id, _) = event.dedup_id(&request);
     Ok((event.kind().to_owned(), id.as_str().to_owned()))
 }

@@ -1,7 +1,7 @@
 //! [`build`]: a fresh delivery, from a built-in sample or a template, authenticated as the
 //! provider does it.
 
-use hookbr_core::Provider;
+use hookbr_core::{Provider, testkit::TestDelivery};
 
 use crate::{
     Credentials, Error, catalog,
@@ -62,12 +62,7 @@ pub fn build(
         provider,
         kind: String::new(),
         delivery_id: String::new(),
-        wire: hookbr_core::testkit::TestDelivery {
-            method: "POST".to_owned(),
-            target: "/".to_owned(),
-            headers: vec![("Content-Type".to_owned(), content_type.to_owned())],
-            body: body.into_bytes(),
-        },
+        wire: TestDelivery::post(content_type, body),
     };
     auth.apply(&mut outgoing, unique_key.as_deref())?;
     let (kind, delivery_id) = identify(&outgoing, iset_kind).map_err(|error| {
@@ -95,7 +90,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::{Tamper, kinds, outgoing::header, tamper::tamper};
+    use crate::{Tamper, kinds, tamper::tamper};
 
     const SECRET: &str = "bq-secret";
     const TOKEN: &str = "2b100082b90d4ad9b4fezzed960cf652";
@@ -130,6 +125,11 @@ mod tests {
                 ..Credentials::default()
             },
         }
+    }
+
+    /// [`build`] with the provider's valid credentials.
+    fn built(provider: Provider, kind: Option<&str>, file: Option<&[u8]>) -> Outgoing {
+        build(provider, kind, file, &credentials(provider)).unwrap()
     }
 
     fn verifier(provider: Provider) -> AnyVerifier {
@@ -206,7 +206,7 @@ mod tests {
         let samples = all_samples();
         assert!(samples.len() >= 15 + 9 + 7 + 8, "{}", samples.len());
         for (provider, kind) in samples {
-            let outgoing = build(provider, Some(kind), None, &credentials(provider)).unwrap();
+            let outgoing = built(provider, Some(kind), None);
             let iset_kind = (provider == Provider::Iset).then_some(kind);
             let (decoded_kind, id, known) = decode(&outgoing, iset_kind);
             assert_eq!(decoded_kind, outgoing.kind, "{provider} {kind}");
@@ -223,7 +223,7 @@ mod tests {
             );
             assert_eq!(outgoing.wire.method, "POST");
             assert_eq!(
-                header(&outgoing, "content-type"),
+                outgoing.wire.header("content-type"),
                 Some("application/json"),
                 "{provider} {kind}"
             );
@@ -232,11 +232,7 @@ mod tests {
 
     #[test]
     fn kinds_map_to_what_decode_prints() {
-        let kind = |provider, kind: Option<&str>| {
-            build(provider, kind, None, &credentials(provider))
-                .unwrap()
-                .kind
-        };
+        let kind = |provider, kind: Option<&str>| built(provider, kind, None).kind;
         assert_eq!(kind(Provider::Bonifiq, None), "Point_Add");
         assert_eq!(
             kind(Provider::Bonifiq, Some("point_remove")),
@@ -264,14 +260,8 @@ mod tests {
 
     #[test]
     fn wire_shapes() {
-        let bonifiq = build(
-            Provider::Bonifiq,
-            None,
-            None,
-            &credentials(Provider::Bonifiq),
-        )
-        .unwrap();
-        assert_eq!(header(&bonifiq, "X-Loyalty-Secret"), Some(SECRET));
+        let bonifiq = built(Provider::Bonifiq, None, None);
+        assert_eq!(bonifiq.wire.header("X-Loyalty-Secret"), Some(SECRET));
         let text = String::from_utf8(bonifiq.wire.body.clone()).unwrap();
         assert!(text.starts_with(r#"{"Uuid":""#), "{text}");
         assert!(text.contains(r#""Topic":0,"TopicName":"Point_Add","Payload":{"Points":200"#));
@@ -284,17 +274,17 @@ mod tests {
             ..Credentials::default()
         };
         let bonifiq = build(Provider::Bonifiq, None, None, &custom_header).unwrap();
-        assert_eq!(header(&bonifiq, "X-Minha-Chave"), Some(SECRET));
-        assert_eq!(header(&bonifiq, "X-Loyalty-Secret"), None);
+        assert_eq!(bonifiq.wire.header("X-Minha-Chave"), Some(SECRET));
+        assert_eq!(bonifiq.wire.header("X-Loyalty-Secret"), None);
 
-        let foody = build(Provider::Foody, None, None, &credentials(Provider::Foody)).unwrap();
+        let foody = built(Provider::Foody, None, None);
         let value: serde_json::Value = serde_json::from_slice(&foody.wire.body).unwrap();
         assert_eq!(value["token"], TOKEN);
         assert_eq!(value["event"], "order_status_updated");
         assert_eq!(value["status"], "dispatched");
         hookbr_core::Timestamp::parse(value["updateDate"].as_str().unwrap()).unwrap();
 
-        let iset = build(Provider::Iset, None, None, &credentials(Provider::Iset)).unwrap();
+        let iset = built(Provider::Iset, None, None);
         assert_eq!(iset.query(), vec![("token".to_owned(), ISET.to_owned())]);
         let custom_param = Credentials {
             secret: Some(ISET.into()),
@@ -310,18 +300,15 @@ mod tests {
         };
         let mut iset = build(Provider::Iset, None, None, &in_header).unwrap();
         assert!(iset.query().is_empty());
-        assert_eq!(header(&iset, "x-iset-secret"), Some("iset-header-secret"));
+        assert_eq!(
+            iset.wire.header("x-iset-secret"),
+            Some("iset-header-secret")
+        );
         tamper(&mut iset, Tamper::Header);
-        assert_eq!(header(&iset, "x-iset-secret"), None);
+        assert_eq!(iset.wire.header("x-iset-secret"), None);
 
-        let grafeno = build(
-            Provider::Grafeno,
-            None,
-            None,
-            &credentials(Provider::Grafeno),
-        )
-        .unwrap();
-        let unique_key = header(&grafeno, "x-unique-key").unwrap();
+        let grafeno = built(Provider::Grafeno, None, None);
+        let unique_key = grafeno.wire.header("x-unique-key").unwrap();
         assert_eq!(grafeno.delivery_id, unique_key);
         let (_, change) = hookbr_core::grafeno::split_unique_key(unique_key).unwrap();
         assert_eq!(change, "approved");
@@ -346,7 +333,7 @@ mod tests {
     fn tampering_defeats_verification() {
         for provider in Provider::ALL {
             for how in [Tamper::Signature, Tamper::Header] {
-                let mut outgoing = build(provider, None, None, &credentials(provider)).unwrap();
+                let mut outgoing = built(provider, None, None);
                 assert!(verify(&outgoing).is_ok());
                 tamper(&mut outgoing, how);
                 let error = verify(&outgoing).unwrap_err();
@@ -358,13 +345,7 @@ mod tests {
             }
         }
         // Grafeno signs the header only: the body tamper breaks the header/change binding.
-        let mut grafeno = build(
-            Provider::Grafeno,
-            None,
-            None,
-            &credentials(Provider::Grafeno),
-        )
-        .unwrap();
+        let mut grafeno = built(Provider::Grafeno, None, None);
         tamper(&mut grafeno, Tamper::Body);
         let error = verify(&grafeno).unwrap_err();
         assert_eq!(hookbr_core::Rejection::from(error).status(), 401);
@@ -373,19 +354,13 @@ mod tests {
 
     #[test]
     fn header_tamper_moves_grafeno_delivery_id() {
-        let mut grafeno = build(
-            Provider::Grafeno,
-            None,
-            None,
-            &credentials(Provider::Grafeno),
-        )
-        .unwrap();
+        let mut grafeno = built(Provider::Grafeno, None, None);
         let before = grafeno.delivery_id.clone();
         tamper(&mut grafeno, Tamper::Header);
         assert_ne!(grafeno.delivery_id, before);
         assert_eq!(
             Some(grafeno.delivery_id.as_str()),
-            header(&grafeno, "x-unique-key")
+            grafeno.wire.header("x-unique-key")
         );
         assert!(grafeno.delivery_id.ends_with("-approved"));
     }
@@ -394,7 +369,7 @@ mod tests {
     fn body_tamper_of_unsigned_bodies_changes_bytes_but_still_verifies() {
         // BonifiQ, Foody and iSET authenticate the sender, not the body: documented behaviour.
         for provider in [Provider::Bonifiq, Provider::Foody, Provider::Iset] {
-            let mut outgoing = build(provider, None, None, &credentials(provider)).unwrap();
+            let mut outgoing = built(provider, None, None);
             let before = outgoing.wire.body.clone();
             tamper(&mut outgoing, Tamper::Body);
             assert_ne!(outgoing.wire.body, before, "{provider}");
@@ -418,7 +393,7 @@ mod tests {
 
     #[test]
     fn foody_header_tamper_removes_the_token() {
-        let mut foody = build(Provider::Foody, None, None, &credentials(Provider::Foody)).unwrap();
+        let mut foody = built(Provider::Foody, None, None);
         tamper(&mut foody, Tamper::Header);
         let value: serde_json::Value = serde_json::from_slice(&foody.wire.body).unwrap();
         assert!(value.get("token").is_none());
@@ -430,13 +405,7 @@ mod tests {
         let read = |path: &str| std::fs::read(format!("{FIXTURES}/{path}")).unwrap();
 
         let original = read("bonifiq/point_add_legacy.json");
-        let outgoing = build(
-            Provider::Bonifiq,
-            None,
-            Some(&original),
-            &credentials(Provider::Bonifiq),
-        )
-        .unwrap();
+        let outgoing = built(Provider::Bonifiq, None, Some(&original));
         let text = String::from_utf8(outgoing.wire.body.clone()).unwrap();
         assert!(!text.contains("4834c95e-84f7-485e-90de-09353df57fd3"));
         assert_eq!(
@@ -452,25 +421,13 @@ mod tests {
         assert!(verify(&outgoing).is_ok());
 
         let custom = read("bonifiq/custom_body.json");
-        let outgoing = build(
-            Provider::Bonifiq,
-            None,
-            Some(&custom),
-            &credentials(Provider::Bonifiq),
-        )
-        .unwrap();
+        let outgoing = built(Provider::Bonifiq, None, Some(&custom));
         assert_eq!(outgoing.wire.body, custom);
         assert_eq!(outgoing.kind, "custom");
         assert_eq!(outgoing.delivery_id.len(), 32, "a digest of the body");
 
         let original = read("foody/order_status_updated.json");
-        let outgoing = build(
-            Provider::Foody,
-            None,
-            Some(&original),
-            &credentials(Provider::Foody),
-        )
-        .unwrap();
+        let outgoing = built(Provider::Foody, None, Some(&original));
         let value: serde_json::Value = serde_json::from_slice(&outgoing.wire.body).unwrap();
         assert_ne!(value["uid"], "4228df3a-a54a-40d7-b30f-1385eca4c3dd");
         assert_eq!(value["status"], "dispatched");
@@ -487,23 +444,11 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&outgoing.wire.body).unwrap();
         assert_eq!(value["token"], "another");
         let without_token = br#"{"uid":"u","updateDate":"2020-06-19T17:42:12Z","event":"order_status_updated","status":"open"}"#;
-        let outgoing = build(
-            Provider::Foody,
-            None,
-            Some(without_token),
-            &credentials(Provider::Foody),
-        )
-        .unwrap();
+        let outgoing = built(Provider::Foody, None, Some(without_token));
         assert!(verify(&outgoing).is_ok(), "the token is added");
 
         let original = read("iset/category_deleted.json");
-        let outgoing = build(
-            Provider::Iset,
-            Some("category_deleted"),
-            Some(&original),
-            &credentials(Provider::Iset),
-        )
-        .unwrap();
+        let outgoing = built(Provider::Iset, Some("category_deleted"), Some(&original));
         let value: serde_json::Value = serde_json::from_slice(&outgoing.wire.body).unwrap();
         assert!(value["categoria_id"].is_string(), "the type is kept");
         assert_ne!(value["categoria_id"], "7");
@@ -514,13 +459,7 @@ mod tests {
         );
 
         let form = read("iset/order_upserted_form.txt");
-        let outgoing = build(
-            Provider::Iset,
-            None,
-            Some(&form),
-            &credentials(Provider::Iset),
-        )
-        .unwrap();
+        let outgoing = built(Provider::Iset, None, Some(&form));
         let text = String::from_utf8(outgoing.wire.body.clone()).unwrap();
         assert!(
             text.starts_with("pedido_id=") && text.ends_with("&status=pago"),
@@ -528,7 +467,7 @@ mod tests {
         );
         assert_ne!(text, "pedido_id=1234&status=pago");
         assert_eq!(
-            header(&outgoing, "content-type"),
+            outgoing.wire.header("content-type"),
             Some("application/x-www-form-urlencoded")
         );
 
@@ -537,13 +476,7 @@ mod tests {
             "grafeno/boleto_falha_registro.json",
         ] {
             let original = read(fixture);
-            let outgoing = build(
-                Provider::Grafeno,
-                None,
-                Some(&original),
-                &credentials(Provider::Grafeno),
-            )
-            .unwrap();
+            let outgoing = built(Provider::Grafeno, None, Some(&original));
             assert!(verify(&outgoing).is_ok(), "{fixture}: re-signed");
             let text = String::from_utf8(outgoing.wire.body.clone()).unwrap();
             assert!(
@@ -565,87 +498,56 @@ mod tests {
     fn usage_errors_name_the_flag() {
         // The exit code of these errors (2) is checked where it is chosen: hookbr-cli's
         // `simulator_errors_are_usage_errors`.
-        let error = build(Provider::Bonifiq, None, None, &Credentials::default()).unwrap_err();
-        assert!(
-            error.to_string().contains("--secret"),
-            "{}",
-            error.to_string()
-        );
-        let error = build(Provider::Foody, None, None, &Credentials::default()).unwrap_err();
-        assert!(
-            error.to_string().contains("--token"),
-            "{}",
-            error.to_string()
-        );
-        let error = build(Provider::Iset, None, None, &Credentials::default()).unwrap_err();
-        assert!(
-            error.to_string().contains("--secret"),
-            "{}",
-            error.to_string()
-        );
-        let error = build(Provider::Grafeno, None, None, &Credentials::default()).unwrap_err();
-        assert!(
-            error.to_string().contains("--private-key"),
-            "{}",
-            error.to_string()
-        );
-        assert!(
-            error.to_string().contains("keygen"),
-            "{}",
-            error.to_string()
-        );
-
-        let error = build(
-            Provider::Foody,
-            Some("nope"),
-            None,
-            &credentials(Provider::Foody),
-        )
-        .unwrap_err();
-        assert!(
-            error.to_string().contains("hook_test") && error.to_string().contains("nope"),
-            "{}",
-            error.to_string()
-        );
-        let error = build(
-            Provider::Grafeno,
-            None,
-            Some(b"{}"),
-            &credentials(Provider::Grafeno),
-        )
-        .unwrap_err();
-        assert!(
-            error.to_string().contains("change"),
-            "{}",
-            error.to_string()
-        );
-        assert!(
-            build(
-                Provider::Foody,
-                None,
-                Some(b"not json"),
-                &credentials(Provider::Foody),
-            )
-            .is_err()
-        );
-        let error = build(
-            Provider::Bonifiq,
-            Some("Point_Add"),
-            Some(b"{}"),
-            &credentials(Provider::Bonifiq),
-        )
-        .unwrap_err();
-        assert!(
-            error.to_string().contains("--kind"),
-            "{}",
-            error.to_string()
-        );
+        let none = || Some(Credentials::default());
         let bad_header = Credentials {
             secret: Some("s".into()),
             secret_header: Some("bad header".into()),
             ..Credentials::default()
         };
-        assert!(build(Provider::Bonifiq, None, None, &bad_header).is_err());
+        /// (provider, kind, file, credentials (`None`: valid ones), what the message names)
+        type Case = (
+            Provider,
+            Option<&'static str>,
+            Option<&'static [u8]>,
+            Option<Credentials>,
+            &'static [&'static str],
+        );
+        let cases: [Case; 9] = [
+            (Provider::Bonifiq, None, None, none(), &["--secret"]),
+            (Provider::Foody, None, None, none(), &["--token"]),
+            (Provider::Iset, None, None, none(), &["--secret"]),
+            (
+                Provider::Grafeno,
+                None,
+                None,
+                none(),
+                &["--private-key", "keygen"],
+            ),
+            (
+                Provider::Foody,
+                Some("nope"),
+                None,
+                None,
+                &["hook_test", "nope"],
+            ),
+            (Provider::Grafeno, None, Some(b"{}"), None, &["change"]),
+            (Provider::Foody, None, Some(b"not json"), None, &[]),
+            (
+                Provider::Bonifiq,
+                Some("Point_Add"),
+                Some(b"{}"),
+                None,
+                &["--kind"],
+            ),
+            (Provider::Bonifiq, None, None, Some(bad_header), &[]),
+        ];
+        for (provider, kind, file, given, words) in cases {
+            let given = given.unwrap_or_else(|| credentials(provider));
+            let error = build(provider, kind, file, &given).unwrap_err().to_string();
+            for word in words {
+                assert!(error.contains(word), "{provider} {kind:?}: {error}");
+            }
+        }
         let bad_value = Credentials {
             secret: Some("line\nbreak".into()),
             ..Credentials::default()

@@ -8,7 +8,7 @@ use hookbr_core::{
 
 use crate::{
     json::{bump_digit, json_string, replace, string_at, value_span},
-    outgoing::{Outgoing, header, identify, set_header},
+    outgoing::{Outgoing, identify},
 };
 
 /// How [`tamper`] spoils a delivery.
@@ -47,11 +47,14 @@ pub fn tamper(outgoing: &mut Outgoing, how: Tamper) {
             }
         }
         (Provider::Grafeno, Tamper::Header) => {
-            let change = header(outgoing, UNIQUE_KEY)
+            let change = outgoing
+                .wire
+                .header(UNIQUE_KEY)
                 .and_then(hookbr_core::grafeno::split_unique_key)
                 .map(|(_, change)| change.to_owned());
             if let Some(change) = change {
-                set_header(outgoing, UNIQUE_KEY, &format!("{}-{change}", random_uuid()));
+                let key = format!("{}-{change}", random_uuid());
+                outgoing.wire.set_header(UNIQUE_KEY, &key);
             }
         }
         (Provider::Grafeno, Tamper::Body) => {

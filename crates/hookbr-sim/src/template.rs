@@ -1,12 +1,15 @@
 //! Template bodies (`hookbr send --file`): kept byte for byte except for the ids refreshed on
 //! every build, as each provider's dedup needs.
 
-use hookbr_core::{Provider, iset::IsetKind, testkit::random_uuid};
+use hookbr_core::{
+    Provider,
+    iset::IsetKind,
+    testkit::{ISET_ID_FIELDS, random_uuid},
+};
 use serde_json::value::RawValue;
 
 use crate::{
     Error,
-    catalog::unknown_kind,
     json::{json_string, refresh_string, replace, string_at, value_span},
     outgoing::Draft,
     random::random_number,
@@ -30,13 +33,18 @@ pub(crate) fn from_template(
         )));
     }
     let iset_kind = match (provider, kind) {
-        (Provider::Iset, Some(kind)) => Some(
-            kind.parse::<IsetKind>()
-                .map_err(|_| unknown_kind(provider, kind))?,
-        ),
+        (Provider::Iset, Some(kind)) => Some(iset_kind(kind)?),
         _ => None,
     };
     refresh(provider, iset_kind, text)
+}
+
+/// The iSET kind named `kind` (`--kind`).
+pub(crate) fn iset_kind(kind: &str) -> Result<IsetKind, Error> {
+    kind.parse::<IsetKind>().map_err(|_| {
+        let names = IsetKind::ALL.map(IsetKind::as_str);
+        Error::unknown_kind(Provider::Iset, kind, &names)
+    })
 }
 
 /// `text` with fresh ids: BonifiQ `Uuid`, Foody `uid`, iSET's entity id, Grafeno's `data.id` /
@@ -94,20 +102,6 @@ pub(crate) fn refresh(
         other => Err(Error::new(format!("no samples for {other}"))),
     }
 }
-
-/// The id fields iSET bodies may carry (every kind's).
-const ISET_ID_FIELDS: [&str; 10] = [
-    "id",
-    "order_id",
-    "pedido_id",
-    "id_pedido",
-    "product_id",
-    "produto_id",
-    "id_produto",
-    "category_id",
-    "categoria_id",
-    "id_categoria",
-];
 
 fn refresh_iset_json(text: &str) -> String {
     let mut text = text.to_owned();
