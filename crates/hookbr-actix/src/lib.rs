@@ -8,8 +8,9 @@
 //!   sent with the status of its one table. On success the [`Verified`] event goes into the
 //!   request extensions and the bytes back as the payload, and the core settles the claim from
 //!   your handler's answer (`Pending::run`: 2xx completes it and is sent as exactly `200`;
-//!   anything else, or a panic, releases it). Every response carries the request's `Outcome`
-//!   in its extensions (and a refusal its [`Rejection`]) for logging and metrics middleware.
+//!   anything else, or a panic, releases it). The middleware's own answers carry the request's
+//!   `Outcome` in their extensions (and a refusal its [`Rejection`]) for logging and metrics
+//!   middleware; your handler's responses are told by their status (`Outcome::of_response`).
 //! * [`Webhook<E>`] is the extractor your handler takes.
 //! * [`IntoServiceConfig::configure`] mounts [`Webhooks`] (the providers' endpoints) in a few
 //!   lines.

@@ -178,11 +178,10 @@ where
                 .run(|| service.call(request), |sent| sent.status().as_u16())
                 .await
                 .into_result(
-                    |mut sent, status, outcome| {
+                    |mut sent, status, _| {
                         if let Ok(status) = StatusCode::from_u16(status) {
                             *sent.response_mut().status_mut() = status;
                         }
-                        sent.response_mut().extensions_mut().insert(outcome);
                         sent.map_into_left_body()
                     },
                     |failed| {
@@ -197,8 +196,9 @@ where
             future,
             |result: &Result<Self::Response, Error>| {
                 let response = result.as_ref().ok()?;
-                let outcome = *response.response().extensions().get::<Outcome>()?;
-                Some((response.status().as_u16(), outcome))
+                let status = response.status().as_u16();
+                let extension = response.response().extensions().get::<Outcome>().copied();
+                Some((status, Outcome::of_response(status, extension.as_ref())))
             },
         );
         Box::pin(future)

@@ -526,13 +526,14 @@ pub enum HandlerOutcome {
 #[must_use]
 pub enum Handled<R, E> {
     /// The handler answered: send `response` with `status` (exactly `200` for a 2xx unless
-    /// [`ReceiverBuilder::exact_200`] is off) and `outcome` in its extensions.
+    /// [`ReceiverBuilder::exact_200`] is off).
     Response {
         /// The handler's response.
         response: R,
         /// The status to send it with.
         status: u16,
-        /// [`Outcome::Processed`], or [`Outcome::HandlerFailed`] for a non-2xx status.
+        /// [`Outcome::Processed`], or [`Outcome::HandlerFailed`] for a non-2xx status (what
+        /// [`Outcome::of_response`] tells from `status`).
         outcome: Outcome,
     },
     /// The handler returned an error (the claim is released): pass it on.

@@ -392,6 +392,20 @@ impl Outcome {
         }
     }
 
+    /// The outcome of a response: the one in its extensions (every answer of the pipeline
+    /// carries one), else the handler's — [`Processed`](Self::Processed) for a 2xx,
+    /// [`HandlerFailed`](Self::HandlerFailed) otherwise, as [`Pending::finish`](crate::Pending::finish)
+    /// settled it. Adapters leave the handler's responses as they are (no allocation per
+    /// delivery for an answer the status already tells).
+    #[must_use]
+    pub fn of_response(status: u16, extension: Option<&Outcome>) -> Self {
+        match extension {
+            Some(outcome) => *outcome,
+            None if (200..300).contains(&status) => Self::Processed,
+            None => Self::HandlerFailed,
+        }
+    }
+
     /// Whether the delivery was taken: processed or acknowledged.
     #[must_use]
     pub fn is_accepted(&self) -> bool {

@@ -189,20 +189,10 @@ pub(crate) struct Route {
     pub(crate) provider: &'static str,
 }
 
-/// The one outcome taxonomy, put in the extensions by hookbr-tower; a response without it (one
-/// the layer did not answer) is told by its status: 2xx processed, anything else a failure.
+/// The one outcome taxonomy: hookbr-tower puts it in the extensions of its own answers; the
+/// handler's responses are told by their status ([`Outcome::of_response`]).
 fn outcome_of(response: &Response) -> Outcome {
-    response
-        .extensions()
-        .get::<Outcome>()
-        .copied()
-        .unwrap_or_else(|| {
-            if response.status().is_success() {
-                Outcome::Processed
-            } else {
-                Outcome::HandlerFailed
-            }
-        })
+    Outcome::of_response(response.status().as_u16(), response.extensions().get())
 }
 
 /// axum middleware around one webhook route: a span per delivery, metrics, the recent log.

@@ -15,8 +15,10 @@
 //!   `200` + `Hookbr-Duplicate: true`, Foody `hook_test` `200`, `401`, `409`, `413`, ...) and a
 //!   small JSON body naming the category only.
 //!
-//! Every response carries the request's [`Outcome`] in its extensions
-//! (and a refusal its [`Rejection`]) for logging and metrics layers further out.
+//! The layer's own answers carry the request's [`Outcome`] in their extensions (and a refusal
+//! its [`Rejection`]) for logging and metrics layers further out; the inner service's
+//! responses are left as they are, their outcome told by their status
+//! ([`Outcome::of_response`]).
 //!
 //! No webhook policy lives here: every decision is hookbr-core's; this crate only reads bodies
 //! and converts types.

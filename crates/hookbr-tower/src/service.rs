@@ -5,6 +5,8 @@ use std::{
 };
 
 use bytes::Bytes;
+#[cfg(feature = "tracing")]
+use hookbr_core::Outcome;
 use hookbr_core::{Receiver, RejectionKind, Request as CoreRequest, verify::Verify};
 use http::{Request, Response, StatusCode};
 use http_body::Body;
@@ -97,7 +99,11 @@ where
             future,
             |result: &Result<Response<ResBody>, S::Error>| {
                 let response = result.as_ref().ok()?;
-                Some((response.status().as_u16(), *response.extensions().get()?))
+                let status = response.status().as_u16();
+                Some((
+                    status,
+                    Outcome::of_response(status, response.extensions().get()),
+                ))
             },
         );
         ResponseFuture::new(Box::pin(future))
@@ -149,9 +155,8 @@ where
         .run(|| inner.call(request), |sent| sent.status().as_u16())
         .await
         .into_result(
-            |mut sent, status, outcome| {
+            |mut sent, status, _| {
                 *sent.status_mut() = StatusCode::from_u16(status).unwrap_or(sent.status());
-                sent.extensions_mut().insert(outcome);
                 sent
             },
             |failed| respond(&response, failed),
