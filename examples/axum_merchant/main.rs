@@ -37,7 +37,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = merchant_common::listen_addr();
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
+    // Timeouts, a connection cap, header limits and HTTP/1.1 only: safe on a public port.
+    hookbr_axum::serve(listener, app)
+        .limits(hookbr_axum::ConnectionLimits::default())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -8,6 +8,9 @@
 //!   provider's event type (`BonifiqEvent`, `FoodyEvent`, ...).
 //! * [`Rejected`] turns a [`Rejection`] into a response, for code that runs the core pipeline
 //!   itself.
+//! * [`serve()`] serves the router on a public port within [`ConnectionLimits`] (head, body,
+//!   request and idle timeouts, a connection cap, header limits, HTTP/1.1 unless HTTP/2 is
+//!   asked for): use it rather than `axum::serve`, which bounds none of these.
 //!
 //! The handler's 2xx completes the delivery's claim and is sent to the provider as exactly
 //! `200`; any other status, or a panic, releases it so the provider's retry is processed.
@@ -35,7 +38,7 @@
 //!     .foody("/webhooks/foody", BodyTokenVerifier::foody([Secret::new("t0ken")?])?)
 //!     .into_router(handle)?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app).await?;
+//! hookbr_axum::serve(listener, app).await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -44,9 +47,11 @@
 mod extract;
 mod rejection;
 mod router;
+pub mod serve;
 
 pub use extract::{MissingWebhook, Webhook};
 pub use hookbr_core::{Rejection, Verified, WebhookEvent, Webhooks};
 pub use hookbr_tower::WebhookLayer;
 pub use rejection::Rejected;
 pub use router::IntoRouter;
+pub use serve::{ConnectionLimits, Serve, serve};

@@ -4,12 +4,14 @@
 //! In inbox mode (the default, SQLite) a verified delivery is committed before the provider is
 //! answered `200`, and a worker hands it to the sinks with retries and dead-lettering. In direct
 //! mode (`inbox.url = "none"`) the sinks run inside the request and the provider's own retry is
-//! the only retry. [`Server::stop`] stops accepting connections, finishes the requests in
-//! flight and the worker's round.
+//! the only retry. Both listeners are served by [`hookbr_axum::serve()`] within their
+//! [`ConnectionLimits`] (`[server]`/`[admin]` keys). [`Server::stop`] stops accepting
+//! connections, finishes the requests in flight and the worker's round.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
+use hookbr_axum::ConnectionLimits;
 use hookbr_core::{IdempotencyStore, Inbox, MemoryStore};
 use hookbr_store::{
     RedisStore,
@@ -49,6 +51,13 @@ impl ServerBuilder {
     /// picks a free port: read it from [`Server::addr`]).
     pub fn listen(mut self, listen: SocketAddr) -> Self {
         self.config.listen = listen;
+        self
+    }
+
+    /// Bounds the receiver's connections with `limits` instead of the configuration's
+    /// `[server]` keys.
+    pub fn limits(mut self, limits: ConnectionLimits) -> Self {
+        self.config.limits = limits;
         self
     }
 
@@ -100,6 +109,7 @@ impl ServerBuilder {
                 admin::start(
                     admin.listen,
                     admin.token,
+                    admin.limits,
                     inbox.clone(),
                     observer,
                     stop_rx.clone(),
@@ -108,7 +118,7 @@ impl ServerBuilder {
             ),
             None => None,
         };
-        let http = serve(listener, app, stop_rx.clone());
+        let http = serve(listener, app, config.limits, stop_rx.clone());
         let worker = inbox.as_ref().map(|inbox| {
             work(
                 inbox.clone(),
@@ -152,16 +162,19 @@ async fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr), Error> {
     Ok((listener, addr))
 }
 
-fn serve(
+/// Serves `app` within `limits` until `stop`.
+pub(crate) fn serve(
     listener: TcpListener,
     app: Router,
+    limits: ConnectionLimits,
     stop: watch::Receiver<bool>,
 ) -> JoinHandle<std::io::Result<()>> {
-    tokio::spawn(async move {
-        axum::serve(listener, app)
+    tokio::spawn(
+        hookbr_axum::serve(listener, app)
+            .limits(limits)
             .with_graceful_shutdown(stopped(stop))
-            .await
-    })
+            .into_future(),
+    )
 }
 
 /// The worker and the pruner, until `stop`.

@@ -19,6 +19,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
+use hookbr_axum::ConnectionLimits;
 use hookbr_core::{
     Inbox, Provider, Secret,
     inbox::{ListFilter, RowState},
@@ -29,7 +30,6 @@ use tokio::{sync::watch, task::JoinHandle};
 use crate::{
     Error,
     inbox::{RowDetail, RowSummary},
-    lifecycle::stopped,
     observe::{self, Observer, inbox_gauges},
 };
 
@@ -60,10 +60,11 @@ impl AdminServer {
     }
 }
 
-/// Starts the admin listener on `listen`.
+/// Starts the admin listener on `listen`, its connections bounded by `limits`.
 pub(crate) async fn start(
     listen: SocketAddr,
     token: Option<Arc<Secret>>,
+    limits: ConnectionLimits,
     inbox: Option<Arc<dyn Inbox>>,
     observer: Arc<Observer>,
     stop: watch::Receiver<bool>,
@@ -97,11 +98,7 @@ pub(crate) async fn start(
     let addr = listener
         .local_addr()
         .map_err(|error| Error::runtime(format!("admin listener: {error}")))?;
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stopped(stop))
-            .await
-    });
+    let task = crate::server::serve(listener, app, limits, stop);
     Ok(AdminServer { addr, task })
 }
 

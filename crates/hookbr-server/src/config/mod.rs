@@ -26,11 +26,13 @@
 
 use std::{fmt, fs, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
+use hookbr_axum::ConnectionLimits;
 use hookbr_core::Secret;
 
 use crate::Error;
 
 mod endpoint;
+mod listener;
 mod raw;
 mod reference;
 mod sink;
@@ -124,6 +126,9 @@ pub struct WorkerConfig {
 pub struct Config {
     /// Where providers post.
     pub listen: SocketAddr,
+    /// The bounds of that listener's connections (`[server]` timeouts, connection cap, header
+    /// limits, HTTP/2).
+    pub limits: ConnectionLimits,
     /// Hand Foody `hook_test` to the sinks.
     pub forward_handshakes: bool,
     /// Log each stored body (secrets redacted) when the worker takes it.
@@ -152,6 +157,9 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
     /// The access token, required for a non-loopback address.
     pub token: Option<Arc<Secret>>,
+    /// The bounds of its connections (`[admin]` timeouts, connection cap, header limits,
+    /// HTTP/2; at most 64 connections by default).
+    pub limits: ConnectionLimits,
 }
 
 impl AdminConfig {
@@ -162,6 +170,7 @@ impl AdminConfig {
         Self {
             listen,
             token: None,
+            limits: listener::admin_defaults(),
         }
     }
 }
@@ -288,6 +297,7 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
             format!("{listen:?} is not an address like \"127.0.0.1:8080\""),
         )
     })?;
+    let mut limits = listener::server_limits(&raw.server.listener())?;
     let body_limit = limit(
         "server.body_limit",
         raw.server.body_limit,
@@ -386,9 +396,13 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
              and a sink, deliveries would be acknowledged and dropped",
         ));
     }
+    if inbox == InboxUrl::None {
+        listener::direct_mode(&mut limits, &raw.server.listener(), &sinks)?;
+    }
     Ok(Config {
         admin,
         listen,
+        limits,
         forward_handshakes: raw.server.forward_handshakes,
         log_bodies: raw.server.log_bodies,
         inbox,
@@ -425,7 +439,12 @@ fn resolve_admin(raw: &RawAdmin, base: &Path) -> Result<AdminConfig, String> {
             ),
         ));
     }
-    Ok(AdminConfig { listen, token })
+    let limits = listener::admin_limits(&raw.listener())?;
+    Ok(AdminConfig {
+        listen,
+        token,
+        limits,
+    })
 }
 
 #[cfg(test)]

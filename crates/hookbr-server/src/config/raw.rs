@@ -28,6 +28,15 @@ pub(super) struct RawConfig {
 pub(super) struct RawAdmin {
     pub(super) listen: Option<String>,
     pub(super) token: Option<String>,
+    // Connection bounds of this listener (see `listener.rs`).
+    pub(super) header_timeout: Option<String>,
+    pub(super) body_timeout: Option<String>,
+    pub(super) request_timeout: Option<String>,
+    pub(super) idle_timeout: Option<String>,
+    pub(super) max_connections: Option<u64>,
+    pub(super) max_header_bytes: Option<u64>,
+    pub(super) max_headers: Option<u64>,
+    pub(super) http2: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +50,15 @@ pub(super) struct RawServer {
     pub(super) forward_handshakes: bool,
     #[serde(default)]
     pub(super) log_bodies: bool,
+    // Connection bounds of this listener (see `listener.rs`).
+    pub(super) header_timeout: Option<String>,
+    pub(super) body_timeout: Option<String>,
+    pub(super) request_timeout: Option<String>,
+    pub(super) idle_timeout: Option<String>,
+    pub(super) max_connections: Option<u64>,
+    pub(super) max_header_bytes: Option<u64>,
+    pub(super) max_headers: Option<u64>,
+    pub(super) http2: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
