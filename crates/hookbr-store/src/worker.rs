@@ -7,6 +7,16 @@
 //! dead-letter with the last error kept, where `Inbox::replay` can revive it. A worker that
 //! crashes leaves its rows in flight until their lease expires; another worker then takes them.
 //!
+//! **Workers own what they hold.** While a batch is being handled, the worker renews the lease
+//! of every row of the batch not finished yet, every third of the lease, so a slow but alive
+//! handler keeps its rows. Completing or failing a row carries the claim token
+//! ([`InboxRow::claim`]): if the lease was lost anyway (the inbox was unreachable for a whole
+//! lease, the process was paused) and another worker claimed the row again, the store refuses
+//! the change, so a stale worker can neither move a `done` row back nor count its outcome.
+//! The worker then logs the lost lease (`warn`, target `hookbr::worker`) and counts it in
+//! [`Round::lost`], not as an attempt result; a row of the batch whose lease was lost before
+//! its turn is not handed to the handler at all.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use hookbr_store::{SqliteInbox, worker::{Delivered, Worker, WorkerOptions}};
@@ -25,7 +35,7 @@ use std::{
     future::Future,
     panic::AssertUnwindSafe,
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -53,7 +63,8 @@ pub struct Delivered {
 pub struct WorkerOptions {
     /// Rows claimed per round (default 16).
     pub batch: usize,
-    /// How long a claimed row is reserved for this worker (default 60 s).
+    /// How long a claimed row is reserved for this worker (default 60 s); renewed every third
+    /// of it while the batch is being handled.
     pub lease: Duration,
     /// Pause when nothing is due (default 200 ms).
     pub idle: Duration,
@@ -100,6 +111,27 @@ impl WorkerOptions {
         self.idle = idle;
         self
     }
+
+    /// Sets the rows claimed per round (at least 1).
+    #[must_use]
+    pub fn batch(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    /// Sets the lease of a claimed row (at least 3 ms, so that it can be renewed).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hookbr_store::worker::WorkerOptions;
+    /// let options = WorkerOptions::default().lease(Duration::from_secs(120)).batch(4);
+    /// assert_eq!((options.lease, options.batch), (Duration::from_secs(120), 4));
+    /// ```
+    #[must_use]
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(3));
+        self
+    }
 }
 
 /// Runs a handler over an inbox. See the module docs.
@@ -129,14 +161,29 @@ pub struct Round {
     pub retried: usize,
     /// Rows moved to dead-letter.
     pub dead: usize,
+    /// Rows whose lease was lost (another worker claimed them again): their outcome was not
+    /// recorded, and a row whose lease was lost before its turn was not handled.
+    pub lost: usize,
 }
 
 impl Round {
-    /// Rows handled in the round.
+    /// Rows whose outcome was recorded in the round (lost leases not included).
     #[must_use]
     pub fn total(&self) -> usize {
         self.completed + self.retried + self.dead
     }
+}
+
+/// The rows of the batch in progress: the ones not finished yet (renewed), and the ones whose
+/// lease was found lost.
+#[derive(Debug, Default)]
+struct Held {
+    open: Vec<(i64, i64)>,
+    lost: Vec<i64>,
+}
+
+fn lock(held: &Mutex<Held>) -> std::sync::MutexGuard<'_, Held> {
+    held.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<H, F> Worker<H>
@@ -155,7 +202,8 @@ where
         }
     }
 
-    /// Claims and handles one batch of due rows.
+    /// Claims and handles one batch of due rows, renewing the leases of the rows not finished
+    /// yet every third of the lease while it runs.
     ///
     /// # Errors
     ///
@@ -166,10 +214,28 @@ where
             .inbox
             .claim_due(self.options.batch, self.options.lease)
             .await?;
+        if rows.is_empty() {
+            return Ok(Round::default());
+        }
+        let held = Mutex::new(Held {
+            open: rows.iter().map(|row| (row.id, row.claim)).collect(),
+            lost: Vec::new(),
+        });
+        tokio::select! {
+            round = self.handle(rows, &held) => round,
+            never = self.renew(&held) => match never {},
+        }
+    }
+
+    async fn handle(&self, rows: Vec<InboxRow>, held: &Mutex<Held>) -> Result<Round, StoreError> {
         let mut round = Round::default();
         for row in rows {
-            let id = row.id;
-            let attempts = row.attempts;
+            let (id, claim, attempts) = (row.id, row.claim, row.attempts);
+            if lock(held).lost.contains(&id) {
+                // Another worker holds it now: handing it to the handler would deliver it twice.
+                round.lost += 1;
+                continue;
+            }
             let outcome = match decode(&row) {
                 Ok(event) => {
                     let call = (self.handler)(Delivered { row, event });
@@ -180,23 +246,71 @@ where
                 }
                 Err(error) => Err(error),
             };
-            match outcome {
-                Ok(()) => {
-                    self.inbox.complete(id).await?;
-                    round.completed += 1;
-                }
+            let (recorded, what) = match outcome {
+                Ok(()) => (self.inbox.complete(id, claim).await?, "completed"),
                 Err(error) if attempts >= self.options.max_attempts => {
-                    self.inbox.fail(id, error, None).await?;
-                    round.dead += 1;
+                    (self.inbox.fail(id, claim, error, None).await?, "dead")
                 }
                 Err(error) => {
                     let retry_at = now_ms().saturating_add(self.backoff_ms(attempts));
-                    self.inbox.fail(id, error, Some(retry_at)).await?;
-                    round.retried += 1;
+                    (
+                        self.inbox.fail(id, claim, error, Some(retry_at)).await?,
+                        "retried",
+                    )
                 }
+            };
+            lock(held).open.retain(|&(open, _)| open != id);
+            match (recorded, what) {
+                (false, _) => {
+                    tracing::warn!(
+                        target: "hookbr::worker",
+                        row = id,
+                        attempt = attempts,
+                        "lease lost: another worker claimed the row again; this attempt's \
+                         outcome is not recorded"
+                    );
+                    round.lost += 1;
+                }
+                (true, "completed") => round.completed += 1,
+                (true, "dead") => round.dead += 1,
+                (true, _) => round.retried += 1,
             }
         }
         Ok(round)
+    }
+
+    /// Renews the leases of the open rows every third of the lease, forever (the caller stops
+    /// it when the batch is done).
+    async fn renew(&self, held: &Mutex<Held>) -> std::convert::Infallible {
+        let lease = self.options.lease;
+        let every = (lease / 3).max(Duration::from_millis(1));
+        loop {
+            tokio::time::sleep(every).await;
+            let open = lock(held).open.clone();
+            for (id, claim) in open {
+                match self.inbox.renew(id, claim, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let mut held = lock(held);
+                        // Finished meanwhile: not lost, just no longer in flight.
+                        if held.open.iter().any(|&(open, _)| open == id) {
+                            held.lost.push(id);
+                            tracing::warn!(
+                                target: "hookbr::worker",
+                                row = id,
+                                "lease lost: another worker claimed the row again"
+                            );
+                        }
+                    }
+                    Err(error) => tracing::warn!(
+                        target: "hookbr::worker",
+                        row = id,
+                        error = %error,
+                        "cannot renew the lease; retrying"
+                    ),
+                }
+            }
+        }
     }
 
     /// Runs rounds until `shutdown` resolves; the round in progress is finished first, so no
@@ -205,7 +319,7 @@ where
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let pause = match self.run_once().await {
-                Ok(round) if round.total() > 0 => Duration::ZERO,
+                Ok(round) if round.total() + round.lost > 0 => Duration::ZERO,
                 _ => self.options.idle,
             };
             tokio::select! {
