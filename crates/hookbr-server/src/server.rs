@@ -20,7 +20,7 @@ use tokio::{net::TcpListener, sync::mpsc, sync::watch, task::JoinHandle};
 use crate::{
     Error,
     admin::{self, AdminServer},
-    config::{AdminConfig, Config, WorkerConfig},
+    config::{self, AdminConfig, Config, WorkerConfig},
     dispatch::Dispatcher,
     lifecycle::{log, open_inbox, prune_loop, stopped},
     observe::{self, Observer},
@@ -114,6 +114,7 @@ impl ServerBuilder {
                 inbox.clone(),
                 dispatcher,
                 config.worker,
+                config::lease::worker_batch(config.worker.lease, &config.sinks),
                 config.retention,
                 stop_rx,
             )
@@ -169,13 +170,16 @@ fn work(
     inbox: Arc<dyn Inbox>,
     dispatcher: Arc<Dispatcher>,
     settings: WorkerConfig,
+    batch: usize,
     retention: Duration,
     stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let mut options = WorkerOptions::default()
+    // The lease is renewed while a batch runs; the batch is what the lease covers anyway.
+    let options = WorkerOptions::default()
         .max_attempts(settings.max_attempts)
-        .backoff(settings.backoff, settings.max_backoff);
-    options.lease = settings.lease;
+        .backoff(settings.backoff, settings.max_backoff)
+        .lease(settings.lease)
+        .batch(batch);
     let worker = Worker::new(
         inbox.clone(),
         move |delivered: Delivered| {

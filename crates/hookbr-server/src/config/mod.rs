@@ -31,6 +31,7 @@ use hookbr_core::Secret;
 use crate::Error;
 
 mod endpoint;
+pub(crate) mod lease;
 mod raw;
 mod reference;
 mod sink;
@@ -379,6 +380,7 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
         .as_ref()
         .map(|admin| resolve_admin(admin, base))
         .transpose()?;
+    lease::check_lease(&worker, &sinks, &inbox)?;
     if inbox == InboxUrl::None && sinks.is_empty() {
         return Err(problem(
             "sink",
