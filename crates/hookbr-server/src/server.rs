@@ -180,6 +180,7 @@ fn work(
         .backoff(settings.backoff, settings.max_backoff)
         .lease(settings.lease)
         .batch(batch);
+    let settle = dispatcher.clone();
     let worker = Worker::new(
         inbox.clone(),
         move |delivered: Delivered| {
@@ -187,7 +188,8 @@ fn work(
             async move { dispatcher.stored(&delivered).await }
         },
         options,
-    );
+    )
+    .on_settled(move |settled| settle.settled(settled));
     let pruner = prune_loop(inbox, retention, stop.clone());
     tokio::spawn(async move {
         tokio::join!(worker.run(stopped(stop)), pruner);

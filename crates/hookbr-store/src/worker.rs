@@ -140,6 +140,45 @@ pub struct Worker<H> {
     handler: H,
     options: WorkerOptions,
     jitter: AtomicU64,
+    on_settled: Option<SettledHook>,
+}
+
+type SettledHook = Box<dyn Fn(&Settled) + Send + Sync>;
+
+/// What became of one attempt the handler ran, once the store answered (see
+/// [`Worker::on_settled`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Settled {
+    /// The row id.
+    pub id: i64,
+    /// The row's endpoint text (`bonifiq`, `foody:<name>`, ...).
+    pub endpoint: String,
+    /// The attempt (1 for the first).
+    pub attempt: u32,
+    /// What the store recorded.
+    pub outcome: Outcome,
+}
+
+/// What the store recorded for one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The row is done.
+    Completed,
+    /// The handler failed; the row is retried later.
+    Retried {
+        /// The handler's error.
+        error: String,
+    },
+    /// The handler failed for the last allowed time; the row is dead-lettered.
+    Dead {
+        /// The handler's error.
+        error: String,
+    },
+    /// The lease was lost (another worker claimed the row again): nothing was recorded, and
+    /// the attempt does not count as a result.
+    Lost,
 }
 
 impl<H> fmt::Debug for Worker<H> {
@@ -199,7 +238,16 @@ where
             handler,
             options,
             jitter: AtomicU64::new(seed),
+            on_settled: None,
         }
+    }
+
+    /// Calls `hook` after each attempt the handler ran, with what the store recorded (a lost
+    /// lease included), e.g. to count results in metrics only once they are recorded.
+    #[must_use]
+    pub fn on_settled(mut self, hook: impl Fn(&Settled) + Send + Sync + 'static) -> Self {
+        self.on_settled = Some(Box::new(hook));
+        self
     }
 
     /// Claims and handles one batch of due rows, renewing the leases of the rows not finished
@@ -236,44 +284,60 @@ where
                 round.lost += 1;
                 continue;
             }
-            let outcome = match decode(&row) {
+            let endpoint = row.record.endpoint.clone();
+            let (handled, result) = match decode(&row) {
                 Ok(event) => {
                     let call = (self.handler)(Delivered { row, event });
-                    match AssertUnwindSafe(call).catch_unwind().await {
+                    let result = match AssertUnwindSafe(call).catch_unwind().await {
                         Ok(result) => result,
                         Err(_) => Err("the handler panicked".to_owned()),
-                    }
+                    };
+                    (true, result)
                 }
-                Err(error) => Err(error),
+                Err(error) => (false, Err(error)),
             };
-            let (recorded, what) = match outcome {
-                Ok(()) => (self.inbox.complete(id, claim).await?, "completed"),
-                Err(error) if attempts >= self.options.max_attempts => {
-                    (self.inbox.fail(id, claim, error, None).await?, "dead")
-                }
+            let (recorded, outcome) = match result {
+                Ok(()) => (self.inbox.complete(id, claim).await?, Outcome::Completed),
+                Err(error) if attempts >= self.options.max_attempts => (
+                    self.inbox.fail(id, claim, error.clone(), None).await?,
+                    Outcome::Dead { error },
+                ),
                 Err(error) => {
                     let retry_at = now_ms().saturating_add(self.backoff_ms(attempts));
                     (
-                        self.inbox.fail(id, claim, error, Some(retry_at)).await?,
-                        "retried",
+                        self.inbox
+                            .fail(id, claim, error.clone(), Some(retry_at))
+                            .await?,
+                        Outcome::Retried { error },
                     )
                 }
             };
             lock(held).open.retain(|&(open, _)| open != id);
-            match (recorded, what) {
-                (false, _) => {
-                    tracing::warn!(
-                        target: "hookbr::worker",
-                        row = id,
-                        attempt = attempts,
-                        "lease lost: another worker claimed the row again; this attempt's \
-                         outcome is not recorded"
-                    );
-                    round.lost += 1;
-                }
-                (true, "completed") => round.completed += 1,
-                (true, "dead") => round.dead += 1,
-                (true, _) => round.retried += 1,
+            let outcome = if recorded {
+                outcome
+            } else {
+                tracing::warn!(
+                    target: "hookbr::worker",
+                    row = id,
+                    attempt = attempts,
+                    "lease lost: another worker claimed the row again; this attempt's outcome \
+                     is not recorded"
+                );
+                Outcome::Lost
+            };
+            match outcome {
+                Outcome::Completed => round.completed += 1,
+                Outcome::Retried { .. } => round.retried += 1,
+                Outcome::Dead { .. } => round.dead += 1,
+                Outcome::Lost => round.lost += 1,
+            }
+            if let (true, Some(on_settled)) = (handled, &self.on_settled) {
+                on_settled(&Settled {
+                    id,
+                    endpoint,
+                    attempt: attempts,
+                    outcome,
+                });
             }
         }
         Ok(round)

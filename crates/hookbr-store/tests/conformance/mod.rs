@@ -5,7 +5,7 @@
 
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
@@ -18,7 +18,7 @@ use hookbr_core::{
     testkit,
     verify::HeaderSecretVerifier,
 };
-use hookbr_store::worker::{Delivered, Worker, WorkerOptions};
+use hookbr_store::worker::{Delivered, Outcome, Worker, WorkerOptions};
 
 /// A BonifiQ record with delivery id `id`.
 pub(crate) fn record(id: &str) -> InboxRecord {
@@ -316,6 +316,7 @@ pub(crate) async fn a_worker_that_lost_its_lease_is_refused_and_the_row_complete
     };
     let started = Arc::new(AtomicUsize::new(0));
     let calls = Arc::new(AtomicUsize::new(0));
+    let settled: Arc<Mutex<Vec<(&str, Outcome)>>> = Arc::default();
     let (flag, count) = (started.clone(), calls.clone());
     // The first worker cannot renew, and its handler outlasts the 100 ms lease.
     let slow = Worker::new(
@@ -329,7 +330,16 @@ pub(crate) async fn a_worker_that_lost_its_lease_is_refused_and_the_row_complete
             }
         },
         leased(Duration::from_millis(100)),
-    );
+    )
+    .on_settled({
+        let settled = settled.clone();
+        move |outcome| {
+            settled
+                .lock()
+                .unwrap()
+                .push(("stale", outcome.outcome.clone()))
+        }
+    });
     let count = calls.clone();
     let fast_worker = Worker::new(
         second.clone(),
@@ -338,7 +348,16 @@ pub(crate) async fn a_worker_that_lost_its_lease_is_refused_and_the_row_complete
             async { Ok::<(), String>(()) }
         },
         leased(Duration::from_secs(60)),
-    );
+    )
+    .on_settled({
+        let settled = settled.clone();
+        move |outcome| {
+            settled
+                .lock()
+                .unwrap()
+                .push(("owner", outcome.outcome.clone()))
+        }
+    });
     let stale = async { slow.run_once().await.unwrap() };
     let owner = async {
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -372,6 +391,11 @@ pub(crate) async fn a_worker_that_lost_its_lease_is_refused_and_the_row_complete
     let row = first.get(id).await.unwrap().unwrap();
     assert_eq!((row.state, row.attempts), (RowState::Done, 2));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        *settled.lock().unwrap(),
+        [("owner", Outcome::Completed), ("stale", Outcome::Lost)],
+        "the hook hears the recorded completion, then the lost lease"
+    );
     let stats = first.stats().await.unwrap();
     assert_eq!((stats.done, stats.pending, stats.in_flight), (1, 0, 0));
 }
