@@ -122,4 +122,30 @@ mod tests {
             "direct mode has no worker"
         );
     }
+
+    #[test]
+    fn configurations_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "a-foody-token-of-some-length").unwrap();
+        let config = |lease: &str, inbox: &str| {
+            format!(
+                "[inbox]\nurl = \"{inbox}\"\n[worker]\nlease = \"{lease}\"\n\
+                 [[endpoint]]\nprovider = \"foody\"\npath = \"/foody\"\n\
+                 tokens = [\"file:token\"]\n\
+                 [[sink]]\ntype = \"command\"\ncommand = [\"true\"]\ntimeout = \"10s\"\n"
+            )
+        };
+        let parse = |text: String| super::super::parse_text(&text, dir.path());
+        let error = parse(config("9s", "sqlite:inbox.sqlite3")).unwrap_err();
+        assert!(
+            error.contains("worker.lease: 9s is shorter than")
+                && error.contains("sink[0].timeout = 10s"),
+            "{error}"
+        );
+        assert!(parse(config("10s", "sqlite:inbox.sqlite3")).is_ok());
+        assert!(
+            parse(config("9s", "none")).is_ok(),
+            "direct mode has no worker"
+        );
+    }
 }
