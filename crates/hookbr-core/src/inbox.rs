@@ -3,9 +3,19 @@
 //! In inbox mode the pipeline verifies and decodes a delivery, then [`Inbox::insert`]s its raw
 //! bytes; the provider gets `200` only once the insert is committed, and a copy of a stored
 //! delivery is answered as a duplicate from the unique delivery key. Workers then
-//! [`claim_due`](Inbox::claim_due) rows with a lease, run the application's handler, and
-//! [`complete`](Inbox::complete) or [`fail`](Inbox::fail) them (retry later, or dead-letter).
+//! [`claim_due`](Inbox::claim_due) rows with a lease, run the application's handler,
+//! [`renew`](Inbox::renew) the lease while it runs, and [`complete`](Inbox::complete) or
+//! [`fail`](Inbox::fail) them (retry later, or dead-letter).
 //! hookbr-store implements it on SQLite and PostgreSQL.
+//!
+//! # Lease fencing
+//!
+//! Each claim gives the row a new claim token ([`InboxRow::claim`]), never equal to one the
+//! row had before (not even after a replay, which resets the attempts). `complete`, `fail`
+//! and `renew` take the token back and change the row only while it is still in flight under
+//! that token: a worker whose lease expired and whose row another worker claimed again is
+//! told so (`false`) and changes nothing, so a stale worker can neither move a `done` row
+//! back nor overwrite the outcome of the attempt that now owns the row.
 
 use std::{fmt, time::Duration};
 
@@ -150,6 +160,10 @@ pub struct InboxRow {
     pub last_error: Option<String>,
     /// When the next attempt is due (ms since the epoch).
     pub next_attempt_at_ms: i64,
+    /// The claim token of the last claim (`0` before the first): what
+    /// [`Inbox::complete`], [`Inbox::fail`] and [`Inbox::renew`] take back to prove the caller
+    /// still holds the row.
+    pub claim: i64,
 }
 
 impl InboxRow {
@@ -165,6 +179,7 @@ impl InboxRow {
             attempts: 0,
             last_error: None,
             next_attempt_at_ms,
+            claim: 0,
         }
     }
 }
@@ -241,14 +256,28 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     fn insert(&self, record: InboxRecord) -> StoreFuture<'_, Inserted>;
 
     /// Claims up to `limit` rows that are due (pending and due, or in flight with an expired
-    /// lease), marks them in flight for `lease` and counts the attempt.
+    /// lease), marks them in flight for `lease`, counts the attempt and gives each a new claim
+    /// token ([`InboxRow::claim`]).
     fn claim_due(&self, limit: usize, lease: Duration) -> StoreFuture<'_, Vec<InboxRow>>;
 
-    /// The handler succeeded.
-    fn complete(&self, id: i64) -> StoreFuture<'_, ()>;
+    /// The handler succeeded: marks row `id` done if it is still in flight under `claim`.
+    /// `false` when the lease was lost (another worker claimed the row again): nothing changed.
+    fn complete(&self, id: i64, claim: i64) -> StoreFuture<'_, bool>;
 
-    /// The handler failed with `error`: retry at `retry_at_ms`, or dead-letter when `None`.
-    fn fail(&self, id: i64, error: String, retry_at_ms: Option<i64>) -> StoreFuture<'_, ()>;
+    /// The handler failed with `error`: retry at `retry_at_ms`, or dead-letter when `None`, if
+    /// row `id` is still in flight under `claim`. `false` when the lease was lost: nothing
+    /// changed.
+    fn fail(
+        &self,
+        id: i64,
+        claim: i64,
+        error: String,
+        retry_at_ms: Option<i64>,
+    ) -> StoreFuture<'_, bool>;
+
+    /// Extends the lease of row `id` to `lease` from now, if it is still in flight under
+    /// `claim`; `false` when the lease was lost.
+    fn renew(&self, id: i64, claim: i64, lease: Duration) -> StoreFuture<'_, bool>;
 
     /// Rows matching `filter`, newest first.
     fn list(&self, filter: ListFilter) -> StoreFuture<'_, Vec<InboxRow>>;

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use hookbr_core::{Verified, inbox::now_ms};
-use hookbr_store::worker::Delivered;
+use hookbr_core::{Endpoint, Verified, inbox::now_ms};
+use hookbr_store::worker::{Delivered, Outcome, Settled};
 
 use crate::{
     inbox::body_json,
@@ -68,25 +68,37 @@ impl Dispatcher {
             row.attempts,
             &delivered.event,
         );
-        let result = self.deliver(&processed).await;
-        let dead = result.is_err() && row.attempts >= self.max_attempts;
+        self.deliver(&processed).await
+    }
+
+    /// Inbox mode: what the store recorded for an attempt of [`stored`](Self::stored), told
+    /// by the worker. A lost lease is no attempt result: the worker that holds the row now
+    /// records its own.
+    pub(crate) fn settled(&self, settled: &Settled) {
+        let (error, dead) = match &settled.outcome {
+            Outcome::Completed => (None, false),
+            Outcome::Retried { error } => (Some(error.clone()), false),
+            Outcome::Dead { error } => (Some(error.clone()), true),
+            _ => return,
+        };
+        let provider = Endpoint::from_text(&settled.endpoint)
+            .map_or("unknown", |endpoint| endpoint.provider().as_str());
         self.observer.attempt(
-            row.id,
-            delivered.event.provider().as_str(),
+            settled.id,
+            provider,
             Attempt {
                 at_ms: now_ms(),
-                attempt: row.attempts,
-                error: result.as_ref().err().cloned(),
+                attempt: settled.attempt,
+                error,
             },
             dead,
         );
         if dead {
             log(&format!(
                 "dead-lettered row {} after {} attempts; fix the cause, then `hookbr inbox replay {}`",
-                row.id, self.max_attempts, row.id
+                settled.id, self.max_attempts, settled.id
             ));
         }
-        result
     }
 
     async fn deliver(&self, processed: &Processed<'_>) -> Result<(), String> {

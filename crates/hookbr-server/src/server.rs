@@ -22,7 +22,7 @@ use tokio::{net::TcpListener, sync::mpsc, sync::watch, task::JoinHandle};
 use crate::{
     Error,
     admin::{self, AdminServer},
-    config::{AdminConfig, Config, WorkerConfig},
+    config::{self, AdminConfig, Config, WorkerConfig},
     dispatch::Dispatcher,
     lifecycle::{log, open_inbox, prune_loop, stopped},
     observe::{self, Observer},
@@ -124,6 +124,7 @@ impl ServerBuilder {
                 inbox.clone(),
                 dispatcher,
                 config.worker,
+                config::lease::worker_batch(config.worker.lease, &config.sinks),
                 config.retention,
                 stop_rx,
             )
@@ -182,13 +183,17 @@ fn work(
     inbox: Arc<dyn Inbox>,
     dispatcher: Arc<Dispatcher>,
     settings: WorkerConfig,
+    batch: usize,
     retention: Duration,
     stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let mut options = WorkerOptions::default()
+    // The lease is renewed while a batch runs; the batch is what the lease covers anyway.
+    let options = WorkerOptions::default()
         .max_attempts(settings.max_attempts)
-        .backoff(settings.backoff, settings.max_backoff);
-    options.lease = settings.lease;
+        .backoff(settings.backoff, settings.max_backoff)
+        .lease(settings.lease)
+        .batch(batch);
+    let settle = dispatcher.clone();
     let worker = Worker::new(
         inbox.clone(),
         move |delivered: Delivered| {
@@ -196,7 +201,8 @@ fn work(
             async move { dispatcher.stored(&delivered).await }
         },
         options,
-    );
+    )
+    .on_settled(move |settled| settle.settled(settled));
     let pruner = prune_loop(inbox, retention, stop.clone());
     tokio::spawn(async move {
         tokio::join!(worker.run(stopped(stop)), pruner);

@@ -11,7 +11,8 @@ use hookbr_core::{
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 /// Schema migrations, applied in order; `hookbr_schema_version` records which ran.
-const MIGRATIONS: [&str; 1] = [r"
+const MIGRATIONS: [&str; 2] = [
+    r"
 CREATE TABLE hookbr_inbox (
     id              BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     endpoint        TEXT    NOT NULL,
@@ -31,7 +32,10 @@ CREATE TABLE hookbr_inbox (
 );
 CREATE INDEX hookbr_inbox_due ON hookbr_inbox (state, next_attempt_at);
 CREATE INDEX hookbr_inbox_received ON hookbr_inbox (received_at);
-"];
+",
+    // 2: the claim token that fences `complete`/`fail`/`renew` to the current lease holder.
+    "ALTER TABLE hookbr_inbox ADD COLUMN claim_token BIGINT NOT NULL DEFAULT 0;",
+];
 
 /// First key of the migration lock (`pg_advisory_xact_lock(int4, int4)`); the second is a
 /// hash of the schema the tables live in, so inboxes in different schemas migrate
@@ -51,7 +55,7 @@ const INSERT: &str = "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key
                       ON CONFLICT (dedup_key) DO NOTHING RETURNING id";
 
 const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matched_key, \
-                       received_at, state, attempts, last_error, next_attempt_at";
+                       received_at, state, attempts, last_error, next_attempt_at, claim_token";
 
 /// The durable inbox on PostgreSQL: one database shared by many instances behind a load
 /// balancer, each running its own receivers and [`Worker`](crate::worker::Worker)s.
@@ -76,6 +80,10 @@ const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matc
 ///   again (the attempt counts). Times (`received_at`, `next_attempt_at`, leases) come from the
 ///   clock of the instance that writes them: keep the instances' clocks synchronised (NTP);
 ///   a skewed clock shifts its leases and retries by the skew.
+/// * **Fencing**: each claim sets a new `claim_token`; `complete`, `fail` and `renew` carry it
+///   in their `WHERE` (with `state = 'in_flight'`), so a worker whose lease expired and whose
+///   row another instance claimed again changes nothing (they return `false`), and a `done`
+///   row is never moved back.
 /// * **Schema**: created and migrated on [`connect`](Self::connect), in a transaction holding
 ///   `pg_advisory_xact_lock`, so instances that start together migrate once; versions are
 ///   recorded in `hookbr_schema_version`. Tables are created in the connection's
@@ -314,6 +322,7 @@ fn inbox_row(row: &Row) -> Result<InboxRow, tokio_postgres::Error> {
     inbox_row.attempts = u32::try_from(attempts).unwrap_or(0);
     inbox_row.last_error = row.try_get(10)?;
     inbox_row.next_attempt_at_ms = row.try_get(11)?;
+    inbox_row.claim = row.try_get(12)?;
     Ok(inbox_row)
 }
 
@@ -369,7 +378,8 @@ impl Inbox for PostgresInbox {
             let statement = client
                 .prepare_cached(&format!(
                     "UPDATE hookbr_inbox SET state = 'in_flight', lease_until = $2, \
-                     attempts = attempts + 1 \
+                     attempts = attempts + 1, \
+                     claim_token = claim_token + 1 + floor(random() * 4294967296)::bigint \
                      WHERE id IN (SELECT id FROM hookbr_inbox \
                      WHERE (state = 'pending' AND next_attempt_at <= $1) \
                      OR (state = 'in_flight' AND lease_until <= $1) \
@@ -390,25 +400,32 @@ impl Inbox for PostgresInbox {
         })
     }
 
-    fn complete(&self, id: i64) -> StoreFuture<'_, ()> {
+    fn complete(&self, id: i64, claim: i64) -> StoreFuture<'_, bool> {
         Box::pin(async move {
             let client = self.client("complete").await?;
             let statement = client
                 .prepare_cached(
-                    "UPDATE hookbr_inbox SET state = 'done', completed_at = $2, \
-                     lease_until = NULL WHERE id = $1",
+                    "UPDATE hookbr_inbox SET state = 'done', completed_at = $3, \
+                     lease_until = NULL \
+                     WHERE id = $1 AND claim_token = $2 AND state = 'in_flight'",
                 )
                 .await
                 .map_err(failed("complete"))?;
-            client
-                .execute(&statement, &[&id, &now_ms()])
+            let changed = client
+                .execute(&statement, &[&id, &claim, &now_ms()])
                 .await
                 .map_err(failed("complete"))?;
-            Ok(())
+            Ok(changed == 1)
         })
     }
 
-    fn fail(&self, id: i64, error: String, retry_at_ms: Option<i64>) -> StoreFuture<'_, ()> {
+    fn fail(
+        &self,
+        id: i64,
+        claim: i64,
+        error: String,
+        retry_at_ms: Option<i64>,
+    ) -> StoreFuture<'_, bool> {
         Box::pin(async move {
             let (state, next) = match retry_at_ms {
                 Some(at) => ("pending", at),
@@ -417,16 +434,39 @@ impl Inbox for PostgresInbox {
             let client = self.client("fail").await?;
             let statement = client
                 .prepare_cached(
-                    "UPDATE hookbr_inbox SET state = $2, next_attempt_at = $3, last_error = $4, \
-                     lease_until = NULL WHERE id = $1",
+                    "UPDATE hookbr_inbox SET state = $3, next_attempt_at = $4, last_error = $5, \
+                     lease_until = NULL \
+                     WHERE id = $1 AND claim_token = $2 AND state = 'in_flight'",
                 )
                 .await
                 .map_err(failed("fail"))?;
-            client
-                .execute(&statement, &[&id, &state, &next, &error])
+            let changed = client
+                .execute(&statement, &[&id, &claim, &state, &next, &error])
                 .await
                 .map_err(failed("fail"))?;
-            Ok(())
+            Ok(changed == 1)
+        })
+    }
+
+    fn renew(&self, id: i64, claim: i64, lease: Duration) -> StoreFuture<'_, bool> {
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        Box::pin(async move {
+            let client = self.client("renew").await?;
+            let statement = client
+                .prepare_cached(
+                    "UPDATE hookbr_inbox SET lease_until = $3 \
+                     WHERE id = $1 AND claim_token = $2 AND state = 'in_flight'",
+                )
+                .await
+                .map_err(failed("renew"))?;
+            let changed = client
+                .execute(
+                    &statement,
+                    &[&id, &claim, &now_ms().saturating_add(lease_ms)],
+                )
+                .await
+                .map_err(failed("renew"))?;
+            Ok(changed == 1)
         })
     }
 

@@ -14,7 +14,8 @@ use hookbr_core::{
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 1] = [r#"
+const MIGRATIONS: [&str; 2] = [
+    r#"
 CREATE TABLE hookbr_inbox (
     id              INTEGER PRIMARY KEY,
     endpoint        TEXT    NOT NULL,
@@ -33,7 +34,10 @@ CREATE TABLE hookbr_inbox (
 );
 CREATE INDEX hookbr_inbox_due ON hookbr_inbox (state, next_attempt_at);
 CREATE INDEX hookbr_inbox_received ON hookbr_inbox (received_at);
-"#];
+"#,
+    // 2: the claim token that fences `complete`/`fail`/`renew` to the current lease holder.
+    "ALTER TABLE hookbr_inbox ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;",
+];
 
 /// How many inserts one transaction may group.
 const MAX_GROUP: usize = 512;
@@ -54,6 +58,8 @@ enum Command {
 /// * **Group commit**: one thread owns the connection; inserts that arrive while it is busy are
 ///   committed together in one transaction (up to 512), so concurrent requests share one fsync.
 /// * **Schema**: created and migrated on open (`PRAGMA user_version`).
+/// * **Fencing**: each claim sets a new `claim_token`; `complete`, `fail` and `renew` carry it
+///   in their `WHERE`, so a worker that lost its lease changes nothing (they return `false`).
 ///
 /// Bodies are stored as received: a Foody body contains the trigger's token, so protect the
 /// database file as you protect the configuration.
@@ -207,7 +213,7 @@ fn insert_group(
 }
 
 const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matched_key, \
-                       received_at, state, attempts, last_error, next_attempt_at";
+                       received_at, state, attempts, last_error, next_attempt_at, claim_token";
 
 fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
     let key: Vec<u8> = row.get(3)?;
@@ -231,6 +237,7 @@ fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
     inbox_row.attempts = row.get(9)?;
     inbox_row.last_error = row.get(10)?;
     inbox_row.next_attempt_at_ms = row.get(11)?;
+    inbox_row.claim = row.get(12)?;
     Ok(inbox_row)
 }
 
@@ -260,9 +267,13 @@ impl Inbox for SqliteInbox {
             };
             let mut rows = Vec::with_capacity(ids.len());
             for id in ids {
+                // A new token, never one this row had (it grows), and not guessable from the
+                // row's history (a random step), so that a row id SQLite reuses after a
+                // prune does not hand a stale worker a token it could match.
                 transaction.execute(
                     "UPDATE hookbr_inbox SET state = 'in_flight', lease_until = ?2, \
-                     attempts = attempts + 1 WHERE id = ?1",
+                     attempts = attempts + 1, \
+                     claim_token = claim_token + 1 + (random() & 4294967295) WHERE id = ?1",
                     params![id, now.saturating_add(lease_ms)],
                 )?;
                 rows.push(transaction.query_row(
@@ -276,29 +287,47 @@ impl Inbox for SqliteInbox {
         })
     }
 
-    fn complete(&self, id: i64) -> StoreFuture<'_, ()> {
+    fn complete(&self, id: i64, claim: i64) -> StoreFuture<'_, bool> {
         self.run(move |connection| {
-            connection.execute(
-                "UPDATE hookbr_inbox SET state = 'done', completed_at = ?2, lease_until = NULL \
-                 WHERE id = ?1",
-                params![id, now_ms()],
+            let changed = connection.execute(
+                "UPDATE hookbr_inbox SET state = 'done', completed_at = ?3, lease_until = NULL \
+                 WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'",
+                params![id, claim, now_ms()],
             )?;
-            Ok(())
+            Ok(changed == 1)
         })
     }
 
-    fn fail(&self, id: i64, error: String, retry_at_ms: Option<i64>) -> StoreFuture<'_, ()> {
+    fn fail(
+        &self,
+        id: i64,
+        claim: i64,
+        error: String,
+        retry_at_ms: Option<i64>,
+    ) -> StoreFuture<'_, bool> {
         self.run(move |connection| {
             let (state, next) = match retry_at_ms {
                 Some(at) => ("pending", at),
                 None => ("dead", now_ms()),
             };
-            connection.execute(
-                "UPDATE hookbr_inbox SET state = ?2, next_attempt_at = ?3, last_error = ?4, \
-                 lease_until = NULL WHERE id = ?1",
-                params![id, state, next, error],
+            let changed = connection.execute(
+                "UPDATE hookbr_inbox SET state = ?3, next_attempt_at = ?4, last_error = ?5, \
+                 lease_until = NULL WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'",
+                params![id, claim, state, next, error],
             )?;
-            Ok(())
+            Ok(changed == 1)
+        })
+    }
+
+    fn renew(&self, id: i64, claim: i64, lease: Duration) -> StoreFuture<'_, bool> {
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        self.run(move |connection| {
+            let changed = connection.execute(
+                "UPDATE hookbr_inbox SET lease_until = ?3 \
+                 WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'",
+                params![id, claim, now_ms().saturating_add(lease_ms)],
+            )?;
+            Ok(changed == 1)
         })
     }
 

@@ -7,6 +7,16 @@
 //! dead-letter with the last error kept, where `Inbox::replay` can revive it. A worker that
 //! crashes leaves its rows in flight until their lease expires; another worker then takes them.
 //!
+//! **Workers own what they hold.** While a batch is being handled, the worker renews the lease
+//! of every row of the batch not finished yet, every third of the lease, so a slow but alive
+//! handler keeps its rows. Completing or failing a row carries the claim token
+//! ([`InboxRow::claim`]): if the lease was lost anyway (the inbox was unreachable for a whole
+//! lease, the process was paused) and another worker claimed the row again, the store refuses
+//! the change, so a stale worker can neither move a `done` row back nor count its outcome.
+//! The worker then logs the lost lease (`warn`, target `hookbr::worker`) and counts it in
+//! [`Round::lost`], not as an attempt result; a row of the batch whose lease was lost before
+//! its turn is not handed to the handler at all.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use hookbr_store::{SqliteInbox, worker::{Delivered, Worker, WorkerOptions}};
@@ -25,7 +35,7 @@ use std::{
     future::Future,
     panic::AssertUnwindSafe,
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -53,7 +63,8 @@ pub struct Delivered {
 pub struct WorkerOptions {
     /// Rows claimed per round (default 16).
     pub batch: usize,
-    /// How long a claimed row is reserved for this worker (default 60 s).
+    /// How long a claimed row is reserved for this worker (default 60 s); renewed every third
+    /// of it while the batch is being handled.
     pub lease: Duration,
     /// Pause when nothing is due (default 200 ms).
     pub idle: Duration,
@@ -100,6 +111,27 @@ impl WorkerOptions {
         self.idle = idle;
         self
     }
+
+    /// Sets the rows claimed per round (at least 1).
+    #[must_use]
+    pub fn batch(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    /// Sets the lease of a claimed row (at least 3 ms, so that it can be renewed).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hookbr_store::worker::WorkerOptions;
+    /// let options = WorkerOptions::default().lease(Duration::from_secs(120)).batch(4);
+    /// assert_eq!((options.lease, options.batch), (Duration::from_secs(120), 4));
+    /// ```
+    #[must_use]
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(3));
+        self
+    }
 }
 
 /// Runs a handler over an inbox. See the module docs.
@@ -108,6 +140,45 @@ pub struct Worker<H> {
     handler: H,
     options: WorkerOptions,
     jitter: AtomicU64,
+    on_settled: Option<SettledHook>,
+}
+
+type SettledHook = Box<dyn Fn(&Settled) + Send + Sync>;
+
+/// What became of one attempt the handler ran, once the store answered (see
+/// [`Worker::on_settled`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Settled {
+    /// The row id.
+    pub id: i64,
+    /// The row's endpoint text (`bonifiq`, `foody:<name>`, ...).
+    pub endpoint: String,
+    /// The attempt (1 for the first).
+    pub attempt: u32,
+    /// What the store recorded.
+    pub outcome: Outcome,
+}
+
+/// What the store recorded for one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The row is done.
+    Completed,
+    /// The handler failed; the row is retried later.
+    Retried {
+        /// The handler's error.
+        error: String,
+    },
+    /// The handler failed for the last allowed time; the row is dead-lettered.
+    Dead {
+        /// The handler's error.
+        error: String,
+    },
+    /// The lease was lost (another worker claimed the row again): nothing was recorded, and
+    /// the attempt does not count as a result.
+    Lost,
 }
 
 impl<H> fmt::Debug for Worker<H> {
@@ -129,14 +200,29 @@ pub struct Round {
     pub retried: usize,
     /// Rows moved to dead-letter.
     pub dead: usize,
+    /// Rows whose lease was lost (another worker claimed them again): their outcome was not
+    /// recorded, and a row whose lease was lost before its turn was not handled.
+    pub lost: usize,
 }
 
 impl Round {
-    /// Rows handled in the round.
+    /// Rows whose outcome was recorded in the round (lost leases not included).
     #[must_use]
     pub fn total(&self) -> usize {
         self.completed + self.retried + self.dead
     }
+}
+
+/// The rows of the batch in progress: the ones not finished yet (renewed), and the ones whose
+/// lease was found lost.
+#[derive(Debug, Default)]
+struct Held {
+    open: Vec<(i64, i64)>,
+    lost: Vec<i64>,
+}
+
+fn lock(held: &Mutex<Held>) -> std::sync::MutexGuard<'_, Held> {
+    held.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<H, F> Worker<H>
@@ -152,10 +238,20 @@ where
             handler,
             options,
             jitter: AtomicU64::new(seed),
+            on_settled: None,
         }
     }
 
-    /// Claims and handles one batch of due rows.
+    /// Calls `hook` after each attempt the handler ran, with what the store recorded (a lost
+    /// lease included), e.g. to count results in metrics only once they are recorded.
+    #[must_use]
+    pub fn on_settled(mut self, hook: impl Fn(&Settled) + Send + Sync + 'static) -> Self {
+        self.on_settled = Some(Box::new(hook));
+        self
+    }
+
+    /// Claims and handles one batch of due rows, renewing the leases of the rows not finished
+    /// yet every third of the lease while it runs.
     ///
     /// # Errors
     ///
@@ -166,37 +262,119 @@ where
             .inbox
             .claim_due(self.options.batch, self.options.lease)
             .await?;
+        if rows.is_empty() {
+            return Ok(Round::default());
+        }
+        let held = Mutex::new(Held {
+            open: rows.iter().map(|row| (row.id, row.claim)).collect(),
+            lost: Vec::new(),
+        });
+        tokio::select! {
+            round = self.handle(rows, &held) => round,
+            never = self.renew(&held) => match never {},
+        }
+    }
+
+    async fn handle(&self, rows: Vec<InboxRow>, held: &Mutex<Held>) -> Result<Round, StoreError> {
         let mut round = Round::default();
         for row in rows {
-            let id = row.id;
-            let attempts = row.attempts;
-            let outcome = match decode(&row) {
+            let (id, claim, attempts) = (row.id, row.claim, row.attempts);
+            if lock(held).lost.contains(&id) {
+                // Another worker holds it now: handing it to the handler would deliver it twice.
+                round.lost += 1;
+                continue;
+            }
+            let endpoint = row.record.endpoint.clone();
+            let (handled, result) = match decode(&row) {
                 Ok(event) => {
                     let call = (self.handler)(Delivered { row, event });
-                    match AssertUnwindSafe(call).catch_unwind().await {
+                    let result = match AssertUnwindSafe(call).catch_unwind().await {
                         Ok(result) => result,
                         Err(_) => Err("the handler panicked".to_owned()),
-                    }
+                    };
+                    (true, result)
                 }
-                Err(error) => Err(error),
+                Err(error) => (false, Err(error)),
             };
-            match outcome {
-                Ok(()) => {
-                    self.inbox.complete(id).await?;
-                    round.completed += 1;
-                }
-                Err(error) if attempts >= self.options.max_attempts => {
-                    self.inbox.fail(id, error, None).await?;
-                    round.dead += 1;
-                }
+            let (recorded, outcome) = match result {
+                Ok(()) => (self.inbox.complete(id, claim).await?, Outcome::Completed),
+                Err(error) if attempts >= self.options.max_attempts => (
+                    self.inbox.fail(id, claim, error.clone(), None).await?,
+                    Outcome::Dead { error },
+                ),
                 Err(error) => {
                     let retry_at = now_ms().saturating_add(self.backoff_ms(attempts));
-                    self.inbox.fail(id, error, Some(retry_at)).await?;
-                    round.retried += 1;
+                    (
+                        self.inbox
+                            .fail(id, claim, error.clone(), Some(retry_at))
+                            .await?,
+                        Outcome::Retried { error },
+                    )
                 }
+            };
+            lock(held).open.retain(|&(open, _)| open != id);
+            let outcome = if recorded {
+                outcome
+            } else {
+                tracing::warn!(
+                    target: "hookbr::worker",
+                    row = id,
+                    attempt = attempts,
+                    "lease lost: another worker claimed the row again; this attempt's outcome \
+                     is not recorded"
+                );
+                Outcome::Lost
+            };
+            match outcome {
+                Outcome::Completed => round.completed += 1,
+                Outcome::Retried { .. } => round.retried += 1,
+                Outcome::Dead { .. } => round.dead += 1,
+                Outcome::Lost => round.lost += 1,
+            }
+            if let (true, Some(on_settled)) = (handled, &self.on_settled) {
+                on_settled(&Settled {
+                    id,
+                    endpoint,
+                    attempt: attempts,
+                    outcome,
+                });
             }
         }
         Ok(round)
+    }
+
+    /// Renews the leases of the open rows every third of the lease, forever (the caller stops
+    /// it when the batch is done).
+    async fn renew(&self, held: &Mutex<Held>) -> std::convert::Infallible {
+        let lease = self.options.lease;
+        let every = (lease / 3).max(Duration::from_millis(1));
+        loop {
+            tokio::time::sleep(every).await;
+            let open = lock(held).open.clone();
+            for (id, claim) in open {
+                match self.inbox.renew(id, claim, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let mut held = lock(held);
+                        // Finished meanwhile: not lost, just no longer in flight.
+                        if held.open.iter().any(|&(open, _)| open == id) {
+                            held.lost.push(id);
+                            tracing::warn!(
+                                target: "hookbr::worker",
+                                row = id,
+                                "lease lost: another worker claimed the row again"
+                            );
+                        }
+                    }
+                    Err(error) => tracing::warn!(
+                        target: "hookbr::worker",
+                        row = id,
+                        error = %error,
+                        "cannot renew the lease; retrying"
+                    ),
+                }
+            }
+        }
     }
 
     /// Runs rounds until `shutdown` resolves; the round in progress is finished first, so no
@@ -205,7 +383,7 @@ where
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let pause = match self.run_once().await {
-                Ok(round) if round.total() > 0 => Duration::ZERO,
+                Ok(round) if round.total() + round.lost > 0 => Duration::ZERO,
                 _ => self.options.idle,
             };
             tokio::select! {

@@ -173,7 +173,7 @@ async fn concurrent_connects_migrate_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 1, "the migration ran once");
+    assert_eq!(versions, 2, "each of the two migrations ran once");
     let Inserted::New(id) = a.insert(record("m")).await.unwrap() else {
         panic!("new")
     };
@@ -420,5 +420,107 @@ async fn two_instances_handle_every_row_exactly_once() {
         handled.iter().all(|&n| n > 0),
         "both instances took rows: {handled:?}"
     );
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn a_stale_worker_cannot_change_a_row_claimed_again() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    conformance::a_stale_worker_cannot_change_a_row_claimed_again(
+        schema.inbox().await,
+        schema.inbox().await,
+    )
+    .await;
+    schema.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_lost_its_lease_is_refused_and_the_row_completes_once() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    conformance::a_worker_that_lost_its_lease_is_refused_and_the_row_completes_once(
+        schema.inbox().await,
+        schema.inbox().await,
+    )
+    .await;
+    schema.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewed_leases_keep_a_slow_batch_with_its_worker() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    conformance::renewed_leases_keep_a_slow_batch_with_its_worker(
+        schema.inbox().await,
+        schema.inbox().await,
+    )
+    .await;
+    schema.drop_schema().await;
+}
+
+/// A schema at version 1 (before claim tokens), with a row in flight, upgrades in place.
+#[tokio::test]
+async fn version_1_schemas_upgrade_in_place() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    schema
+        .admin
+        .batch_execute(&format!(
+            r"SET search_path = {name};
+             CREATE TABLE hookbr_schema_version (version INTEGER PRIMARY KEY,
+                applied_at BIGINT NOT NULL);
+             INSERT INTO hookbr_schema_version VALUES (1, 0);
+             CREATE TABLE hookbr_inbox (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, endpoint TEXT NOT NULL,
+                delivery_id TEXT NOT NULL, dedup_key BYTEA NOT NULL UNIQUE, body BYTEA NOT NULL,
+                headers TEXT NOT NULL, matched_key TEXT NOT NULL, received_at BIGINT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'in_flight', 'done', 'dead')),
+                attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at BIGINT NOT NULL,
+                lease_until BIGINT, last_error TEXT, completed_at BIGINT);
+             INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers,
+                matched_key, received_at, state, attempts, next_attempt_at, lease_until)
+                VALUES ('bonifiq', 'old', '\x00112233445566778899aabbccddeeff', '\x7b7d', '[]',
+                '#0', 1, 'in_flight', 1, 1, 1);
+             RESET search_path;",
+            name = schema.name
+        ))
+        .await
+        .unwrap();
+    let inbox = schema.inbox().await;
+    let rows = inbox.claim_due(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(
+        rows.len(),
+        1,
+        "the expired in-flight row of the old version"
+    );
+    assert_eq!(
+        (rows[0].record.delivery_id.as_str(), rows[0].attempts),
+        ("old", 2)
+    );
+    assert_ne!(rows[0].claim, 0, "claimed with a token");
+    assert!(
+        !inbox.complete(rows[0].id, 0).await.unwrap(),
+        "the pre-upgrade token is stale"
+    );
+    assert!(inbox.complete(rows[0].id, rows[0].claim).await.unwrap());
+    let version: i32 = schema
+        .admin
+        .query_one(
+            &format!(
+                "SELECT MAX(version) FROM {}.hookbr_schema_version",
+                schema.name
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 2);
     schema.drop_schema().await;
 }

@@ -107,3 +107,77 @@ async fn expired_leases_are_claimed_again() {
     );
     assert_eq!(again[0].attempts, 2);
 }
+
+#[tokio::test]
+async fn a_stale_worker_cannot_change_a_row_claimed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::a_stale_worker_cannot_change_a_row_claimed_again(open(&dir), open(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_lost_its_lease_is_refused_and_the_row_completes_once() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::a_worker_that_lost_its_lease_is_refused_and_the_row_completes_once(
+        open(&dir),
+        open(&dir),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewed_leases_keep_a_slow_batch_with_its_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::renewed_leases_keep_a_slow_batch_with_its_worker(open(&dir), open(&dir)).await;
+}
+
+/// A database created before claim tokens existed (schema version 1, a row in flight)
+/// upgrades in place, and the row is claimed, fenced and completed as any other.
+#[tokio::test]
+async fn version_1_databases_upgrade_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.sqlite3");
+    {
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE hookbr_inbox (
+                    id INTEGER PRIMARY KEY, endpoint TEXT NOT NULL, delivery_id TEXT NOT NULL,
+                    dedup_key BLOB NOT NULL UNIQUE, body BLOB NOT NULL, headers TEXT NOT NULL,
+                    matched_key TEXT NOT NULL, received_at INTEGER NOT NULL,
+                    state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL, lease_until INTEGER, last_error TEXT,
+                    completed_at INTEGER);
+                 CREATE INDEX hookbr_inbox_due ON hookbr_inbox (state, next_attempt_at);
+                 CREATE INDEX hookbr_inbox_received ON hookbr_inbox (received_at);
+                 INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers,
+                    matched_key, received_at, state, attempts, next_attempt_at, lease_until)
+                    VALUES ('bonifiq', 'old', x'00112233445566778899aabbccddeeff', x'7b7d',
+                    '[]', '#0', 1, 'in_flight', 1, 1, 1);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+    }
+    let inbox = open(&dir);
+    let rows = inbox.claim_due(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(
+        rows.len(),
+        1,
+        "the expired in-flight row of the old version"
+    );
+    assert_eq!(
+        (rows[0].record.delivery_id.as_str(), rows[0].attempts),
+        ("old", 2)
+    );
+    assert_ne!(rows[0].claim, 0, "claimed with a token");
+    assert!(
+        !inbox.complete(rows[0].id, 0).await.unwrap(),
+        "the pre-upgrade token is stale"
+    );
+    assert!(inbox.complete(rows[0].id, rows[0].claim).await.unwrap());
+    drop(inbox);
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+}

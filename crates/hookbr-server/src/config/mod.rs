@@ -32,6 +32,7 @@ use hookbr_core::Secret;
 use crate::Error;
 
 mod endpoint;
+pub(crate) mod lease;
 mod listener;
 mod raw;
 mod reference;
@@ -389,6 +390,7 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
         .as_ref()
         .map(|admin| resolve_admin(admin, base))
         .transpose()?;
+    lease::check_lease(&worker, &sinks, &inbox)?;
     if inbox == InboxUrl::None && sinks.is_empty() {
         return Err(problem(
             "sink",

@@ -5,19 +5,20 @@
 
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use hookbr_core::{
     DeliveryId, Endpoint, Provider, Receiver, Secret,
-    inbox::{Inbox, InboxRecord, Inserted, ListFilter, RowState, now_ms},
+    dedup::StoreFuture,
+    inbox::{Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowState, now_ms},
     testkit,
     verify::HeaderSecretVerifier,
 };
-use hookbr_store::worker::{Delivered, Worker, WorkerOptions};
+use hookbr_store::worker::{Delivered, Outcome, Worker, WorkerOptions};
 
 /// A BonifiQ record with delivery id `id`.
 pub(crate) fn record(id: &str) -> InboxRecord {
@@ -172,4 +173,304 @@ pub(crate) async fn panicking_handler_is_retried(inbox: Arc<dyn Inbox>) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(inbox.get(id).await.unwrap().unwrap().state, RowState::Done);
+}
+
+/// See the test of the same name in each backend's file: `first` and `second` are two
+/// instances (connections) of one inbox.
+pub(crate) async fn a_stale_worker_cannot_change_a_row_claimed_again(
+    first: Arc<dyn Inbox>,
+    second: Arc<dyn Inbox>,
+) {
+    let Inserted::New(id) = first.insert(record("stale")).await.unwrap() else {
+        panic!()
+    };
+    let stale = first.claim_due(1, Duration::from_millis(50)).await.unwrap();
+    assert_eq!(stale.len(), 1);
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let owner = second.claim_due(1, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(owner.len(), 1, "the expired lease is claimed again");
+    let (stale, owner) = (&stale[0], &owner[0]);
+    assert_ne!(stale.claim, owner.claim, "each claim has its own token");
+    assert!(
+        !first
+            .renew(id, stale.claim, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !first.complete(id, stale.claim).await.unwrap(),
+        "fenced out"
+    );
+    assert!(
+        !first
+            .fail(id, stale.claim, "stale".into(), Some(now_ms()))
+            .await
+            .unwrap()
+    );
+    let row = second.get(id).await.unwrap().unwrap();
+    assert_eq!(
+        (row.state, row.attempts, row.last_error),
+        (RowState::InFlight, 2, None)
+    );
+    assert!(
+        second
+            .renew(id, owner.claim, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(second.complete(id, owner.claim).await.unwrap());
+    // Done stays done: neither the stale worker nor a repeated complete moves it back.
+    assert!(
+        !first
+            .fail(id, stale.claim, "stale".into(), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !second
+            .fail(id, owner.claim, "late".into(), Some(now_ms()))
+            .await
+            .unwrap()
+    );
+    assert!(!second.complete(id, owner.claim).await.unwrap());
+    assert_eq!(first.get(id).await.unwrap().unwrap().state, RowState::Done);
+
+    // A replay resets the attempts, not the token: the worker of the dead-lettered attempt
+    // cannot touch the replayed row (no ABA).
+    let Inserted::New(dead) = first.insert(record("replayed")).await.unwrap() else {
+        panic!()
+    };
+    let before = first.claim_due(1, Duration::from_secs(60)).await.unwrap();
+    assert!(
+        first
+            .fail(dead, before[0].claim, "down".into(), None)
+            .await
+            .unwrap()
+    );
+    assert!(first.replay(dead).await.unwrap());
+    let after = second.claim_due(1, Duration::from_secs(60)).await.unwrap();
+    assert_eq!((after[0].id, after[0].attempts), (dead, 1));
+    assert_ne!(after[0].claim, before[0].claim);
+    assert!(!first.complete(dead, before[0].claim).await.unwrap());
+    assert!(second.complete(dead, after[0].claim).await.unwrap());
+}
+
+/// An inbox whose `renew` does nothing: a worker that cannot renew (its process paused, the
+/// database unreachable for a whole lease).
+#[derive(Debug)]
+pub(crate) struct NoRenew(pub(crate) Arc<dyn Inbox>);
+
+impl Inbox for NoRenew {
+    fn insert(&self, record: InboxRecord) -> StoreFuture<'_, Inserted> {
+        self.0.insert(record)
+    }
+    fn claim_due(&self, limit: usize, lease: Duration) -> StoreFuture<'_, Vec<InboxRow>> {
+        self.0.claim_due(limit, lease)
+    }
+    fn complete(&self, id: i64, claim: i64) -> StoreFuture<'_, bool> {
+        self.0.complete(id, claim)
+    }
+    fn fail(
+        &self,
+        id: i64,
+        claim: i64,
+        error: String,
+        retry_at_ms: Option<i64>,
+    ) -> StoreFuture<'_, bool> {
+        self.0.fail(id, claim, error, retry_at_ms)
+    }
+    fn renew(&self, _: i64, _: i64, _: Duration) -> StoreFuture<'_, bool> {
+        Box::pin(async { Ok(true) })
+    }
+    fn list(&self, filter: ListFilter) -> StoreFuture<'_, Vec<InboxRow>> {
+        self.0.list(filter)
+    }
+    fn get(&self, id: i64) -> StoreFuture<'_, Option<InboxRow>> {
+        self.0.get(id)
+    }
+    fn replay(&self, id: i64) -> StoreFuture<'_, bool> {
+        self.0.replay(id)
+    }
+    fn replay_dead(&self) -> StoreFuture<'_, u64> {
+        self.0.replay_dead()
+    }
+    fn prune(&self, before_ms: i64) -> StoreFuture<'_, u64> {
+        self.0.prune(before_ms)
+    }
+    fn stats(&self) -> StoreFuture<'_, InboxStats> {
+        self.0.stats()
+    }
+}
+
+fn leased(lease: Duration) -> WorkerOptions {
+    fast().lease(lease)
+}
+
+/// See the test of the same name in each backend's file.
+pub(crate) async fn a_worker_that_lost_its_lease_is_refused_and_the_row_completes_once(
+    first: Arc<dyn Inbox>,
+    second: Arc<dyn Inbox>,
+) {
+    let Inserted::New(id) = first.insert(record("slow")).await.unwrap() else {
+        panic!()
+    };
+    let started = Arc::new(AtomicUsize::new(0));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let settled: Arc<Mutex<Vec<(&str, Outcome)>>> = Arc::default();
+    let (flag, count) = (started.clone(), calls.clone());
+    // The first worker cannot renew, and its handler outlasts the 100 ms lease.
+    let slow = Worker::new(
+        Arc::new(NoRenew(first.clone())),
+        move |_: Delivered| {
+            flag.fetch_add(1, Ordering::SeqCst);
+            count.fetch_add(1, Ordering::SeqCst);
+            async {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                Ok::<(), String>(())
+            }
+        },
+        leased(Duration::from_millis(100)),
+    )
+    .on_settled({
+        let settled = settled.clone();
+        move |outcome| {
+            settled
+                .lock()
+                .unwrap()
+                .push(("stale", outcome.outcome.clone()))
+        }
+    });
+    let count = calls.clone();
+    let fast_worker = Worker::new(
+        second.clone(),
+        move |_: Delivered| {
+            count.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<(), String>(()) }
+        },
+        leased(Duration::from_secs(60)),
+    )
+    .on_settled({
+        let settled = settled.clone();
+        move |outcome| {
+            settled
+                .lock()
+                .unwrap()
+                .push(("owner", outcome.outcome.clone()))
+        }
+    });
+    let stale = async { slow.run_once().await.unwrap() };
+    let owner = async {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while started.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "the slow worker never started");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        loop {
+            let round = fast_worker.run_once().await.unwrap();
+            if round.completed == 1 {
+                return round;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the second worker never took the row"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let (stale, owner) = tokio::join!(stale, owner);
+    assert_eq!(
+        (owner.completed, owner.lost),
+        (1, 0),
+        "the second claim wins"
+    );
+    assert_eq!(
+        (stale.completed, stale.retried, stale.dead, stale.lost),
+        (0, 0, 0, 1),
+        "the first worker's complete is refused and not counted"
+    );
+    let row = first.get(id).await.unwrap().unwrap();
+    assert_eq!((row.state, row.attempts), (RowState::Done, 2));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        *settled.lock().unwrap(),
+        [("owner", Outcome::Completed), ("stale", Outcome::Lost)],
+        "the hook hears the recorded completion, then the lost lease"
+    );
+    let stats = first.stats().await.unwrap();
+    assert_eq!((stats.done, stats.pending, stats.in_flight), (1, 0, 0));
+}
+
+/// See the test of the same name in each backend's file.
+pub(crate) async fn renewed_leases_keep_a_slow_batch_with_its_worker(
+    first: Arc<dyn Inbox>,
+    second: Arc<dyn Inbox>,
+) {
+    const ROWS: usize = 3;
+    for n in 0..ROWS {
+        first.insert(record(&format!("batch-{n}"))).await.unwrap();
+    }
+    let calls: Arc<[AtomicUsize; 2]> = Arc::default();
+    let count = calls.clone();
+    // Three rows of 250 ms each under a 150 ms lease: the batch takes five leases.
+    let slow = Worker::new(
+        first.clone(),
+        move |_: Delivered| {
+            count[0].fetch_add(1, Ordering::SeqCst);
+            async {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                Ok::<(), String>(())
+            }
+        },
+        leased(Duration::from_millis(150)).batch(ROWS),
+    );
+    let count = calls.clone();
+    let other = Worker::new(
+        second.clone(),
+        move |_: Delivered| {
+            count[1].fetch_add(1, Ordering::SeqCst);
+            async { Ok::<(), String>(()) }
+        },
+        leased(Duration::from_secs(60)),
+    );
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let handling = async {
+        let round = slow.run_once().await.unwrap();
+        done.store(true, Ordering::SeqCst);
+        round
+    };
+    let competing = async {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while calls[0].load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "the slow worker never started");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut rounds = 0;
+        while !done.load(Ordering::SeqCst) && rounds < 400 {
+            let round = other.run_once().await.unwrap();
+            assert_eq!(
+                round.total() + round.lost,
+                0,
+                "a renewed row was claimed again"
+            );
+            rounds += 1;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        rounds
+    };
+    let (round, rounds) = tokio::join!(handling, competing);
+    assert!(
+        rounds > 10,
+        "the second worker kept trying: {rounds} rounds"
+    );
+    assert_eq!((round.completed, round.lost), (ROWS, 0));
+    assert_eq!(
+        [
+            calls[0].load(Ordering::SeqCst),
+            calls[1].load(Ordering::SeqCst)
+        ],
+        [ROWS, 0],
+        "every row delivered once, by the worker that held it"
+    );
+    let stats = first.stats().await.unwrap();
+    assert_eq!((stats.done, stats.in_flight), (ROWS as u64, 0));
 }
