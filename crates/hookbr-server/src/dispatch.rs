@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use hookbr_core::{Endpoint, Verified, inbox::now_ms};
-use hookbr_store::worker::{Delivered, Outcome, Settled};
+use hookbr_store::worker::{Delivered, Recorded, Settled};
 
 use crate::{
     inbox::body_json,
@@ -75,10 +75,10 @@ impl Dispatcher {
     /// by the worker. A lost lease is no attempt result: the worker that holds the row now
     /// records its own.
     pub(crate) fn settled(&self, settled: &Settled) {
-        let (error, dead) = match &settled.outcome {
-            Outcome::Completed => (None, false),
-            Outcome::Retried { error } => (Some(error.clone()), false),
-            Outcome::Dead { error } => (Some(error.clone()), true),
+        let (error, dead) = match &settled.recorded {
+            Recorded::Completed => (None, false),
+            Recorded::Retried { error } => (Some(error.clone()), false),
+            Recorded::Dead { error } => (Some(error.clone()), true),
             _ => return,
         };
         let provider = Endpoint::from_text(&settled.endpoint)

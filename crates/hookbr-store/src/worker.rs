@@ -157,13 +157,13 @@ pub struct Settled {
     /// The attempt (1 for the first).
     pub attempt: u32,
     /// What the store recorded.
-    pub outcome: Outcome,
+    pub recorded: Recorded,
 }
 
 /// What the store recorded for one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Outcome {
+pub enum Recorded {
     /// The row is done.
     Completed,
     /// The handler failed; the row is retried later.
@@ -296,11 +296,11 @@ where
                 }
                 Err(error) => (false, Err(error)),
             };
-            let (recorded, outcome) = match result {
-                Ok(()) => (self.inbox.complete(id, claim).await?, Outcome::Completed),
+            let (stored, result) = match result {
+                Ok(()) => (self.inbox.complete(id, claim).await?, Recorded::Completed),
                 Err(error) if attempts >= self.options.max_attempts => (
                     self.inbox.fail(id, claim, error.clone(), None).await?,
-                    Outcome::Dead { error },
+                    Recorded::Dead { error },
                 ),
                 Err(error) => {
                     let retry_at = now_ms().saturating_add(self.backoff_ms(attempts));
@@ -308,13 +308,13 @@ where
                         self.inbox
                             .fail(id, claim, error.clone(), Some(retry_at))
                             .await?,
-                        Outcome::Retried { error },
+                        Recorded::Retried { error },
                     )
                 }
             };
             lock(held).open.retain(|&(open, _)| open != id);
-            let outcome = if recorded {
-                outcome
+            let recorded = if stored {
+                result
             } else {
                 tracing::warn!(
                     target: "hookbr::worker",
@@ -323,20 +323,20 @@ where
                     "lease lost: another worker claimed the row again; this attempt's outcome \
                      is not recorded"
                 );
-                Outcome::Lost
+                Recorded::Lost
             };
-            match outcome {
-                Outcome::Completed => round.completed += 1,
-                Outcome::Retried { .. } => round.retried += 1,
-                Outcome::Dead { .. } => round.dead += 1,
-                Outcome::Lost => round.lost += 1,
+            match recorded {
+                Recorded::Completed => round.completed += 1,
+                Recorded::Retried { .. } => round.retried += 1,
+                Recorded::Dead { .. } => round.dead += 1,
+                Recorded::Lost => round.lost += 1,
             }
             if let (true, Some(on_settled)) = (handled, &self.on_settled) {
                 on_settled(&Settled {
                     id,
                     endpoint,
                     attempt: attempts,
-                    outcome,
+                    recorded,
                 });
             }
         }

@@ -18,7 +18,7 @@ use hookbr_core::{
     testkit,
     verify::HeaderSecretVerifier,
 };
-use hookbr_store::worker::{Delivered, Outcome, Worker, WorkerOptions};
+use hookbr_store::worker::{Delivered, Recorded, Worker, WorkerOptions};
 
 /// A BonifiQ record with delivery id `id`.
 pub(crate) fn record(id: &str) -> InboxRecord {
@@ -316,7 +316,7 @@ pub(crate) async fn a_worker_that_lost_its_lease_is_refused_and_the_row_complete
     };
     let started = Arc::new(AtomicUsize::new(0));
     let calls = Arc::new(AtomicUsize::new(0));
-    let settled: Arc<Mutex<Vec<(&str, Outcome)>>> = Arc::default();
+    let settled: Arc<Mutex<Vec<(&str, Recorded)>>> = Arc::default();
     let (flag, count) = (started.clone(), calls.clone());
     // The first worker cannot renew, and its handler outlasts the 100 ms lease.
     let slow = Worker::new(
@@ -337,7 +337,7 @@ pub(crate) async fn a_worker_that_lost_its_lease_is_refused_and_the_row_complete
             settled
                 .lock()
                 .unwrap()
-                .push(("stale", outcome.outcome.clone()))
+                .push(("stale", outcome.recorded.clone()))
         }
     });
     let count = calls.clone();
@@ -355,7 +355,7 @@ pub(crate) async fn a_worker_that_lost_its_lease_is_refused_and_the_row_complete
             settled
                 .lock()
                 .unwrap()
-                .push(("owner", outcome.outcome.clone()))
+                .push(("owner", outcome.recorded.clone()))
         }
     });
     let stale = async { slow.run_once().await.unwrap() };
@@ -393,7 +393,7 @@ pub(crate) async fn a_worker_that_lost_its_lease_is_refused_and_the_row_complete
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     assert_eq!(
         *settled.lock().unwrap(),
-        [("owner", Outcome::Completed), ("stale", Outcome::Lost)],
+        [("owner", Recorded::Completed), ("stale", Recorded::Lost)],
         "the hook hears the recorded completion, then the lost lease"
     );
     let stats = first.stats().await.unwrap();
