@@ -338,7 +338,8 @@ mod tests {
             .unwrap();
         assert_eq!(receivers[0].1.body_limit(), 100);
         assert_eq!(receivers[1].1.body_limit(), 10);
-        let post = Request::new(b"").with_method("POST");
+        let headers = [("X-Loyalty-Secret", "s")];
+        let post = Request::new(b"").with_method("POST").with_headers(&headers);
         assert!(receivers[0].1.check_head(&post).is_ok());
         assert_eq!(receivers[1].1.check_head(&post).unwrap_err().status(), 405);
         let none = Webhooks::new()

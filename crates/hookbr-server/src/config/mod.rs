@@ -288,11 +288,12 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
             format!("{listen:?} is not an address like \"127.0.0.1:8080\""),
         )
     })?;
-    let body_limit = limit(
-        "server.body_limit",
-        raw.server.body_limit,
-        hookbr_core::pipeline::DEFAULT_BODY_LIMIT,
-    )?;
+    // Unset: each endpoint gets its provider's default (`Endpoint::default_body_limit`).
+    let body_limit = raw
+        .server
+        .body_limit
+        .map(|bytes| limit("server.body_limit", Some(bytes), 0))
+        .transpose()?;
     let inbox = inbox_url(raw.inbox.url.as_deref(), base)?;
     let redis = raw
         .inbox
