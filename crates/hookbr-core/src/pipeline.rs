@@ -17,7 +17,8 @@
 //!    be parsed to find a token or signature and is not the provider's format).
 //! 4. **Decode** — into a [`WebhookEvent`] (`400`); in strict mode a drifted payload is `422`.
 //! 5. **Handshake** — Foody `hook_test` is answered `200` here unless forwarded.
-//! 6. **Delivery id** — per provider; a digest of the body when the provider gives none.
+//! 6. **Delivery id** — per provider; a digest of the body when the provider gives none. Its
+//!    key is namespaced by the route ([`ReceiverBuilder::dedup_namespace`]).
 //! 7. **Claim** — `409` for a copy in flight, `200` + `Hookbr-Duplicate` for a completed one,
 //!    `503` when the store is unavailable. In inbox mode ([`ReceiverBuilder::inbox`]) the claim
 //!    is the durable insert: `200` once committed, `200` + `Hookbr-Duplicate` for a stored copy,
@@ -130,6 +131,7 @@ pub struct Receiver<V = AnyVerifier> {
     lease: Duration,
     retention: Duration,
     synthetic_retention: Duration,
+    dedup_namespace: Option<Arc<str>>,
     store: Option<Arc<dyn IdempotencyStore>>,
     inbox: Option<Arc<dyn Inbox>>,
 }
@@ -146,6 +148,7 @@ impl<V> fmt::Debug for Receiver<V> {
             .field("lease", &self.lease)
             .field("retention", &self.retention)
             .field("synthetic_retention", &self.synthetic_retention)
+            .field("dedup_namespace", &self.dedup_namespace)
             .field("store", &self.store)
             .field("inbox", &self.inbox)
             .finish_non_exhaustive()
@@ -168,7 +171,8 @@ impl<V: Verify> Receiver<V> {
     /// Starts a receiver for `endpoint`, authenticated by `verifier`. Defaults: the
     /// endpoint's body limit ([`Endpoint::default_body_limit`]: 1 MiB, 64 KiB for Foody and
     /// Grafeno), lenient decoding, the endpoint's default methods, `hook_test` answered by
-    /// hookbr, an in-memory idempotency store, 60 s leases, 7-day retention.
+    /// hookbr, an in-memory idempotency store, 60 s leases, 7-day retention, no
+    /// deduplication namespace beyond the provider.
     pub fn builder(endpoint: Endpoint, verifier: V) -> ReceiverBuilder<V> {
         ReceiverBuilder {
             receiver: Self {
@@ -186,6 +190,7 @@ impl<V: Verify> Receiver<V> {
                 lease: DEFAULT_LEASE,
                 retention: DEFAULT_RETENTION,
                 synthetic_retention: DEFAULT_SYNTHETIC_RETENTION,
+                dedup_namespace: None,
                 store: Some(Arc::new(MemoryStore::new())),
                 inbox: None,
             },
@@ -272,6 +277,38 @@ impl<V> ReceiverBuilder<V> {
         self
     }
 
+    /// The deduplication namespace: delivery keys are a digest of the provider, this
+    /// namespace and the delivery id, so receivers that share a store (or an inbox) only
+    /// answer each other's deliveries as duplicates when they share a namespace. Default: none
+    /// (the provider's namespace); [`Webhooks`](crate::Webhooks) gives each route its path.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use hookbr_core::{Endpoint, MemoryStore, Receiver, Request, Secret, verify::HeaderSecretVerifier};
+    /// # futures_executor::block_on(async {
+    /// let store = Arc::new(MemoryStore::new());
+    /// let tenant = |namespace: &str| {
+    ///     let verifier = HeaderSecretVerifier::bonifiq([Secret::new("s3cr3t")?])?;
+    ///     Receiver::builder(Endpoint::Bonifiq, verifier)
+    ///         .store(store.clone())
+    ///         .dedup_namespace(namespace)
+    ///         .build()
+    /// };
+    /// let (a, b) = (tenant("tenant-a")?, tenant("tenant-b")?);
+    /// let body = br#"{"Uuid":"f47ac10b-58cc-4372-a567-0e02b2c3d479","Timestamp":"2025-04-15T14:30:00Z",
+    ///   "Topic":"Point_Add","Payload":{}}"#;
+    /// let headers = [("X-Loyalty-Secret", "s3cr3t")];
+    /// let delivery = Request::new(body).with_headers(&headers);
+    /// a.complete(&a.process(&delivery).await.expect("new for tenant a")).await?;
+    /// let for_b = b.process(&delivery).await.expect("not a duplicate for tenant b");
+    /// assert_eq!(for_b.delivery_id().namespace(), Some("tenant-b"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+    /// ```
+    pub fn dedup_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.receiver.dedup_namespace = Some(namespace.into().into());
+        self
+    }
+
     /// Checks the settings and returns the receiver.
     ///
     /// # Errors
@@ -319,6 +356,12 @@ impl<V: Verify> Receiver<V> {
     #[must_use]
     pub fn verifier(&self) -> &V {
         &self.verifier
+    }
+
+    /// The deduplication namespace, if any ([`ReceiverBuilder::dedup_namespace`]).
+    #[must_use]
+    pub fn dedup_namespace(&self) -> Option<&str> {
+        self.dedup_namespace.as_deref()
     }
 
     /// Checks what can be checked before the body is read: method, `Content-Encoding` and
@@ -426,6 +469,7 @@ impl<V: Verify> Receiver<V> {
             return Err(Ack::Handshake.into());
         }
         let (delivery_id, synthetic) = event.dedup_id(request);
+        let delivery_id = delivery_id.in_namespace(self.dedup_namespace.clone());
         let key = delivery_id.key();
         #[cfg(feature = "tracing")]
         {
