@@ -567,6 +567,35 @@ mod tests {
     }
 
     #[test]
+    fn body_limits_default_to_the_providers() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("t"), "t0ken").unwrap();
+        let endpoints = "[[endpoint]]\nprovider = \"foody\"\npath = \"/f\"\ntokens = [\"file:t\"]\n\
+             [[endpoint]]\nprovider = \"bonifiq\"\npath = \"/b\"\nsecrets = [\"file:t\"]\n\
+             [[endpoint]]\nprovider = \"foody\"\npath = \"/g\"\ntokens = [\"file:t\"]\n\
+             body_limit = 1000\n";
+        let limits = |text: &str| -> Vec<usize> {
+            parse_text(text, dir.path())
+                .unwrap()
+                .endpoints
+                .iter()
+                .map(|endpoint| endpoint.body_limit)
+                .collect()
+        };
+        assert_eq!(limits(endpoints), [64 * 1024, 1024 * 1024, 1000]);
+        assert_eq!(
+            limits(&format!("[server]\nbody_limit = 2048\n{endpoints}")),
+            [2048, 2048, 1000]
+        );
+        let error = parse_text(
+            &format!("[server]\nbody_limit = 0\n{endpoints}"),
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(error.starts_with("server.body_limit:"), "{error}");
+    }
+
+    #[test]
     fn the_template_is_a_valid_configuration_but_for_its_references() {
         // Every reference points at something that does not exist here, so the check stops at
         // the first endpoint's secret: proof that everything before it (server, inbox, worker)
