@@ -162,6 +162,16 @@ fn table() -> Vec<(&'static str, Vec<TestDelivery>, u16, bool)> {
             false,
         ),
         (
+            "bonifiq identity then gzip",
+            vec![
+                bonifiq()
+                    .with_header("Content-Encoding", "identity")
+                    .appending_header("Content-Encoding", "gzip"),
+            ],
+            415,
+            false,
+        ),
+        (
             "bonifiq over the limit",
             vec![bonifiq().with_body(format!("{{\"pad\":\"{huge}\"}}"))],
             413,
@@ -238,6 +248,32 @@ fn table() -> Vec<(&'static str, Vec<TestDelivery>, u16, bool)> {
             "iset no URL secret",
             vec![iset().with_target("/iset/order_upserted")],
             401,
+            false,
+        ),
+        (
+            "iset form at the field cap",
+            vec![
+                iset()
+                    .with_header("Content-Type", "application/x-www-form-urlencoded")
+                    .with_body(form_of(
+                        hookbr_core::iset::MAX_FORM_FIELDS,
+                        crate::support::next_id(),
+                    )),
+            ],
+            200,
+            false,
+        ),
+        (
+            "iset form over the field cap",
+            vec![
+                iset()
+                    .with_header("Content-Type", "application/x-www-form-urlencoded")
+                    .with_body(form_of(
+                        hookbr_core::iset::MAX_FORM_FIELDS + 1,
+                        crate::support::next_id(),
+                    )),
+            ],
+            413,
             false,
         ),
         (
@@ -526,6 +562,57 @@ fn chunked_flood(addr: std::net::SocketAddr) -> (Option<u16>, usize) {
         .and_then(|rest| rest.get(..3))
         .and_then(|code| code.parse().ok());
     (status, sent)
+}
+
+/// A form of `fields` fields (`pedido_id` first, then empty `a=` fields), within [`LIMIT`].
+fn form_of(fields: usize, id: u64) -> String {
+    let mut form = format!("pedido_id={id}");
+    for _ in 1..fields {
+        form.push_str("&a=");
+    }
+    assert!(form.len() < LIMIT, "the form fits the test servers' limit");
+    form
+}
+
+/// Appending a header (a second copy of a name), where `with_header` replaces.
+trait AppendHeader {
+    fn appending_header(self, name: &str, value: &str) -> Self;
+}
+
+impl AppendHeader for TestDelivery {
+    fn appending_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+/// Two BonifiQ routes on one server share the idempotency store but not its namespace: the
+/// same delivery is processed once on each, and a copy on either is a duplicate there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_endpoint_deduplicates_on_its_own() {
+    for adapter in ADAPTERS {
+        let server = start(adapter, false).await;
+        let client = client();
+        let delivery = bonifiq();
+        let id = delivery_uuid(&delivery);
+        for path in ["/bonifiq", "/bonifiq-b"] {
+            let first = send(&client, &server, &delivery.clone().with_target(path)).await;
+            assert_eq!(
+                (first.status, first.duplicate),
+                (200, false),
+                "{adapter:?} {path}"
+            );
+        }
+        for path in ["/bonifiq", "/bonifiq-b"] {
+            let copy = send(&client, &server, &delivery.clone().with_target(path)).await;
+            assert_eq!(
+                (copy.status, copy.duplicate),
+                (200, true),
+                "{adapter:?} {path}"
+            );
+        }
+        assert_eq!(server.calls.of(&id), 2, "{adapter:?}: once per endpoint");
+    }
 }
 
 fn delivery_uuid(delivery: &TestDelivery) -> String {

@@ -9,6 +9,8 @@
 //! * [`support`]: shared helpers (executor, per-provider cases, a failing store).
 //! * [`adapters`]: the same deliveries through real axum and actix-web servers ([`servers`]) on
 //!   127.0.0.1 with a real HTTP client; both adapters must answer alike.
+//! * [`head`]: what the adapters decide on a request's head, over raw TCP: `401` before the
+//!   body for a missing head credential, every copy of a coding header.
 //! * [`redis`]: shared dedup on a real Redis server started by `scripts/test`.
 
 #[cfg(test)]
@@ -17,6 +19,8 @@ mod adapters;
 mod dedup;
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod head;
 #[cfg(test)]
 mod pipeline;
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Real servers on 127.0.0.1:0 for both adapters, configured identically: the four providers'
-//! routes, one handler whose behaviour a test picks with the `X-Test-Behavior` request header,
-//! and call counters per delivery id.
+//! routes (and a second BonifiQ route, `/bonifiq-b`, for per-endpoint deduplication), one
+//! handler whose behaviour a test picks with the `X-Test-Behavior` request header, and call
+//! counters per delivery id.
 
 use std::{
     collections::HashMap,
@@ -135,6 +136,10 @@ fn routes() -> Vec<(&'static str, Route)> {
             ),
         ),
         (
+            "/bonifiq-b",
+            Route::Bonifiq(HeaderSecretVerifier::bonifiq([secret(BONIFIQ_SECRET)]).expect("valid")),
+        ),
+        (
             "/foody",
             Route::Foody(
                 BodyTokenVerifier::foody([secret(FOODY_TOKEN), secret(FOODY_TOKEN_NEW)])
@@ -184,12 +189,25 @@ pub(crate) async fn start_with(
     store: Option<Arc<dyn IdempotencyStore>>,
 ) -> Server {
     match adapter {
-        Adapter::Axum => start_axum(strict, store).await,
-        Adapter::Actix => start_actix(strict, store),
+        Adapter::Axum => start_axum(strict, store, Some(LIMIT)).await,
+        Adapter::Actix => start_actix(strict, store, Some(LIMIT)),
     }
 }
 
-async fn start_axum(strict: bool, store: Option<Arc<dyn IdempotencyStore>>) -> Server {
+/// Like [`start`], with every endpoint's default body limit (1 MiB for BonifiQ and iSET,
+/// 64 KiB for Foody and Grafeno) instead of [`LIMIT`].
+pub(crate) async fn start_with_default_limits(adapter: Adapter) -> Server {
+    match adapter {
+        Adapter::Axum => start_axum(false, None, None).await,
+        Adapter::Actix => start_actix(false, None, None),
+    }
+}
+
+async fn start_axum(
+    strict: bool,
+    store: Option<Arc<dyn IdempotencyStore>>,
+    limit: Option<usize>,
+) -> Server {
     use axum::http::{HeaderMap, StatusCode};
     use hookbr_axum::{IntoRouter, Webhook, Webhooks};
 
@@ -209,7 +227,10 @@ async fn start_axum(strict: bool, store: Option<Arc<dyn IdempotencyStore>>) -> S
     };
     let router = webhooks(
         || {
-            let webhooks = Webhooks::new().body_limit(LIMIT).strict(strict);
+            let mut webhooks = Webhooks::new().strict(strict);
+            if let Some(limit) = limit {
+                webhooks = webhooks.body_limit(limit);
+            }
             match store {
                 Some(store) => webhooks.store(store),
                 None => webhooks,
@@ -241,7 +262,11 @@ async fn start_axum(strict: bool, store: Option<Arc<dyn IdempotencyStore>>) -> S
     }
 }
 
-fn start_actix(strict: bool, store: Option<Arc<dyn IdempotencyStore>>) -> Server {
+fn start_actix(
+    strict: bool,
+    store: Option<Arc<dyn IdempotencyStore>>,
+    limit: Option<usize>,
+) -> Server {
     use actix_web::{App, HttpRequest, HttpResponse, HttpServer, http::StatusCode};
     use hookbr_actix::{IntoServiceConfig, Webhook, Webhooks};
 
@@ -262,7 +287,10 @@ fn start_actix(strict: bool, store: Option<Arc<dyn IdempotencyStore>>) -> Server
     };
     let configure = webhooks(
         || {
-            let webhooks = Webhooks::new().body_limit(LIMIT).strict(strict);
+            let mut webhooks = Webhooks::new().strict(strict);
+            if let Some(limit) = limit {
+                webhooks = webhooks.body_limit(limit);
+            }
             match store {
                 Some(store) => webhooks.store(store),
                 None => webhooks,

@@ -1,18 +1,19 @@
 use std::sync::LazyLock;
 
 use actix_web::http::header::{
-    CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName,
+    CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, TRANSFER_ENCODING,
 };
 use hookbr_core::HeaderSource;
 
 /// The names the hookbr pipeline looks up on every delivery, as ready-made [`HeaderName`]s:
 /// `HeaderMap::get(&str)` parses the name on every call, and allocates a copy of a
 /// non-standard one (`X-Loyalty-Secret`), which showed in profiles of the actix adapter.
-static KNOWN: LazyLock<[HeaderName; 5]> = LazyLock::new(|| {
+static KNOWN: LazyLock<[HeaderName; 6]> = LazyLock::new(|| {
     [
         CONTENT_TYPE,
         CONTENT_LENGTH,
         CONTENT_ENCODING,
+        TRANSFER_ENCODING,
         HeaderName::from_static("x-loyalty-secret"),
         HeaderName::from_static("x-unique-key"),
     ]
@@ -32,6 +33,19 @@ impl HeaderSource for ActixHeaders<'_> {
             None => self.0.get(name),
         };
         value.map(|value| value.as_bytes())
+    }
+
+    fn each_value(&self, name: &str, visit: &mut dyn FnMut(&[u8])) {
+        let values = match KNOWN
+            .iter()
+            .find(|known| known.as_str().eq_ignore_ascii_case(name))
+        {
+            Some(known) => self.0.get_all(known),
+            None => self.0.get_all(name),
+        };
+        for value in values {
+            visit(value.as_bytes());
+        }
     }
 }
 
@@ -62,5 +76,33 @@ mod tests {
         assert_eq!(headers.header("X-Store"), Some(&b"42"[..]));
         assert_eq!(headers.header("x-unique-key"), None);
         assert_eq!(headers.header("not a header name"), None);
+    }
+
+    #[test]
+    fn every_copy_is_visited() {
+        let mut map = HeaderMap::new();
+        map.append(CONTENT_ENCODING, HeaderValue::from_static("identity"));
+        map.append(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        map.append(
+            HeaderName::from_static("x-store"),
+            HeaderValue::from_static("1"),
+        );
+        map.append(
+            HeaderName::from_static("x-store"),
+            HeaderValue::from_static("2"),
+        );
+        let headers = ActixHeaders(&map);
+        let all = |name: &str| {
+            let mut seen = Vec::new();
+            headers.each_value(name, &mut |value| seen.push(value.to_vec()));
+            seen
+        };
+        assert_eq!(
+            all("Content-Encoding"),
+            [b"identity".to_vec(), b"gzip".to_vec()]
+        );
+        assert_eq!(all("X-Store"), [b"1".to_vec(), b"2".to_vec()]);
+        assert!(all("transfer-encoding").is_empty());
+        assert!(all("not a header name").is_empty());
     }
 }

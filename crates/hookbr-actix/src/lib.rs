@@ -2,8 +2,10 @@
 //! application, with the same contract as hookbr-axum.
 //!
 //! * [`WebhookMiddleware`] drives hookbr-core's `Receiver` before your handler: the head checks
-//!   (any `Content-Encoding` but `identity`, an oversized `Content-Length`) before reading the
-//!   body, at most the body limit read, then `accept` (verify, decode, claim the delivery id).
+//!   (a coding other than `identity` in any copy of `Content-Encoding`, or other than `chunked`
+//!   in `Transfer-Encoding`, an oversized `Content-Length`, a missing or wrong BonifiQ header
+//!   secret or iSET URL secret) before reading the body, at most the body limit read, then
+//!   `accept` (verify, decode, claim the delivery id).
 //!   The core's `Answer` — an acknowledgement (stored, duplicate, handshake) or a refusal — is
 //!   sent with the status of its one table. On success the [`Verified`] event goes into the
 //!   request extensions and the bytes back as the payload, and the core settles the claim from

@@ -7,9 +7,13 @@
 //! | iSET | a digest of (kind, body): iSET sends no id |
 //! | Grafeno | the `x-unique-key` header (`<uuid>-<status>`) |
 //!
-//! Ids are namespaced by provider: the same string from two providers is two deliveries.
+//! Ids are namespaced by provider: the same string from two providers is two deliveries. Their
+//! [`key`](DeliveryId::key) is also namespaced by the route that received them
+//! ([`DeliveryId::in_namespace`]; the routes of [`Webhooks`](crate::Webhooks) use their path), so
+//! two endpoints of one provider on one server (two tenants, two BonifiQ programmes) never
+//! answer each other's deliveries as duplicates.
 
-use std::{fmt, fmt::Write as _, str::FromStr};
+use std::{fmt, fmt::Write as _, str::FromStr, sync::Arc};
 
 use sha2::{Digest, Sha256};
 
@@ -77,6 +81,7 @@ impl serde::Serialize for Provider {
 pub struct DeliveryId {
     provider: Provider,
     value: Box<str>,
+    namespace: Option<Arc<str>>,
 }
 
 impl DeliveryId {
@@ -86,7 +91,33 @@ impl DeliveryId {
         Self {
             provider,
             value: value.into(),
+            namespace: None,
         }
+    }
+
+    /// The same id, deduplicated within `namespace` (`None`: the provider's namespace only):
+    /// the [`key`](Self::key) of one id differs between namespaces. The pipeline sets the
+    /// route's namespace ([`ReceiverBuilder::dedup_namespace`](crate::ReceiverBuilder::dedup_namespace)).
+    ///
+    /// ```
+    /// use hookbr_core::{DeliveryId, Provider};
+    ///
+    /// let id = DeliveryId::new(Provider::Bonifiq, "f47ac10b-58cc-4372-a567-0e02b2c3d479");
+    /// let tenant_a = id.clone().in_namespace(Some("/webhooks/a".into()));
+    /// let tenant_b = id.clone().in_namespace(Some("/webhooks/b".into()));
+    /// assert_ne!(tenant_a.key(), tenant_b.key());
+    /// assert_eq!(tenant_a.as_str(), id.as_str());
+    /// ```
+    #[must_use]
+    pub fn in_namespace(mut self, namespace: Option<Arc<str>>) -> Self {
+        self.namespace = namespace;
+        self
+    }
+
+    /// The deduplication namespace, if any (see [`in_namespace`](Self::in_namespace)).
+    #[must_use]
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
     }
 
     /// An id derived from several fields: the hex of a SHA-256 over the length-prefixed parts,
@@ -119,12 +150,22 @@ impl DeliveryId {
         &self.value
     }
 
-    /// The fixed-size key an idempotency store keeps for this id.
+    /// The fixed-size key an idempotency store (or the inbox) keeps for this id: a digest of
+    /// the provider, the namespace and the id.
     #[must_use]
     pub fn key(&self) -> DedupKey {
         let mut hasher = Sha256::new();
         hasher.update(self.provider.as_str());
-        hasher.update([0]);
+        match &self.namespace {
+            // Without a namespace: the key of earlier versions.
+            None => hasher.update([0]),
+            Some(namespace) => {
+                // Length-prefixed, so no (namespace, id) pair can collide with another.
+                hasher.update([1]);
+                hasher.update((namespace.len() as u64).to_be_bytes());
+                hasher.update(namespace.as_bytes());
+            }
+        }
         hasher.update(self.value.as_bytes());
         let digest = hasher.finalize();
         let mut key = [0u8; 16];
@@ -141,12 +182,19 @@ impl fmt::Display for DeliveryId {
 
 impl fmt::Debug for DeliveryId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DeliveryId({}:{})", self.provider, self.value)
+        match &self.namespace {
+            None => write!(f, "DeliveryId({}:{})", self.provider, self.value),
+            Some(namespace) => write!(
+                f,
+                "DeliveryId({}:{} in {namespace:?})",
+                self.provider, self.value
+            ),
+        }
     }
 }
 
-/// A 128-bit digest of (provider, delivery id): what idempotency stores remember, so that each
-/// entry has the same small size whatever the provider's id looks like.
+/// A 128-bit digest of (provider, namespace, delivery id): what idempotency stores remember, so
+/// that each entry has the same small size whatever the provider's id looks like.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DedupKey([u8; 16]);
 
@@ -193,6 +241,31 @@ mod tests {
         let b = DeliveryId::new(Provider::Grafeno, "same");
         assert_ne!(a.key(), b.key());
         assert_eq!(a.key(), DeliveryId::new(Provider::Bonifiq, "same").key());
+    }
+
+    #[test]
+    fn keys_are_namespaced_by_route() {
+        let id = DeliveryId::new(Provider::Bonifiq, "same");
+        let plain = id.key();
+        let a = id.clone().in_namespace(Some("/a".into()));
+        let b = id.clone().in_namespace(Some("/b".into()));
+        assert_ne!(a.key(), b.key());
+        assert_ne!(a.key(), plain);
+        assert_eq!(id.clone().in_namespace(None).key(), plain);
+        assert_eq!(a.key(), id.clone().in_namespace(Some("/a".into())).key());
+        assert_eq!(a.namespace(), Some("/a"));
+        // The namespace is length-prefixed: moving bytes between it and the id changes the key.
+        let shifted = DeliveryId::new(Provider::Bonifiq, "/asame").in_namespace(Some("".into()));
+        assert_ne!(shifted.key(), a.key());
+        assert_ne!(
+            DeliveryId::new(Provider::Bonifiq, "e")
+                .in_namespace(Some("/a".into()))
+                .key(),
+            DeliveryId::new(Provider::Bonifiq, "")
+                .in_namespace(Some("/ae".into()))
+                .key()
+        );
+        assert!(format!("{a:?}").contains("\"/a\""));
     }
 
     #[test]

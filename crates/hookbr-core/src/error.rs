@@ -150,7 +150,8 @@ impl VerifyError {
     }
 }
 
-/// The body is not in the provider's format at all. Answers `400`.
+/// The body is not in the provider's format at all. Answers `400` (`413` for
+/// [`TooManyFields`](Self::TooManyFields)).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseError {
@@ -186,6 +187,12 @@ pub enum ParseError {
         /// The wire name of the field.
         field: &'static str,
     },
+    /// A form body has more fields than hookbr decodes (iSET; answers `413`).
+    #[error("the form has more than {limit} fields")]
+    TooManyFields {
+        /// The most fields accepted.
+        limit: usize,
+    },
 }
 
 impl ParseError {
@@ -200,6 +207,7 @@ impl ParseError {
             Self::NotAnObject => "not_an_object",
             Self::MissingField { .. } => "missing_field",
             Self::InvalidField { .. } => "invalid_field",
+            Self::TooManyFields { .. } => "too_many_fields",
         }
     }
 

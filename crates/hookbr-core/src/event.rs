@@ -93,6 +93,30 @@ impl Endpoint {
         }
     }
 
+    /// The body limit a route of this endpoint gets by default, in bytes: 1 MiB
+    /// ([`DEFAULT_BODY_LIMIT`](crate::pipeline::DEFAULT_BODY_LIMIT)) for BonifiQ and iSET,
+    /// whose credential is checked on the head before the body is read; 64 KiB
+    /// ([`BODY_CREDENTIAL_LIMIT`](crate::pipeline::BODY_CREDENTIAL_LIMIT)) for Foody and
+    /// Grafeno, whose token or signature is in the body (their deliveries are a few KiB).
+    ///
+    /// ```
+    /// use hookbr_core::Endpoint;
+    ///
+    /// assert_eq!(Endpoint::Bonifiq.default_body_limit(), 1024 * 1024);
+    /// assert_eq!(Endpoint::Foody.default_body_limit(), 64 * 1024);
+    /// ```
+    #[must_use]
+    pub fn default_body_limit(self) -> usize {
+        match self {
+            #[cfg(feature = "foody")]
+            Self::Foody => crate::pipeline::BODY_CREDENTIAL_LIMIT,
+            #[cfg(feature = "grafeno")]
+            Self::Grafeno => crate::pipeline::BODY_CREDENTIAL_LIMIT,
+            #[allow(unreachable_patterns)]
+            _ => crate::pipeline::DEFAULT_BODY_LIMIT,
+        }
+    }
+
     /// The HTTP methods accepted by default: `POST`, plus `PUT` for BonifiQ (whose
     /// subscriptions can choose the method).
     #[must_use]

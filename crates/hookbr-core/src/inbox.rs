@@ -29,7 +29,9 @@ pub struct InboxRecord {
     pub endpoint: String,
     /// The delivery id as the provider gave it (or its digest).
     pub delivery_id: String,
-    /// The unique key (provider-namespaced digest of the delivery id).
+    /// The unique key: [`DeliveryId::key`](crate::DeliveryId::key), a digest of the provider,
+    /// the route's deduplication namespace and the delivery id (the key the idempotency store
+    /// would use in direct mode).
     pub key: DedupKey,
     /// The body bytes as received.
     pub body: Vec<u8>,

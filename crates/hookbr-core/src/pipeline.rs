@@ -2,17 +2,23 @@
 //!
 //! [`Receiver::process`] runs, in order:
 //!
-//! 1. **Head** — method allowed (`405`), no `Content-Encoding` other than `identity` (`415`),
+//! 1. **Head** — method allowed (`405`), no `Content-Encoding` other than `identity` and no
+//!    `Transfer-Encoding` other than `chunked`/`identity`, in any copy of the header (`415`),
 //!    declared `Content-Type` is JSON where the provider sends JSON (`415`), `Content-Length`
-//!    within the body limit (`413`). Adapters call
-//!    [`Receiver::check_head`] before reading the body, so an oversized body is never buffered,
-//!    then [`Receiver::accept`] for the remaining steps.
-//! 2. **Size** — the body read is within the limit (`413`).
+//!    within the body limit (`413`), then the credential when it is in the head (BonifiQ's
+//!    header secret, iSET's URL secret: `401`, see [`Verify::verify_head`]). Adapters call
+//!    [`Receiver::check_head`] before reading the body, so an oversized or unauthenticated
+//!    body is never read, then [`Receiver::accept`] for the remaining steps.
+//! 2. **Size** — the body read is within the limit (`413`). The default limit is the
+//!    endpoint's ([`Endpoint::default_body_limit`]): 1 MiB where the credential is in the head,
+//!    64 KiB where it is in the body (Foody, Grafeno), so an unauthenticated client can make the
+//!    server read at most that much.
 //! 3. **Authenticate** — the verifier on the bytes as received (`401`; `400` when the body had to
 //!    be parsed to find a token or signature and is not the provider's format).
 //! 4. **Decode** — into a [`WebhookEvent`] (`400`); in strict mode a drifted payload is `422`.
 //! 5. **Handshake** — Foody `hook_test` is answered `200` here unless forwarded.
-//! 6. **Delivery id** — per provider; a digest of the body when the provider gives none.
+//! 6. **Delivery id** — per provider; a digest of the body when the provider gives none. Its
+//!    key is namespaced by the route ([`ReceiverBuilder::dedup_namespace`]).
 //! 7. **Claim** — `409` for a copy in flight, `200` + `Hookbr-Duplicate` for a completed one,
 //!    `503` when the store is unavailable. In inbox mode ([`ReceiverBuilder::inbox`]) the claim
 //!    is the durable insert: `200` once committed, `200` + `Hookbr-Duplicate` for a stored copy,
@@ -90,8 +96,13 @@ use crate::{
     verify::{AnyVerifier, Verify},
 };
 
-/// The default body limit: 1 MiB.
+/// The default body limit of endpoints authenticated on the head (BonifiQ, iSET): 1 MiB. A
+/// request without their credential is refused before its body is read.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The default body limit of endpoints whose credential is in the body (Foody's token,
+/// Grafeno's signature): 64 KiB, so an unauthenticated client can make the server read no more
+/// than that. Their deliveries are a few KiB.
+pub const BODY_CREDENTIAL_LIMIT: usize = 64 * 1024;
 /// The request headers kept with a stored delivery: what decoding needs again. Secret headers
 /// are never stored.
 const DECODE_HEADERS: [&str; 2] = ["content-type", "x-unique-key"];
@@ -120,6 +131,7 @@ pub struct Receiver<V = AnyVerifier> {
     lease: Duration,
     retention: Duration,
     synthetic_retention: Duration,
+    dedup_namespace: Option<Arc<str>>,
     store: Option<Arc<dyn IdempotencyStore>>,
     inbox: Option<Arc<dyn Inbox>>,
 }
@@ -136,6 +148,7 @@ impl<V> fmt::Debug for Receiver<V> {
             .field("lease", &self.lease)
             .field("retention", &self.retention)
             .field("synthetic_retention", &self.synthetic_retention)
+            .field("dedup_namespace", &self.dedup_namespace)
             .field("store", &self.store)
             .field("inbox", &self.inbox)
             .finish_non_exhaustive()
@@ -155,15 +168,17 @@ impl<V> fmt::Debug for ReceiverBuilder<V> {
 }
 
 impl<V: Verify> Receiver<V> {
-    /// Starts a receiver for `endpoint`, authenticated by `verifier`. Defaults: 1 MiB body
-    /// limit, lenient decoding, the endpoint's default methods, `hook_test` answered by
-    /// hookbr, an in-memory idempotency store, 60 s leases, 7-day retention.
+    /// Starts a receiver for `endpoint`, authenticated by `verifier`. Defaults: the
+    /// endpoint's body limit ([`Endpoint::default_body_limit`]: 1 MiB, 64 KiB for Foody and
+    /// Grafeno), lenient decoding, the endpoint's default methods, `hook_test` answered by
+    /// hookbr, an in-memory idempotency store, 60 s leases, 7-day retention, no
+    /// deduplication namespace beyond the provider.
     pub fn builder(endpoint: Endpoint, verifier: V) -> ReceiverBuilder<V> {
         ReceiverBuilder {
             receiver: Self {
                 endpoint,
                 verifier,
-                body_limit: DEFAULT_BODY_LIMIT,
+                body_limit: endpoint.default_body_limit(),
                 strict: false,
                 methods: endpoint
                     .default_methods()
@@ -175,6 +190,7 @@ impl<V: Verify> Receiver<V> {
                 lease: DEFAULT_LEASE,
                 retention: DEFAULT_RETENTION,
                 synthetic_retention: DEFAULT_SYNTHETIC_RETENTION,
+                dedup_namespace: None,
                 store: Some(Arc::new(MemoryStore::new())),
                 inbox: None,
             },
@@ -183,7 +199,8 @@ impl<V: Verify> Receiver<V> {
 }
 
 impl<V> ReceiverBuilder<V> {
-    /// The largest body accepted, in bytes (default 1 MiB).
+    /// The largest body accepted, in bytes (default: [`Endpoint::default_body_limit`], 1 MiB
+    /// for BonifiQ and iSET, 64 KiB for Foody and Grafeno).
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.receiver.body_limit = bytes;
         self
@@ -260,6 +277,38 @@ impl<V> ReceiverBuilder<V> {
         self
     }
 
+    /// The deduplication namespace: delivery keys are a digest of the provider, this
+    /// namespace and the delivery id, so receivers that share a store (or an inbox) only
+    /// answer each other's deliveries as duplicates when they share a namespace. Default: none
+    /// (the provider's namespace); [`Webhooks`](crate::Webhooks) gives each route its path.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use hookbr_core::{Endpoint, MemoryStore, Receiver, Request, Secret, verify::HeaderSecretVerifier};
+    /// # futures_executor::block_on(async {
+    /// let store = Arc::new(MemoryStore::new());
+    /// let tenant = |namespace: &str| {
+    ///     let verifier = HeaderSecretVerifier::bonifiq([Secret::new("s3cr3t")?])?;
+    ///     Receiver::builder(Endpoint::Bonifiq, verifier)
+    ///         .store(store.clone())
+    ///         .dedup_namespace(namespace)
+    ///         .build()
+    /// };
+    /// let (a, b) = (tenant("tenant-a")?, tenant("tenant-b")?);
+    /// let body = br#"{"Uuid":"f47ac10b-58cc-4372-a567-0e02b2c3d479","Timestamp":"2025-04-15T14:30:00Z",
+    ///   "Topic":"Point_Add","Payload":{}}"#;
+    /// let headers = [("X-Loyalty-Secret", "s3cr3t")];
+    /// let delivery = Request::new(body).with_headers(&headers);
+    /// a.complete(&a.process(&delivery).await.expect("new for tenant a")).await?;
+    /// let for_b = b.process(&delivery).await.expect("not a duplicate for tenant b");
+    /// assert_eq!(for_b.delivery_id().namespace(), Some("tenant-b"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+    /// ```
+    pub fn dedup_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.receiver.dedup_namespace = Some(namespace.into().into());
+        self
+    }
+
     /// Checks the settings and returns the receiver.
     ///
     /// # Errors
@@ -309,13 +358,28 @@ impl<V: Verify> Receiver<V> {
         &self.verifier
     }
 
-    /// Checks what can be checked before the body is read: method, `Content-Encoding`,
-    /// `Content-Type`, `Content-Length`. The body of `head` is ignored.
+    /// The deduplication namespace, if any ([`ReceiverBuilder::dedup_namespace`]).
+    #[must_use]
+    pub fn dedup_namespace(&self) -> Option<&str> {
+        self.dedup_namespace.as_deref()
+    }
+
+    /// Checks what can be checked before the body is read: method, `Content-Encoding` and
+    /// `Transfer-Encoding` (every copy), `Content-Type`, `Content-Length`, then the credential
+    /// when it is in the head ([`Verify::verify_head`]: BonifiQ's header secret, iSET's URL
+    /// secret). The body of `head` is ignored.
     ///
     /// # Errors
     ///
-    /// The [`Rejection`] to answer with (`405`, `415` or `413`).
+    /// The [`Rejection`] to answer with (`405`, `415`, `413` or `401`).
     pub fn check_head(&self, head: &Request<'_>) -> Result<(), Rejection> {
+        self.head_checks(head, None)
+    }
+
+    /// [`check_head`](Self::check_head), with the body's length when it is already known
+    /// ([`process`](Self::process)): an oversized body is then `413` before the head's
+    /// credential is looked at, as a declared `Content-Length` would be.
+    fn head_checks(&self, head: &Request<'_>, body_len: Option<usize>) -> Result<(), Rejection> {
         if !self.methods.iter().any(|method| method == head.method()) {
             return Err(RejectionKind::MethodNotAllowed {
                 allowed: self.methods.clone(),
@@ -323,21 +387,30 @@ impl<V: Verify> Receiver<V> {
             .into());
         }
         // No provider compresses its deliveries; refusing encoded bodies up front also keeps
-        // decompression (and its size amplification) out of the receive path.
-        if let Some(encoding) = head.header("content-encoding") {
-            if !encoding.trim_ascii().eq_ignore_ascii_case(b"identity") {
-                return Err(RejectionKind::UnsupportedMediaType.into());
-            }
+        // decompression (and its size amplification) out of the receive path. Every copy of
+        // the header counts: a proxy or framework may honour another copy than the first.
+        if head.declares_coding() {
+            return Err(RejectionKind::UnsupportedMediaType.into());
         }
         if self.endpoint.requires_json() && head.declares_json() == Some(false) {
             return Err(RejectionKind::UnsupportedMediaType.into());
         }
-        let declared = head
-            .header("content-length")
-            .and_then(|value| std::str::from_utf8(value).ok())
-            .and_then(|value| value.trim().parse::<u64>().ok());
-        if declared.is_some_and(|length| length > self.body_limit as u64) {
+        // Every copy counts here too (HTTP servers refuse copies that differ, but a
+        // `HeaderSource` need not be one).
+        let within_limit = head.every_value("content-length", |value| {
+            std::str::from_utf8(value)
+                .ok()
+                .and_then(|value| value.trim().parse::<u64>().ok())
+                .is_none_or(|length| length <= self.body_limit as u64)
+        });
+        if !within_limit || body_len.is_some_and(|length| length > self.body_limit) {
             return Err(self.too_large());
+        }
+        // A credential in the head is checked before a byte of the body is read; the pipeline
+        // verifies the whole request again after the body (`accept` cannot know whether this
+        // ran).
+        if let Some(Err(error)) = self.verifier.verify_head(head) {
+            return Err(error.into());
         }
         Ok(())
     }
@@ -359,7 +432,7 @@ impl<V: Verify> Receiver<V> {
     /// The [`Answer`] to send instead of calling the application: an acknowledgement
     /// (duplicate, stored, handshake: `200`) or a refusal.
     pub async fn process(&self, request: &Request<'_>) -> Result<Verified, Answer> {
-        self.check_head(request)?;
+        self.head_checks(request, Some(request.body().len()))?;
         let (verified, _) = self.after_head(request).await?;
         Ok(verified)
     }
@@ -396,6 +469,7 @@ impl<V: Verify> Receiver<V> {
             return Err(Ack::Handshake.into());
         }
         let (delivery_id, synthetic) = event.dedup_id(request);
+        let delivery_id = delivery_id.in_namespace(self.dedup_namespace.clone());
         let key = delivery_id.key();
         #[cfg(feature = "tracing")]
         {
@@ -745,6 +819,8 @@ mod tests {
     fn head_checks() {
         let receiver = receiver();
         let check = |method: &str, headers: &[(&str, &str)]| {
+            let mut headers = headers.to_vec();
+            headers.push(("X-Loyalty-Secret", "s"));
             receiver
                 .check_head(&Request::new(b"").with_method(method).with_headers(&headers))
                 .map_err(|r| r.status())
@@ -764,6 +840,74 @@ mod tests {
         );
         assert_eq!(check("POST", &[("Content-Length", "1048577")]), Err(413));
         assert_eq!(check("POST", &[("Content-Length", "1048576")]), Ok(()));
+        // Every copy of a coding header counts.
+        assert_eq!(
+            check(
+                "POST",
+                &[
+                    ("Content-Encoding", "identity"),
+                    ("Content-Encoding", "gzip")
+                ]
+            ),
+            Err(415)
+        );
+        assert_eq!(check("POST", &[("Transfer-Encoding", "chunked")]), Ok(()));
+        assert_eq!(
+            check("POST", &[("Transfer-Encoding", "gzip, chunked")]),
+            Err(415)
+        );
+    }
+
+    #[cfg(feature = "foody")]
+    #[test]
+    fn head_credentials_are_checked_before_the_body() {
+        let receiver = receiver();
+        let check = |headers: &[(&str, &str)]| {
+            receiver
+                .check_head(&Request::new(b"").with_headers(&headers))
+                .map_err(|r| (r.status(), r.reason()))
+        };
+        assert_eq!(check(&[("X-Loyalty-Secret", "s")]), Ok(()));
+        assert_eq!(check(&[]), Err((401, "missing_header")));
+        assert_eq!(
+            check(&[("X-Loyalty-Secret", "guess"), ("Content-Length", "999999")]),
+            Err((401, "invalid_secret"))
+        );
+        // The other head checks come first, as before.
+        assert_eq!(
+            check(&[("Content-Encoding", "gzip")]),
+            Err((415, "unsupported_media_type"))
+        );
+        // A body-borne credential is left for after the body.
+        let foody = Receiver::builder(
+            Endpoint::Foody,
+            crate::verify::BodyTokenVerifier::foody([Secret::new("t").unwrap()]).unwrap(),
+        )
+        .build()
+        .unwrap();
+        assert!(foody.check_head(&Request::new(b"")).is_ok());
+    }
+
+    #[cfg(feature = "foody")]
+    #[test]
+    fn default_body_limits_follow_the_credential() {
+        assert_eq!(receiver().body_limit(), DEFAULT_BODY_LIMIT);
+        let foody = Receiver::builder(
+            Endpoint::Foody,
+            crate::verify::BodyTokenVerifier::foody([Secret::new("t").unwrap()]).unwrap(),
+        )
+        .build()
+        .unwrap();
+        assert_eq!(foody.body_limit(), BODY_CREDENTIAL_LIMIT);
+        let length = BODY_CREDENTIAL_LIMIT + 1;
+        let headers = [("Content-Length", length.to_string())];
+        assert_eq!(
+            foody
+                .check_head(&Request::new(b"").with_headers(&headers))
+                .unwrap_err()
+                .status(),
+            413
+        );
     }
 
     fn accept(
@@ -894,9 +1038,10 @@ mod tests {
             .methods(["put"])
             .build()
             .unwrap();
+        let headers = [("X-Loyalty-Secret", "s")];
         assert!(
             receiver
-                .check_head(&Request::new(b"").with_method("PUT"))
+                .check_head(&Request::new(b"").with_method("PUT").with_headers(&headers))
                 .is_ok()
         );
     }

@@ -14,6 +14,7 @@
 //! | missing or invalid secret, token or signature | `Unauthorized` | 401 |
 //! | method not allowed for the endpoint | `MethodNotAllowed` | 405 (+ `Allow`) |
 //! | body over the limit | `PayloadTooLarge` | 413 |
+//! | iSET form of more than 1,000 fields (`iset::MAX_FORM_FIELDS`) | `MalformedBody(TooManyFields)` | 413 |
 //! | declared `Content-Type` that is not JSON where JSON is required, or a `Content-Encoding` other than `identity` | `UnsupportedMediaType` | 415 |
 //! | not JSON / not the provider's format | `MalformedBody` | 400 |
 //! | body could not be read (aborted, broken chunked encoding) | `UnreadableBody` | 400 |
@@ -98,6 +99,7 @@ impl Rejection {
     #[must_use]
     pub fn status(&self) -> u16 {
         match &self.kind {
+            RejectionKind::MalformedBody(ParseError::TooManyFields { .. }) => 413,
             RejectionKind::MalformedBody(_) | RejectionKind::UnreadableBody => 400,
             RejectionKind::Unauthorized(_) => 401,
             RejectionKind::MethodNotAllowed { .. } => 405,
@@ -116,7 +118,8 @@ impl Rejection {
         match &self.kind {
             RejectionKind::Unauthorized(_) => "unauthorized",
             RejectionKind::MethodNotAllowed { .. } => "method_not_allowed",
-            RejectionKind::PayloadTooLarge { .. } => "payload_too_large",
+            RejectionKind::PayloadTooLarge { .. }
+            | RejectionKind::MalformedBody(ParseError::TooManyFields { .. }) => "payload_too_large",
             RejectionKind::UnsupportedMediaType => "unsupported_media_type",
             RejectionKind::MalformedBody(_) => "malformed_body",
             RejectionKind::UnreadableBody => "unreadable_body",
@@ -459,6 +462,10 @@ mod tests {
             (RejectionKind::PayloadTooLarge { limit: 10 }, 413),
             (RejectionKind::UnsupportedMediaType, 415),
             (RejectionKind::MalformedBody(ParseError::NotUtf8), 400),
+            (
+                RejectionKind::MalformedBody(ParseError::TooManyFields { limit: 1000 }),
+                413,
+            ),
             (RejectionKind::UnreadableBody, 400),
             (
                 RejectionKind::PayloadMismatch(PayloadError::with_message("Point_Add", "x")),

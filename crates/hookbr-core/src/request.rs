@@ -19,9 +19,31 @@ use std::fmt;
 ///
 /// Implemented for slices, arrays and vectors of `(name, value)` pairs; adapters implement it for
 /// their framework's header map.
+///
+/// ```
+/// use hookbr_core::HeaderSource;
+///
+/// let headers = [("Content-Encoding", "identity"), ("content-encoding", "gzip")];
+/// assert_eq!(headers.header("content-encoding"), Some(&b"identity"[..]));
+/// let mut all = Vec::new();
+/// headers.each_value("Content-Encoding", &mut |value| all.push(value.to_vec()));
+/// assert_eq!(all, [b"identity".to_vec(), b"gzip".to_vec()]);
+/// ```
 pub trait HeaderSource {
     /// The value of the first header called `name` (ASCII case-insensitive), if any.
     fn header(&self, name: &str) -> Option<&[u8]>;
+
+    /// Calls `visit` with the value of every header called `name` (ASCII case-insensitive), in
+    /// order. The head checks use it so that a second copy of a header counts as much as the
+    /// first (`Content-Encoding: identity` then `Content-Encoding: gzip` is refused).
+    ///
+    /// The default visits [`header`](Self::header)'s value only: implement it for a source
+    /// that can hold a name more than once (every implementation in hookbr does).
+    fn each_value(&self, name: &str, visit: &mut dyn FnMut(&[u8])) {
+        if let Some(value) = self.header(name) {
+            visit(value);
+        }
+    }
 }
 
 impl<K: AsRef<str>, V: AsRef<[u8]>> HeaderSource for [(K, V)] {
@@ -30,11 +52,21 @@ impl<K: AsRef<str>, V: AsRef<[u8]>> HeaderSource for [(K, V)] {
             .find(|(key, _)| key.as_ref().eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_ref())
     }
+
+    fn each_value(&self, name: &str, visit: &mut dyn FnMut(&[u8])) {
+        self.iter()
+            .filter(|(key, _)| key.as_ref().eq_ignore_ascii_case(name))
+            .for_each(|(_, value)| visit(value.as_ref()));
+    }
 }
 
 impl<K: AsRef<str>, V: AsRef<[u8]>, const N: usize> HeaderSource for [(K, V); N] {
     fn header(&self, name: &str) -> Option<&[u8]> {
         self.as_slice().header(name)
+    }
+
+    fn each_value(&self, name: &str, visit: &mut dyn FnMut(&[u8])) {
+        self.as_slice().each_value(name, visit);
     }
 }
 
@@ -42,11 +74,19 @@ impl<K: AsRef<str>, V: AsRef<[u8]>> HeaderSource for Vec<(K, V)> {
     fn header(&self, name: &str) -> Option<&[u8]> {
         self.as_slice().header(name)
     }
+
+    fn each_value(&self, name: &str, visit: &mut dyn FnMut(&[u8])) {
+        self.as_slice().each_value(name, visit);
+    }
 }
 
 impl<T: HeaderSource + ?Sized> HeaderSource for &T {
     fn header(&self, name: &str) -> Option<&[u8]> {
         (**self).header(name)
+    }
+
+    fn each_value(&self, name: &str, visit: &mut dyn FnMut(&[u8])) {
+        (**self).each_value(name, visit);
     }
 }
 
@@ -151,6 +191,26 @@ impl<'a> Request<'a> {
         self.headers.header(name)
     }
 
+    /// Whether every copy of header `name` satisfies `check` (`true` without any copy).
+    pub(crate) fn every_value(&self, name: &str, mut check: impl FnMut(&[u8]) -> bool) -> bool {
+        let mut every = true;
+        self.headers.each_value(name, &mut |value| {
+            every = every && check(value);
+        });
+        every
+    }
+
+    /// Whether the request declares a coding hookbr does not decode: a `Content-Encoding` other
+    /// than `identity`, or a `Transfer-Encoding` other than `chunked` and `identity`, in any
+    /// copy of the header and any element of its comma-separated list.
+    pub(crate) fn declares_coding(&self) -> bool {
+        !self.every_value("content-encoding", |value| {
+            only_codings(value, &[b"identity"])
+        }) || !self.every_value("transfer-encoding", |value| {
+            only_codings(value, &[b"chunked", b"identity"])
+        })
+    }
+
     /// The media type of the `Content-Type` header, lower-cased, without parameters.
     #[must_use]
     pub fn media_type(&self) -> Option<String> {
@@ -161,35 +221,51 @@ impl<'a> Request<'a> {
 
     /// Whether the `Content-Type` header denotes JSON (`None` without one): `application/json`,
     /// `text/json` or `application/*+json`, parameters and ASCII case ignored, as
-    /// [`media_type`](Self::media_type) would read it, without allocating.
+    /// [`media_type`](Self::media_type) would read it, without allocating. With several copies,
+    /// `Some(true)` only when every copy does.
     pub(crate) fn declares_json(&self) -> Option<bool> {
-        let Ok(value) = std::str::from_utf8(self.header("content-type")?) else {
-            return Some(false);
-        };
-        let media = value
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .as_bytes();
-        let starts = |prefix: &[u8]| {
-            media
-                .get(..prefix.len())
-                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
-        };
-        let ends = |suffix: &[u8]| {
-            media
-                .len()
-                .checked_sub(suffix.len())
-                .and_then(|start| media.get(start..))
-                .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
-        };
-        Some(
-            media.eq_ignore_ascii_case(b"application/json")
-                || media.eq_ignore_ascii_case(b"text/json")
-                || (starts(b"application/") && ends(b"+json")),
-        )
+        self.header("content-type")?;
+        Some(self.every_value("content-type", is_json_value))
     }
+}
+
+/// Whether every element of a comma-separated header value is one of `allowed` (ASCII case
+/// ignored); an empty element (a blank header, `gzip,`) counts as unknown.
+fn only_codings(value: &[u8], allowed: &[&[u8]]) -> bool {
+    value.split(|&b| b == b',').all(|element| {
+        let element = element.trim_ascii();
+        allowed
+            .iter()
+            .any(|coding| element.eq_ignore_ascii_case(coding))
+    })
+}
+
+/// Whether one `Content-Type` value denotes JSON (see [`Request::declares_json`]).
+fn is_json_value(value: &[u8]) -> bool {
+    let Ok(value) = std::str::from_utf8(value) else {
+        return false;
+    };
+    let media = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .as_bytes();
+    let starts = |prefix: &[u8]| {
+        media
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    let ends = |suffix: &[u8]| {
+        media
+            .len()
+            .checked_sub(suffix.len())
+            .and_then(|start| media.get(start..))
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+    };
+    media.eq_ignore_ascii_case(b"application/json")
+        || media.eq_ignore_ascii_case(b"text/json")
+        || (starts(b"application/") && ends(b"+json"))
 }
 
 impl fmt::Debug for Request<'_> {
@@ -268,6 +344,55 @@ mod tests {
         assert_eq!(request.media_type(), None);
         assert_eq!(request.declares_json(), Some(false));
         assert_eq!(Request::new(b"").declares_json(), None);
+    }
+
+    #[test]
+    fn every_copy_of_a_coding_header_counts() {
+        let declares =
+            |headers: &[(&str, &str)]| Request::new(b"").with_headers(&headers).declares_coding();
+        assert!(!declares(&[]));
+        assert!(!declares(&[("Content-Encoding", "identity")]));
+        assert!(!declares(&[("Content-Encoding", " IDENTITY ")]));
+        assert!(!declares(&[("Transfer-Encoding", "chunked")]));
+        assert!(!declares(&[("Transfer-Encoding", "identity, Chunked")]));
+        assert!(declares(&[("Content-Encoding", "gzip")]));
+        assert!(declares(&[("Content-Encoding", "")]));
+        assert!(declares(&[("Content-Encoding", "identity, gzip")]));
+        assert!(declares(&[("Content-Encoding", "identity,")]));
+        assert!(declares(&[
+            ("Content-Encoding", "identity"),
+            ("content-encoding", "gzip")
+        ]));
+        assert!(declares(&[("Transfer-Encoding", "gzip, chunked")]));
+        assert!(declares(&[
+            ("Transfer-Encoding", "chunked"),
+            ("Transfer-Encoding", "deflate")
+        ]));
+        assert!(declares(&[
+            ("Transfer-Encoding", "chunked"),
+            ("Content-Encoding", "br")
+        ]));
+    }
+
+    #[test]
+    fn every_copy_of_content_type_must_be_json() {
+        let json =
+            |headers: &[(&str, &str)]| Request::new(b"").with_headers(&headers).declares_json();
+        assert_eq!(json(&[("Content-Type", "application/json")]), Some(true));
+        assert_eq!(
+            json(&[
+                ("Content-Type", "application/json"),
+                ("Content-Type", "text/plain")
+            ]),
+            Some(false)
+        );
+        assert_eq!(
+            json(&[
+                ("Content-Type", "application/json"),
+                ("content-type", "text/json")
+            ]),
+            Some(true)
+        );
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub struct RouteOptions {
     methods: Option<Vec<String>>,
     exact_200: Option<bool>,
     forward_handshakes: Option<bool>,
+    dedup_namespace: Option<String>,
 }
 
 impl RouteOptions {
@@ -50,7 +51,9 @@ impl RouteOptions {
         Self::default()
     }
 
-    /// This route's body limit in bytes ([`ReceiverBuilder::body_limit`](crate::ReceiverBuilder::body_limit)).
+    /// This route's body limit in bytes ([`ReceiverBuilder::body_limit`](crate::ReceiverBuilder::body_limit);
+    /// default: the endpoint's, [`Endpoint::default_body_limit`]: 1 MiB for BonifiQ and iSET,
+    /// 64 KiB for Foody and Grafeno).
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = Some(bytes);
         self
@@ -79,12 +82,24 @@ impl RouteOptions {
         self.forward_handshakes = Some(forward);
         self
     }
+
+    /// This route's deduplication namespace ([`ReceiverBuilder::dedup_namespace`](crate::ReceiverBuilder::dedup_namespace);
+    /// default: the route's path). Routes that share a store only answer each other's
+    /// deliveries as duplicates when they share a namespace: give two routes the same one to
+    /// deduplicate across them on purpose (e.g. an old and a new URL registered for one
+    /// BonifiQ subscription during a migration).
+    pub fn dedup_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.dedup_namespace = Some(namespace.into());
+        self
+    }
 }
 
 /// The webhook routes of an application: a path per provider endpoint with its verifier and
 /// its own [`RouteOptions`], and the settings every route shares (idempotency store or inbox,
 /// body limit, strict decoding, handshakes, exact 200). All routes share one idempotency store
-/// (an in-memory one by default).
+/// (an in-memory one by default), and each route deduplicates in its own namespace, its path:
+/// two routes of one provider (two tenants) never answer each other's deliveries as
+/// duplicates, unless given one namespace on purpose ([`RouteOptions::dedup_namespace`]).
 ///
 /// Framework adapters mount it: `hookbr_axum::IntoRouter::into_router`,
 /// `hookbr_actix::IntoServiceConfig::configure`, and `hookbr serve` from its configuration.
@@ -208,7 +223,9 @@ impl Webhooks {
         self
     }
 
-    /// The body limit of every route without its own (default 1 MiB).
+    /// The body limit of every route without its own (default: each endpoint's,
+    /// [`Endpoint::default_body_limit`]: 1 MiB for BonifiQ and iSET, 64 KiB for Foody and
+    /// Grafeno).
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.shared = self.shared.body_limit(bytes);
         self
@@ -232,6 +249,13 @@ impl Webhooks {
     /// setting (default on: Foody treats 201 and 204 as failures).
     pub fn exact_200(mut self, exact: bool) -> Self {
         self.shared = self.shared.exact_200(exact);
+        self
+    }
+
+    /// One deduplication namespace for every route without its own, instead of each route's
+    /// path: every such route answers a delivery another one completed as a duplicate.
+    pub fn dedup_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.shared = self.shared.dedup_namespace(namespace);
         self
     }
 
@@ -267,6 +291,12 @@ impl Webhooks {
             if let Some(inbox) = &self.inbox {
                 builder = builder.inbox(inbox.clone());
             }
+            let namespace = options
+                .dedup_namespace
+                .as_ref()
+                .or(shared.dedup_namespace.as_ref())
+                .unwrap_or(&route.path);
+            builder = builder.dedup_namespace(namespace.as_str());
             receivers.push((route.path, Arc::new(builder.build()?)));
         }
         Ok(receivers)
@@ -321,6 +351,51 @@ mod tests {
         assert_eq!(shared.len(), 2);
     }
 
+    #[cfg(feature = "testkit")]
+    #[test]
+    fn each_route_deduplicates_in_its_own_namespace() {
+        use crate::testkit;
+        let verifier = || HeaderSecretVerifier::bonifiq([Secret::new("s").unwrap()]).unwrap();
+        let receivers = Webhooks::new()
+            .bonifiq("/tenant-a", verifier())
+            .bonifiq("/tenant-b", verifier())
+            .route_with(
+                "/tenant-b-old",
+                Endpoint::Bonifiq,
+                verifier(),
+                RouteOptions::new().dedup_namespace("/tenant-b"),
+            )
+            .build()
+            .unwrap();
+        let namespaces: Vec<_> = receivers
+            .iter()
+            .map(|(_, receiver)| receiver.dedup_namespace())
+            .collect();
+        assert_eq!(
+            namespaces,
+            [Some("/tenant-a"), Some("/tenant-b"), Some("/tenant-b")]
+        );
+        let delivery = testkit::bonifiq_point_add("s");
+        let run = |index: usize| {
+            let receiver: &Receiver = &receivers[index].1;
+            futures_executor::block_on(receiver.process(&delivery.request()))
+        };
+        let first = run(0).expect("new on tenant a");
+        futures_executor::block_on(receivers[0].1.complete(&first)).unwrap();
+        let other = run(1).expect("the same delivery is new on tenant b (one shared store)");
+        futures_executor::block_on(receivers[1].1.complete(&other)).unwrap();
+        assert_ne!(first.settlement(), other.settlement());
+        let shared = run(2).expect_err("the old URL shares tenant b's namespace");
+        assert_eq!(shared.ack(), Some(crate::Ack::Duplicate));
+        let one = Webhooks::new()
+            .dedup_namespace("all")
+            .bonifiq("/a", verifier())
+            .bonifiq("/b", verifier())
+            .build()
+            .unwrap();
+        assert!(one.iter().all(|(_, r)| r.dedup_namespace() == Some("all")));
+    }
+
     #[test]
     fn route_options_override_the_shared_ones() {
         use crate::Request;
@@ -338,7 +413,8 @@ mod tests {
             .unwrap();
         assert_eq!(receivers[0].1.body_limit(), 100);
         assert_eq!(receivers[1].1.body_limit(), 10);
-        let post = Request::new(b"").with_method("POST");
+        let headers = [("X-Loyalty-Secret", "s")];
+        let post = Request::new(b"").with_method("POST").with_headers(&headers);
         assert!(receivers[0].1.check_head(&post).is_ok());
         assert_eq!(receivers[1].1.check_head(&post).unwrap_err().status(), 405);
         let none = Webhooks::new()

@@ -2,7 +2,9 @@
 //! your service.
 //!
 //! [`WebhookLayer`] drives hookbr-core's [`Receiver`](hookbr_core::Receiver): it checks the
-//! head ([`check_head`](hookbr_core::Receiver::check_head)) before reading, buffers the body
+//! head ([`check_head`](hookbr_core::Receiver::check_head): method, every copy of the coding
+//! headers, declared type and length, and a credential that lives in the head, so an
+//! unauthenticated BonifiQ or iSET request gets `401` unread) before reading, buffers the body
 //! within the receiver's limit (a chunked body is refused as soon as it crosses the limit),
 //! [`accept`](hookbr_core::Receiver::accept)s the bytes as received, and then:
 //!

@@ -16,13 +16,17 @@
 //! # Ok::<(), hookbr_core::ParseError>(())
 //! ```
 
-use std::{fmt, str::FromStr};
+use std::{collections::HashMap, fmt, str::FromStr};
 
 use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::Value;
 
 use super::body_text;
 use crate::{DeliveryId, ParseError, Provider};
+
+/// The most fields an iSET form body may have (PHP's default `max_input_vars`); a form with
+/// more is refused with [`ParseError::TooManyFields`] (`413`) before any field is decoded.
+pub const MAX_FORM_FIELDS: usize = 1000;
 
 /// The seven iSET notification kinds, one per URL list in iSET's panel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -142,9 +146,12 @@ impl IsetEvent {
     /// `application/x-www-form-urlencoded` the body is read as a form, otherwise as JSON and,
     /// failing that, as a form.
     ///
+    /// Decoding takes time linear in the body's length.
+    ///
     /// # Errors
     ///
-    /// [`ParseError`] when the body is empty, not UTF-8, or neither JSON nor a well-formed form.
+    /// [`ParseError`] when the body is empty, not UTF-8, or neither JSON nor a well-formed form;
+    /// [`ParseError::TooManyFields`] for a form of more than [`MAX_FORM_FIELDS`] fields.
     pub fn from_slice(
         kind: IsetKind,
         media_type: Option<&str>,
@@ -153,12 +160,15 @@ impl IsetEvent {
         let text = body_text(body)?;
         let form_first = media_type == Some("application/x-www-form-urlencoded");
         let parsed = if form_first {
-            parse_form(text).or_else(|| serde_json::from_str(text).ok().map(IsetBody::Json))
+            match parse_form(text)? {
+                Some(form) => Some(form),
+                None => serde_json::from_str(text).ok().map(IsetBody::Json),
+            }
         } else {
-            serde_json::from_str(text)
-                .ok()
-                .map(IsetBody::Json)
-                .or_else(|| parse_form(text))
+            match serde_json::from_str(text).ok().map(IsetBody::Json) {
+                Some(json) => Some(json),
+                None => parse_form(text)?,
+            }
         };
         let body = parsed.ok_or(ParseError::NotJsonNorForm)?;
         let entity_id = entity_id(kind, &body);
@@ -194,31 +204,40 @@ impl IsetEvent {
 }
 
 /// Parses a form body, refusing text that is clearly not one (spaces, braces, quotes, control
-/// characters, a pair without a name).
-fn parse_form(text: &str) -> Option<IsetBody> {
+/// characters, a pair without a name): `Ok(None)`. A well-formed form of more than
+/// [`MAX_FORM_FIELDS`] fields is an error, found before any field is decoded.
+fn parse_form(text: &str) -> Result<Option<IsetBody>, ParseError> {
     let text = text.trim_end_matches(['\r', '\n']);
     let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~%+=&;!$'()*,:@/?[]|".contains(&b);
     if text.is_empty() || !text.bytes().all(allowed) {
-        return None;
+        return Ok(None);
     }
     let bytes = text.as_bytes();
     for (index, _) in text.match_indices('%') {
-        let hex = bytes.get(index + 1..index + 3)?;
+        let Some(hex) = bytes.get(index + 1..index + 3) else {
+            return Ok(None);
+        };
         if !hex.iter().all(u8::is_ascii_hexdigit) {
-            return None;
+            return Ok(None);
         }
     }
     // Every pair must be `name=value`: a bare word is more likely garbage than a form.
-    if text
-        .split('&')
-        .any(|pair| pair.is_empty() || pair.starts_with('=') || !pair.contains('='))
-    {
-        return None;
+    let mut fields = 0_usize;
+    for pair in text.split('&') {
+        if pair.is_empty() || pair.starts_with('=') || !pair.contains('=') {
+            return Ok(None);
+        }
+        fields += 1;
+    }
+    if fields > MAX_FORM_FIELDS {
+        return Err(ParseError::TooManyFields {
+            limit: MAX_FORM_FIELDS,
+        });
     }
     let pairs: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
         .map(|(key, value)| (key.into_owned(), value.into_owned()))
         .collect();
-    Some(IsetBody::Form(pairs))
+    Ok(Some(IsetBody::Form(pairs)))
 }
 
 fn entity_id(kind: IsetKind, body: &IsetBody) -> Option<String> {
@@ -263,25 +282,29 @@ impl Serialize for IsetEvent {
     }
 }
 
-/// A form as a JSON object; a repeated name becomes an array of its values.
+/// A form as a JSON object, names in order of first appearance; a repeated name becomes an
+/// array of its values. Linear in the number of pairs (one hash lookup each).
 struct FormAsObject<'a>(&'a [(String, String)]);
 
 impl Serialize for FormAsObject<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut names: Vec<&str> = Vec::new();
-        for (name, _) in self.0 {
-            if !names.contains(&name.as_str()) {
-                names.push(name);
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(self.0.len());
+        let mut names: Vec<(&str, Vec<&str>)> = Vec::with_capacity(self.0.len());
+        for (name, value) in self.0 {
+            match index.get(name.as_str()) {
+                Some(&at) => {
+                    if let Some((_, values)) = names.get_mut(at) {
+                        values.push(value);
+                    }
+                }
+                None => {
+                    index.insert(name, names.len());
+                    names.push((name, vec![value]));
+                }
             }
         }
         let mut map = serializer.serialize_map(Some(names.len()))?;
-        for name in names {
-            let values: Vec<&str> = self
-                .0
-                .iter()
-                .filter(|(key, _)| key == name)
-                .map(|(_, value)| value.as_str())
-                .collect();
+        for (name, values) in names {
             match values.as_slice() {
                 [single] => map.serialize_entry(name, single)?,
                 many => map.serialize_entry(name, many)?,
@@ -378,10 +401,57 @@ mod tests {
     }
 
     #[test]
+    fn form_field_count_is_capped() {
+        let form = |fields: usize| {
+            (0..fields)
+                .map(|n| format!("f{n}=v"))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        for media in [None, Some("application/x-www-form-urlencoded")] {
+            let at_cap = IsetEvent::from_slice(
+                IsetKind::OrderUpserted,
+                media,
+                form(MAX_FORM_FIELDS).as_bytes(),
+            )
+            .unwrap();
+            assert!(
+                matches!(&at_cap.body, IsetBody::Form(pairs) if pairs.len() == MAX_FORM_FIELDS)
+            );
+            assert_eq!(
+                IsetEvent::from_slice(
+                    IsetKind::OrderUpserted,
+                    media,
+                    form(MAX_FORM_FIELDS + 1).as_bytes()
+                ),
+                Err(ParseError::TooManyFields {
+                    limit: MAX_FORM_FIELDS
+                })
+            );
+        }
+        // A JSON object is not a form: its member count is not capped here.
+        let json = format!(
+            "{{{}}}",
+            (0..=MAX_FORM_FIELDS)
+                .map(|n| format!("\"f{n}\":1"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        assert!(IsetEvent::from_slice(IsetKind::OrderUpserted, None, json.as_bytes()).is_ok());
+    }
+
+    #[test]
     fn form_serializes_as_object() {
         let event = IsetEvent::from_slice(IsetKind::OrderUpserted, None, b"a=1&a=2&b=3").unwrap();
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["body"], serde_json::json!({"a": ["1", "2"], "b": "3"}));
         assert_eq!(json["format"], "form");
+        let event =
+            IsetEvent::from_slice(IsetKind::OrderUpserted, None, b"z=1&a=2&z=3&m=4").unwrap();
+        let text = serde_json::to_string(&event).unwrap();
+        assert!(
+            text.contains(r#""body":{"z":["1","3"],"a":"2","m":"4"}"#),
+            "names keep the order of their first appearance: {text}"
+        );
     }
 }

@@ -93,6 +93,31 @@ pub trait Verify {
     ///
     /// [`VerifyError`] naming the failed check (never a secret value).
     fn verify(&self, request: &Request<'_>) -> Result<MatchedKey, VerifyError>;
+
+    /// Checks what can be checked on the head alone (method, target, headers; the body of
+    /// `head` is empty), before the body is read: `Some` answer when the credential is in the
+    /// head (BonifiQ's header secret, iSET's URL secret), so a request without it is refused
+    /// `401` without its body being read; `None` when the body is needed to decide (the
+    /// default: Foody's token and Grafeno's signature are in the body).
+    ///
+    /// [`Receiver::check_head`](crate::Receiver::check_head) calls it; the pipeline still
+    /// calls [`verify`](Self::verify) on the whole request afterwards, so a verifier only
+    /// answers here what `verify` would answer too.
+    ///
+    /// ```
+    /// use hookbr_core::{Request, Secret, verify::{BodyTokenVerifier, HeaderSecretVerifier, Verify}};
+    ///
+    /// let head = Request::new(b"").with_target("/webhooks/bonifiq");
+    /// let bonifiq = HeaderSecretVerifier::bonifiq([Secret::new("s3cr3t")?])?;
+    /// assert!(matches!(bonifiq.verify_head(&head), Some(Err(_))));
+    /// let foody = BodyTokenVerifier::foody([Secret::new("t0ken")?])?;
+    /// assert!(foody.verify_head(&head).is_none());
+    /// # Ok::<(), hookbr_core::ConfigError>(())
+    /// ```
+    fn verify_head(&self, head: &Request<'_>) -> Option<Result<MatchedKey, VerifyError>> {
+        let _ = head;
+        None
+    }
 }
 
 impl<F> Verify for F
@@ -107,6 +132,10 @@ where
 impl<V: Verify + ?Sized> Verify for Arc<V> {
     fn verify(&self, request: &Request<'_>) -> Result<MatchedKey, VerifyError> {
         (**self).verify(request)
+    }
+
+    fn verify_head(&self, head: &Request<'_>) -> Option<Result<MatchedKey, VerifyError>> {
+        (**self).verify_head(head)
     }
 }
 
@@ -160,6 +189,85 @@ impl Verify for AnyVerifier {
                 first.ok_or(VerifyError::MissingUrlSecret)
             }
         }
+    }
+
+    fn verify_head(&self, head: &Request<'_>) -> Option<Result<MatchedKey, VerifyError>> {
+        match self {
+            Self::HeaderSecret(verifier) => verifier.verify_head(head),
+            Self::BodyToken(verifier) => verifier.verify_head(head),
+            Self::UrlSecret(verifier) => verifier.verify_head(head),
+            #[cfg(feature = "grafeno")]
+            Self::Grafeno(verifier) => verifier.verify_head(head),
+            Self::All(verifiers) => {
+                // A failed head check refuses at once; the head decides alone only when every
+                // listed verifier can.
+                let mut first = None;
+                let mut decided = true;
+                for verifier in verifiers {
+                    match verifier.verify_head(head) {
+                        Some(Err(error)) => return Some(Err(error)),
+                        Some(Ok(matched)) => {
+                            first.get_or_insert(matched);
+                        }
+                        None => decided = false,
+                    }
+                }
+                if decided {
+                    Some(first.ok_or(VerifyError::MissingUrlSecret))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Secret;
+
+    #[test]
+    fn all_decides_on_the_head_only_when_every_verifier_can() {
+        let secret = |value: &str| Secret::new(value).unwrap();
+        let url: AnyVerifier = UrlSecretVerifier::query_param("token", [secret("k")])
+            .unwrap()
+            .into();
+        let header: AnyVerifier = HeaderSecretVerifier::new("X-Store", [secret("42")])
+            .unwrap()
+            .into();
+        let token: AnyVerifier = BodyTokenVerifier::foody([secret("t")]).unwrap().into();
+        let headers = [("X-Store", "42")];
+        let good = Request::new(b"")
+            .with_target("/h?token=k")
+            .with_headers(&headers);
+        let bad = Request::new(b"").with_target("/h?token=guess");
+        let both = AnyVerifier::All(vec![url.clone(), header]);
+        assert_eq!(
+            both.verify_head(&good).map(|m| m.map(|m| m.index())),
+            Some(Ok(0))
+        );
+        assert_eq!(
+            both.verify_head(&bad),
+            Some(Err(VerifyError::InvalidUrlSecret))
+        );
+        let with_body = AnyVerifier::All(vec![url, token]);
+        assert!(
+            with_body.verify_head(&good).is_none(),
+            "the token is in the body"
+        );
+        assert_eq!(
+            with_body.verify_head(&bad),
+            Some(Err(VerifyError::InvalidUrlSecret)),
+            "but a wrong URL secret is refused on the head"
+        );
+        assert!(
+            AnyVerifier::All(Vec::new())
+                .verify_head(&good)
+                .is_some_and(|r| r.is_err())
+        );
+        let closure = |_: &Request<'_>| Ok(MatchedKey::new(0, None));
+        assert!(closure.verify_head(&good).is_none());
     }
 }
 

@@ -147,6 +147,12 @@ impl Verify for HeaderSecretVerifier {
             name: BONIFIQ_SECRET_HEADER.to_owned(),
         })
     }
+
+    /// Decides on the head alone: the secret is a header, so a request without it is refused
+    /// before its body is read.
+    fn verify_head(&self, head: &Request<'_>) -> Option<Result<MatchedKey, VerifyError>> {
+        Some(self.verify(head))
+    }
 }
 
 #[cfg(test)]

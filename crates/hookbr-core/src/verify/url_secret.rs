@@ -117,6 +117,12 @@ impl Verify for UrlSecretVerifier {
             self.labels.get(index).cloned().flatten(),
         ))
     }
+
+    /// Decides on the head alone: the secret is in the URL, so a request without it is refused
+    /// before its body is read.
+    fn verify_head(&self, head: &Request<'_>) -> Option<Result<MatchedKey, VerifyError>> {
+        Some(self.verify(head))
+    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,9 @@ pub struct EndpointConfig {
     pub verifier: AnyVerifier,
     /// Accepted methods (`None`: the provider's defaults).
     pub methods: Option<Vec<String>>,
-    /// The body limit in bytes.
+    /// The body limit in bytes: the endpoint's `body_limit`, else `[server] body_limit`, else
+    /// the provider's default (`Endpoint::default_body_limit`: 1 MiB for BonifiQ and iSET,
+    /// 64 KiB for Foody and Grafeno).
     pub body_limit: usize,
     /// Strict decoding (422 for drifted payloads).
     pub strict: bool,
@@ -288,7 +290,7 @@ fn methods(key: &str, methods: Option<Vec<String>>) -> Result<Option<Vec<String>
 pub(super) fn resolve_endpoint(
     key: &str,
     raw: RawEndpoint,
-    default_limit: usize,
+    default_limit: Option<usize>,
     default_strict: bool,
     base: &Path,
 ) -> Result<EndpointConfig, String> {
@@ -314,7 +316,11 @@ pub(super) fn resolve_endpoint(
         endpoint,
         verifier,
         methods: methods(key, raw.methods)?,
-        body_limit: limit(&format!("{key}.body_limit"), raw.body_limit, default_limit)?,
+        body_limit: limit(
+            &format!("{key}.body_limit"),
+            raw.body_limit,
+            default_limit.unwrap_or(endpoint.default_body_limit()),
+        )?,
         strict: raw.strict.unwrap_or(default_strict),
         secret_segment: raw.secret_in.as_deref() == Some("path"),
         path: raw.path,

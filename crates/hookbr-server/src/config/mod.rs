@@ -299,11 +299,12 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
         )
     })?;
     let mut limits = listener::server_limits(&raw.server.listener())?;
-    let body_limit = limit(
-        "server.body_limit",
-        raw.server.body_limit,
-        hookbr_core::pipeline::DEFAULT_BODY_LIMIT,
-    )?;
+    // Unset: each endpoint gets its provider's default (`Endpoint::default_body_limit`).
+    let body_limit = raw
+        .server
+        .body_limit
+        .map(|bytes| limit("server.body_limit", Some(bytes), 0))
+        .transpose()?;
     let inbox = inbox_url(raw.inbox.url.as_deref(), base)?;
     let redis = raw
         .inbox
@@ -584,6 +585,35 @@ mod tests {
         .unwrap();
         assert!(config.admin.unwrap().token.is_some());
         assert!(parse_text(endpoint, dir.path()).unwrap().admin.is_none());
+    }
+
+    #[test]
+    fn body_limits_default_to_the_providers() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("t"), "t0ken").unwrap();
+        let endpoints = "[[endpoint]]\nprovider = \"foody\"\npath = \"/f\"\ntokens = [\"file:t\"]\n\
+             [[endpoint]]\nprovider = \"bonifiq\"\npath = \"/b\"\nsecrets = [\"file:t\"]\n\
+             [[endpoint]]\nprovider = \"foody\"\npath = \"/g\"\ntokens = [\"file:t\"]\n\
+             body_limit = 1000\n";
+        let limits = |text: &str| -> Vec<usize> {
+            parse_text(text, dir.path())
+                .unwrap()
+                .endpoints
+                .iter()
+                .map(|endpoint| endpoint.body_limit)
+                .collect()
+        };
+        assert_eq!(limits(endpoints), [64 * 1024, 1024 * 1024, 1000]);
+        assert_eq!(
+            limits(&format!("[server]\nbody_limit = 2048\n{endpoints}")),
+            [2048, 2048, 1000]
+        );
+        let error = parse_text(
+            &format!("[server]\nbody_limit = 0\n{endpoints}"),
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(error.starts_with("server.body_limit:"), "{error}");
     }
 
     #[test]
