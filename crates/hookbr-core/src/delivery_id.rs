@@ -31,7 +31,41 @@ pub enum Provider {
     Grafeno,
 }
 
+/// How a provider's deliveries are authenticated, and what that credential covers: what the
+/// merchant's application can rely on (docs/SECURITY.md). No provider signs its body.
+///
+/// ```
+/// use hookbr_core::Provider;
+///
+/// let grafeno = Provider::Grafeno.authentication();
+/// assert_eq!((grafeno.by, grafeno.covers), ("rsa-signature", "x-unique-key"));
+/// assert_eq!(Provider::Foody.authentication().covers, "sender");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Authentication {
+    /// The credential: `header-secret` (BonifiQ), `body-token` (Foody), `url-secret` (iSET),
+    /// `rsa-signature` (Grafeno).
+    pub by: &'static str,
+    /// What it proves: `sender` (whoever sent it knows the credential; the body is not
+    /// covered), or `x-unique-key` (Grafeno signs that header only: the entity and its new
+    /// status, not the body).
+    pub covers: &'static str,
+}
+
 impl Provider {
+    /// How this provider's deliveries are authenticated, and what the credential covers.
+    #[must_use]
+    pub fn authentication(self) -> Authentication {
+        let (by, covers) = match self {
+            Self::Bonifiq => ("header-secret", "sender"),
+            Self::Foody => ("body-token", "sender"),
+            Self::Iset => ("url-secret", "sender"),
+            Self::Grafeno => ("rsa-signature", "x-unique-key"),
+        };
+        Authentication { by, covers }
+    }
+
     /// Every provider, in a fixed order.
     pub const ALL: [Provider; 4] = [Self::Bonifiq, Self::Foody, Self::Iset, Self::Grafeno];
 

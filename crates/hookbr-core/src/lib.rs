@@ -106,7 +106,7 @@ pub mod verify;
 
 #[doc(inline)]
 pub use dedup::{Claim, ClaimToken, IdempotencyStore, MemoryStore, StoreError};
-pub use delivery_id::{DedupKey, DeliveryId, Provider, UnknownProvider};
+pub use delivery_id::{Authentication, DedupKey, DeliveryId, Provider, UnknownProvider};
 pub use error::{ConfigError, ParseError, PayloadError, VerifyError};
 pub use event::{Endpoint, FromWebhookEvent, Settlement, Verified, WebhookEvent};
 #[doc(inline)]

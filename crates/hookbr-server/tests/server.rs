@@ -177,6 +177,11 @@ async fn inbox_mode_stores_then_forwards_a_signed_message() {
     assert_eq!(data["kind"], "Point_Add");
     assert_eq!(data["known"], true);
     assert_eq!(data["attempt"], 1);
+    assert_eq!(
+        data["authenticated"],
+        serde_json::json!({"by": "header-secret", "covers": "sender"}),
+        "what BonifiQ's credential proves"
+    );
     // The label of the matched secret is its reference, never its value.
     let matched = data["matched_key"].as_str().unwrap();
     assert!(

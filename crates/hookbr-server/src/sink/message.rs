@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use hookbr_core::{DedupKey, WebhookEvent};
+use hookbr_core::{Authentication, DedupKey, WebhookEvent};
 use serde::Serialize;
 
 use hookbr_core::timestamp::rfc3339_millis;
@@ -40,6 +40,7 @@ struct Data<'a> {
     occurred_at: Option<String>,
     received_at: String,
     matched_key: &'a str,
+    authenticated: Authentication,
     attempt: u32,
     event: &'a WebhookEvent,
 }
@@ -107,6 +108,7 @@ impl Message {
                 occurred_at: event.occurred_at().map(|at| at.to_string()),
                 received_at: rfc3339_millis(processed.received_at_ms),
                 matched_key: processed.matched_key,
+                authenticated: event.provider().authentication(),
                 attempt: processed.attempt,
                 event,
             },

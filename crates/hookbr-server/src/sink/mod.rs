@@ -6,10 +6,12 @@
 //! {"type":"bonifiq.Point_Add","timestamp":"2026-11-24T17:00:00.123Z",
 //!  "data":{"provider":"bonifiq","endpoint":"bonifiq","kind":"Point_Add","known":true,
 //!          "drift":null,"delivery_id":"…","occurred_at":"…","received_at":"…",
-//!          "matched_key":"#0 (env:BONIFIQ_SECRET)","attempt":1,"event":{…}}}
+//!          "matched_key":"#0 (env:BONIFIQ_SECRET)",
+//!          "authenticated":{"by":"header-secret","covers":"sender"},"attempt":1,"event":{…}}}
 //! ```
 //!
-//! `known` is false for a kind hookbr has no type for, and for a documented kind whose payload
+//! `authenticated` says what the provider's credential proves (`covers`: `sender`, or Grafeno's
+//! `x-unique-key`: no provider signs its body). `known` is false for a kind hookbr has no type for, and for a documented kind whose payload
 //! did not fit its type; `drift` then says why (the field and position, never a value). `event`
 //! is the event with the provider's field names and without what authenticated it (Foody's
 //! `token`, Grafeno's `signature`): a typed payload re-encoded from its type, an untyped or
