@@ -21,7 +21,8 @@ pub struct InboxRecord {
     pub delivery_id: String,
     /// The unique key (provider-namespaced digest of the delivery id).
     pub key: DedupKey,
-    /// The body bytes as received.
+    /// The body bytes as received; the pipeline stores Foody's with the value of its `token`
+    /// replaced by `"[redacted]"` (`foody::redact_token`).
     pub body: Vec<u8>,
     /// The headers needed to decode the body again (`content-type`, `x-unique-key`); never
     /// the secret headers.
