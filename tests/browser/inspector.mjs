@@ -16,6 +16,7 @@ import { mkdtempSync, writeFileSync, rmSync, mkdirSync, existsSync, unlinkSync }
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { createServer } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -73,6 +74,19 @@ function hookbr(args, { allowFailure = false } = {}) {
     throw new Error(`hookbr ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
   }
   return result;
+}
+
+/** The status of GET / on 127.0.0.1:port sent with this Host header (fetch may not set it). */
+function statusWithHost(port, host) {
+  return new Promise((resolveStatus, reject) => {
+    const request = httpRequest({ host: '127.0.0.1', port, path: '/', headers: { host } }, (response) => {
+      response.resume();
+      resolveStatus(response.statusCode);
+    });
+    request.on('error', reject);
+    request.setTimeout(10_000, () => request.destroy(new Error('timed out')));
+    request.end();
+  });
 }
 
 async function until(what, probe, ms = 20_000) {
@@ -151,8 +165,18 @@ command = ["sh", "-c", "cat > /dev/null; if [ -e '${flag}' ]; then echo 'the app
     ],
   });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const violations = [];
+  page.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) violations.push(message.text());
+  });
   const admin = `http://127.0.0.1:${adminPort}`;
-  await page.goto(`${admin}/`);
+  const first = await page.goto(`${admin}/`);
+  const headers = first.headers();
+  check(headers['content-security-policy']?.startsWith("default-src 'none'"), `CSP: ${headers['content-security-policy']}`);
+  check(headers['x-frame-options'] === 'DENY', `X-Frame-Options: ${headers['x-frame-options']}`);
+  // The stylesheet is allowed by its digest: it applies, and nothing the pages use is blocked.
+  const thBackground = await page.locator('#deliveries th').first().evaluate((th) => getComputedStyle(th).backgroundColor);
+  check(thBackground === 'rgb(244, 244, 244)', `the inline stylesheet applies under the CSP: ${thBackground}`);
   const rows = page.locator('#deliveries tr[data-id]');
   check((await rows.count()) === 6, `6 stored deliveries listed, saw ${await rows.count()}`);
   check((await page.locator('#deliveries tr[data-state="done"]').count()) === 5, '5 done rows');
@@ -194,6 +218,13 @@ command = ["sh", "-c", "cat > /dev/null; if [ -e '${flag}' ]; then echo 'the app
     method: 'POST', headers: { origin: 'http://evil.example' }, redirect: 'manual',
   });
   check(cross.status === 403, `cross-site replay refused, got ${cross.status}`);
+
+  const blocked = violations.filter((text) => !text.includes('favicon'));
+  check(blocked.length === 0, `nothing the pages use is blocked by the CSP: ${blocked.join(' | ')}`);
+
+  // Without a token, a DNS-rebinding name that merely starts with 127. is refused.
+  const rebound = await statusWithHost(adminPort, `127.evil.example:${adminPort}`);
+  check(rebound === 421, `Host 127.evil.example refused, got ${rebound}`);
 
   const metrics = await (await fetch(`${admin}/metrics`)).text();
   check(/hookbr_dead_lettered_total\{provider="foody"\} 1/.test(metrics), 'dead_lettered counted');

@@ -1,7 +1,7 @@
 //! `hookbr demo`: the whole receiver in one command, on loopback, with nothing to set up.
 //!
 //! It writes a throwaway configuration (fresh random secrets, a freshly generated RSA key for
-//! Grafeno, a SQLite inbox) into a temporary folder, starts `hookbr serve` on it in-process,
+//! Grafeno, a SQLite inbox) into a temporary folder (mode `0700`, every file `0600`), starts `hookbr serve` on it in-process,
 //! sends deliveries exactly as the providers would (through the same code as `hookbr send`), and
 //! prints one table row per delivery. Only outcomes that really happened are printed:
 //! "processed" means the worker took the row from the SQLite inbox and handed it to a sink.
@@ -102,9 +102,37 @@ fn random_secret() -> String {
     )
 }
 
+/// Writes the demo's file `name` (secrets, the private key, the configuration) readable by
+/// the owner only.
 fn write(dir: &Path, name: &str, text: &str) -> Result<(), Failure> {
-    fs::write(dir.join(name), text)
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options
+        .open(dir.join(name))
+        .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()))
         .map_err(|error| Failure::runtime(format!("cannot write the demo's {name}: {error}")))
+}
+
+/// The demo's temporary folder, readable by the owner only (`0700`).
+fn private_dir() -> Result<tempfile::TempDir, Failure> {
+    let failed = |error: std::io::Error| {
+        Failure::runtime(format!("cannot create a temporary folder: {error}"))
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("hookbr-demo-")
+        .tempdir()
+        .map_err(failed)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).map_err(failed)?;
+    }
+    Ok(dir)
 }
 
 /// Each provider's credentials (the same secrets the demo's configuration references).
@@ -241,10 +269,7 @@ fn table(rows: &[Row]) -> String {
 
 /// Runs `hookbr demo`.
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
-    let dir = tempfile::Builder::new()
-        .prefix("hookbr-demo-")
-        .tempdir()
-        .map_err(|error| Failure::runtime(format!("cannot create a temporary folder: {error}")))?;
+    let dir = private_dir()?;
     let base = dir.path();
     let secrets = [random_secret(), random_secret(), random_secret()];
     write(base, "bonifiq.secret", &secrets[0])?;
@@ -387,4 +412,37 @@ fn keep_instructions(base_url: &str, dir: &Path) -> String {
          hookbr send grafeno {base_url}/webhooks/grafeno --private-key {dir}/grafeno-sim.key.pem --tamper signature\n  \
          hookbr inbox list --config {dir}/hookbr.toml"
     )
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn secrets_and_keys_are_the_owner_s_only() {
+        let dir = private_dir().unwrap();
+        assert_eq!(mode(dir.path()), 0o700);
+        write(dir.path(), "foody.token", "s3cret").unwrap();
+        write(
+            dir.path(),
+            "grafeno-sim.key.pem",
+            "-----BEGIN PRIVATE KEY-----",
+        )
+        .unwrap();
+        for name in ["foody.token", "grafeno-sim.key.pem"] {
+            assert_eq!(mode(&dir.path().join(name)), 0o600, "{name}");
+        }
+        assert_eq!(
+            fs::read_to_string(dir.path().join("foody.token")).unwrap(),
+            "s3cret"
+        );
+        // Never over a file that is already there (e.g. a link planted in the folder).
+        assert!(write(dir.path(), "foody.token", "again").is_err());
+    }
 }

@@ -33,7 +33,8 @@ pub struct InboxRecord {
     /// the route's deduplication namespace and the delivery id (the key the idempotency store
     /// would use in direct mode).
     pub key: DedupKey,
-    /// The body bytes as received.
+    /// The body bytes as received; the pipeline stores Foody's with the value of its `token`
+    /// replaced by `"[redacted]"` (`foody::redact_token`).
     pub body: Vec<u8>,
     /// The headers needed to decode the body again (`content-type`, `x-unique-key`); never
     /// the secret headers.

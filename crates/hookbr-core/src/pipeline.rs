@@ -480,11 +480,19 @@ impl<V: Verify> Receiver<V> {
             span.record("delivery_id", delivery_id.as_str());
         }
         if let Some(inbox) = &self.inbox {
+            // Foody's token authenticated the delivery; the copy at rest does not keep it.
+            #[cfg(feature = "foody")]
+            let body = match self.endpoint.provider() {
+                crate::Provider::Foody => crate::foody::redact_token(request.body()),
+                _ => request.body().to_vec(),
+            };
+            #[cfg(not(feature = "foody"))]
+            let body = request.body().to_vec();
             let record = InboxRecord::new(
                 self.endpoint.to_text(),
                 delivery_id.as_str().to_owned(),
                 key,
-                request.body().to_vec(),
+                body,
                 DECODE_HEADERS
                     .iter()
                     .filter_map(|name| {

@@ -33,8 +33,40 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// How many recent requests the inspector keeps.
 const RECENT: usize = 500;
+/// How many of them a page shows.
+const RECENT_SHOWN: usize = 100;
 /// How many rows' attempt histories are kept (oldest forgotten first).
 const HISTORIES: usize = 2_000;
+/// How many attempts of one row are kept (the latest).
+const ATTEMPTS_PER_ROW: usize = 20;
+/// The longest endpoint or route template kept in the recent log, in characters.
+pub(crate) const FIELD_CHARS: usize = 200;
+/// The longest attempt error kept, in characters.
+const ERROR_CHARS: usize = 500;
+/// What the recent log shows for a method other than the nine standard ones.
+pub(crate) const OTHER_METHOD: &str = "OTHER";
+
+/// `text` cut to at most `max` characters (an ellipsis marks the cut).
+pub(crate) fn bounded(text: &str, max: usize) -> String {
+    if text.chars().nth(max).is_none() {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// The method's standard name, or [`OTHER_METHOD`]: the log never keeps a method's bytes
+/// (an extension method may be hundreds of kilobytes long).
+fn method_name(method: &axum::http::Method) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method.as_str())
+        .unwrap_or(OTHER_METHOD)
+}
 
 /// Installs the Prometheus recorder once per process and returns its handle.
 pub(crate) fn prometheus() -> PrometheusHandle {
@@ -77,19 +109,19 @@ pub(crate) async fn inbox_gauges(inbox: &dyn Inbox) {
     }
 }
 
-/// One request as the inspector shows it.
-#[derive(Debug, Clone, serde::Serialize)]
+/// One request as the inspector shows it: only values hookbr chose, each bounded (see the
+/// module docs), never bytes of the request.
+#[derive(Debug, Clone)]
 pub(crate) struct Seen {
     /// When it arrived (ms since the epoch).
     pub(crate) at_ms: i64,
-    /// The route's endpoint (`bonifiq`, `iset:order_upserted`, …).
-    pub(crate) endpoint: String,
-    /// The provider.
-    pub(crate) provider: String,
-    /// The method.
-    pub(crate) method: String,
-    /// The route template (never the request's path or query: iSET's secret may be in them).
-    pub(crate) path: String,
+    /// The route's endpoint (`bonifiq`, `iset:order_upserted`, …), shared with the route.
+    pub(crate) endpoint: Arc<str>,
+    /// The method: one of the nine standard names, else [`OTHER_METHOD`].
+    pub(crate) method: &'static str,
+    /// The route template (never the request's path or query: iSET's secret may be in them),
+    /// shared with the route.
+    pub(crate) path: Arc<str>,
     /// The HTTP status answered.
     pub(crate) status: u16,
     /// `stored`, `processed`, `duplicate`, `handshake`, `rejected` or `handler_failed` ([`Outcome::as_str`]).
@@ -127,25 +159,27 @@ impl Observer {
         Arc::default()
     }
 
-    /// The recent requests, newest first.
+    /// The most recent requests the inspector shows (100), newest first.
     pub(crate) fn recent(&self) -> Vec<Seen> {
         self.recent
             .lock()
-            .map(|recent| recent.iter().rev().cloned().collect())
+            .map(|recent| recent.iter().rev().take(RECENT_SHOWN).cloned().collect())
             .unwrap_or_default()
     }
 
     fn push(&self, seen: Seen) {
         if let Ok(mut recent) = self.recent.lock() {
-            if recent.len() == RECENT {
+            while recent.len() >= RECENT {
                 recent.pop_front();
             }
             recent.push_back(seen);
         }
     }
 
-    /// Records an attempt of row `id`.
-    pub(crate) fn attempt(&self, id: i64, provider: &str, attempt: Attempt, dead: bool) {
+    /// Records an attempt of row `id` (its error cut at 500 characters; the latest 20
+    /// attempts of a row are kept).
+    pub(crate) fn attempt(&self, id: i64, provider: &str, mut attempt: Attempt, dead: bool) {
+        attempt.error = attempt.error.map(|error| bounded(&error, ERROR_CHARS));
         if attempt.error.is_some() {
             metrics::counter!("hookbr_handler_failed_total", "provider" => provider.to_owned())
                 .increment(1);
@@ -164,7 +198,11 @@ impl Observer {
                 }
                 order.push_back(id);
             }
-            histories.entry(id).or_default().push(attempt);
+            let history = histories.entry(id).or_default();
+            if history.len() >= ATTEMPTS_PER_ROW {
+                history.remove(0);
+            }
+            history.push(attempt);
         }
     }
 
@@ -182,11 +220,31 @@ impl Observer {
 #[derive(Debug, Clone)]
 pub(crate) struct Route {
     /// The observer.
-    pub(crate) observer: Arc<Observer>,
+    observer: Arc<Observer>,
     /// The endpoint text.
-    pub(crate) endpoint: Arc<str>,
+    endpoint: Arc<str>,
+    /// The route template.
+    path: Arc<str>,
     /// The provider name.
-    pub(crate) provider: &'static str,
+    provider: &'static str,
+}
+
+impl Route {
+    /// The route `path` (its template) of `endpoint`, recorded in `observer`; both texts are
+    /// cut at 200 characters.
+    pub(crate) fn new(
+        observer: Arc<Observer>,
+        endpoint: &str,
+        path: &str,
+        provider: &'static str,
+    ) -> Self {
+        Self {
+            observer,
+            endpoint: bounded(endpoint, FIELD_CHARS).into(),
+            path: bounded(path, FIELD_CHARS).into(),
+            provider,
+        }
+    }
 }
 
 /// The one outcome taxonomy: hookbr-tower puts it in the extensions of its own answers; the
@@ -199,44 +257,36 @@ fn outcome_of(response: &Response) -> Outcome {
 pub(crate) async fn record(State(route): State<Route>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let at_ms = now_ms();
-    let method = request.method().to_string();
-    // The route template, not the request path: iSET's secret may be a path segment.
-    let path = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or_else(
-            || route.endpoint.to_string(),
-            |matched| matched.as_str().to_owned(),
-        );
+    let method = method_name(request.method());
     let response = next.run(request).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     let outcome = outcome_of(&response);
-    let provider = route.provider.to_owned();
+    let provider = route.provider;
     match outcome {
         Outcome::Acknowledged(Ack::Duplicate) => {
-            metrics::counter!("hookbr_deliveries_duplicate_total", "provider" => provider.clone())
+            metrics::counter!("hookbr_deliveries_duplicate_total", "provider" => provider)
                 .increment(1);
         }
         Outcome::Acknowledged(Ack::Handshake) => {
-            metrics::counter!("hookbr_deliveries_handshake_total", "provider" => provider.clone())
+            metrics::counter!("hookbr_deliveries_handshake_total", "provider" => provider)
                 .increment(1);
         }
         // Processed, stored, and an acknowledgement this version does not know yet.
         Outcome::Processed | Outcome::Acknowledged(_) => {
-            metrics::counter!("hookbr_deliveries_accepted_total", "provider" => provider.clone())
+            metrics::counter!("hookbr_deliveries_accepted_total", "provider" => provider)
                 .increment(1);
         }
         _ => {
             metrics::counter!(
                 "hookbr_deliveries_rejected_total",
-                "provider" => provider.clone(),
+                "provider" => provider,
                 "reason" => outcome.reason().unwrap_or("handler_failed"),
             )
             .increment(1);
         }
     }
-    metrics::histogram!("hookbr_request_duration_seconds", "provider" => provider.clone())
+    metrics::histogram!("hookbr_request_duration_seconds", "provider" => provider)
         .record(elapsed.as_secs_f64());
     let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
     if outcome == Outcome::HandlerFailed {
@@ -244,10 +294,10 @@ pub(crate) async fn record(State(route): State<Route>, request: Request, next: N
     }
     route.observer.push(Seen {
         at_ms,
-        endpoint: route.endpoint.to_string(),
-        provider,
+        endpoint: route.endpoint.clone(),
         method,
-        path,
+        // The route template, not the request path: iSET's secret may be a path segment.
+        path: route.path.clone(),
         status,
         outcome: outcome.as_str(),
         reason: outcome.reason(),
@@ -269,6 +319,137 @@ mod tests {
             response.extensions_mut().insert(outcome);
         }
         response
+    }
+
+    #[test]
+    fn fields_are_bounded() {
+        assert_eq!(bounded("abc", 3), "abc");
+        assert_eq!(bounded("abcd", 3), "ab…");
+        assert_eq!(bounded(&"é".repeat(1_000), 10).chars().count(), 10);
+        for (method, shown) in [
+            ("GET", "GET"),
+            ("PATCH", "PATCH"),
+            ("get", OTHER_METHOD),
+            ("PROPFIND", OTHER_METHOD),
+        ] {
+            let method = axum::http::Method::from_bytes(method.as_bytes()).unwrap();
+            assert_eq!(method_name(&method), shown);
+        }
+        let huge = axum::http::Method::from_bytes(&vec![b'A'; 400_000]).unwrap();
+        assert_eq!(method_name(&huge), OTHER_METHOD);
+    }
+
+    #[test]
+    fn counts_are_bounded() {
+        let observer = Observer::new();
+        let route = Route::new(observer.clone(), "bonifiq", "/b", "bonifiq");
+        for at_ms in 0..(RECENT as i64 + 100) {
+            observer.push(Seen {
+                at_ms,
+                endpoint: route.endpoint.clone(),
+                method: "POST",
+                path: route.path.clone(),
+                status: 200,
+                outcome: "stored",
+                reason: None,
+                micros: 1,
+            });
+        }
+        assert_eq!(observer.recent.lock().unwrap().len(), RECENT);
+        let recent = observer.recent();
+        assert_eq!(recent.len(), RECENT_SHOWN);
+        assert_eq!(recent[0].at_ms, RECENT as i64 + 99);
+        for attempt in 1..=100 {
+            observer.attempt(
+                7,
+                "bonifiq",
+                Attempt {
+                    at_ms: 0,
+                    attempt,
+                    error: Some("e".repeat(100_000)),
+                },
+                false,
+            );
+        }
+        let attempts = observer.attempts(7);
+        assert_eq!(attempts.len(), ATTEMPTS_PER_ROW);
+        assert_eq!(attempts.last().unwrap().attempt, 100);
+        assert!(
+            attempts
+                .iter()
+                .all(|attempt| attempt.error.as_ref().unwrap().chars().count() == ERROR_CHARS)
+        );
+    }
+
+    /// Sends `method path` on a fresh connection to `addr` and reads the answer (bounded by a
+    /// read timeout).
+    fn raw_request(addr: std::net::SocketAddr, method: &str, path: &str) -> String {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.take(1 << 20).read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    /// Over a real socket: 400 KB methods and 60 KB paths (near the longest URI hyper takes)
+    /// leave only bounded, chosen values
+    /// in the log.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hostile_requests_leave_bounded_traces() {
+        let observer = Observer::new();
+        let template = format!("/{}/{{secret}}", "t".repeat(1_000));
+        let route = Route::new(observer.clone(), &"e".repeat(1_000), &template, "iset");
+        let app = axum::Router::new().route(
+            &template,
+            axum::routing::any(|| async { StatusCode::UNAUTHORIZED })
+                .layer(axum::middleware::from_fn_with_state(route, record)),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let prefix = format!("/{}", "t".repeat(1_000));
+        let answers = tokio::task::spawn_blocking(move || {
+            let method = "A".repeat(400_000);
+            let long_path = format!("{prefix}/{}", "s".repeat(60_000));
+            (0..20)
+                .map(|_| raw_request(addr, &method, &format!("{prefix}/x")))
+                .chain((0..20).map(|_| raw_request(addr, "POST", &long_path)))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        server.abort();
+        let statuses: std::collections::BTreeSet<&str> = answers
+            .iter()
+            .map(|answer| answer.lines().next().unwrap_or_default())
+            .collect();
+        assert!(
+            answers
+                .iter()
+                .all(|answer| answer.starts_with("HTTP/1.1 401")),
+            "{statuses:?}"
+        );
+        let recent = observer.recent.lock().unwrap().clone();
+        assert_eq!(recent.len(), 40);
+        for seen in &recent {
+            assert!(seen.method == OTHER_METHOD || seen.method == "POST");
+            assert!(seen.path.chars().count() <= FIELD_CHARS, "{}", seen.path);
+            assert!(seen.endpoint.chars().count() <= FIELD_CHARS);
+            assert!(!seen.path.contains("sss"), "the request path is never kept");
+        }
+        // Every entry shares the route's two texts: 40 requests, two allocations.
+        assert!(
+            recent
+                .iter()
+                .all(|seen| Arc::ptr_eq(&seen.path, &recent[0].path))
+        );
     }
 
     #[test]

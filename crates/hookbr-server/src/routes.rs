@@ -45,7 +45,9 @@ pub(crate) fn router(endpoints: Vec<EndpointConfig>, shared: &Shared) -> Result<
     let receivers = endpoints
         .into_iter()
         .fold(webhooks, |webhooks, endpoint| {
-            let path = route_path(&endpoint);
+            // Checked at configuration time: no two endpoints share or overlap a route, and
+            // every path is literal, so mounting cannot panic.
+            let path = endpoint.route_path();
             let mut options = RouteOptions::new()
                 .body_limit(endpoint.body_limit)
                 .strict(endpoint.strict);
@@ -63,24 +65,15 @@ pub(crate) fn router(endpoints: Vec<EndpointConfig>, shared: &Shared) -> Result<
         }))
 }
 
-/// The route's path: iSET with the secret as the last path segment captures it (and the
-/// inspector shows the route template, never the secret).
-fn route_path(endpoint: &EndpointConfig) -> String {
-    if endpoint.secret_segment {
-        format!("{}/{{secret}}", endpoint.path.trim_end_matches('/'))
-    } else {
-        endpoint.path.clone()
-    }
-}
-
 fn mount(app: Router, path: &str, receiver: Arc<Receiver>, shared: &Shared) -> Router {
     let endpoint = receiver.endpoint();
     let name: Arc<str> = endpoint.to_text().into();
-    let observed = observe::Route {
-        observer: shared.observer.clone(),
-        endpoint: name.clone(),
-        provider: endpoint.provider().as_str(),
-    };
+    let observed = observe::Route::new(
+        shared.observer.clone(),
+        &name,
+        path,
+        endpoint.provider().as_str(),
+    );
     let dispatcher = shared.dispatcher.clone();
     // In inbox mode the layer answers every delivery itself (stored, duplicate or refused);
     // this handler runs only in direct mode.
@@ -105,4 +98,93 @@ fn mount(app: Router, path: &str, receiver: Arc<Receiver>, shared: &Shared) -> R
                 observe::record,
             )),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use hookbr_core::MemoryStore;
+
+    use super::*;
+    use crate::{Config, sink::Sinks};
+
+    fn shared() -> Shared {
+        let observer = Observer::new();
+        Shared {
+            claims: Claims::Store(Arc::new(MemoryStore::new())),
+            forward_handshakes: false,
+            dispatcher: Arc::new(Dispatcher::new(
+                Sinks::new(&[], Vec::new()).unwrap(),
+                observer.clone(),
+                1,
+                false,
+            )),
+            observer,
+        }
+    }
+
+    /// xorshift64: a fixed sequence, so a failure is reproducible.
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    fn pick<'a>(state: &mut u64, items: &[&'a str]) -> &'a str {
+        let len = u64::try_from(items.len()).unwrap();
+        items[usize::try_from(next(state) % len).unwrap()]
+    }
+
+    /// Configurations of two to four endpoints with paths built from the pieces the router and
+    /// the normalisation treat specially: whatever `Config::parse` accepts mounts without a
+    /// panic (axum panics on a duplicate, overlapping or non-literal route).
+    #[test]
+    fn no_accepted_configuration_panics_the_router() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s"), "s3cret").unwrap();
+        // Mostly pieces of valid paths (so that many configurations pass and collide), now and
+        // then one the check must refuse.
+        let pieces = [
+            "/", "/", "/", "/", "//", "h", "h", "x", "x", "a/", "%2F", ".", "..", "-", "/h", "/x",
+            "{", "}", "{secret}", "*", ":", "?", "#", " ", "é", "\u{1}",
+        ];
+        let shared = shared();
+        let (mut state, mut accepted) = (0x9E37_79B9_7F4A_7C15_u64, 0);
+        for _ in 0..1_500 {
+            let mut text = String::new();
+            let endpoints = 2 + next(&mut state) % 2;
+            for _ in 0..endpoints {
+                let mut path = String::from(if next(&mut state) % 10 == 0 { "" } else { "/" });
+                for _ in 0..(next(&mut state) % 4) {
+                    path.push_str(pick(&mut state, &pieces));
+                }
+                let path = crate::config::toml_string(&path);
+                let _ = match next(&mut state) % 3 {
+                    0 => write!(
+                        text,
+                        "[[endpoint]]\nprovider = \"bonifiq\"\npath = {path}\nsecrets = [\"file:s\"]\n"
+                    ),
+                    1 => write!(
+                        text,
+                        "[[endpoint]]\nprovider = \"iset\"\nkind = \"order_upserted\"\npath = {path}\n\
+                         secret_in = \"path\"\nsecrets = [\"file:s\"]\n"
+                    ),
+                    _ => write!(
+                        text,
+                        "[[endpoint]]\nprovider = \"iset\"\nkind = \"order_deleted\"\npath = {path}\n\
+                         secrets = [\"file:s\"]\n"
+                    ),
+                };
+            }
+            if let Ok(config) = Config::parse(&text, dir.path()) {
+                accepted += 1;
+                let mounted = router(config.endpoints, &shared);
+                assert!(mounted.is_ok(), "{text}: {:?}", mounted.err());
+            }
+        }
+        // The generator reaches both sides of the check.
+        assert!(accepted > 50, "only {accepted} accepted");
+    }
 }

@@ -61,8 +61,12 @@ enum Command {
 /// * **Fencing**: each claim sets a new `claim_token`; `complete`, `fail` and `renew` carry it
 ///   in their `WHERE`, so a worker that lost its lease changes nothing (they return `false`).
 ///
-/// Bodies are stored as received: a Foody body contains the trigger's token, so protect the
-/// database file as you protect the configuration.
+/// * **File modes**: on Unix a new database is created `0600` (owner only), and SQLite gives
+///   its `-wal` and `-shm` files the database's mode; a missing parent directory is created
+///   `0700`. An existing file keeps its mode.
+///
+/// Bodies are stored as given: hookbr's pipeline removes Foody's token before inserting, but
+/// deliveries are still customer data, so protect the file as you protect the configuration.
 pub struct SqliteInbox {
     commands: mpsc::Sender<Command>,
     path: PathBuf,
@@ -74,6 +78,42 @@ impl fmt::Debug for SqliteInbox {
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
+}
+
+/// Creates the database file (and its missing directories) readable by the owner only,
+/// before SQLite opens it: SQLite would create it `0644`, and creates its `-wal` and `-shm`
+/// files with the database file's mode. An existing file is left as it is; `:memory:` and
+/// SQLite URIs are SQLite's.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let text = path.to_string_lossy();
+    if text.is_empty() || text == ":memory:" || text.starts_with("file:") || path.exists() {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty() && !parent.exists())
+        {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)?;
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            // Another process created it first: it is theirs to set.
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            other => other.map(drop),
+        }
+    }
+    #[cfg(not(unix))]
+    Ok(())
 }
 
 fn db_error(error: &rusqlite::Error) -> StoreError {
@@ -93,6 +133,12 @@ impl SqliteInbox {
     /// [`StoreError`] when the file cannot be opened or migrated.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
+        create_private(&path).map_err(|e| {
+            StoreError::new(format!(
+                "sqlite inbox: cannot create {}: {e}",
+                path.display()
+            ))
+        })?;
         let mut connection = Connection::open(&path).map_err(|e| db_error(&e))?;
         prepare(&mut connection).map_err(|e| db_error(&e))?;
         let (commands, receiver) = mpsc::channel();
@@ -422,5 +468,48 @@ impl Inbox for SqliteInbox {
             )?;
             Ok(stats)
         })
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[tokio::test]
+    async fn files_are_created_for_the_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("state").join("hookbr");
+        let path = nested.join("inbox.sqlite3");
+        let inbox = SqliteInbox::open(&path).unwrap();
+        let record = InboxRecord::new(
+            "bonifiq".into(),
+            "d-1".into(),
+            DedupKey::from_bytes([1; 16]),
+            b"{}".to_vec(),
+            Vec::new(),
+            "#0".into(),
+            now_ms(),
+        );
+        assert!(matches!(inbox.insert(record).await, Ok(Inserted::New(_))));
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        assert_eq!(mode(&nested), 0o700);
+        assert_eq!(mode(&dir.path().join("state")), 0o700);
+        drop(inbox);
+
+        // An existing file keeps the mode its owner chose.
+        let shared = dir.path().join("shared.sqlite3");
+        std::fs::write(&shared, b"").unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
+        drop(SqliteInbox::open(&shared).unwrap());
+        assert_eq!(mode(&shared), 0o640);
     }
 }

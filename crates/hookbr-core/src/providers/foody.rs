@@ -301,6 +301,99 @@ fn without_token(text: &str) -> Result<RawJson, ParseError> {
         .map_err(|error| ParseError::from_json(&error))
 }
 
+/// What [`redact_token`] puts in place of the token.
+pub const REDACTED_TOKEN: &str = "[redacted]";
+
+/// The body with the value of its top-level `token` replaced by `"[redacted]"`, every other
+/// byte kept as received: the copy of a delivery kept at rest (hookbr's inbox) needs no secret,
+/// since the token authenticated the delivery on arrival and decoding never reads it. A body
+/// that is not a JSON object is returned unchanged (the token verifier refuses those).
+///
+/// ```
+/// use hookbr_core::foody::{FoodyEvent, redact_token};
+///
+/// let body = br#"{"uid":"4228df3a","updateDate":"2020-06-19T17:42:12Z","event":"order_status_updated","token":"2b100082b90d4ad9b4fezzed960cf652","status":"dispatched"}"#;
+/// let kept = redact_token(body);
+/// assert_eq!(
+///     kept,
+///     br#"{"uid":"4228df3a","updateDate":"2020-06-19T17:42:12Z","event":"order_status_updated","token":"[redacted]","status":"dispatched"}"#
+/// );
+/// assert_eq!(FoodyEvent::from_slice(&kept)?, FoodyEvent::from_slice(body)?);
+/// # Ok::<(), hookbr_core::ParseError>(())
+/// ```
+#[must_use]
+pub fn redact_token(body: &[u8]) -> Vec<u8> {
+    use serde::de::DeserializeSeed as _;
+    let Ok(text) = body_text(body) else {
+        return body.to_vec();
+    };
+    // `text` is `body` without a byte-order mark: offsets into it are offsets into `body` after
+    // that prefix.
+    let skipped = body.len() - text.len();
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let Ok(spans) = TokenSpans { text }.deserialize(&mut deserializer) else {
+        return body.to_vec();
+    };
+    let mut kept = Vec::with_capacity(body.len());
+    let mut from = 0;
+    for (start, end) in spans {
+        kept.extend_from_slice(body.get(from..skipped + start).unwrap_or_default());
+        kept.push(b'"');
+        kept.extend_from_slice(REDACTED_TOKEN.as_bytes());
+        kept.push(b'"');
+        from = skipped + end;
+    }
+    kept.extend_from_slice(body.get(from..).unwrap_or_default());
+    kept
+}
+
+/// The byte ranges, in `text`, of the values of its top-level `token` fields (a key written
+/// with escapes included, as the verifier reads it).
+struct TokenSpans<'t> {
+    text: &'t str,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for TokenSpans<'_> {
+    type Value = Vec<(usize, usize)>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for TokenSpans<'_> {
+    type Value = Vec<(usize, usize)>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let base = self.text.as_ptr().addr();
+        let mut spans = Vec::new();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "token" {
+                // A borrowed raw value is a slice of the text being read.
+                let raw = map.next_value::<&'de RawValue>()?.get();
+                let span = raw
+                    .as_ptr()
+                    .addr()
+                    .checked_sub(base)
+                    .and_then(|start| Some((start, start.checked_add(raw.len())?)))
+                    .filter(|&(_, end)| end <= self.text.len())
+                    .ok_or_else(|| serde::de::Error::custom("token outside the body"))?;
+                spans.push(span);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(spans)
+    }
+}
+
 impl Serialize for FoodyEvent {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -344,6 +437,62 @@ mod tests {
             ("em_preparo", FoodyStatus::Other("em_preparo".into())),
         ] {
             assert_eq!(FoodyStatus::from_wire(wire), status);
+        }
+    }
+
+    #[test]
+    fn redaction_keeps_every_other_byte() {
+        let kept = redact_token(SEED.as_bytes());
+        assert_eq!(
+            String::from_utf8(kept.clone()).unwrap(),
+            SEED.replace("2b100082b90d4ad9b4fezzed960cf652", "[redacted]")
+        );
+        let event = FoodyEvent::from_slice(&kept).unwrap();
+        assert_eq!(event, FoodyEvent::from_slice(SEED.as_bytes()).unwrap());
+        assert_eq!(
+            event.delivery_id(),
+            FoodyEvent::from_slice(SEED.as_bytes())
+                .unwrap()
+                .delivery_id()
+        );
+        // A byte-order mark, whitespace, an escaped key, duplicates, a nested `token` (not the
+        // credential: kept), a token that is not a string.
+        for (body, expected) in [
+            (
+                "\u{feff}{ \"token\" :\t\"s3cret\" , \"a\":1}",
+                "\u{feff}{ \"token\" :\t\"[redacted]\" , \"a\":1}",
+            ),
+            (
+                r#"{"tok\u0065n":"s3cret"}"#,
+                r#"{"tok\u0065n":"[redacted]"}"#,
+            ),
+            (
+                r#"{"token":"s3cret","token":"other"}"#,
+                r#"{"token":"[redacted]","token":"[redacted]"}"#,
+            ),
+            (
+                r#"{"order":{"token":"kept"},"token":"s3cret"}"#,
+                r#"{"order":{"token":"kept"},"token":"[redacted]"}"#,
+            ),
+            (r#"{"token":{"s3cret":[1,2]}}"#, r#"{"token":"[redacted]"}"#),
+            (r#"{"event":"hook_test"}"#, r#"{"event":"hook_test"}"#),
+        ] {
+            assert_eq!(
+                String::from_utf8(redact_token(body.as_bytes())).unwrap(),
+                expected,
+                "{body}"
+            );
+        }
+        // Not a JSON object: unchanged (the verifier never accepts these).
+        let not_objects: [&[u8]; 5] = [
+            b"token=s3cret",
+            b"",
+            b"\xff\xfe",
+            b"[1]",
+            br#"{"token":"s3cret""#,
+        ];
+        for body in not_objects {
+            assert_eq!(redact_token(body), body);
         }
     }
 

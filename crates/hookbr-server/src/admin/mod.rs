@@ -1,8 +1,9 @@
 //! The admin listener: the inspector pages and `/metrics`.
 //!
 //! It binds 127.0.0.1 by default. Any other address needs an access token (`[admin] token`):
-//! the page is then opened once as `/?token=…`, which sets an HttpOnly, SameSite=Strict cookie,
-//! and scripts send `Authorization: Bearer …`. State-changing requests (Replay) must come from
+//! the page is then opened once as `/?token=…`, which sets an HttpOnly, SameSite=Strict cookie
+//! valid 8 hours, and scripts send `Authorization: Bearer …`. Every answer carries a restrictive
+//! Content-Security-Policy and `X-Frame-Options: DENY`. State-changing requests (Replay) must come from
 //! the page itself (`Origin`/`Sec-Fetch-Site` checked), so another site open in the same browser
 //! cannot replay deliveries through a form ([`auth`]).
 //!

@@ -47,6 +47,81 @@ impl EndpointConfig {
             |methods| methods.join("|"),
         )
     }
+
+    /// The route this endpoint is served at: `path`, or for iSET with `secret_in = "path"`,
+    /// `path` without its trailing `/` followed by the captured secret segment (`/h` and `/h/`
+    /// are both served at `/h/{secret}`). The inspector shows this template, never a request's
+    /// path.
+    #[must_use]
+    pub fn route_path(&self) -> String {
+        match self.shape() {
+            Shape::Literal(path) => path.to_owned(),
+            Shape::Secret(prefix) => format!("{prefix}/{{secret}}"),
+        }
+    }
+
+    fn shape(&self) -> Shape<'_> {
+        if self.secret_segment {
+            Shape::Secret(self.path.trim_end_matches('/'))
+        } else {
+            Shape::Literal(&self.path)
+        }
+    }
+}
+
+/// A route as the router matches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape<'a> {
+    /// Exactly this path.
+    Literal(&'a str),
+    /// This prefix (without a trailing `/`), then `/` and one segment.
+    Secret(&'a str),
+}
+
+impl Shape<'_> {
+    /// Whether some request path matches both routes.
+    fn overlaps(self, other: Self) -> bool {
+        match (self, other) {
+            (Shape::Literal(a), Shape::Literal(b)) | (Shape::Secret(a), Shape::Secret(b)) => a == b,
+            (Shape::Literal(path), Shape::Secret(prefix))
+            | (Shape::Secret(prefix), Shape::Literal(path)) => path
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|segment| !segment.contains('/')),
+        }
+    }
+}
+
+/// Refuses the last of `endpoints` when its route is the same as an earlier one's after
+/// normalisation, or overlaps it (a request path both would match): the router would panic on
+/// the first and silently prefer one endpoint on the second. The error names the last one.
+pub(super) fn check_last_route(endpoints: &[EndpointConfig]) -> Result<(), String> {
+    let Some((endpoint, earlier)) = endpoints.split_last() else {
+        return Ok(());
+    };
+    let later = earlier.len();
+    let (path, route) = (&endpoint.path, endpoint.route_path());
+    for (index, other) in earlier.iter().enumerate() {
+        let message = if *path == other.path {
+            format!("{path:?} is used by another endpoint (endpoint[{index}])")
+        } else if route == other.route_path() {
+            format!(
+                "{path:?} is served as {route:?}, like endpoint[{index}] ({:?}): one route \
+                 cannot serve two endpoints",
+                other.path
+            )
+        } else if endpoint.shape().overlaps(other.shape()) {
+            format!(
+                "its route {route:?} overlaps endpoint[{index}]'s {:?}: a request could match \
+                 both (choose paths that do not nest)",
+                other.route_path()
+            )
+        } else {
+            continue;
+        };
+        return Err(problem(format!("endpoint[{later}].path"), message));
+    }
+    Ok(())
 }
 
 /// Refuses options that do not apply to the endpoint's provider.
@@ -95,16 +170,20 @@ fn secrets(
     })
 }
 
+/// A path the router takes literally: a leading `/`, printable ASCII only (a request's path
+/// arrives percent-encoded, so anything else could never match), and none of the characters
+/// the router or a URL give a meaning to.
 fn check_path(key: &str, path: &str) -> Result<(), String> {
     if !path.starts_with('/')
-        || path
-            .contains(|c: char| c.is_whitespace() || matches!(c, ':' | '*' | '{' | '}' | '?' | '#'))
+        || path.contains(|c: char| {
+            !c.is_ascii_graphic() || matches!(c, ':' | '*' | '{' | '}' | '?' | '#')
+        })
     {
         return Err(problem(
             format!("{key}.path"),
             format!(
                 "{path:?} must be a literal path: start with '/', no spaces, no ':', '*', '{{', '}}', \
-                 '?' or '#'"
+                 '?' or '#', printable ASCII only (percent-encode anything else)"
             ),
         ));
     }

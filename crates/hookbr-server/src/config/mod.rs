@@ -61,6 +61,9 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_INBOX: &str = "sqlite:hookbr-inbox.sqlite3";
 /// The default admin listener.
 const DEFAULT_ADMIN: &str = "127.0.0.1:9090";
+/// The shortest `[admin] token` accepted, in characters: a token is the inspector's only
+/// credential off loopback, so it must not be guessable.
+pub const ADMIN_TOKEN_MIN_CHARS: usize = 32;
 
 /// Where verified deliveries are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,7 +159,8 @@ pub struct Config {
 pub struct AdminConfig {
     /// Its address (127.0.0.1:9090 by default).
     pub listen: SocketAddr,
-    /// The access token, required for a non-loopback address.
+    /// The access token, required for a non-loopback address; at least
+    /// [`ADMIN_TOKEN_MIN_CHARS`] characters.
     pub token: Option<Arc<Secret>>,
     /// The bounds of its connections (`[admin]` timeouts, connection cap, header limits,
     /// HTTP/2; at most 64 connections by default).
@@ -367,18 +371,17 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
         ));
     }
     let mut endpoints = Vec::with_capacity(raw.endpoints.len());
-    let mut paths = std::collections::HashSet::new();
     for (index, endpoint) in raw.endpoints.into_iter().enumerate() {
         let key = format!("endpoint[{index}]");
-        let config =
-            endpoint::resolve_endpoint(&key, endpoint, body_limit, raw.server.strict, base)?;
-        if !paths.insert(config.path.clone()) {
-            return Err(problem(
-                format!("{key}.path"),
-                format!("{:?} is used by another endpoint", config.path),
-            ));
-        }
-        endpoints.push(config);
+        endpoints.push(endpoint::resolve_endpoint(
+            &key,
+            endpoint,
+            body_limit,
+            raw.server.strict,
+            base,
+        )?);
+        // Against the earlier ones, so the first problem in file order is named.
+        endpoint::check_last_route(&endpoints)?;
     }
     let sinks = raw
         .sinks
@@ -433,6 +436,17 @@ fn resolve_admin(raw: &RawAdmin, base: &Path) -> Result<AdminConfig, String> {
                 .map(|(secret, _)| Arc::new(secret))
         })
         .transpose()?;
+    if let Some(token) = &token {
+        if String::from_utf8_lossy(token.expose()).chars().count() < ADMIN_TOKEN_MIN_CHARS {
+            return Err(problem(
+                "admin.token",
+                format!(
+                    "too short: use at least {ADMIN_TOKEN_MIN_CHARS} random characters (e.g. \
+                     the output of `openssl rand -hex 32`)"
+                ),
+            ));
+        }
+    }
     if !listen.ip().is_loopback() && token.is_none() {
         return Err(problem(
             "admin.token",
@@ -448,6 +462,22 @@ fn resolve_admin(raw: &RawAdmin, base: &Path) -> Result<AdminConfig, String> {
         token,
         limits,
     })
+}
+
+/// `text` as a TOML basic string, for tests that write configurations.
+#[cfg(test)]
+pub(crate) fn toml_string(text: &str) -> String {
+    let mut quoted = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            c if c.is_control() => quoted.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
 }
 
 #[cfg(test)]
@@ -568,7 +598,7 @@ mod tests {
     #[test]
     fn admin_listener_off_loopback_needs_a_token() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("t"), "t0ken").unwrap();
+        fs::write(dir.path().join("t"), "t0ken-of-32-characters-or-more!!").unwrap();
         let endpoint = "[[endpoint]]\nprovider = \"foody\"\npath = \"/f\"\ntokens = [\"file:t\"]\n";
         let config = parse_text(&format!("[admin]\n{endpoint}"), dir.path()).unwrap();
         assert_eq!(config.admin.unwrap().listen.to_string(), "127.0.0.1:9090");
@@ -614,6 +644,139 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.starts_with("server.body_limit:"), "{error}");
+    }
+
+    #[test]
+    fn admin_tokens_have_a_minimum_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let endpoint = "[[endpoint]]\nprovider = \"foody\"\npath = \"/f\"\ntokens = [\"file:f\"]\n";
+        fs::write(dir.path().join("f"), "foody").unwrap();
+        let admin = |token: &str| {
+            fs::write(dir.path().join("t"), token).unwrap();
+            parse_text(
+                &format!("[admin]\nlisten = \"0.0.0.0:9090\"\ntoken = \"file:t\"\n{endpoint}"),
+                dir.path(),
+            )
+        };
+        let short = "s3cret-but-only-31-characters!!";
+        assert_eq!(short.chars().count(), ADMIN_TOKEN_MIN_CHARS - 1);
+        let error = admin(short).unwrap_err();
+        assert!(error.starts_with("admin.token: too short"), "{error}");
+        assert!(error.contains("32"), "{error}");
+        assert!(!error.contains(short), "{error}");
+        assert!(admin(&format!("{short}x")).is_ok());
+        // Counted in characters, not bytes: 16 two-byte characters are 16 characters.
+        assert!(admin(&"é".repeat(16)).is_err());
+        // On loopback a token is optional, but one that is set is held to the same rule.
+        fs::write(dir.path().join("t"), "short").unwrap();
+        let error = parse_text(
+            &format!("[admin]\ntoken = \"file:t\"\n{endpoint}"),
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(error.starts_with("admin.token: too short"), "{error}");
+    }
+
+    /// A configuration with these `(provider, path)` endpoints (iSET ones with the secret in
+    /// the path), all sharing one secret file in `dir`.
+    fn routes(dir: &Path, endpoints: &[(&str, &str)]) -> Result<Config, String> {
+        fs::write(dir.join("s"), "s3cret").unwrap();
+        let mut text = String::new();
+        for (provider, path) in endpoints {
+            let path = toml_string(path);
+            text.push_str(&match *provider {
+                "iset" => format!(
+                    "[[endpoint]]\nprovider = \"iset\"\nkind = \"order_upserted\"\npath = {path}\n\
+                     secret_in = \"path\"\nsecrets = [\"file:s\"]\n"
+                ),
+                "iset-query" => format!(
+                    "[[endpoint]]\nprovider = \"iset\"\nkind = \"order_upserted\"\npath = {path}\n\
+                     secrets = [\"file:s\"]\n"
+                ),
+                _ => format!(
+                    "[[endpoint]]\nprovider = \"bonifiq\"\npath = {path}\nsecrets = [\"file:s\"]\n"
+                ),
+            });
+        }
+        parse_text(&text, dir)
+    }
+
+    #[test]
+    fn routes_are_compared_after_normalisation() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = routes(dir.path(), &[("iset", "/h"), ("iset", "/h/")]).unwrap_err();
+        assert_eq!(
+            error,
+            "endpoint[1].path: \"/h/\" is served as \"/h/{secret}\", like endpoint[0] (\"/h\"): \
+             one route cannot serve two endpoints"
+        );
+        for clash in [
+            [("iset", "/"), ("iset", "//")],
+            [("iset", "/h//"), ("iset", "/h")],
+            [("bonifiq", "/a"), ("bonifiq", "/a")],
+            [("iset", "/h"), ("bonifiq", "/h/x")],
+            [("bonifiq", "/h/x"), ("iset", "/h/")],
+            [("iset", "/"), ("bonifiq", "/bonifiq")],
+            [("iset", "/h"), ("iset-query", "/h")],
+        ] {
+            let error = routes(dir.path(), &clash).unwrap_err();
+            assert!(
+                error.starts_with("endpoint[1].path: "),
+                "{clash:?}: {error}"
+            );
+        }
+        // Different routes: a literal path and a secret segment under it, trailing slashes on
+        // literal paths (axum routes them apart), deeper or sibling paths.
+        for fine in [
+            [("bonifiq", "/h"), ("bonifiq", "/h/")],
+            [("iset", "/h"), ("bonifiq", "/h/x/y")],
+            [("iset", "/h"), ("bonifiq", "/hx")],
+            [("iset", "/a"), ("iset", "/b")],
+            [("iset", "/h"), ("iset", "/h/x")],
+        ] {
+            let config =
+                routes(dir.path(), &fine).unwrap_or_else(|error| panic!("{fine:?}: {error}"));
+            let templates: Vec<String> = config
+                .endpoints
+                .iter()
+                .map(EndpointConfig::route_path)
+                .collect();
+            assert_ne!(templates[0], templates[1]);
+        }
+        let config = routes(dir.path(), &[("iset", "/h//")]).unwrap();
+        assert_eq!(config.endpoints[0].route_path(), "/h/{secret}");
+    }
+
+    #[test]
+    fn paths_are_literal_printable_ascii() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in [
+            "",
+            "h",
+            "/a b",
+            "/{id}",
+            "/a/{",
+            "/a}",
+            "/*rest",
+            "/a/*",
+            "/:id",
+            "/a?b",
+            "/a#b",
+            "/caf\u{e9}",
+            "/a\u{1}",
+            "/a\tb",
+            "/\u{7f}",
+        ] {
+            let error = routes(dir.path(), &[("bonifiq", bad)]).unwrap_err();
+            assert!(
+                error.starts_with("endpoint[0].path: ") && error.contains("literal path"),
+                "{bad:?}: {error}"
+            );
+        }
+        for good in ["/", "/a", "/a/b/", "/a%20b", "/a-b_c.d~e", "/a@b!$&'()+,;="] {
+            routes(dir.path(), &[("bonifiq", good)])
+                .unwrap_or_else(|error| panic!("{good:?}: {error}"));
+        }
     }
 
     #[test]
