@@ -54,6 +54,9 @@ pub(crate) fn router(endpoints: Vec<EndpointConfig>, shared: &Shared) -> Result<
             if let Some(methods) = endpoint.methods {
                 options = options.methods(methods);
             }
+            if let Some(namespace) = endpoint.dedup_namespace {
+                options = options.dedup_namespace(namespace);
+            }
             webhooks.route_with(path, endpoint.endpoint, endpoint.verifier, options)
         })
         .build()

@@ -279,3 +279,53 @@ async fn a_port_in_use_is_a_runtime_error() {
     assert!(matches!(error, Error::Runtime(_)), "{error}");
     assert!(error.to_string().starts_with("cannot listen on"), "{error}");
 }
+
+/// Two BonifiQ endpoints on one server (direct mode, one shared store): each deduplicates on
+/// its own, unless both name the same `dedup_namespace`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_deduplicate_apart_unless_they_share_a_namespace() {
+    for (namespace, second) in [
+        ("", "processed"),
+        ("dedup_namespace = \"shop\"\n", "duplicate"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (sink_url, _app) = app().await;
+        std::fs::write(dir.path().join("bonifiq.secret"), BONIFIQ_SECRET).unwrap();
+        std::fs::write(dir.path().join("sink.secret"), sink_secret()).unwrap();
+        let endpoint = |path: &str| {
+            format!(
+                "[[endpoint]]\nprovider = \"bonifiq\"\npath = \"{path}\"\n\
+                 secrets = [\"file:bonifiq.secret\"]\n{namespace}\n"
+            )
+        };
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n\n[inbox]\nurl = \"none\"\n\n{}{}\
+             [[sink]]\ntype = \"http\"\nurl = \"{sink_url}\"\nsecret = \"file:sink.secret\"\n",
+            endpoint("/a"),
+            endpoint("/b"),
+        );
+        let server = ServerBuilder::new(Config::parse(&text, dir.path()).unwrap())
+            .start()
+            .await
+            .unwrap();
+        let delivery = testkit::bonifiq_point_add(BONIFIQ_SECRET);
+        let mut answers = Vec::new();
+        for path in ["/a", "/b"] {
+            let mut request =
+                reqwest::Client::new().post(format!("http://{}{path}", server.addr()));
+            for (name, value) in &delivery.headers {
+                request = request.header(name, value);
+            }
+            let response = request.body(delivery.body.clone()).send().await.unwrap();
+            let duplicate = response.headers().contains_key("hookbr-duplicate");
+            answers.push((response.status().as_u16(), duplicate));
+        }
+        let expected = if second == "duplicate" {
+            (200, true)
+        } else {
+            (200, false)
+        };
+        assert_eq!(answers, [(200, false), expected], "{namespace:?}");
+        server.stop().await.unwrap();
+    }
+}

@@ -35,6 +35,10 @@ pub struct EndpointConfig {
     pub strict: bool,
     /// The secret is one more path segment after `path` (iSET `secret_in = "path"`).
     pub secret_segment: bool,
+    /// The deduplication namespace (`None`: the route's own, so endpoints never answer each
+    /// other's deliveries as duplicates; endpoints given the same one deduplicate across each
+    /// other on purpose).
+    pub dedup_namespace: Option<String>,
 }
 
 impl EndpointConfig {
@@ -402,6 +406,25 @@ pub(super) fn resolve_endpoint(
         )?,
         strict: raw.strict.unwrap_or(default_strict),
         secret_segment: raw.secret_in.as_deref() == Some("path"),
+        dedup_namespace: dedup_namespace(key, raw.dedup_namespace)?,
         path: raw.path,
     })
+}
+
+/// A namespace name: 1 to 100 printable ASCII characters (it is shown in logs and hashed into
+/// every delivery key of the endpoint).
+fn dedup_namespace(key: &str, namespace: Option<String>) -> Result<Option<String>, String> {
+    match namespace {
+        Some(name)
+            if name.is_empty()
+                || name.len() > 100
+                || !name.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Err(problem(
+                format!("{key}.dedup_namespace"),
+                "must be 1 to 100 printable ASCII characters without spaces",
+            ))
+        }
+        namespace => Ok(namespace),
+    }
 }

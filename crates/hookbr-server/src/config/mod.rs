@@ -647,6 +647,32 @@ mod tests {
     }
 
     #[test]
+    fn dedup_namespaces_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("t"), "t0ken").unwrap();
+        let endpoint = |namespace: &str| {
+            format!(
+                "[[endpoint]]\nprovider = \"foody\"\npath = \"/f\"\ntokens = [\"file:t\"]\n{namespace}"
+            )
+        };
+        let config = parse_text(&endpoint(""), dir.path()).unwrap();
+        assert_eq!(config.endpoints[0].dedup_namespace, None);
+        let config = parse_text(&endpoint("dedup_namespace = \"shop-1\"\n"), dir.path()).unwrap();
+        assert_eq!(
+            config.endpoints[0].dedup_namespace.as_deref(),
+            Some("shop-1")
+        );
+        for bad in ["\"\"", "\"two words\"", &format!("\"{}\"", "x".repeat(101))] {
+            let error = parse_text(&endpoint(&format!("dedup_namespace = {bad}\n")), dir.path())
+                .unwrap_err();
+            assert!(
+                error.starts_with("endpoint[0].dedup_namespace: "),
+                "{bad}: {error}"
+            );
+        }
+    }
+
+    #[test]
     fn admin_tokens_have_a_minimum_length() {
         let dir = tempfile::tempdir().unwrap();
         let endpoint = "[[endpoint]]\nprovider = \"foody\"\npath = \"/f\"\ntokens = [\"file:f\"]\n";

@@ -97,6 +97,7 @@ pub(super) struct RawEndpoint {
     pub(super) methods: Option<Vec<String>>,
     pub(super) body_limit: Option<u64>,
     pub(super) strict: Option<bool>,
+    pub(super) dedup_namespace: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
