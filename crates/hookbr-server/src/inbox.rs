@@ -299,7 +299,7 @@ pub(crate) fn body_json(record: &InboxRecord) -> Value {
         Ok(mut value) => {
             if foody {
                 if let Some(token) = value.get_mut("token") {
-                    *token = Value::String("[redacted]".into());
+                    *token = Value::String(hookbr_core::foody::REDACTED_TOKEN.into());
                 }
             }
             value
