@@ -119,43 +119,44 @@ pub(super) fn admin_defaults() -> ConnectionLimits {
 fn limits(raw: &RawListener<'_>, defaults: ConnectionLimits) -> Result<ConnectionLimits, String> {
     let section = raw.section;
     let key = |name: &str| format!("{section}.{name}");
+    let timeout = |name, value, default| duration(&key(name), value, default);
+    let number = |name, value, min, max, default| {
+        Ok::<_, String>(count(&key(name), value, min, max)?.unwrap_or(default))
+    };
     let mut limits = defaults;
-    limits.header_timeout = duration(
-        &key("header_timeout"),
+    limits.header_timeout = timeout(
+        "header_timeout",
         raw.header_timeout,
         defaults.header_timeout,
     )?;
-    limits.body_timeout = duration(
-        &key("body_timeout"),
-        raw.body_timeout,
-        defaults.body_timeout,
-    )?;
-    limits.request_timeout = duration(
-        &key("request_timeout"),
+    limits.body_timeout = timeout("body_timeout", raw.body_timeout, defaults.body_timeout)?;
+    limits.request_timeout = timeout(
+        "request_timeout",
         raw.request_timeout,
         defaults.request_timeout,
     )?;
-    limits.idle_timeout = duration(
-        &key("idle_timeout"),
-        raw.idle_timeout,
-        defaults.idle_timeout,
-    )?;
-    limits.max_connections = count(
-        &key("max_connections"),
+    limits.idle_timeout = timeout("idle_timeout", raw.idle_timeout, defaults.idle_timeout)?;
+    limits.max_connections = number(
+        "max_connections",
         raw.max_connections,
         1,
         MAX_CONNECTIONS,
-    )?
-    .unwrap_or(defaults.max_connections);
-    limits.max_header_bytes = count(
-        &key("max_header_bytes"),
+        defaults.max_connections,
+    )?;
+    limits.max_header_bytes = number(
+        "max_header_bytes",
         raw.max_header_bytes,
         MIN_HEADER_BYTES as u64,
         MAX_HEADER_BYTES,
-    )?
-    .unwrap_or(defaults.max_header_bytes);
-    limits.max_headers = count(&key("max_headers"), raw.max_headers, 1, MAX_HEADERS)?
-        .unwrap_or(defaults.max_headers);
+        defaults.max_header_bytes,
+    )?;
+    limits.max_headers = number(
+        "max_headers",
+        raw.max_headers,
+        1,
+        MAX_HEADERS,
+        defaults.max_headers,
+    )?;
     limits.http2 = raw.http2.unwrap_or(defaults.http2);
     Ok(limits)
 }
