@@ -191,11 +191,14 @@ command = ["sh", "-c", "cat > /dev/null; if [ -e '${flag}' ]; then echo 'the app
 
   // Filters.
   await page.selectOption('#state', 'dead');
-  await page.click('form[action="/"] button');
+  await Promise.all([page.waitForURL(/[?&]state=dead/), page.click('form[action="/"] button')]);
   check((await page.locator('#deliveries tr[data-id]').count()) === 1, 'the dead filter shows one row');
 
   // The dead delivery's detail.
-  await page.locator('#deliveries tr[data-state="dead"] a').click();
+  await Promise.all([
+    page.waitForURL(/\/deliveries\/\d+$/),
+    page.locator('#deliveries tr[data-state="dead"] a').click(),
+  ]);
   const body = await page.locator('#body').innerText();
   check(body.includes('"token": "[redacted]"'), `the Foody token is redacted: ${body}`);
   check(!body.includes('browser-test-foody-token'), 'the token never appears');
@@ -206,10 +209,19 @@ command = ["sh", "-c", "cat > /dev/null; if [ -e '${flag}' ]; then echo 'the app
   check((await page.locator('#summary').innerText()).includes('file:'), 'matched key label shown');
   await page.screenshot({ path: join(shots, 'inspector-detail.png'), fullPage: true });
 
+  // The Replay button posts a form and is redirected back to this page. A poll that starts
+  // while that navigation is still under way fails with "not attached to an active page":
+  // such a poll counts as "not yet" and the next one starts from a fresh navigation.
+  const detail = page.url();
   await page.click('#replay');
   await until('the replayed delivery to be done', async () => {
-    await page.reload();
-    return (await page.locator('#state').innerText()) === 'done';
+    try {
+      await page.goto(detail, { waitUntil: 'load' });
+      return (await page.locator('#state').innerText({ timeout: 2_000 })) === 'done';
+    } catch (error) {
+      if (/not attached|interrupted|navigat/i.test(String(error))) return false;
+      throw error;
+    }
   });
   check(!(await page.locator('#replay').count()), 'no Replay button once done');
 
