@@ -5,6 +5,8 @@
 //! bench-server <mode> <addr> [database]   serve until SIGTERM/SIGINT
 //! bench-server gen <out.lua> <count>      pre-sign <count> Grafeno deliveries for wrk
 //! bench-server body <bonifiq|foody>       the body wrk sends, its id as @ID@
+//! bench-server load <addr> <scenario> [--connections N] [--duration S] [--pid PID] ...
+//!                                         the load generator (pre-built requests, server CPU)
 //! bench-server report <results.tsv> [grafeno-pool]   print the table and the ratios
 //! bench-server criterion [dir]            summarize the last `cargo bench` of hookbr-core
 //! bench-server decode <provider> <typed|value> <count>   decode loop, for callgrind counts
@@ -36,6 +38,7 @@ mod criterion;
 mod decode;
 mod dedup_rss;
 mod generate;
+mod load;
 mod report;
 
 use std::sync::Arc;
@@ -137,6 +140,7 @@ async fn shutdown() {
 const USAGE: &str = "usage: bench-server <bare|hand|hookbr|actix-bare|actix-hookbr|inbox-sqlite|inbox-postgres|redis-direct> <addr> [database]
        bench-server gen <out.lua> <count>
        bench-server body <bonifiq|foody>
+       bench-server load <addr> <bonifiq-fresh|bonifiq-dup|foody-fresh|grafeno> [--connections N] [--duration S] [--requests N] [--pool FILE] [--pid PID]
        bench-server report <results.tsv> [grafeno-pool]
        bench-server criterion [target/criterion]
        bench-server decode <bonifiq|foody|iset|grafeno> <typed|value> <count>
@@ -171,6 +175,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let kind = args.next().ok_or(USAGE)?;
             let count = args.next().ok_or(USAGE)?.parse()?;
             return decode::run(&provider, &kind, count);
+        }
+        "load" => {
+            return load::run(&load::Options::parse(args)?);
         }
         "dedup-rss" => {
             let count = args.next().map_or(Ok(1_000_000), |count| count.parse())?;

@@ -1,12 +1,15 @@
 //! `bench-server report <results.tsv> [grafeno-pool]`: the HTTP table and the ratios, from the
-//! lines `scripts/bench` wrote (one per wrk run).
+//! lines `scripts/bench` wrote (one per `bench-server load` run).
 //!
 //! Each ratio is computed within a round (both configurations measured minutes apart at most,
-//! under the same background noise), then the median over rounds is shown with the range.
+//! under the same background noise), then the median over rounds is shown with the range. The
+//! headline ratios compare the server's CPU time per request, which does not depend on how fast
+//! the load generator is; a run whose server was busy less than 90 % of the wall time did not
+//! saturate it, and its row is flagged.
 
 use std::{collections::BTreeMap, fmt::Write as _};
 
-/// One wrk run.
+/// One load run.
 #[derive(Debug, Clone)]
 struct Run {
     round: u32,
@@ -17,7 +20,16 @@ struct Run {
     requests: u64,
     non2xx: u64,
     errors: u64,
+    /// Server CPU (utime + stime) per answered request, µs; 0 when not measured.
+    cpu_us: f64,
+    /// Server CPU ÷ wall time of the run.
+    busy: f64,
+    /// Instructions per request from `perf stat`, where the machine permits it.
+    instructions: Option<f64>,
 }
+
+/// Below this share of one core, the server was waiting for the load generator.
+const SATURATED: f64 = 0.9;
 
 /// `412.00us`, `1.97ms`, `2.01s` → microseconds.
 fn micros(text: &str) -> Option<f64> {
@@ -51,6 +63,9 @@ fn parse(text: &str) -> Vec<Run> {
                 requests: fields[5].parse().unwrap_or(0),
                 non2xx: fields[6].parse().unwrap_or(0),
                 errors: fields[7].parse().unwrap_or(0),
+                cpu_us: fields.get(8).and_then(|f| f.parse().ok()).unwrap_or(0.0),
+                busy: fields.get(9).and_then(|f| f.parse().ok()).unwrap_or(0.0),
+                instructions: fields.get(10).and_then(|f| f.parse().ok()),
             })
         })
         .collect()
@@ -82,6 +97,7 @@ fn latency(us: f64) -> String {
 enum Metric {
     Throughput,
     P99,
+    CpuPerRequest,
 }
 
 /// (label, numerator, denominator, metric, target: (bound, at_least))
@@ -95,37 +111,86 @@ type RatioSpec = (
 
 const RATIOS: &[RatioSpec] = &[
     (
+        "hookbr-axum BonifiQ ÷ bare axum (CPU/request)",
+        "hookbr/bonifiq-fresh",
+        "bare/bonifiq-fresh",
+        Metric::CpuPerRequest,
+        Some((1.15, false)),
+    ),
+    (
+        "hookbr-axum Foody ÷ bare axum (CPU/request)",
+        "hookbr/foody-fresh",
+        "bare/foody-fresh",
+        Metric::CpuPerRequest,
+        Some((1.15, false)),
+    ),
+    (
+        "hookbr-axum BonifiQ ÷ hand-written (CPU/request)",
+        "hookbr/bonifiq-fresh",
+        "hand/bonifiq-fresh",
+        Metric::CpuPerRequest,
+        Some((1.0, false)),
+    ),
+    (
+        "hookbr-axum Foody ÷ hand-written (CPU/request)",
+        "hookbr/foody-fresh",
+        "hand/foody-fresh",
+        Metric::CpuPerRequest,
+        Some((1.0, false)),
+    ),
+    (
+        "hookbr-axum BonifiQ duplicates ÷ bare axum (CPU/request)",
+        "hookbr/bonifiq-dup",
+        "bare/bonifiq-dup",
+        Metric::CpuPerRequest,
+        None,
+    ),
+    (
+        "hookbr-axum Grafeno ÷ bare axum RSA route (CPU/request)",
+        "hookbr/grafeno",
+        "bare/grafeno",
+        Metric::CpuPerRequest,
+        Some((1.05, false)),
+    ),
+    (
+        "hookbr-actix BonifiQ ÷ bare actix (CPU/request)",
+        "actix-hookbr/bonifiq-fresh",
+        "actix-bare/bonifiq-fresh",
+        Metric::CpuPerRequest,
+        Some((1.15, false)),
+    ),
+    (
+        "hookbr-actix Foody ÷ bare actix (CPU/request)",
+        "actix-hookbr/foody-fresh",
+        "actix-bare/foody-fresh",
+        Metric::CpuPerRequest,
+        Some((1.15, false)),
+    ),
+    (
+        "hookbr-actix Grafeno ÷ bare actix RSA route (CPU/request)",
+        "actix-hookbr/grafeno",
+        "actix-bare/grafeno",
+        Metric::CpuPerRequest,
+        Some((1.05, false)),
+    ),
+    (
         "hookbr-axum BonifiQ ÷ bare axum (req/s)",
         "hookbr/bonifiq-fresh",
         "bare/bonifiq-fresh",
         Metric::Throughput,
-        Some((0.90, true)),
+        None,
     ),
     (
         "hookbr-axum BonifiQ p99 ÷ bare axum p99",
         "hookbr/bonifiq-fresh",
         "bare/bonifiq-fresh",
         Metric::P99,
-        Some((1.2, false)),
+        None,
     ),
     (
-        "hookbr-axum Foody token ÷ bare axum (req/s)",
+        "hookbr-axum Foody ÷ bare axum (req/s)",
         "hookbr/foody-fresh",
         "bare/foody-fresh",
-        Metric::Throughput,
-        Some((0.90, true)),
-    ),
-    (
-        "hookbr-axum Foody p99 ÷ bare axum p99",
-        "hookbr/foody-fresh",
-        "bare/foody-fresh",
-        Metric::P99,
-        Some((1.2, false)),
-    ),
-    (
-        "hookbr-axum BonifiQ duplicates ÷ bare axum (req/s)",
-        "hookbr/bonifiq-dup",
-        "bare/bonifiq-dup",
         Metric::Throughput,
         None,
     ),
@@ -134,13 +199,6 @@ const RATIOS: &[RatioSpec] = &[
         "hookbr/grafeno",
         "bare/grafeno",
         Metric::Throughput,
-        Some((0.90, true)),
-    ),
-    (
-        "hookbr-axum Grafeno p99 ÷ bare RSA route p99",
-        "hookbr/grafeno",
-        "bare/grafeno",
-        Metric::P99,
         None,
     ),
     (
@@ -148,48 +206,13 @@ const RATIOS: &[RatioSpec] = &[
         "actix-hookbr/bonifiq-fresh",
         "actix-bare/bonifiq-fresh",
         Metric::Throughput,
-        Some((0.90, true)),
+        None,
     ),
     (
-        "hookbr-actix BonifiQ p99 ÷ bare actix p99",
-        "actix-hookbr/bonifiq-fresh",
-        "actix-bare/bonifiq-fresh",
-        Metric::P99,
-        Some((1.2, false)),
-    ),
-    (
-        "hookbr-actix Foody ÷ bare actix (req/s)",
-        "actix-hookbr/foody-fresh",
-        "actix-bare/foody-fresh",
-        Metric::Throughput,
-        Some((0.90, true)),
-    ),
-    (
-        "hookbr-actix Grafeno ÷ bare actix RSA route (req/s)",
-        "actix-hookbr/grafeno",
-        "actix-bare/grafeno",
-        Metric::Throughput,
-        Some((0.90, true)),
-    ),
-    (
-        "hand-written BonifiQ ÷ bare axum (req/s)",
+        "hand-written BonifiQ ÷ bare axum (CPU/request)",
         "hand/bonifiq-fresh",
         "bare/bonifiq-fresh",
-        Metric::Throughput,
-        None,
-    ),
-    (
-        "hand-written Foody ÷ bare axum (req/s)",
-        "hand/foody-fresh",
-        "bare/foody-fresh",
-        Metric::Throughput,
-        None,
-    ),
-    (
-        "hookbr-axum BonifiQ ÷ hand-written (req/s)",
-        "hookbr/bonifiq-fresh",
-        "hand/bonifiq-fresh",
-        Metric::Throughput,
+        Metric::CpuPerRequest,
         None,
     ),
     (
@@ -197,7 +220,14 @@ const RATIOS: &[RatioSpec] = &[
         "inbox-sqlite/bonifiq-fresh",
         "hookbr/bonifiq-fresh",
         Metric::Throughput,
-        Some((0.5, true)),
+        Some((0.6, true)),
+    ),
+    (
+        "inbox SQLite ÷ direct, BonifiQ fresh (CPU/request)",
+        "inbox-sqlite/bonifiq-fresh",
+        "hookbr/bonifiq-fresh",
+        Metric::CpuPerRequest,
+        None,
     ),
     (
         "inbox SQLite ÷ direct, BonifiQ duplicates (req/s)",
@@ -211,13 +241,13 @@ const RATIOS: &[RatioSpec] = &[
         "inbox-postgres/bonifiq-fresh",
         "hookbr/bonifiq-fresh",
         Metric::Throughput,
-        None,
+        Some((0.3, true)),
     ),
     (
-        "bare actix ÷ bare axum (req/s)",
+        "bare actix ÷ bare axum (CPU/request)",
         "actix-bare/bonifiq-fresh",
         "bare/bonifiq-fresh",
-        Metric::Throughput,
+        Metric::CpuPerRequest,
         None,
     ),
 ];
@@ -226,6 +256,7 @@ fn value(run: &Run, metric: Metric) -> f64 {
     match metric {
         Metric::Throughput => run.rps,
         Metric::P99 => run.p99_us,
+        Metric::CpuPerRequest => run.cpu_us,
     }
 }
 
@@ -248,9 +279,9 @@ pub(crate) fn render(text: &str, grafeno_pool: Option<u64>) -> String {
     );
     let _ = writeln!(
         out,
-        "| server/scenario | req/s | p50 | p99 | requests | non-2xx | socket errors |"
+        "| server/scenario | CPU µs/request | instructions/request | server busy | req/s | p50 | p99 | requests | non-2xx | socket errors |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for config in &order {
         let list = &by_config[config];
         let rps = median(list.iter().map(|run| run.rps).collect()).unwrap_or(0.0);
@@ -259,9 +290,18 @@ pub(crate) fn render(text: &str, grafeno_pool: Option<u64>) -> String {
         let requests: u64 = list.iter().map(|run| run.requests).sum::<u64>() / list.len() as u64;
         let non2xx: u64 = list.iter().map(|run| run.non2xx).sum();
         let errors: u64 = list.iter().map(|run| run.errors).sum();
+        let cpu = median(list.iter().map(|run| run.cpu_us).collect()).unwrap_or(0.0);
+        let busy = median(list.iter().map(|run| run.busy).collect()).unwrap_or(0.0);
+        let instructions = median(list.iter().filter_map(|run| run.instructions).collect())
+            .map_or_else(|| "n/a".to_owned(), |n| format!("{n:.0}"));
+        let saturated = if busy < SATURATED {
+            " (not saturated)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "| {config} | {rps:.0} | {} | {} | {requests} | {non2xx} | {errors} |",
+            "| {config} | {cpu:.2} | {instructions} | {busy:.2}{saturated} | {rps:.0} | {} | {} | {requests} | {non2xx} | {errors} |",
             latency(p50),
             latency(p99)
         );
@@ -319,6 +359,7 @@ mod tests {
 
     #[test]
     fn latencies_are_read_in_microseconds() {
+        assert_eq!(micros("412"), Some(412.0));
         assert_eq!(micros("412.00us"), Some(412.0));
         assert_eq!(micros("1.50ms"), Some(1500.0));
         assert_eq!(micros("2.00s"), Some(2_000_000.0));
@@ -327,21 +368,33 @@ mod tests {
 
     #[test]
     fn ratios_are_taken_within_a_round() {
-        let text = "1\tbare/bonifiq-fresh\t100\t1.00ms\t2.00ms\t1000\t0\t0\n\
-                    1\thookbr/bonifiq-fresh\t50\t2.00ms\t4.00ms\t500\t0\t0\n\
-                    2\tbare/bonifiq-fresh\t200\t1.00ms\t2.00ms\t2000\t0\t0\n\
-                    2\thookbr/bonifiq-fresh\t150\t2.00ms\t2.00ms\t1500\t0\t0\n";
+        let text = "1\tbare/bonifiq-fresh\t100\t1000\t2000\t1000\t0\t0\t10.0\t0.95\n\
+                    1\thookbr/bonifiq-fresh\t50\t2000\t4000\t500\t0\t0\t20.0\t0.50\n\
+                    2\tbare/bonifiq-fresh\t200\t1000\t2000\t2000\t0\t0\t10.0\t0.97\n\
+                    2\thookbr/bonifiq-fresh\t150\t2000\t2000\t1500\t0\t0\t11.0\t0.80\t123456\n";
         let report = render(text, None);
         assert!(
             report.contains(
-                "| hookbr-axum BonifiQ ÷ bare axum (req/s) | 0.62 | 0.50–0.75 | ≥ 0.90 | missed |"
+                "| hookbr-axum BonifiQ ÷ bare axum (CPU/request) | 1.55 | 1.10–2.00 | ≤ 1.15 | missed |"
             ),
             "{report}"
         );
         assert!(
-            report.contains(
-                "| hookbr-axum BonifiQ p99 ÷ bare axum p99 | 1.50 | 1.00–2.00 | ≤ 1.20 | missed |"
-            ),
+            report.contains("| hookbr-axum BonifiQ ÷ bare axum (req/s) | 0.62 | 0.50–0.75 |  |  |"),
+            "{report}"
+        );
+        assert!(
+            report.contains("| hookbr-axum BonifiQ p99 ÷ bare axum p99 | 1.50 | 1.00–2.00 |"),
+            "{report}"
+        );
+        // Medians per configuration; a server busy under 90 % of the run is flagged.
+        assert!(
+            report
+                .contains("| hookbr/bonifiq-fresh | 15.50 | 123456 | 0.65 (not saturated) | 100 |"),
+            "{report}"
+        );
+        assert!(
+            report.contains("| bare/bonifiq-fresh | 10.00 | n/a | 0.96 | 150 |"),
             "{report}"
         );
         assert!(!report.contains("actix"));
