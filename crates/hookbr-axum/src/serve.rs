@@ -101,85 +101,38 @@ pub const MIN_HEADER_BYTES: usize = 8_192;
 /// Concurrent streams allowed on one HTTP/2 connection.
 const MAX_STREAMS: u32 = 64;
 
-/// What [`serve`] bounds. See the [module docs](mod@crate::serve); every field has a safe default.
-///
-/// ```
-/// use std::time::Duration;
-/// use hookbr_axum::ConnectionLimits;
-///
-/// let limits = ConnectionLimits::default();
-/// assert_eq!(limits.header_timeout, Duration::from_secs(10));
-/// assert_eq!(limits.max_connections, 512);
-/// assert!(!limits.http2);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ConnectionLimits {
-    /// A request head must be complete within this time: from the connection's start for the
-    /// first request, from the first byte of the next one on a kept-alive connection (10 s).
-    pub header_timeout: Duration,
-    /// The whole body must arrive within this time of the head (30 s); otherwise `408` and the
-    /// connection is closed.
-    pub body_timeout: Duration,
-    /// The response must start within this time of the head (60 s); otherwise `503`.
-    pub request_timeout: Duration,
-    /// A kept-alive connection without a request is closed after this time (30 s).
-    pub idle_timeout: Duration,
-    /// Connections served at once (512). See the [module docs](mod@crate::serve) for what happens at the
-    /// cap.
-    pub max_connections: usize,
-    /// The largest request head (request line and headers) in bytes, and HTTP/2's header list
-    /// size (16 KiB; at least [`MIN_HEADER_BYTES`]); `431` beyond.
-    pub max_header_bytes: usize,
-    /// The most header fields in an HTTP/1.1 request (64); `431` beyond.
-    pub max_headers: usize,
-    /// Also serve HTTP/2 cleartext (prior knowledge) on the same port (`false`: HTTP/1.1
-    /// only).
-    pub http2: bool,
-}
+/// What [`serve`] bounds: hookbr-core's [`ConnectionLimits`](hookbr_core::ConnectionLimits),
+/// shared with hookbr-actix. See the [module docs](mod@crate::serve) for how each field is
+/// applied here; [`max_header_bytes`](ConnectionLimits::max_header_bytes) is raised to at least
+/// [`MIN_HEADER_BYTES`].
+pub use hookbr_core::ConnectionLimits;
 
-impl Default for ConnectionLimits {
-    fn default() -> Self {
-        Self {
-            header_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(30),
-            request_timeout: Duration::from_secs(60),
-            idle_timeout: Duration::from_secs(30),
-            max_connections: 512,
-            max_header_bytes: 16_384,
-            max_headers: 64,
-            http2: false,
-        }
-    }
-}
-
-impl ConnectionLimits {
-    /// The hyper connection builder for these limits.
-    fn builder(&self) -> Builder<TokioExecutor> {
-        let mut builder = Builder::new(TokioExecutor::new());
-        let header_bytes = self.max_header_bytes.max(MIN_HEADER_BYTES);
+/// The hyper connection builder for `limits`.
+fn builder(limits: &ConnectionLimits) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    let header_bytes = limits.max_header_bytes.max(MIN_HEADER_BYTES);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        // The connection's own watchdog enforces the head and idle timeouts; hyper's is a
+        // backstop (it also runs while a kept-alive connection is idle).
+        .header_read_timeout(
+            limits
+                .header_timeout
+                .saturating_add(limits.idle_timeout)
+                .min(Duration::from_secs(86_400)),
+        )
+        .max_buf_size(header_bytes)
+        .max_headers(limits.max_headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(MAX_STREAMS);
+    if limits.http2 {
         builder
-            .http1()
-            .timer(TokioTimer::new())
-            // The connection's own watchdog enforces the head and idle timeouts; hyper's is a
-            // backstop (it also runs while a kept-alive connection is idle).
-            .header_read_timeout(
-                self.header_timeout
-                    .saturating_add(self.idle_timeout)
-                    .min(Duration::from_secs(86_400)),
-            )
-            .max_buf_size(header_bytes)
-            .max_headers(self.max_headers);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .max_header_list_size(u32::try_from(header_bytes).unwrap_or(u32::MAX))
-            .max_concurrent_streams(MAX_STREAMS);
-        if self.http2 {
-            builder
-        } else {
-            builder.http1_only()
-        }
+    } else {
+        builder.http1_only()
     }
 }
 
@@ -256,7 +209,7 @@ async fn run(serve: Serve) -> io::Result<()> {
         None => Box::pin(std::future::pending()),
     };
     let shared = Arc::new(Shared {
-        builder: limits.builder(),
+        builder: builder(&limits),
         router,
         limits,
         epoch: Instant::now(),
