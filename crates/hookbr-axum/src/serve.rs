@@ -25,6 +25,9 @@
 //!   stall cannot lock out a provider's delivery; only when every connection holds a complete
 //!   request in its handler is the new one refused (`503`, closed).
 //!
+//! [`Serve::stats`] counts the open connections and the ones each bound closed
+//! ([`ConnectionStats`], by [`CloseReason`]), for metrics.
+//!
 //! HTTP/2 connections (with `http2 = true`) get the same bounds: the head and idle timeouts
 //! apply while no stream is open, the body and request timeouts to each stream, the header size
 //! to the header list, and at most 64 concurrent streams per connection.
@@ -94,6 +97,8 @@ use tokio::{
 };
 use tower_service::Service;
 
+pub use crate::stats::{CloseReason, ConnectionStats};
+
 /// The smallest [`ConnectionLimits::max_header_bytes`] (hyper's smallest read buffer); smaller
 /// values are raised to it.
 pub const MIN_HEADER_BYTES: usize = 8_192;
@@ -148,6 +153,7 @@ pub fn serve(listener: TcpListener, router: Router) -> Serve {
         router,
         limits: ConnectionLimits::default(),
         signal: None,
+        stats: ConnectionStats::default(),
     }
 }
 
@@ -158,6 +164,7 @@ pub struct Serve {
     router: Router,
     limits: ConnectionLimits,
     signal: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    stats: ConnectionStats,
 }
 
 impl fmt::Debug for Serve {
@@ -186,6 +193,13 @@ impl Serve {
         self.signal = Some(Box::pin(signal));
         self
     }
+
+    /// Counts open connections and the ones closed by each bound into `stats` (keep a clone
+    /// to read them).
+    pub fn stats(mut self, stats: ConnectionStats) -> Self {
+        self.stats = stats;
+        self
+    }
 }
 
 impl IntoFuture for Serve {
@@ -203,6 +217,7 @@ async fn run(serve: Serve) -> io::Result<()> {
         router,
         limits,
         signal,
+        stats,
     } = serve;
     let signal: Pin<Box<dyn Future<Output = ()> + Send>> = match signal {
         Some(signal) => signal,
@@ -215,6 +230,7 @@ async fn run(serve: Serve) -> io::Result<()> {
         epoch: Instant::now(),
         open: Mutex::new(BTreeMap::new()),
         next_id: AtomicU64::new(0),
+        stats,
     });
     let (stop, stopping) = watch::channel(false);
     let polite = Arc::new(Semaphore::new(POLITE_REFUSALS));
@@ -244,7 +260,10 @@ async fn run(serve: Serve) -> io::Result<()> {
                     stopping.clone(),
                 ));
             }
-            None => refuse(stream, &polite, &mut tasks),
+            None => {
+                shared.stats.close(CloseReason::Refused);
+                refuse(stream, &polite, &mut tasks);
+            }
         }
     }
     drop(listener);
@@ -307,6 +326,7 @@ struct Shared {
     /// The open connections by id (ids grow, so the first is the oldest).
     open: Mutex<BTreeMap<u64, Arc<Connection>>>,
     next_id: AtomicU64,
+    stats: ConnectionStats,
 }
 
 impl Shared {
@@ -332,6 +352,7 @@ impl Shared {
                 .map(|(id, _)| *id)?;
             if let Some(victim) = open.remove(&victim) {
                 victim.shed.notify_one();
+                self.stats.close(CloseReason::ConnectionCap);
             }
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -347,6 +368,7 @@ impl Shared {
             shed: Notify::new(),
         });
         open.insert(id, connection.clone());
+        self.stats.opened();
         Some(connection)
     }
 
@@ -404,6 +426,7 @@ struct Leave<'a>(&'a Shared, u64);
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
         self.0.leave(self.1);
+        self.0.stats.left();
     }
 }
 
@@ -445,6 +468,12 @@ async fn serve_connection(
                     .deadline(&shared)
                     .is_some_and(|deadline| deadline <= Instant::now())
                 {
+                    let reason = if connection.head_started.load(Ordering::Acquire) == NONE {
+                        CloseReason::Idle
+                    } else {
+                        CloseReason::HeaderTimeout
+                    };
+                    shared.stats.close(reason);
                     return;
                 }
             }
@@ -480,9 +509,11 @@ async fn respond(
         biased;
         response = answer => return response,
         () = body_late => {
+            shared.stats.close(CloseReason::BodyTimeout);
             (StatusCode::REQUEST_TIMEOUT, "the request body was not received in time").into_response()
         }
         () = tokio::time::sleep(limits.request_timeout) => {
+            shared.stats.close(CloseReason::RequestTimeout);
             (StatusCode::SERVICE_UNAVAILABLE, "the request took too long").into_response()
         }
     };

@@ -11,7 +11,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
-use hookbr_axum::ConnectionLimits;
+use hookbr_axum::{ConnectionLimits, ConnectionStats};
 use hookbr_core::{IdempotencyStore, Inbox, MemoryStore};
 use hookbr_store::{
     RedisStore,
@@ -104,21 +104,31 @@ impl ServerBuilder {
         let app = routes::router(config.endpoints, &shared)?;
         let (listener, addr) = bind(config.listen).await?;
         let (stop, stop_rx) = watch::channel(false);
+        let receiver_stats = ConnectionStats::new();
         let admin = match config.admin {
             Some(admin) => Some(
                 admin::start(
                     admin.listen,
                     admin.token,
                     admin.limits,
-                    inbox.clone(),
-                    observer,
+                    admin::Watched {
+                        inbox: inbox.clone(),
+                        observer,
+                        receiver: receiver_stats.clone(),
+                    },
                     stop_rx.clone(),
                 )
                 .await?,
             ),
             None => None,
         };
-        let http = serve(listener, app, config.limits, stop_rx.clone());
+        let http = serve(
+            listener,
+            app,
+            config.limits,
+            receiver_stats,
+            stop_rx.clone(),
+        );
         let worker = inbox.as_ref().map(|inbox| {
             work(
                 inbox.clone(),
@@ -163,16 +173,18 @@ async fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr), Error> {
     Ok((listener, addr))
 }
 
-/// Serves `app` within `limits` until `stop`.
+/// Serves `app` within `limits` until `stop`, counting connections into `stats`.
 pub(crate) fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    stats: ConnectionStats,
     stop: watch::Receiver<bool>,
 ) -> JoinHandle<std::io::Result<()>> {
     tokio::spawn(
         hookbr_axum::serve(listener, app)
             .limits(limits)
+            .stats(stats)
             .with_graceful_shutdown(stopped(stop))
             .into_future(),
     )
