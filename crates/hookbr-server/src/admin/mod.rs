@@ -1,4 +1,5 @@
-//! The admin listener: the inspector pages and `/metrics`.
+//! The admin listener: the inspector pages, `/metrics`, and `/healthz` and `/readyz`
+//! ([`health`], outside the rules below).
 //!
 //! It binds 127.0.0.1 by default. Any other address needs an access token (`[admin] token`):
 //! the page is then opened once as `/?token=…`, which sets an HttpOnly, SameSite=Strict cookie
@@ -30,6 +31,7 @@ use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     Error,
+    health::{self, Alive},
     inbox::{RowDetail, RowSummary},
     observe::{self, ListenerMetrics, Observer, inbox_gauges},
 };
@@ -47,6 +49,8 @@ pub(crate) struct Watched {
     pub(crate) observer: Arc<Observer>,
     /// The receiver listener's connection counters.
     pub(crate) receiver: ConnectionStats,
+    /// What `/readyz` checks.
+    pub(crate) readiness: health::Readiness,
 }
 
 /// What the admin pages read.
@@ -104,7 +108,9 @@ pub(crate) async fn start(
         .route("/deliveries/{id}/replay", post(replay))
         .route("/metrics", get(metrics_text))
         .layer(middleware::from_fn_with_state(token, auth::guard))
-        .with_state(state);
+        .with_state(state)
+        // For load balancers and probes: no token, any Host, fixed words only (see `health`).
+        .merge(health::routes(watched.readiness));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|error| {
@@ -116,7 +122,7 @@ pub(crate) async fn start(
     let addr = listener
         .local_addr()
         .map_err(|error| Error::runtime(format!("admin listener: {error}")))?;
-    let task = crate::server::serve(listener, app, limits, admin_stats, stop);
+    let task = crate::server::serve(listener, app, limits, admin_stats, &Alive::new(), stop);
     Ok(AdminServer { addr, task })
 }
 
