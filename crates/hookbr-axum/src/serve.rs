@@ -106,7 +106,7 @@ pub const MIN_HEADER_BYTES: usize = 8_192;
 /// Concurrent streams allowed on one HTTP/2 connection.
 const MAX_STREAMS: u32 = 64;
 
-/// What [`serve`] bounds: hookbr-core's [`ConnectionLimits`](hookbr_core::ConnectionLimits),
+/// What [`serve`] bounds: hookbr-core's `ConnectionLimits`,
 /// shared with hookbr-actix. See the [module docs](mod@crate::serve) for how each field is
 /// applied here; [`max_header_bytes`](ConnectionLimits::max_header_bytes) is raised to at least
 /// [`MIN_HEADER_BYTES`].

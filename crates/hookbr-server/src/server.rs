@@ -140,7 +140,7 @@ impl ServerBuilder {
         );
         let worker = inbox.as_ref().map(|inbox| {
             work(
-                worker_alive.unwrap_or_else(Alive::new),
+                &worker_alive.clone().unwrap_or_else(Alive::new),
                 inbox.clone(),
                 dispatcher,
                 config.worker,
@@ -206,7 +206,7 @@ pub(crate) fn serve(
 
 /// The worker and the pruner, until `stop`; `alive` says whether they still run.
 fn work(
-    alive: Alive,
+    alive: &Alive,
     inbox: Arc<dyn Inbox>,
     dispatcher: Arc<Dispatcher>,
     settings: WorkerConfig,
