@@ -11,7 +11,7 @@
 )]
 
 use actix_web::{App, HttpResponse, HttpServer};
-use hookbr_actix::{IntoServiceConfig, Webhook, Webhooks};
+use hookbr_actix::{ConnectionLimits, IntoServiceConfig, Webhook, Webhooks, serve};
 
 async fn handle(Webhook(verified): Webhook) -> HttpResponse {
     println!(
@@ -35,8 +35,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .configure(handle)?;
     let addr = merchant_common::listen_addr();
-    let server = HttpServer::new(move || App::new().configure(configure.clone())).bind(&addr)?;
-    println!("listening on http://{addr}");
-    server.run().await?;
+    let listener = std::net::TcpListener::bind(&addr)?;
+    println!("listening on http://{}", listener.local_addr()?);
+    // Timeouts, a connection cap and HTTP/1.1 only, as far as actix-web can bound them (see
+    // hookbr_actix::serve): two workers share the connection cap.
+    let limits = ConnectionLimits::default();
+    let server = HttpServer::new(move || App::new().configure(configure.clone()));
+    serve::listen(serve::bounded(server, &limits, 2), listener, &limits)?
+        .run()
+        .await?;
     Ok(())
 }

@@ -17,6 +17,9 @@
 //! * [`IntoServiceConfig::configure`] mounts [`Webhooks`] (the providers' endpoints) in a few
 //!   lines.
 //! * [`Rejected`] implements `ResponseError` for a [`Rejection`].
+//! * [`serve::bounded`] and [`serve::listen`] serve the app on a public port within
+//!   [`ConnectionLimits`] (head, body, request and idle timeouts, a connection cap, HTTP/1.1
+//!   unless HTTP/2 is asked for): actix-web's defaults have no body deadline at all.
 //!
 //! # Example
 //!
@@ -55,6 +58,7 @@ mod extract;
 mod headers;
 mod middleware;
 mod routes;
+pub mod serve;
 
 pub use error::Rejected;
 pub use extract::{MissingWebhook, Webhook};
@@ -62,3 +66,4 @@ pub use headers::ActixHeaders;
 pub use hookbr_core::{Rejection, Verified, WebhookEvent, Webhooks};
 pub use middleware::{WebhookMiddleware, WebhookMiddlewareService};
 pub use routes::IntoServiceConfig;
+pub use serve::ConnectionLimits;

@@ -6,17 +6,19 @@ use std::{
 };
 
 use actix_web::{
-    Error, HttpMessage,
+    Error, HttpMessage, HttpResponse,
     body::{EitherBody, MessageBody},
     dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready},
     http::StatusCode,
+    rt::time::timeout,
 };
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 #[cfg(feature = "tracing")]
 use hookbr_core::Outcome;
 use hookbr_core::{
-    Answer, Receiver, Rejection, RejectionKind, Request as CoreRequest, verify::Verify,
+    Answer, ConnectionLimits, Receiver, Rejection, RejectionKind, Request as CoreRequest,
+    verify::Verify,
 };
 
 use crate::{ActixHeaders, error::answer_response};
@@ -92,6 +94,12 @@ impl<S, V> std::fmt::Debug for WebhookMiddlewareService<S, V> {
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
+/// A deadline's answer (`408` for the body, `503` for the whole request), closing the
+/// connection as hookbr-axum's `serve` does.
+fn late(status: StatusCode, why: &'static str) -> HttpResponse {
+    HttpResponse::build(status).force_close().body(why)
+}
+
 fn answer<B>(request: ServiceRequest, answer: Answer) -> ServiceResponse<EitherBody<B>> {
     request
         .into_response(answer_response(answer))
@@ -152,6 +160,12 @@ where
         let receiver = self.receiver.clone();
         #[cfg(feature = "tracing")]
         let endpoint = receiver.endpoint();
+        // Set per connection by `serve::bounded`; the defaults otherwise.
+        let limits = request
+            .conn_data::<ConnectionLimits>()
+            .copied()
+            .unwrap_or_default();
+        let for_timeout = request.request().clone();
         let future = async move {
             let mut payload = request.take_payload();
             // One head for the checks before the body and for `accept` after it.
@@ -161,9 +175,17 @@ where
                 if let Err(rejection) = receiver.check_head(&head) {
                     return Ok(answer(request, rejection.into()));
                 }
-                let body = match read_body(&mut payload, receiver.body_limit()).await {
-                    Ok(body) => body,
-                    Err(rejection) => return Ok(answer(request, rejection.into())),
+                let read = read_body(&mut payload, receiver.body_limit());
+                let body = match timeout(limits.body_timeout, read).await {
+                    Ok(Ok(body)) => body,
+                    Ok(Err(rejection)) => return Ok(answer(request, rejection.into())),
+                    Err(_) => {
+                        let response = late(
+                            StatusCode::REQUEST_TIMEOUT,
+                            "the request body was not received in time",
+                        );
+                        return Ok(request.into_response(response).map_into_right_body());
+                    }
                 };
                 match receiver.clone().accept(&head.with_body(&body)).await {
                     Ok(accepted) => (accepted, body),
@@ -189,6 +211,16 @@ where
                             .map_into_right_body()
                     },
                 )
+        };
+        let future = async move {
+            match timeout(limits.request_timeout, future).await {
+                Ok(result) => result,
+                Err(_) => Ok(ServiceResponse::new(
+                    for_timeout,
+                    late(StatusCode::SERVICE_UNAVAILABLE, "the request took too long"),
+                )
+                .map_into_right_body()),
+            }
         };
         #[cfg(feature = "tracing")]
         let future = hookbr_core::trace::in_delivery_span(

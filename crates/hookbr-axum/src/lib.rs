@@ -48,10 +48,11 @@ mod extract;
 mod rejection;
 mod router;
 pub mod serve;
+mod stats;
 
 pub use extract::{MissingWebhook, Webhook};
 pub use hookbr_core::{Rejection, Verified, WebhookEvent, Webhooks};
 pub use hookbr_tower::WebhookLayer;
 pub use rejection::Rejected;
 pub use router::IntoRouter;
-pub use serve::{ConnectionLimits, Serve, serve};
+pub use serve::{ConnectionLimits, ConnectionStats, Serve, serve};

@@ -25,6 +25,9 @@
 //!   stall cannot lock out a provider's delivery; only when every connection holds a complete
 //!   request in its handler is the new one refused (`503`, closed).
 //!
+//! [`Serve::stats`] counts the open connections and the ones each bound closed
+//! ([`ConnectionStats`], by [`CloseReason`]), for metrics.
+//!
 //! HTTP/2 connections (with `http2 = true`) get the same bounds: the head and idle timeouts
 //! apply while no stream is open, the body and request timeouts to each stream, the header size
 //! to the header list, and at most 64 concurrent streams per connection.
@@ -94,6 +97,8 @@ use tokio::{
 };
 use tower_service::Service;
 
+pub use crate::stats::{CloseReason, ConnectionStats};
+
 /// The smallest [`ConnectionLimits::max_header_bytes`] (hyper's smallest read buffer); smaller
 /// values are raised to it.
 pub const MIN_HEADER_BYTES: usize = 8_192;
@@ -101,85 +106,38 @@ pub const MIN_HEADER_BYTES: usize = 8_192;
 /// Concurrent streams allowed on one HTTP/2 connection.
 const MAX_STREAMS: u32 = 64;
 
-/// What [`serve`] bounds. See the [module docs](mod@crate::serve); every field has a safe default.
-///
-/// ```
-/// use std::time::Duration;
-/// use hookbr_axum::ConnectionLimits;
-///
-/// let limits = ConnectionLimits::default();
-/// assert_eq!(limits.header_timeout, Duration::from_secs(10));
-/// assert_eq!(limits.max_connections, 512);
-/// assert!(!limits.http2);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ConnectionLimits {
-    /// A request head must be complete within this time: from the connection's start for the
-    /// first request, from the first byte of the next one on a kept-alive connection (10 s).
-    pub header_timeout: Duration,
-    /// The whole body must arrive within this time of the head (30 s); otherwise `408` and the
-    /// connection is closed.
-    pub body_timeout: Duration,
-    /// The response must start within this time of the head (60 s); otherwise `503`.
-    pub request_timeout: Duration,
-    /// A kept-alive connection without a request is closed after this time (30 s).
-    pub idle_timeout: Duration,
-    /// Connections served at once (512). See the [module docs](mod@crate::serve) for what happens at the
-    /// cap.
-    pub max_connections: usize,
-    /// The largest request head (request line and headers) in bytes, and HTTP/2's header list
-    /// size (16 KiB; at least [`MIN_HEADER_BYTES`]); `431` beyond.
-    pub max_header_bytes: usize,
-    /// The most header fields in an HTTP/1.1 request (64); `431` beyond.
-    pub max_headers: usize,
-    /// Also serve HTTP/2 cleartext (prior knowledge) on the same port (`false`: HTTP/1.1
-    /// only).
-    pub http2: bool,
-}
+/// What [`serve`] bounds: hookbr-core's `ConnectionLimits`,
+/// shared with hookbr-actix. See the [module docs](mod@crate::serve) for how each field is
+/// applied here; [`max_header_bytes`](ConnectionLimits::max_header_bytes) is raised to at least
+/// [`MIN_HEADER_BYTES`].
+pub use hookbr_core::ConnectionLimits;
 
-impl Default for ConnectionLimits {
-    fn default() -> Self {
-        Self {
-            header_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(30),
-            request_timeout: Duration::from_secs(60),
-            idle_timeout: Duration::from_secs(30),
-            max_connections: 512,
-            max_header_bytes: 16_384,
-            max_headers: 64,
-            http2: false,
-        }
-    }
-}
-
-impl ConnectionLimits {
-    /// The hyper connection builder for these limits.
-    fn builder(&self) -> Builder<TokioExecutor> {
-        let mut builder = Builder::new(TokioExecutor::new());
-        let header_bytes = self.max_header_bytes.max(MIN_HEADER_BYTES);
+/// The hyper connection builder for `limits`.
+fn builder(limits: &ConnectionLimits) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    let header_bytes = limits.max_header_bytes.max(MIN_HEADER_BYTES);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        // The connection's own watchdog enforces the head and idle timeouts; hyper's is a
+        // backstop (it also runs while a kept-alive connection is idle).
+        .header_read_timeout(
+            limits
+                .header_timeout
+                .saturating_add(limits.idle_timeout)
+                .min(Duration::from_secs(86_400)),
+        )
+        .max_buf_size(header_bytes)
+        .max_headers(limits.max_headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(MAX_STREAMS);
+    if limits.http2 {
         builder
-            .http1()
-            .timer(TokioTimer::new())
-            // The connection's own watchdog enforces the head and idle timeouts; hyper's is a
-            // backstop (it also runs while a kept-alive connection is idle).
-            .header_read_timeout(
-                self.header_timeout
-                    .saturating_add(self.idle_timeout)
-                    .min(Duration::from_secs(86_400)),
-            )
-            .max_buf_size(header_bytes)
-            .max_headers(self.max_headers);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .max_header_list_size(u32::try_from(header_bytes).unwrap_or(u32::MAX))
-            .max_concurrent_streams(MAX_STREAMS);
-        if self.http2 {
-            builder
-        } else {
-            builder.http1_only()
-        }
+    } else {
+        builder.http1_only()
     }
 }
 
@@ -195,6 +153,7 @@ pub fn serve(listener: TcpListener, router: Router) -> Serve {
         router,
         limits: ConnectionLimits::default(),
         signal: None,
+        stats: ConnectionStats::default(),
     }
 }
 
@@ -205,6 +164,7 @@ pub struct Serve {
     router: Router,
     limits: ConnectionLimits,
     signal: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    stats: ConnectionStats,
 }
 
 impl fmt::Debug for Serve {
@@ -233,6 +193,13 @@ impl Serve {
         self.signal = Some(Box::pin(signal));
         self
     }
+
+    /// Counts open connections and the ones closed by each bound into `stats` (keep a clone
+    /// to read them).
+    pub fn stats(mut self, stats: ConnectionStats) -> Self {
+        self.stats = stats;
+        self
+    }
 }
 
 impl IntoFuture for Serve {
@@ -250,18 +217,20 @@ async fn run(serve: Serve) -> io::Result<()> {
         router,
         limits,
         signal,
+        stats,
     } = serve;
     let signal: Pin<Box<dyn Future<Output = ()> + Send>> = match signal {
         Some(signal) => signal,
         None => Box::pin(std::future::pending()),
     };
     let shared = Arc::new(Shared {
-        builder: limits.builder(),
+        builder: builder(&limits),
         router,
         limits,
         epoch: Instant::now(),
         open: Mutex::new(BTreeMap::new()),
         next_id: AtomicU64::new(0),
+        stats,
     });
     let (stop, stopping) = watch::channel(false);
     let polite = Arc::new(Semaphore::new(POLITE_REFUSALS));
@@ -291,7 +260,10 @@ async fn run(serve: Serve) -> io::Result<()> {
                     stopping.clone(),
                 ));
             }
-            None => refuse(stream, &polite, &mut tasks),
+            None => {
+                shared.stats.close(CloseReason::Refused);
+                refuse(stream, &polite, &mut tasks);
+            }
         }
     }
     drop(listener);
@@ -354,6 +326,7 @@ struct Shared {
     /// The open connections by id (ids grow, so the first is the oldest).
     open: Mutex<BTreeMap<u64, Arc<Connection>>>,
     next_id: AtomicU64,
+    stats: ConnectionStats,
 }
 
 impl Shared {
@@ -379,6 +352,7 @@ impl Shared {
                 .map(|(id, _)| *id)?;
             if let Some(victim) = open.remove(&victim) {
                 victim.shed.notify_one();
+                self.stats.close(CloseReason::ConnectionCap);
             }
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -394,6 +368,7 @@ impl Shared {
             shed: Notify::new(),
         });
         open.insert(id, connection.clone());
+        self.stats.opened();
         Some(connection)
     }
 
@@ -451,6 +426,7 @@ struct Leave<'a>(&'a Shared, u64);
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
         self.0.leave(self.1);
+        self.0.stats.left();
     }
 }
 
@@ -492,6 +468,12 @@ async fn serve_connection(
                     .deadline(&shared)
                     .is_some_and(|deadline| deadline <= Instant::now())
                 {
+                    let reason = if connection.head_started.load(Ordering::Acquire) == NONE {
+                        CloseReason::Idle
+                    } else {
+                        CloseReason::HeaderTimeout
+                    };
+                    shared.stats.close(reason);
                     return;
                 }
             }
@@ -527,9 +509,11 @@ async fn respond(
         biased;
         response = answer => return response,
         () = body_late => {
+            shared.stats.close(CloseReason::BodyTimeout);
             (StatusCode::REQUEST_TIMEOUT, "the request body was not received in time").into_response()
         }
         () = tokio::time::sleep(limits.request_timeout) => {
+            shared.stats.close(CloseReason::RequestTimeout);
             (StatusCode::SERVICE_UNAVAILABLE, "the request took too long").into_response()
         }
     };

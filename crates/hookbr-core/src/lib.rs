@@ -90,6 +90,7 @@ mod delivery_id;
 mod error;
 mod event;
 pub mod inbox;
+mod limits;
 pub mod pipeline;
 pub mod providers;
 pub mod reference;
@@ -111,6 +112,7 @@ pub use error::{ConfigError, ParseError, PayloadError, VerifyError};
 pub use event::{Endpoint, FromWebhookEvent, Settlement, Verified, WebhookEvent};
 #[doc(inline)]
 pub use inbox::{DecodeRecordError, Inbox, InboxRecord, InboxRow, Inserted};
+pub use limits::ConnectionLimits;
 #[doc(inline)]
 pub use pipeline::{Accepted, Finish, Handled, HandlerOutcome, Pending, Receiver, ReceiverBuilder};
 #[cfg(feature = "bonifiq")]

@@ -55,6 +55,7 @@ mod admin;
 pub mod config;
 mod dispatch;
 mod error;
+mod health;
 pub mod inbox;
 pub mod lifecycle;
 mod observe;

@@ -16,10 +16,15 @@
 //! | `request_duration_seconds` | histogram | `provider` |
 //! | `inbox_depth` | gauge | `state` (`pending`, `in_flight`, `dead`), read at scrape time |
 //! | `inbox_oldest_pending_age_seconds` | gauge | read at scrape time |
+//! | `connections_open` | gauge | `listener` (`receiver`, `admin`), read at scrape time |
+//! | `connections_closed_total` | counter | `listener`, `reason` (`connection_cap`, `refused`, `header_timeout`, `body_timeout`, `request_timeout`, `idle`), read at scrape time |
 
 use std::{
     collections::{HashMap, VecDeque},
-    sync::{Arc, Mutex, OnceLock},
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Instant,
 };
 
@@ -28,6 +33,7 @@ use axum::{
     middleware::Next,
     response::Response,
 };
+use hookbr_axum::serve::{CloseReason, ConnectionStats};
 use hookbr_core::{Ack, Inbox, Outcome, inbox::now_ms};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
@@ -105,6 +111,47 @@ pub(crate) async fn inbox_gauges(inbox: &dyn Inbox) {
                 .oldest_pending_ms
                 .map_or(0, |at| now_ms().saturating_sub(at).max(0));
             metrics::gauge!("hookbr_inbox_oldest_pending_age_seconds").set(age_ms as f64 / 1_000.0);
+        }
+    }
+}
+
+/// One listener's connection counters and what of them the metrics already hold.
+#[derive(Debug)]
+pub(crate) struct ListenerMetrics {
+    name: &'static str,
+    stats: ConnectionStats,
+    reported: [AtomicU64; CloseReason::ALL.len()],
+}
+
+impl ListenerMetrics {
+    /// The counters of the listener called `name` (`receiver`, `admin`).
+    pub(crate) fn new(name: &'static str, stats: ConnectionStats) -> Self {
+        Self {
+            name,
+            stats,
+            reported: Default::default(),
+        }
+    }
+
+    /// Brings the metrics up to date (called when /metrics is scraped): the open connections,
+    /// and what was closed since the last scrape added to the counters (so that several
+    /// servers in one process add up).
+    pub(crate) fn refresh(&self) {
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "a gauge: precision past 2^52 is moot"
+        )]
+        metrics::gauge!("hookbr_connections_open", "listener" => self.name)
+            .set(self.stats.open() as f64);
+        for (reason, reported) in CloseReason::ALL.into_iter().zip(&self.reported) {
+            let closed = self.stats.closed(reason);
+            let before = reported.swap(closed, Ordering::Relaxed);
+            metrics::counter!(
+                "hookbr_connections_closed_total",
+                "listener" => self.name,
+                "reason" => reason.as_str()
+            )
+            .increment(closed.saturating_sub(before));
         }
     }
 }

@@ -11,7 +11,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
-use hookbr_axum::ConnectionLimits;
+use hookbr_axum::{ConnectionLimits, ConnectionStats};
 use hookbr_core::{IdempotencyStore, Inbox, MemoryStore};
 use hookbr_store::{
     RedisStore,
@@ -24,6 +24,7 @@ use crate::{
     admin::{self, AdminServer},
     config::{self, AdminConfig, Config, WorkerConfig},
     dispatch::Dispatcher,
+    health::{Alive, Readiness},
     lifecycle::{log, open_inbox, prune_loop, stopped},
     observe::{self, Observer},
     routes::{self, Claims, Shared},
@@ -104,23 +105,42 @@ impl ServerBuilder {
         let app = routes::router(config.endpoints, &shared)?;
         let (listener, addr) = bind(config.listen).await?;
         let (stop, stop_rx) = watch::channel(false);
+        let receiver_stats = ConnectionStats::new();
+        let receiver_alive = Alive::new();
+        let worker_alive = inbox.as_ref().map(|_| Alive::new());
         let admin = match config.admin {
             Some(admin) => Some(
                 admin::start(
                     admin.listen,
                     admin.token,
                     admin.limits,
-                    inbox.clone(),
-                    observer,
+                    admin::Watched {
+                        inbox: inbox.clone(),
+                        observer,
+                        receiver: receiver_stats.clone(),
+                        readiness: Readiness {
+                            receiver: receiver_alive.clone(),
+                            inbox: inbox.clone(),
+                            worker: worker_alive.clone(),
+                        },
+                    },
                     stop_rx.clone(),
                 )
                 .await?,
             ),
             None => None,
         };
-        let http = serve(listener, app, config.limits, stop_rx.clone());
+        let http = serve(
+            listener,
+            app,
+            config.limits,
+            receiver_stats,
+            &receiver_alive,
+            stop_rx.clone(),
+        );
         let worker = inbox.as_ref().map(|inbox| {
             work(
+                &worker_alive.clone().unwrap_or_else(Alive::new),
                 inbox.clone(),
                 dispatcher,
                 config.worker,
@@ -163,23 +183,30 @@ async fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr), Error> {
     Ok((listener, addr))
 }
 
-/// Serves `app` within `limits` until `stop`.
+/// Serves `app` within `limits` until `stop`, counting connections into `stats`; `alive`
+/// says whether it still serves.
 pub(crate) fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    stats: ConnectionStats,
+    alive: &Alive,
     stop: watch::Receiver<bool>,
 ) -> JoinHandle<std::io::Result<()>> {
     tokio::spawn(
-        hookbr_axum::serve(listener, app)
-            .limits(limits)
-            .with_graceful_shutdown(stopped(stop))
-            .into_future(),
+        alive.watch(
+            hookbr_axum::serve(listener, app)
+                .limits(limits)
+                .stats(stats)
+                .with_graceful_shutdown(stopped(stop))
+                .into_future(),
+        ),
     )
 }
 
-/// The worker and the pruner, until `stop`.
+/// The worker and the pruner, until `stop`; `alive` says whether they still run.
 fn work(
+    alive: &Alive,
     inbox: Arc<dyn Inbox>,
     dispatcher: Arc<Dispatcher>,
     settings: WorkerConfig,
@@ -204,9 +231,9 @@ fn work(
     )
     .on_settled(move |settled| settle.settled(settled));
     let pruner = prune_loop(inbox, retention, stop.clone());
-    tokio::spawn(async move {
+    tokio::spawn(alive.watch(async move {
         tokio::join!(worker.run(stopped(stop)), pruner);
-    })
+    }))
 }
 
 /// A running receiver. See the crate docs.
@@ -248,6 +275,15 @@ impl Server {
     #[must_use]
     pub fn inbox(&self) -> Option<&Arc<dyn Inbox>> {
         self.inbox.as_ref()
+    }
+
+    /// Ends the worker task as a crash would (its readiness check then fails); for tests of
+    /// `/readyz`.
+    #[doc(hidden)]
+    pub fn abort_worker(&self) {
+        if let Some(worker) = &self.worker {
+            worker.abort();
+        }
     }
 
     /// A handle that stops the server from another task.

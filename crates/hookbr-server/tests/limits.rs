@@ -99,3 +99,60 @@ async fn h2c_only_with_http2_true() {
     );
     server.stop().await.unwrap();
 }
+
+/// The admin listener's `/metrics` text (from loopback, no token needed).
+async fn metrics(server: &Server) -> String {
+    let admin = server.admin_addr().unwrap();
+    let response = reqwest::Client::new()
+        .get(format!("http://{admin}/metrics"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+/// The value of the sample `name{labels}` in a Prometheus text (labels in the exporter's order).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_connections_are_counted_in_the_metrics() {
+    let (_dir, server) = start("header_timeout = \"1s\"\nmax_connections = 2").await;
+    let admin = server.admin_addr().unwrap();
+    // A trickled head on each listener, closed by the header timeout.
+    let (receiver, admin_closed) = tokio::join!(
+        trickled_head_closed_after(server.addr()),
+        trickled_head_closed_after(admin)
+    );
+    assert!(receiver.is_some() && admin_closed.is_some());
+    // Three silent connections to a receiver capped at two: the oldest is closed for the
+    // newest.
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(TcpStream::connect(server.addr()).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut buffer = [0_u8; 64];
+    let shed = tokio::time::timeout(Duration::from_millis(800), silent[0].read(&mut buffer)).await;
+    assert!(matches!(shed, Ok(Ok(0) | Err(_))), "{shed:?}");
+    let text = metrics(&server).await;
+    for series in [
+        "hookbr_connections_closed_total{listener=\"receiver\",reason=\"header_timeout\"}",
+        "hookbr_connections_closed_total{listener=\"admin\",reason=\"header_timeout\"}",
+        "hookbr_connections_closed_total{listener=\"receiver\",reason=\"connection_cap\"}",
+    ] {
+        let value = sample(&text, series).unwrap_or_else(|| panic!("{series} in\n{text}"));
+        assert!(value >= 1.0, "{series} = {value}");
+    }
+    // The two silent connections still open on the receiver, the scrape's own on the admin.
+    let open = sample(&text, "hookbr_connections_open{listener=\"receiver\"}").unwrap();
+    assert!((open - 2.0).abs() < f64::EPSILON, "{open}");
+    let open = sample(&text, "hookbr_connections_open{listener=\"admin\"}").unwrap();
+    assert!(open >= 1.0, "{open}");
+    drop(silent);
+    server.stop().await.unwrap();
+}

@@ -1,4 +1,5 @@
-//! The admin listener: the inspector pages and `/metrics`.
+//! The admin listener: the inspector pages, `/metrics`, and `/healthz` and `/readyz`
+//! ([`health`], outside the rules below).
 //!
 //! It binds 127.0.0.1 by default. Any other address needs an access token (`[admin] token`):
 //! the page is then opened once as `/?token=…`, which sets an HttpOnly, SameSite=Strict cookie
@@ -20,7 +21,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
-use hookbr_axum::ConnectionLimits;
+use hookbr_axum::{ConnectionLimits, ConnectionStats};
 use hookbr_core::{
     Inbox, Provider, Secret,
     inbox::{ListFilter, RowState},
@@ -30,13 +31,27 @@ use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     Error,
+    health::{self, Alive},
     inbox::{RowDetail, RowSummary},
-    observe::{self, Observer, inbox_gauges},
+    observe::{self, ListenerMetrics, Observer, inbox_gauges},
 };
 
 mod auth;
 mod pages;
 mod query;
+
+/// What the admin listener reports on, from the rest of the server.
+#[derive(Debug, Clone)]
+pub(crate) struct Watched {
+    /// The inbox, in inbox mode.
+    pub(crate) inbox: Option<Arc<dyn Inbox>>,
+    /// Recent requests and attempts.
+    pub(crate) observer: Arc<Observer>,
+    /// The receiver listener's connection counters.
+    pub(crate) receiver: ConnectionStats,
+    /// What `/readyz` checks.
+    pub(crate) readiness: health::Readiness,
+}
 
 /// What the admin pages read.
 #[derive(Debug, Clone)]
@@ -44,6 +59,8 @@ struct Admin {
     inbox: Option<Arc<dyn Inbox>>,
     observer: Arc<Observer>,
     prometheus: PrometheusHandle,
+    /// Connection counters by listener (`receiver`, `admin`).
+    listeners: Arc<[ListenerMetrics; 2]>,
 }
 
 /// A running admin listener.
@@ -66,8 +83,7 @@ pub(crate) async fn start(
     listen: SocketAddr,
     token: Option<Arc<Secret>>,
     limits: ConnectionLimits,
-    inbox: Option<Arc<dyn Inbox>>,
-    observer: Arc<Observer>,
+    watched: Watched,
     stop: watch::Receiver<bool>,
 ) -> Result<AdminServer, Error> {
     if !listen.ip().is_loopback() && token.is_none() {
@@ -76,10 +92,15 @@ pub(crate) async fn start(
              file:PATH) so that only you can open the inspector"
         )));
     }
+    let admin_stats = ConnectionStats::new();
     let state = Admin {
-        inbox,
-        observer,
+        inbox: watched.inbox,
+        observer: watched.observer,
         prometheus: observe::prometheus(),
+        listeners: Arc::new([
+            ListenerMetrics::new("receiver", watched.receiver),
+            ListenerMetrics::new("admin", admin_stats.clone()),
+        ]),
     };
     let app = Router::new()
         .route("/", get(list))
@@ -87,7 +108,9 @@ pub(crate) async fn start(
         .route("/deliveries/{id}/replay", post(replay))
         .route("/metrics", get(metrics_text))
         .layer(middleware::from_fn_with_state(token, auth::guard))
-        .with_state(state);
+        .with_state(state)
+        // For load balancers and probes: no token, any Host, fixed words only (see `health`).
+        .merge(health::routes(watched.readiness));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|error| {
@@ -99,7 +122,7 @@ pub(crate) async fn start(
     let addr = listener
         .local_addr()
         .map_err(|error| Error::runtime(format!("admin listener: {error}")))?;
-    let task = crate::server::serve(listener, app, limits, stop);
+    let task = crate::server::serve(listener, app, limits, admin_stats, &Alive::new(), stop);
     Ok(AdminServer { addr, task })
 }
 
@@ -225,6 +248,9 @@ async fn replay(State(admin): State<Admin>, Path(id): Path<i64>) -> Result<Respo
 async fn metrics_text(State(admin): State<Admin>) -> Response {
     if let Some(inbox) = &admin.inbox {
         inbox_gauges(inbox.as_ref()).await;
+    }
+    for listener in admin.listeners.iter() {
+        listener.refresh();
     }
     (
         [(
