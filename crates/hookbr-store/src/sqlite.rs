@@ -10,11 +10,12 @@ use hookbr_core::{
     DedupKey, StoreError,
     dedup::StoreFuture,
     inbox::{Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowState, now_ms},
+    ledger::{BodyFingerprint, Seen},
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     r#"
 CREATE TABLE hookbr_inbox (
     id              INTEGER PRIMARY KEY,
@@ -37,6 +38,16 @@ CREATE INDEX hookbr_inbox_received ON hookbr_inbox (received_at);
 "#,
     // 2: the claim token that fences `complete`/`fail`/`renew` to the current lease holder.
     "ALTER TABLE hookbr_inbox ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;",
+    // 3: the signature ledger (Grafeno): the first body fingerprint seen per delivery key,
+    // kept until `expires_at` whatever happens to the inbox rows.
+    r#"
+CREATE TABLE hookbr_signature_ledger (
+    dedup_key   BLOB    PRIMARY KEY,
+    fingerprint BLOB    NOT NULL,
+    expires_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX hookbr_signature_ledger_expiry ON hookbr_signature_ledger (expires_at);
+"#,
 ];
 
 /// How many inserts one transaction may group.
@@ -61,6 +72,10 @@ enum Command {
 /// * **Fencing**: each claim sets a new `claim_token`; `complete`, `fail` and `renew` carry it
 ///   in their `WHERE`, so a worker that lost its lease changes nothing (they return `false`).
 ///
+/// * **Signature ledger** ([`Inbox::remember_body`], Grafeno): `hookbr_signature_ledger` keeps
+///   the first body fingerprint of each delivery key, 32 bytes and a time per key, for the time
+///   the pipeline asks (400 days); [`Inbox::prune`] removes expired entries, never because
+///   their inbox row was pruned.
 /// * **File modes**: on Unix a new database is created `0600` (owner only), and SQLite gives
 ///   its `-wal` and `-shm` files the database's mode; a missing parent directory is created
 ///   `0700`. An existing file keeps its mode.
@@ -440,8 +455,53 @@ impl Inbox for SqliteInbox {
                 "DELETE FROM hookbr_inbox WHERE state = 'done' AND received_at < ?1",
                 params![before_ms],
             )?;
+            // The ledger outlives the rows: only its own expiry removes an entry.
+            connection.execute(
+                "DELETE FROM hookbr_signature_ledger WHERE expires_at <= ?1",
+                params![now_ms()],
+            )?;
             Ok(deleted as u64)
         })
+    }
+
+    fn remember_body(
+        &self,
+        key: DedupKey,
+        fingerprint: BodyFingerprint,
+        keep: Duration,
+    ) -> StoreFuture<'_, Option<Seen>> {
+        let keep_ms = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+        let future = self.run(move |connection| {
+            let now = now_ms();
+            // New key (or an expired entry): remember this body. One statement, so of two
+            // bodies presented at once exactly one is first.
+            let remembered = connection.execute(
+                "INSERT INTO hookbr_signature_ledger (dedup_key, fingerprint, expires_at) \
+                 VALUES (?1, ?2, ?3) ON CONFLICT (dedup_key) DO UPDATE SET \
+                 fingerprint = excluded.fingerprint, expires_at = excluded.expires_at \
+                 WHERE hookbr_signature_ledger.expires_at <= ?4",
+                params![
+                    key.as_bytes().as_slice(),
+                    fingerprint.as_bytes().as_slice(),
+                    now.saturating_add(keep_ms),
+                    now
+                ],
+            )?;
+            if remembered == 1 {
+                return Ok(Seen::First);
+            }
+            let stored: Vec<u8> = connection.query_row(
+                "SELECT fingerprint FROM hookbr_signature_ledger WHERE dedup_key = ?1",
+                params![key.as_bytes().as_slice()],
+                |r| r.get(0),
+            )?;
+            Ok(if stored.as_slice() == fingerprint.as_bytes().as_slice() {
+                Seen::Same
+            } else {
+                Seen::Different
+            })
+        });
+        Box::pin(async move { future.await.map(Some) })
     }
 
     fn stats(&self) -> StoreFuture<'_, InboxStats> {

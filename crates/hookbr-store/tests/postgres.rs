@@ -291,6 +291,18 @@ async fn inbox_mode_answers_200_only_for_stored_rows() {
 }
 
 #[tokio::test]
+async fn the_signature_ledger_outlives_rows_and_restarts() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    conformance::the_signature_ledger_outlives_rows_and_restarts(|| async {
+        schema.inbox().await as Arc<dyn Inbox>
+    })
+    .await;
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
 async fn worker_completes_retries_dead_letters_and_replays() {
     let Some(schema) = Schema::new().await else {
         return;

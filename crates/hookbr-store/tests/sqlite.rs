@@ -70,6 +70,15 @@ async fn inbox_mode_answers_200_only_for_stored_rows() {
 }
 
 #[tokio::test]
+async fn the_signature_ledger_outlives_rows_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::the_signature_ledger_outlives_rows_and_restarts(|| async {
+        open(&dir) as Arc<dyn Inbox>
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn worker_completes_retries_dead_letters_and_replays() {
     let dir = tempfile::tempdir().unwrap();
     conformance::worker_completes_retries_dead_letters_and_replays(open(&dir)).await;
