@@ -14,8 +14,10 @@
 //! Where entries live: the durable inboxes and Redis keep them
 //! ([`Inbox::remember_body`](crate::Inbox::remember_body),
 //! [`IdempotencyStore::remember_body`](crate::IdempotencyStore::remember_body)); with a store
-//! that keeps none (the in-memory [`MemoryStore`](crate::MemoryStore)) the receiver keeps them
-//! in a bounded [`MemoryLedger`], lost on restart.
+//! that keeps none (the in-memory [`MemoryStore`](crate::MemoryStore)) the receiver's own
+//! [`SignatureLedger`] keeps them: a bounded [`MemoryLedger`] by default, lost on restart, or a
+//! durable one ([`ReceiverBuilder::signature_ledger`](crate::ReceiverBuilder::signature_ledger),
+//! e.g. hookbr-store's `SqliteLedger`, which `hookbr serve` uses in direct mode).
 //!
 //! ```
 //! use hookbr_core::ledger::{BodyFingerprint, MemoryLedger, Seen};
@@ -41,7 +43,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     ConfigError, DedupKey,
-    dedup::{Clock, SystemClock},
+    dedup::{Clock, StoreFuture, SystemClock},
 };
 
 /// How long a delivery key's body fingerprint is remembered: 400 days, far beyond the 7-day
@@ -112,6 +114,30 @@ impl Seen {
             Some(remembered) if remembered == presented => Self::Same,
             Some(_) => Self::Different,
         }
+    }
+}
+
+/// Where a receiver keeps its signature ledger when its store (or inbox) keeps none. See the
+/// module docs.
+pub trait SignatureLedger: Send + Sync + fmt::Debug {
+    /// Compares `fingerprint` with the one remembered for `key`, remembering it for `keep` when
+    /// the key is new (or its entry expired).
+    fn remember(
+        &self,
+        key: DedupKey,
+        fingerprint: BodyFingerprint,
+        keep: Duration,
+    ) -> StoreFuture<'_, Seen>;
+}
+
+impl<L: SignatureLedger + ?Sized> SignatureLedger for Arc<L> {
+    fn remember(
+        &self,
+        key: DedupKey,
+        fingerprint: BodyFingerprint,
+        keep: Duration,
+    ) -> StoreFuture<'_, Seen> {
+        (**self).remember(key, fingerprint, keep)
     }
 }
 
@@ -224,6 +250,20 @@ impl MemoryLedger {
             order.push_back((key, now));
         }
         seen
+    }
+}
+
+impl SignatureLedger for MemoryLedger {
+    /// [`remember_now`](Self::remember_now); entries are kept for the ledger's own retention
+    /// ([`retention`](Self::retention)), whatever `keep` says.
+    fn remember(
+        &self,
+        key: DedupKey,
+        fingerprint: BodyFingerprint,
+        keep: Duration,
+    ) -> StoreFuture<'_, Seen> {
+        let _ = keep;
+        Box::pin(std::future::ready(Ok(self.remember_now(key, fingerprint))))
     }
 }
 

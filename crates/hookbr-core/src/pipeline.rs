@@ -97,7 +97,7 @@ use crate::{
     Verified, WebhookEvent,
     dedup::{Claim, IdempotencyStore, MemoryStore, StoreError},
     inbox::{Inbox, InboxRecord, Inserted},
-    ledger::{BodyFingerprint, LEDGER_RETENTION, MemoryLedger, Seen},
+    ledger::{BodyFingerprint, LEDGER_RETENTION, MemoryLedger, Seen, SignatureLedger},
     verify::{AnyVerifier, Verify},
 };
 
@@ -141,7 +141,7 @@ pub struct Receiver<V = AnyVerifier> {
     inbox: Option<Arc<dyn Inbox>>,
     /// The signature ledger kept when the store (or inbox) keeps none; `None` for endpoints
     /// whose credential needs no ledger.
-    ledger: Option<Arc<MemoryLedger>>,
+    ledger: Option<Arc<dyn SignatureLedger>>,
 }
 
 impl<V> fmt::Debug for Receiver<V> {
@@ -202,7 +202,8 @@ impl<V: Verify> Receiver<V> {
                 dedup_namespace: None,
                 store: Some(Arc::new(MemoryStore::new())),
                 inbox: None,
-                ledger: keeps_body_fingerprints(endpoint).then(|| Arc::new(MemoryLedger::new())),
+                ledger: keeps_body_fingerprints(endpoint)
+                    .then(|| Arc::new(MemoryLedger::new()) as Arc<dyn SignatureLedger>),
             },
         }
     }
@@ -262,10 +263,10 @@ impl<V> ReceiverBuilder<V> {
         self
     }
 
-    /// The in-memory signature ledger, used when the store (or inbox) keeps none (default: one
-    /// per Grafeno receiver; other endpoints need none and ignore it). See
-    /// [`ledger`](crate::ledger).
-    pub fn memory_ledger(mut self, ledger: Arc<MemoryLedger>) -> Self {
+    /// The signature ledger used when the store (or inbox) keeps none (default: a
+    /// [`MemoryLedger`] per Grafeno receiver, lost on restart; other endpoints need none and
+    /// ignore it). See [`ledger`](crate::ledger).
+    pub fn signature_ledger(mut self, ledger: Arc<dyn SignatureLedger>) -> Self {
         if keeps_body_fingerprints(self.receiver.endpoint) {
             self.receiver.ledger = Some(ledger);
         }
@@ -554,7 +555,7 @@ impl<V: Verify> Receiver<V> {
 impl<V> Receiver<V> {
     /// Step 7: refuses a body other than the first one seen under `key`, where the credential
     /// does not cover the body (Grafeno). The inbox or the store keeps the ledger when it can,
-    /// else the receiver's [`MemoryLedger`].
+    /// else the receiver's [`SignatureLedger`].
     async fn check_signature_reuse(
         &self,
         key: crate::DedupKey,
@@ -578,7 +579,10 @@ impl<V> Receiver<V> {
             }
             (None, None) => None,
         };
-        let seen = kept.unwrap_or_else(|| ledger.remember_now(key, fingerprint));
+        let seen = match kept {
+            Some(seen) => seen,
+            None => ledger.remember(key, fingerprint, LEDGER_RETENTION).await?,
+        };
         if seen != Seen::Different {
             return Ok(());
         }
@@ -1146,7 +1150,7 @@ mod tests {
                 GrafenoVerifier::new([TestKey::rsa_2048().public_key()]).unwrap(),
             )
             .store(Arc::new(MemoryStore::with_clock(clock.clone())))
-            .memory_ledger(ledger.clone())
+            .signature_ledger(ledger.clone())
             .build()
             .unwrap();
             (receiver, ledger)
@@ -1246,7 +1250,7 @@ mod tests {
         fn other_providers_keep_no_ledger() {
             let verifier = HeaderSecretVerifier::bonifiq([Secret::new("s").unwrap()]).unwrap();
             let receiver = Receiver::builder(Endpoint::Bonifiq, verifier)
-                .memory_ledger(Arc::new(MemoryLedger::new()))
+                .signature_ledger(Arc::new(MemoryLedger::new()))
                 .build()
                 .unwrap();
             assert!(receiver.ledger.is_none());

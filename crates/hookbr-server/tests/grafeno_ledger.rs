@@ -18,7 +18,11 @@ use hookbr_server::{Config, Server, ServerBuilder};
 /// A server with a SQLite inbox in `dir`, one Grafeno endpoint and an admin listener (for
 /// `/metrics`), both on free loopback ports.
 async fn start(dir: &Path) -> Server {
-    std::fs::write(dir.join("grafeno.pub.pem"), TestKey::rsa_2048().public_pem()).unwrap();
+    std::fs::write(
+        dir.join("grafeno.pub.pem"),
+        TestKey::rsa_2048().public_pem(),
+    )
+    .unwrap();
     let text = "[server]\nlisten = \"127.0.0.1:0\"\n\n[inbox]\nurl = \"sqlite:state/inbox.sqlite3\"\n\n\
                 [admin]\nlisten = \"127.0.0.1:0\"\n\n\
                 [[endpoint]]\nprovider = \"grafeno\"\npath = \"/webhooks/grafeno\"\n\
@@ -95,7 +99,11 @@ async fn a_known_signature_with_another_body_is_refused_after_retention_and_rest
     // The body says no more than any 401 does.
     assert_eq!(body, r#"{"status":401,"error":"unauthorized"}"#);
     assert_eq!(reuse_count(&server).await, counted + 1);
-    assert_eq!(post(&server, &genuine).await.0, 200, "a copy is a duplicate");
+    assert_eq!(
+        post(&server, &genuine).await.0,
+        200,
+        "a copy is a duplicate"
+    );
     assert_eq!(stored_bodies(&server).await, vec![genuine.body.clone()]);
 
     // The worker processes the row (no sinks: done at once); retention then purges it. Before
@@ -103,7 +111,10 @@ async fn a_known_signature_with_another_body_is_refused_after_retention_and_rest
     let inbox = server.inbox().unwrap().clone();
     let deadline = Instant::now() + Duration::from_secs(10);
     while inbox.stats().await.unwrap().done < 1 {
-        assert!(Instant::now() < deadline, "the worker did not complete the row");
+        assert!(
+            Instant::now() < deadline,
+            "the worker did not complete the row"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(inbox.prune(now_ms() + 1).await.unwrap(), 1);
