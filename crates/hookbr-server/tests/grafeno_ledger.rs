@@ -18,20 +18,30 @@ use hookbr_server::{Config, Server, ServerBuilder};
 /// A server with a SQLite inbox in `dir`, one Grafeno endpoint and an admin listener (for
 /// `/metrics`), both on free loopback ports.
 async fn start(dir: &Path) -> Server {
+    start_with(dir, "url = \"sqlite:state/inbox.sqlite3\"", "").await
+}
+
+/// The same with `inbox` as the body of `[inbox]` and `more` appended.
+async fn start_with(dir: &Path, inbox: &str, more: &str) -> Server {
     std::fs::write(
         dir.join("grafeno.pub.pem"),
         TestKey::rsa_2048().public_pem(),
     )
     .unwrap();
-    let text = "[server]\nlisten = \"127.0.0.1:0\"\n\n[inbox]\nurl = \"sqlite:state/inbox.sqlite3\"\n\n\
-                [admin]\nlisten = \"127.0.0.1:0\"\n\n\
-                [[endpoint]]\nprovider = \"grafeno\"\npath = \"/webhooks/grafeno\"\n\
-                public_keys = [\"file:grafeno.pub.pem\"]\n";
-    ServerBuilder::new(Config::parse(text, dir).unwrap())
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[inbox]\n{inbox}\n\n\
+         [admin]\nlisten = \"127.0.0.1:0\"\n\n\
+         [[endpoint]]\nprovider = \"grafeno\"\npath = \"/webhooks/grafeno\"\n\
+         public_keys = [\"file:grafeno.pub.pem\"]\n\n{more}"
+    );
+    ServerBuilder::new(Config::parse(&text, dir).unwrap())
         .start()
         .await
         .unwrap()
 }
+
+/// The metrics recorder is global to the process: the tests that count run one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -87,6 +97,7 @@ async fn stored_bodies(server: &Server) -> Vec<Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_known_signature_with_another_body_is_refused_after_retention_and_restart() {
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path()).await;
     let genuine = testkit::grafeno_registration("approved", TestKey::rsa_2048());
@@ -139,4 +150,31 @@ async fn a_known_signature_with_another_body_is_refused_after_retention_and_rest
     assert_eq!(post(&server, &genuine).await.0, 401);
     assert_eq!(reuse_count(&server).await, counted + 4);
     server.stop().await.unwrap();
+}
+
+/// Direct mode (no inbox, no Redis): the ledger is kept in `[inbox] ledger`'s SQLite file, so a
+/// restart (which empties the in-memory dedup store) does not let a forged body through; with
+/// `ledger = "memory"` it does, as documented.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_mode_keeps_the_ledger_in_its_file_across_restarts() {
+    let _serial = SERIAL.lock().await;
+    let sink = "[[sink]]\ntype = \"command\"\ncommand = [\"true\"]\ntimeout = \"5s\"\n";
+    for (ledger, after_restart) in [("", 401), ("ledger = \"memory\"", 200)] {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = format!("url = \"none\"\n{ledger}");
+        let server = start_with(dir.path(), &inbox, sink).await;
+        let genuine = testkit::grafeno_registration("approved", TestKey::rsa_2048());
+        let forged = forge(&genuine);
+        assert_eq!(post(&server, &genuine).await.0, 200);
+        assert_eq!(post(&server, &forged).await.0, 401);
+        server.stop().await.unwrap();
+        assert_eq!(
+            dir.path().join("hookbr-ledger.sqlite3").exists(),
+            ledger.is_empty(),
+            "the default file, next to the configuration"
+        );
+        let server = start_with(dir.path(), &inbox, sink).await;
+        assert_eq!(post(&server, &forged).await.0, after_restart, "{ledger:?}");
+        server.stop().await.unwrap();
+    }
 }
