@@ -291,7 +291,8 @@ impl SqliteLedger {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let commands = open_database(&path, &[LEDGER_TABLE], "ledger")?;
-        let _ = run_on(&commands, |connection| prune_ledger(connection));
+        // Sent now, run before any lookup; nobody waits for its answer.
+        drop(run_on(&commands, |connection| prune_ledger(connection)));
         Ok(Self {
             commands,
             path,
