@@ -311,12 +311,15 @@ fn duplicate_grafeno_replay_after_complete() {
             .headers()
             .contains(&(DUPLICATE_HEADER, "true".to_owned()))
     );
-    // Replaying the signed header with another body (same change) is still the same delivery.
+    // Replaying the signed header with another body (same change) is a reused signature, not
+    // a copy: refused (issue 14, point 4), where it used to be answered as a duplicate.
     let altered = delivery.clone().with_json_field(
         "data",
         json!({"id": "00000000-0000-4000-8000-000000000000"}),
     );
-    assert_answer(&rejected(&receiver, &altered), 200, "duplicate");
+    let refused = rejected(&receiver, &altered);
+    assert_answer(&refused, 401, "unauthorized");
+    assert_eq!(refused.reason(), "signature_reused");
 }
 
 #[test]

@@ -194,3 +194,63 @@ async fn two_servers_sharing_redis_process_a_delivery_once() {
     assert_eq!(send(a.clone()).await, (200, true));
     assert_eq!(a.calls.of(&uuid) + b.calls.of(&uuid), 1);
 }
+
+/// Grafeno's signature ledger on Redis: a body forged on another instance (its own receiver,
+/// the same Redis) is refused `401` `signature_reused`; the ledger outlives dedup retention.
+#[tokio::test]
+async fn the_signature_ledger_is_shared_between_instances() {
+    use hookbr_core::{
+        Endpoint, Receiver,
+        ledger::{BodyFingerprint, Seen},
+        testkit::TestKey,
+    };
+    let Some(url) = redis_url() else { return };
+    let store: Arc<dyn IdempotencyStore> = Arc::new(store(&url).await);
+    let instance = || {
+        Receiver::builder(Endpoint::Grafeno, crate::support::grafeno_verifier())
+            .store(store.clone())
+            // A short dedup retention: what the ledger must outlive.
+            .retention(Duration::from_millis(50))
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (instance(), instance());
+    let genuine = testkit::grafeno_registration("approved", TestKey::rsa_2048());
+    let forged = genuine
+        .clone()
+        .with_json_field("data", serde_json::json!({"id": "attacker-chosen"}));
+    let verified = a.process(&genuine.request()).await.unwrap();
+    a.complete(&verified).await.unwrap();
+    let refused = b.process(&forged.request()).await.unwrap_err();
+    assert_eq!(
+        (refused.status(), refused.reason()),
+        (401, "signature_reused")
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let refused = b.process(&forged.request()).await.unwrap_err();
+    assert_eq!(
+        (refused.status(), refused.reason()),
+        (401, "signature_reused")
+    );
+
+    let key = key("ledger");
+    let (one, two) = (BodyFingerprint::of(b"1"), BodyFingerprint::of(b"2"));
+    let keep = Duration::from_millis(50);
+    assert_eq!(
+        store.remember_body(key, one, keep).await.unwrap(),
+        Some(Seen::First)
+    );
+    assert_eq!(
+        store.remember_body(key, one, keep).await.unwrap(),
+        Some(Seen::Same)
+    );
+    assert_eq!(
+        store.remember_body(key, two, keep).await.unwrap(),
+        Some(Seen::Different)
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        store.remember_body(key, two, keep).await.unwrap(),
+        Some(Seen::First)
+    );
+}

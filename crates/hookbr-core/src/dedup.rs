@@ -39,7 +39,10 @@ use std::{
 
 use dashmap::DashMap;
 
-use crate::{ConfigError, DedupKey};
+use crate::{
+    ConfigError, DedupKey,
+    ledger::{BodyFingerprint, Seen},
+};
 
 /// The future returned by [`IdempotencyStore`] methods.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -110,6 +113,21 @@ pub trait IdempotencyStore: Send + Sync + fmt::Debug {
 
     /// Gives `key` up so the next copy is processed. A stale `token` is ignored.
     fn release(&self, key: DedupKey, token: ClaimToken) -> StoreFuture<'_, ()>;
+
+    /// The signature ledger ([`ledger`](crate::ledger)): compares `fingerprint` with the body
+    /// fingerprint remembered for `key`, remembering it for `keep` when the key is new. `None`
+    /// (the default) when this store keeps no ledger: the receiver then keeps one in memory.
+    /// Stores shared by several instances should keep one, so that a body forged on one
+    /// instance is refused on all.
+    fn remember_body(
+        &self,
+        key: DedupKey,
+        fingerprint: BodyFingerprint,
+        keep: Duration,
+    ) -> StoreFuture<'_, Option<Seen>> {
+        let _ = (key, fingerprint, keep);
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }
 
 impl<S: IdempotencyStore + ?Sized> IdempotencyStore for Arc<S> {
@@ -128,6 +146,15 @@ impl<S: IdempotencyStore + ?Sized> IdempotencyStore for Arc<S> {
 
     fn release(&self, key: DedupKey, token: ClaimToken) -> StoreFuture<'_, ()> {
         (**self).release(key, token)
+    }
+
+    fn remember_body(
+        &self,
+        key: DedupKey,
+        fingerprint: BodyFingerprint,
+        keep: Duration,
+    ) -> StoreFuture<'_, Option<Seen>> {
+        (**self).remember_body(key, fingerprint, keep)
     }
 }
 

@@ -19,7 +19,11 @@
 
 use std::{fmt, time::Duration};
 
-use crate::{DedupKey, dedup::StoreFuture};
+use crate::{
+    DedupKey,
+    dedup::StoreFuture,
+    ledger::{BodyFingerprint, Seen},
+};
 
 /// A verified delivery to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -299,6 +303,22 @@ pub trait Inbox: Send + Sync + fmt::Debug {
 
     /// Counts per state.
     fn stats(&self) -> StoreFuture<'_, InboxStats>;
+
+    /// The signature ledger ([`ledger`](crate::ledger)): compares `fingerprint` with the body
+    /// fingerprint remembered for `key`, remembering it for `keep` when the key is new; the
+    /// pipeline asks before [`insert`](Self::insert), and refuses a [`Seen::Different`] body.
+    /// Entries must outlive [`prune`](Self::prune) of their rows (they are pruned after
+    /// `keep`). `None` (the default) when this inbox keeps no ledger: the receiver then keeps
+    /// one in memory, lost on restart.
+    fn remember_body(
+        &self,
+        key: DedupKey,
+        fingerprint: BodyFingerprint,
+        keep: Duration,
+    ) -> StoreFuture<'_, Option<Seen>> {
+        let _ = (key, fingerprint, keep);
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -90,6 +90,7 @@ mod delivery_id;
 mod error;
 mod event;
 pub mod inbox;
+pub mod ledger;
 mod limits;
 pub mod pipeline;
 pub mod providers;

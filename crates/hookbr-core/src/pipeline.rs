@@ -19,15 +19,19 @@
 //! 5. **Handshake** — Foody `hook_test` is answered `200` here unless forwarded.
 //! 6. **Delivery id** — per provider; a digest of the body when the provider gives none. Its
 //!    key is namespaced by the route ([`ReceiverBuilder::dedup_namespace`]).
-//! 7. **Claim** — `409` for a copy in flight, `200` + `Hookbr-Duplicate` for a completed one,
+//! 7. **Signature ledger** — Grafeno only (its signature covers `x-unique-key`, not the
+//!    body): the first body seen under a delivery key is remembered for 400 days; the same key
+//!    with another body is refused `401` (`signature_reused`) before anything is stored or
+//!    claimed ([`ledger`](crate::ledger)).
+//! 8. **Claim** — `409` for a copy in flight, `200` + `Hookbr-Duplicate` for a completed one,
 //!    `503` when the store is unavailable. In inbox mode ([`ReceiverBuilder::inbox`]) the claim
 //!    is the durable insert: `200` once committed, `200` + `Hookbr-Duplicate` for a stored copy,
 //!    `503` when the inbox is unavailable.
-//! 8. **Handler and settlement** — the application runs; a 2xx completes the claim and is
+//! 9. **Handler and settlement** — the application runs; a 2xx completes the claim and is
 //!    answered exactly `200` (Foody treats 201/204 as errors), anything else, an error or a
 //!    panic releases it so the provider's retry is processed (a panic is answered `500`).
 //!
-//! The result of steps 1-7 is a [`Verified`] event for the application, or an [`Answer`]
+//! The result of steps 1-8 is a [`Verified`] event for the application, or an [`Answer`]
 //! that already knows its HTTP status: an acknowledgement ([`Ack`]: stored, duplicate,
 //! handshake) or a refusal ([`Rejection`]).
 //!
@@ -93,6 +97,7 @@ use crate::{
     Verified, WebhookEvent,
     dedup::{Claim, IdempotencyStore, MemoryStore, StoreError},
     inbox::{Inbox, InboxRecord, Inserted},
+    ledger::{BodyFingerprint, LEDGER_RETENTION, MemoryLedger, Seen, SignatureLedger},
     verify::{AnyVerifier, Verify},
 };
 
@@ -134,6 +139,9 @@ pub struct Receiver<V = AnyVerifier> {
     dedup_namespace: Option<Arc<str>>,
     store: Option<Arc<dyn IdempotencyStore>>,
     inbox: Option<Arc<dyn Inbox>>,
+    /// The signature ledger kept when the store (or inbox) keeps none; `None` for endpoints
+    /// whose credential needs no ledger.
+    ledger: Option<Arc<dyn SignatureLedger>>,
 }
 
 impl<V> fmt::Debug for Receiver<V> {
@@ -151,6 +159,7 @@ impl<V> fmt::Debug for Receiver<V> {
             .field("dedup_namespace", &self.dedup_namespace)
             .field("store", &self.store)
             .field("inbox", &self.inbox)
+            .field("ledger", &self.ledger)
             .finish_non_exhaustive()
     }
 }
@@ -193,6 +202,8 @@ impl<V: Verify> Receiver<V> {
                 dedup_namespace: None,
                 store: Some(Arc::new(MemoryStore::new())),
                 inbox: None,
+                ledger: keeps_body_fingerprints(endpoint)
+                    .then(|| Arc::new(MemoryLedger::new()) as Arc<dyn SignatureLedger>),
             },
         }
     }
@@ -252,7 +263,18 @@ impl<V> ReceiverBuilder<V> {
         self
     }
 
-    /// No deduplication: every authentic delivery reaches the application.
+    /// The signature ledger used when the store (or inbox) keeps none (default: a
+    /// [`MemoryLedger`] per Grafeno receiver, lost on restart; other endpoints need none and
+    /// ignore it). See [`ledger`](crate::ledger).
+    pub fn signature_ledger(mut self, ledger: Arc<dyn SignatureLedger>) -> Self {
+        if keeps_body_fingerprints(self.receiver.endpoint) {
+            self.receiver.ledger = Some(ledger);
+        }
+        self
+    }
+
+    /// No deduplication: every authentic delivery reaches the application. Grafeno's
+    /// signature ledger is still kept (in memory): it is authentication, not deduplication.
     pub fn without_store(mut self) -> Self {
         self.receiver.store = None;
         self
@@ -424,7 +446,7 @@ impl<V: Verify> Receiver<V> {
         .into()
     }
 
-    /// Runs steps 1-7 on a delivery (see the module docs); the caller runs its handler, then
+    /// Runs steps 1-8 on a delivery (see the module docs); the caller runs its handler, then
     /// [`complete`](Self::complete)s or [`release`](Self::release)s.
     ///
     /// # Errors
@@ -437,7 +459,7 @@ impl<V: Verify> Receiver<V> {
         Ok(verified)
     }
 
-    /// Steps 2-7 for adapters that have run [`check_head`](Self::check_head) on this request's
+    /// Steps 2-8 for adapters that have run [`check_head`](Self::check_head) on this request's
     /// head before reading the body: the head checks are not repeated. The [`Accepted`]
     /// delivery holds the claim until [`Pending::finish`] settles it (or releases it when
     /// dropped, e.g. when the client hangs up).
@@ -471,6 +493,8 @@ impl<V: Verify> Receiver<V> {
         let (delivery_id, synthetic) = event.dedup_id(request);
         let delivery_id = delivery_id.in_namespace(self.dedup_namespace.clone());
         let key = delivery_id.key();
+        self.check_signature_reuse(key, request.body(), &delivery_id)
+            .await?;
         #[cfg(feature = "tracing")]
         {
             // Fills the fields a surrounding span declared (hookbr-tower's `delivery` span);
@@ -529,6 +553,52 @@ impl<V: Verify> Receiver<V> {
 }
 
 impl<V> Receiver<V> {
+    /// Step 7: refuses a body other than the first one seen under `key`, where the credential
+    /// does not cover the body (Grafeno). The inbox or the store keeps the ledger when it can,
+    /// else the receiver's [`SignatureLedger`].
+    async fn check_signature_reuse(
+        &self,
+        key: crate::DedupKey,
+        body: &[u8],
+        delivery_id: &crate::DeliveryId,
+    ) -> Result<(), Answer> {
+        let Some(ledger) = &self.ledger else {
+            return Ok(());
+        };
+        let fingerprint = BodyFingerprint::of(body);
+        let kept = match (&self.inbox, &self.store) {
+            (Some(inbox), _) => {
+                inbox
+                    .remember_body(key, fingerprint, LEDGER_RETENTION)
+                    .await?
+            }
+            (None, Some(store)) => {
+                store
+                    .remember_body(key, fingerprint, LEDGER_RETENTION)
+                    .await?
+            }
+            (None, None) => None,
+        };
+        let seen = match kept {
+            Some(seen) => seen,
+            None => ledger.remember(key, fingerprint, LEDGER_RETENTION).await?,
+        };
+        if seen != Seen::Different {
+            return Ok(());
+        }
+        #[cfg(feature = "tracing")]
+        tracing::warn!(
+            target: "hookbr::rejection",
+            provider = delivery_id.provider().as_str(),
+            endpoint = %self.endpoint.to_text(),
+            delivery_id = delivery_id.as_str(),
+            "a genuine signature was presented with another body than the first one seen for its delivery key: refused"
+        );
+        #[cfg(not(feature = "tracing"))]
+        let _ = delivery_id;
+        Err(RejectionKind::SignatureReused.into())
+    }
+
     /// The handler succeeded: remember the delivery so copies are answered as duplicates.
     ///
     /// # Errors
@@ -570,7 +640,15 @@ impl<V> Receiver<V> {
     }
 }
 
-/// A delivery that passed steps 1-7 ([`Receiver::accept`]): the event for the application and
+/// Whether deliveries of `endpoint` go through the signature ledger: where the credential is
+/// a per-delivery signature that does not cover the body (Grafeno's covers `x-unique-key`).
+/// The other providers' credentials are static secrets: whoever saw one delivery can already
+/// send any body under a fresh id, so a ledger of their ids would prove nothing.
+fn keeps_body_fingerprints(endpoint: Endpoint) -> bool {
+    endpoint.provider() == crate::Provider::Grafeno
+}
+
+/// A delivery that passed steps 1-8 ([`Receiver::accept`]): the event for the application and
 /// the claim to settle once the handler has answered.
 #[derive(Debug)]
 #[must_use = "hand the event to the application, then finish the pending claim"]
@@ -1052,6 +1130,131 @@ mod tests {
                 .check_head(&Request::new(b"").with_method("PUT").with_headers(&headers))
                 .is_ok()
         );
+    }
+
+    #[cfg(feature = "testkit")]
+    mod signature_reuse {
+        use serde_json::json;
+
+        use super::*;
+        use crate::{
+            dedup::ManualClock,
+            testkit::{self, TestDelivery, TestKey},
+            verify::GrafenoVerifier,
+        };
+
+        fn grafeno(clock: &Arc<ManualClock>) -> (Receiver<GrafenoVerifier>, Arc<MemoryLedger>) {
+            let ledger = Arc::new(MemoryLedger::with_clock(clock.clone()));
+            let receiver = Receiver::builder(
+                Endpoint::Grafeno,
+                GrafenoVerifier::new([TestKey::rsa_2048().public_key()]).unwrap(),
+            )
+            .store(Arc::new(MemoryStore::with_clock(clock.clone())))
+            .signature_ledger(ledger.clone())
+            .build()
+            .unwrap();
+            (receiver, ledger)
+        }
+
+        /// The genuine delivery's header and signature with another `data`: the signature
+        /// still verifies (it covers `x-unique-key` only).
+        fn forged(genuine: &TestDelivery) -> TestDelivery {
+            genuine
+                .clone()
+                .with_json_field("data", json!({"id": "attacker-chosen"}))
+        }
+
+        fn run(
+            receiver: &Receiver<GrafenoVerifier>,
+            delivery: &TestDelivery,
+        ) -> Result<(), (u16, &'static str)> {
+            let verified = futures_executor::block_on(receiver.process(&delivery.request()))
+                .map_err(|answer| (answer.status(), answer.reason()))?;
+            futures_executor::block_on(receiver.complete(&verified)).unwrap();
+            Ok(())
+        }
+
+        #[test]
+        fn another_body_after_dedup_retention_is_refused() {
+            let clock = Arc::new(ManualClock::default());
+            let (receiver, _) = grafeno(&clock);
+            let genuine = testkit::grafeno_registration("approved", TestKey::rsa_2048());
+            let forged = forged(&genuine);
+            assert_ne!(forged.body, genuine.body);
+            assert_eq!(run(&receiver, &genuine), Ok(()));
+            // Within retention: the forged copy is refused, not answered as a duplicate.
+            assert_eq!(run(&receiver, &forged), Err((401, "signature_reused")));
+            assert_eq!(run(&receiver, &genuine), Err((200, "duplicate")));
+            // Dedup retention is over (before this change, the forged body was then accepted).
+            clock.advance(DEFAULT_RETENTION + Duration::from_secs(1));
+            assert_eq!(run(&receiver, &forged), Err((401, "signature_reused")));
+            // So it stays for the ledger's 400 days ...
+            clock.advance(LEDGER_RETENTION - DEFAULT_RETENTION - Duration::from_secs(2));
+            assert_eq!(run(&receiver, &forged), Err((401, "signature_reused")));
+            // ... and the genuine body is never refused (after retention it is processed again,
+            // as any delivery whose retention ended).
+            assert_eq!(run(&receiver, &genuine), Ok(()));
+        }
+
+        #[test]
+        fn a_forged_body_first_makes_the_genuine_one_refused_not_a_duplicate() {
+            let clock = Arc::new(ManualClock::default());
+            let (receiver, _) = grafeno(&clock);
+            let genuine = testkit::grafeno_registration("approved", TestKey::rsa_2048());
+            let forged = forged(&genuine);
+            // hookbr cannot tell which body the signer sent: the first one seen wins ...
+            assert_eq!(run(&receiver, &forged), Ok(()));
+            // ... and the other is refused and counted (before this change: 200 duplicate, so
+            // the genuine delivery was silently dropped).
+            assert_eq!(run(&receiver, &genuine), Err((401, "signature_reused")));
+            assert_eq!(run(&receiver, &forged), Err((200, "duplicate")));
+        }
+
+        #[test]
+        fn the_ledger_is_checked_before_the_claim_and_without_a_store() {
+            let clock = Arc::new(ManualClock::default());
+            let (receiver, ledger) = grafeno(&clock);
+            let genuine = testkit::grafeno_registration("approved", TestKey::rsa_2048());
+            // A copy in flight, then a forged body: refused by the ledger, not `409`.
+            let verified =
+                futures_executor::block_on(receiver.process(&genuine.request())).unwrap();
+            assert_eq!(
+                run(&receiver, &forged(&genuine)),
+                Err((401, "signature_reused"))
+            );
+            futures_executor::block_on(receiver.release(&verified)).unwrap();
+            assert_eq!(ledger.len(), 1);
+            // An unauthenticated body never reaches the ledger.
+            assert_eq!(
+                run(&receiver, &forged(&genuine).tamper_signature()).map_err(|(s, _)| s),
+                Err(401)
+            );
+            assert_eq!(ledger.len(), 1);
+
+            let without_store = Receiver::builder(
+                Endpoint::Grafeno,
+                GrafenoVerifier::new([TestKey::rsa_2048().public_key()]).unwrap(),
+            )
+            .without_store()
+            .build()
+            .unwrap();
+            assert_eq!(run(&without_store, &genuine), Ok(()));
+            assert_eq!(run(&without_store, &genuine), Ok(()));
+            assert_eq!(
+                run(&without_store, &forged(&genuine)),
+                Err((401, "signature_reused"))
+            );
+        }
+
+        #[test]
+        fn other_providers_keep_no_ledger() {
+            let verifier = HeaderSecretVerifier::bonifiq([Secret::new("s").unwrap()]).unwrap();
+            let receiver = Receiver::builder(Endpoint::Bonifiq, verifier)
+                .signature_ledger(Arc::new(MemoryLedger::new()))
+                .build()
+                .unwrap();
+            assert!(receiver.ledger.is_none());
+        }
     }
 
     #[cfg(feature = "testkit")]

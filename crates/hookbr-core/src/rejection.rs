@@ -12,6 +12,7 @@
 //! | Foody `hook_test` answered by hookbr | [`Ack::Handshake`] | 200 |
 //! | inbox mode: committed to the durable inbox | [`Ack::Stored`] | 200 |
 //! | missing or invalid secret, token or signature | `Unauthorized` | 401 |
+//! | a genuine Grafeno signature (delivery key) already seen with another body | `SignatureReused` | 401 |
 //! | method not allowed for the endpoint | `MethodNotAllowed` | 405 (+ `Allow`) |
 //! | body over the limit | `PayloadTooLarge` | 413 |
 //! | iSET form of more than 1,000 fields (`iset::MAX_FORM_FIELDS`) | `MalformedBody(TooManyFields)` | 413 |
@@ -25,6 +26,13 @@
 //!
 //! The refusals are the variants of [`RejectionKind`]. Every 2xx is exactly `200`: Foody
 //! treats any other code as an error.
+//!
+//! `SignatureReused` is a `401` because the credential does not authenticate this request: the
+//! signature is genuine, but it was first presented with another body, so the body in hand is
+//! not the one the signer sent (see [`ledger`](crate::ledger)). It is permanent (a retry of the
+//! same request gets it again), unlike `409`, which tells the provider to retry a copy in
+//! flight; and like every `401` it answers `{"error":"unauthorized"}`, the precise reason
+//! (`signature_reused`) going to logs and metrics only.
 //!
 //! Response bodies are small JSON objects naming the category only. A `401` never says which
 //! check failed (that would help a forger); [`Rejection::kind`] keeps the precise reason for
@@ -80,6 +88,10 @@ pub enum RejectionKind {
     StoreUnavailable(StoreError),
     /// The application's handler failed; the claim was released so the retry is processed.
     HandlerFailed,
+    /// A genuine signature whose delivery key was first seen with another body (Grafeno signs
+    /// `x-unique-key`, not the body): refused before anything is stored
+    /// ([`ledger`](crate::ledger)).
+    SignatureReused,
 }
 
 /// A refused delivery, with its HTTP answer.
@@ -101,7 +113,7 @@ impl Rejection {
         match &self.kind {
             RejectionKind::MalformedBody(ParseError::TooManyFields { .. }) => 413,
             RejectionKind::MalformedBody(_) | RejectionKind::UnreadableBody => 400,
-            RejectionKind::Unauthorized(_) => 401,
+            RejectionKind::Unauthorized(_) | RejectionKind::SignatureReused => 401,
             RejectionKind::MethodNotAllowed { .. } => 405,
             RejectionKind::InFlight => 409,
             RejectionKind::PayloadTooLarge { .. } => 413,
@@ -116,7 +128,7 @@ impl Rejection {
     #[must_use]
     pub fn category(&self) -> &'static str {
         match &self.kind {
-            RejectionKind::Unauthorized(_) => "unauthorized",
+            RejectionKind::Unauthorized(_) | RejectionKind::SignatureReused => "unauthorized",
             RejectionKind::MethodNotAllowed { .. } => "method_not_allowed",
             RejectionKind::PayloadTooLarge { .. }
             | RejectionKind::MalformedBody(ParseError::TooManyFields { .. }) => "payload_too_large",
@@ -137,6 +149,7 @@ impl Rejection {
         match &self.kind {
             RejectionKind::Unauthorized(error) => error.code(),
             RejectionKind::MalformedBody(error) => error.code(),
+            RejectionKind::SignatureReused => "signature_reused",
             _ => self.category(),
         }
     }
@@ -196,6 +209,9 @@ impl fmt::Display for Rejection {
             RejectionKind::StoreUnavailable(error) => write!(f, "store unavailable: {error}"),
             RejectionKind::PayloadTooLarge { limit } => {
                 write!(f, "body larger than the {limit}-byte limit")
+            }
+            RejectionKind::SignatureReused => {
+                f.write_str("unauthorized: a known signature with another body")
             }
             _ => f.write_str(self.category()),
         }
@@ -477,6 +493,7 @@ mod tests {
                 503,
             ),
             (RejectionKind::HandlerFailed, 500),
+            (RejectionKind::SignatureReused, 401),
         ]
     }
 
@@ -550,5 +567,11 @@ mod tests {
             r#"{"status":401,"error":"unauthorized"}"#
         );
         assert_eq!(rejection.reason(), "invalid_secret");
+        let reused = Rejection::from(RejectionKind::SignatureReused);
+        assert_eq!(reused.body_text(), rejection.body_text());
+        assert_eq!(
+            (reused.category(), reused.reason()),
+            ("unauthorized", "signature_reused")
+        );
     }
 }

@@ -6,7 +6,8 @@ use std::{fmt, sync::Arc};
 #[cfg(feature = "iset")]
 use crate::iset::IsetKind;
 use crate::{
-    ConfigError, Endpoint, IdempotencyStore, Inbox, MemoryStore, Receiver, verify::AnyVerifier,
+    ConfigError, Endpoint, IdempotencyStore, Inbox, MemoryStore, Receiver, ledger::SignatureLedger,
+    verify::AnyVerifier,
 };
 
 struct Route {
@@ -118,6 +119,7 @@ pub struct Webhooks {
     routes: Vec<Route>,
     store: Option<Arc<dyn IdempotencyStore>>,
     inbox: Option<Arc<dyn Inbox>>,
+    ledger: Option<Arc<dyn SignatureLedger>>,
     shared: RouteOptions,
 }
 
@@ -150,6 +152,7 @@ impl Webhooks {
             routes: Vec::new(),
             store: None,
             inbox: None,
+            ledger: None,
             shared: RouteOptions::new(),
         }
     }
@@ -223,6 +226,13 @@ impl Webhooks {
         self
     }
 
+    /// The signature ledger of every Grafeno route, used when the store (or inbox) keeps none
+    /// (default: one in memory per route, lost on restart). See [`ledger`](crate::ledger).
+    pub fn signature_ledger(mut self, ledger: Arc<dyn SignatureLedger>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
     /// The body limit of every route without its own (default: each endpoint's,
     /// [`Endpoint::default_body_limit`]: 1 MiB for BonifiQ and iSET, 64 KiB for Foody and
     /// Grafeno).
@@ -290,6 +300,9 @@ impl Webhooks {
             }
             if let Some(inbox) = &self.inbox {
                 builder = builder.inbox(inbox.clone());
+            }
+            if let Some(ledger) = &self.ledger {
+                builder = builder.signature_ledger(ledger.clone());
             }
             let namespace = options
                 .dedup_namespace

@@ -10,7 +10,8 @@
 //! | `deliveries_accepted_total` | counter | `provider` (stored, or processed in direct mode) |
 //! | `deliveries_duplicate_total` | counter | `provider` |
 //! | `deliveries_handshake_total` | counter | `provider` |
-//! | `deliveries_rejected_total` | counter | `provider`, `reason` (`invalid_secret`, `body_too_large`, …) |
+//! | `deliveries_rejected_total` | counter | `provider`, `reason` (`invalid_secret`, `body_too_large`, `signature_reused`, …) |
+//! | `signature_reuse_total` | counter | `provider` (`grafeno`): a genuine signature presented with another body than the first one seen for its delivery key, refused `401` (alert on any increase: someone replays a signature, or forged the first body) |
 //! | `handler_failed_total` | counter | `provider` (a sink refused an attempt) |
 //! | `dead_lettered_total` | counter | `provider` |
 //! | `request_duration_seconds` | histogram | `provider` |
@@ -49,6 +50,9 @@ const ATTEMPTS_PER_ROW: usize = 20;
 pub(crate) const FIELD_CHARS: usize = 200;
 /// The longest attempt error kept, in characters.
 const ERROR_CHARS: usize = 500;
+/// The rejection reason of a known signature presented with another body
+/// (`RejectionKind::SignatureReused`), also counted on its own.
+const SIGNATURE_REUSED: &str = "signature_reused";
 /// What the recent log shows for a method other than the nine standard ones.
 pub(crate) const OTHER_METHOD: &str = "OTHER";
 
@@ -325,10 +329,15 @@ pub(crate) async fn record(State(route): State<Route>, request: Request, next: N
                 .increment(1);
         }
         _ => {
+            let reason = outcome.reason().unwrap_or("handler_failed");
+            if reason == SIGNATURE_REUSED {
+                metrics::counter!("hookbr_signature_reuse_total", "provider" => provider)
+                    .increment(1);
+            }
             metrics::counter!(
                 "hookbr_deliveries_rejected_total",
                 "provider" => provider,
-                "reason" => outcome.reason().unwrap_or("handler_failed"),
+                "reason" => reason,
             )
             .increment(1);
         }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use axum::{Router, http::StatusCode, routing::any};
 use hookbr_axum::{Webhook, WebhookLayer};
-use hookbr_core::{IdempotencyStore, Inbox, Receiver, RouteOptions, Webhooks};
+use hookbr_core::{
+    IdempotencyStore, Inbox, Receiver, RouteOptions, Webhooks, ledger::SignatureLedger,
+};
 
 use crate::{
     Error,
@@ -29,6 +31,8 @@ pub(crate) enum Claims {
 #[derive(Debug, Clone)]
 pub(crate) struct Shared {
     pub(crate) claims: Claims,
+    /// Grafeno's signature ledger where the claims keep none (direct mode without Redis).
+    pub(crate) ledger: Option<Arc<dyn SignatureLedger>>,
     pub(crate) forward_handshakes: bool,
     pub(crate) dispatcher: Arc<Dispatcher>,
     pub(crate) observer: Arc<Observer>,
@@ -41,6 +45,10 @@ pub(crate) fn router(endpoints: Vec<EndpointConfig>, shared: &Shared) -> Result<
     let webhooks = match &shared.claims {
         Claims::Inbox(inbox) => webhooks.inbox(inbox.clone()),
         Claims::Store(store) => webhooks.store(store.clone()),
+    };
+    let webhooks = match &shared.ledger {
+        Some(ledger) => webhooks.signature_ledger(ledger.clone()),
+        None => webhooks,
     };
     let receivers = endpoints
         .into_iter()
@@ -116,6 +124,7 @@ mod tests {
         let observer = Observer::new();
         Shared {
             claims: Claims::Store(Arc::new(MemoryStore::new())),
+            ledger: None,
             forward_handshakes: false,
             dispatcher: Arc::new(Dispatcher::new(
                 Sinks::new(&[], Vec::new()).unwrap(),

@@ -12,9 +12,9 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
 use hookbr_axum::{ConnectionLimits, ConnectionStats};
-use hookbr_core::{IdempotencyStore, Inbox, MemoryStore};
+use hookbr_core::{IdempotencyStore, Inbox, MemoryStore, Provider, ledger::SignatureLedger};
 use hookbr_store::{
-    RedisStore,
+    RedisStore, SqliteLedger,
     worker::{Delivered, Worker, WorkerOptions},
 };
 use tokio::{net::TcpListener, sync::mpsc, sync::watch, task::JoinHandle};
@@ -96,8 +96,10 @@ impl ServerBuilder {
             config.worker.max_attempts,
             config.log_bodies,
         ));
+        let ledger = direct_ledger(&config, inbox.is_none())?;
         let shared = Shared {
             claims,
+            ledger,
             forward_handshakes: config.forward_handshakes,
             dispatcher: dispatcher.clone(),
             observer: observer.clone(),
@@ -173,6 +175,28 @@ async fn claims(inbox: Option<&Arc<dyn Inbox>>, redis: Option<&str>) -> Result<C
         }
         (None, None) => Claims::Store(Arc::new(MemoryStore::new())),
     })
+}
+
+/// Direct mode without Redis keeps Grafeno's signature ledger in its own SQLite file
+/// (`[inbox] ledger`), so that a restart does not forget it; the inboxes and Redis keep it
+/// themselves, and without a Grafeno endpoint nothing needs it.
+fn direct_ledger(config: &Config, direct: bool) -> Result<Option<Arc<dyn SignatureLedger>>, Error> {
+    let grafeno = config
+        .endpoints
+        .iter()
+        .any(|endpoint| endpoint.endpoint.provider() == Provider::Grafeno);
+    if !direct || config.redis.is_some() || !grafeno {
+        return Ok(None);
+    }
+    let Some(path) = &config.ledger else {
+        log(
+            "Grafeno's signature ledger is in memory (inbox.ledger = \"memory\"): a restart forgets it",
+        );
+        return Ok(None);
+    };
+    let ledger = SqliteLedger::open(path)
+        .map_err(|error| Error::runtime(format!("cannot open the signature ledger: {error}")))?;
+    Ok(Some(Arc::new(ledger)))
 }
 
 async fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr), Error> {

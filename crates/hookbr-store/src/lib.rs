@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | [`RedisStore`] (feature `redis`, default) | several instances in direct mode sharing two-phase dedup | available |
 //! | [`SqliteInbox`] (feature `sqlite`, default) | the durable inbox of one instance (inbox mode) | available; workers in [`worker`] |
+//! | [`SqliteLedger`] (feature `sqlite`, default) | Grafeno's signature ledger in direct mode without Redis (the inboxes and Redis keep it themselves) | available |
 //! | [`PostgresInbox`] (feature `postgres`, default) | the durable inbox shared by many instances behind a load balancer (inbox mode) | available; workers in [`worker`] claim with `FOR UPDATE SKIP LOCKED` |
 //!
 //! `RedisStore` implements hookbr-core's [`IdempotencyStore`](hookbr_core::IdempotencyStore)
@@ -41,6 +42,6 @@ pub use postgres::PostgresInbox;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteInbox;
+pub use sqlite::{SqliteInbox, SqliteLedger};
 #[cfg(feature = "worker")]
 pub mod worker;

@@ -7,11 +7,12 @@ use hookbr_core::{
     DedupKey, StoreError,
     dedup::StoreFuture,
     inbox::{Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowState, now_ms},
+    ledger::{BodyFingerprint, Seen},
 };
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 /// Schema migrations, applied in order; `hookbr_schema_version` records which ran.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     r"
 CREATE TABLE hookbr_inbox (
     id              BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -35,6 +36,16 @@ CREATE INDEX hookbr_inbox_received ON hookbr_inbox (received_at);
 ",
     // 2: the claim token that fences `complete`/`fail`/`renew` to the current lease holder.
     "ALTER TABLE hookbr_inbox ADD COLUMN claim_token BIGINT NOT NULL DEFAULT 0;",
+    // 3: the signature ledger (Grafeno): the first body fingerprint seen per delivery key,
+    // kept until `expires_at` whatever happens to the inbox rows.
+    r"
+CREATE TABLE hookbr_signature_ledger (
+    dedup_key   BYTEA  PRIMARY KEY,
+    fingerprint BYTEA  NOT NULL,
+    expires_at  BIGINT NOT NULL
+);
+CREATE INDEX hookbr_signature_ledger_expiry ON hookbr_signature_ledger (expires_at);
+",
 ];
 
 /// First key of the migration lock (`pg_advisory_xact_lock(int4, int4)`); the second is a
@@ -90,6 +101,11 @@ const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matc
 ///   `current_schema()`: to keep several inboxes in one database, give each URL its own
 ///   `search_path`, e.g. `postgres://hookbr@db/app?options=-csearch_path%3Dhookbr_shop1` (the
 ///   schema must exist).
+/// * **Signature ledger** ([`Inbox::remember_body`], Grafeno): `hookbr_signature_ledger` keeps
+///   the first body fingerprint of each delivery key for the time the pipeline asks (400
+///   days), shared by every instance; one `INSERT ... ON CONFLICT` decides which of two bodies
+///   presented at once is first. [`Inbox::prune`] removes expired entries, never because their
+///   inbox row was pruned.
 /// * **Pooling**: a [`deadpool_postgres`] pool per process (16 connections unless
 ///   [`connect_with_pool_size`](Self::connect_with_pool_size)). A single `tokio-postgres`
 ///   connection would serialise every commit of the process on one server backend, and it
@@ -559,10 +575,69 @@ impl Inbox for PostgresInbox {
                 )
                 .await
                 .map_err(failed("prune"))?;
-            client
+            let deleted = client
                 .execute(&statement, &[&before_ms])
                 .await
-                .map_err(failed("prune"))
+                .map_err(failed("prune"))?;
+            // The ledger outlives the rows: only its own expiry removes an entry.
+            client
+                .execute(
+                    "DELETE FROM hookbr_signature_ledger WHERE expires_at <= $1",
+                    &[&now_ms()],
+                )
+                .await
+                .map_err(failed("prune"))?;
+            Ok(deleted)
+        })
+    }
+
+    fn remember_body(
+        &self,
+        key: DedupKey,
+        fingerprint: BodyFingerprint,
+        keep: Duration,
+    ) -> StoreFuture<'_, Option<Seen>> {
+        let keep_ms = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+        Box::pin(async move {
+            let client = self.client("remember body").await?;
+            let now = now_ms();
+            // New key (or an expired entry): this body is remembered and returned; otherwise
+            // the update does not apply and the stored fingerprint is read. A concurrent
+            // first insert of the same key is waited for, so exactly one body is first.
+            let statement = client
+                .prepare_cached(
+                    "INSERT INTO hookbr_signature_ledger (dedup_key, fingerprint, expires_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT (dedup_key) DO UPDATE SET \
+                     fingerprint = EXCLUDED.fingerprint, expires_at = EXCLUDED.expires_at \
+                     WHERE hookbr_signature_ledger.expires_at <= $4 RETURNING 1",
+                )
+                .await
+                .map_err(failed("remember body"))?;
+            let key_bytes = key.as_bytes().as_slice();
+            let presented = fingerprint.as_bytes().as_slice();
+            let inserted = client
+                .query_opt(
+                    &statement,
+                    &[&key_bytes, &presented, &now.saturating_add(keep_ms), &now],
+                )
+                .await
+                .map_err(failed("remember body"))?;
+            if inserted.is_some() {
+                return Ok(Some(Seen::First));
+            }
+            let stored: Vec<u8> = client
+                .query_one(
+                    "SELECT fingerprint FROM hookbr_signature_ledger WHERE dedup_key = $1",
+                    &[&key_bytes],
+                )
+                .await
+                .map_err(failed("remember body"))?
+                .get(0);
+            Ok(Some(if stored.as_slice() == presented {
+                Seen::Same
+            } else {
+                Seen::Different
+            }))
         })
     }
 

@@ -4,7 +4,11 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use hookbr_core::{Claim, ClaimToken, DedupKey, IdempotencyStore, StoreError, dedup::StoreFuture};
+use hookbr_core::{
+    Claim, ClaimToken, DedupKey, IdempotencyStore, StoreError,
+    dedup::StoreFuture,
+    ledger::{BodyFingerprint, Seen},
+};
 use redis::{Script, aio::ConnectionManager};
 
 /// The value of a completed key (the scripts below spell it out).
@@ -34,6 +38,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 "#;
 
+/// Remembers a body fingerprint for a fresh key (`SET NX PX`), else compares.
+/// Returns 0 (first), 1 (same body) or 2 (another body).
+const REMEMBER_BODY: &str = r#"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 2
+"#;
+
 /// Two-phase deduplication on Redis, shared by every instance that points at the same server
 /// and key prefix.
 ///
@@ -41,6 +53,12 @@ return 0
 /// retention as its expiry; both complete and release run as Lua scripts that first check the
 /// caller's token, so a holder whose lease expired cannot settle someone else's claim. Memory
 /// is bounded by Redis's own expiry: nothing outlives its retention.
+///
+/// It also keeps the signature ledger ([`IdempotencyStore::remember_body`], Grafeno): the first
+/// body fingerprint per delivery key under `<prefix>ledger:<key>`, expiring after the time the
+/// pipeline asks (400 days), so a body forged on one instance is refused on every instance.
+/// Give Redis a `maxmemory-policy` that does not evict keys with an expiry (`noeviction`), or
+/// ledger entries can be dropped early.
 ///
 /// Redis answers from memory: with persistence off, a Redis restart forgets completed
 /// deliveries (copies are then processed again). For "never lost" use the durable inbox.
@@ -51,6 +69,7 @@ pub struct RedisStore {
     claim: Script,
     complete: Script,
     release: Script,
+    remember_body: Script,
 }
 
 impl fmt::Debug for RedisStore {
@@ -79,6 +98,12 @@ fn store_error(error: &redis::RedisError) -> StoreError {
     StoreError::new(format!("redis: {:?}", error.kind()))
 }
 
+fn push_hex(text: &mut String, bytes: &[u8]) {
+    for byte in bytes {
+        text.push_str(&format!("{byte:02x}"));
+    }
+}
+
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis())
         .unwrap_or(u64::MAX)
@@ -102,6 +127,7 @@ impl RedisStore {
             claim: Script::new(CLAIM),
             complete: Script::new(COMPLETE),
             release: Script::new(RELEASE),
+            remember_body: Script::new(REMEMBER_BODY),
         })
     }
 
@@ -115,9 +141,15 @@ impl RedisStore {
     fn key(&self, key: DedupKey) -> String {
         let mut name = String::with_capacity(self.prefix.len() + 32);
         name.push_str(&self.prefix);
-        for byte in key.as_bytes() {
-            name.push_str(&format!("{byte:02x}"));
-        }
+        push_hex(&mut name, key.as_bytes());
+        name
+    }
+
+    fn ledger_key(&self, key: DedupKey) -> String {
+        let mut name = String::with_capacity(self.prefix.len() + 39);
+        name.push_str(&self.prefix);
+        name.push_str("ledger:");
+        push_hex(&mut name, key.as_bytes());
         name
     }
 }
@@ -174,6 +206,32 @@ impl IdempotencyStore for RedisStore {
                 .await
                 .map_err(|e| store_error(&e))?;
             Ok(())
+        })
+    }
+
+    fn remember_body(
+        &self,
+        key: DedupKey,
+        fingerprint: BodyFingerprint,
+        keep: Duration,
+    ) -> StoreFuture<'_, Option<Seen>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let mut value = String::with_capacity(32);
+            push_hex(&mut value, fingerprint.as_bytes());
+            let answer: i64 = self
+                .remember_body
+                .key(self.ledger_key(key))
+                .arg(value)
+                .arg(millis(keep))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(|e| store_error(&e))?;
+            Ok(Some(match answer {
+                0 => Seen::First,
+                1 => Seen::Same,
+                _ => Seen::Different,
+            }))
         })
     }
 }

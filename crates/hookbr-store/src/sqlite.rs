@@ -10,11 +10,12 @@ use hookbr_core::{
     DedupKey, StoreError,
     dedup::StoreFuture,
     inbox::{Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowState, now_ms},
+    ledger::{BodyFingerprint, Seen, SignatureLedger},
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     r#"
 CREATE TABLE hookbr_inbox (
     id              INTEGER PRIMARY KEY,
@@ -37,7 +38,21 @@ CREATE INDEX hookbr_inbox_received ON hookbr_inbox (received_at);
 "#,
     // 2: the claim token that fences `complete`/`fail`/`renew` to the current lease holder.
     "ALTER TABLE hookbr_inbox ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;",
+    // 3: the signature ledger (Grafeno): the first body fingerprint seen per delivery key,
+    // kept until `expires_at` whatever happens to the inbox rows.
+    LEDGER_TABLE,
 ];
+
+/// The signature ledger's table: migration 3 of the inbox, and the whole schema of a
+/// [`SqliteLedger`] file.
+const LEDGER_TABLE: &str = r#"
+CREATE TABLE hookbr_signature_ledger (
+    dedup_key   BLOB    PRIMARY KEY,
+    fingerprint BLOB    NOT NULL,
+    expires_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX hookbr_signature_ledger_expiry ON hookbr_signature_ledger (expires_at);
+"#;
 
 /// How many inserts one transaction may group.
 const MAX_GROUP: usize = 512;
@@ -61,6 +76,10 @@ enum Command {
 /// * **Fencing**: each claim sets a new `claim_token`; `complete`, `fail` and `renew` carry it
 ///   in their `WHERE`, so a worker that lost its lease changes nothing (they return `false`).
 ///
+/// * **Signature ledger** ([`Inbox::remember_body`], Grafeno): `hookbr_signature_ledger` keeps
+///   the first body fingerprint of each delivery key, 32 bytes and a time per key, for the time
+///   the pipeline asks (400 days); [`Inbox::prune`] removes expired entries, never because
+///   their inbox row was pruned.
 /// * **File modes**: on Unix a new database is created `0600` (owner only), and SQLite gives
 ///   its `-wal` and `-shm` files the database's mode; a missing parent directory is created
 ///   `0700`. An existing file keeps its mode.
@@ -125,6 +144,91 @@ fn stopped() -> StoreError {
     StoreError::new("sqlite inbox: the writer thread has stopped")
 }
 
+/// Opens (creating if needed, owner-only) the database at `path`, applies `migrations` and
+/// starts the thread that owns the connection.
+fn open_database(
+    path: &Path,
+    migrations: &[&str],
+    what: &str,
+) -> Result<mpsc::Sender<Command>, StoreError> {
+    create_private(path).map_err(|e| {
+        StoreError::new(format!(
+            "sqlite {what}: cannot create {}: {e}",
+            path.display()
+        ))
+    })?;
+    let mut connection = Connection::open(path).map_err(|e| db_error(&e))?;
+    prepare(&mut connection, migrations).map_err(|e| db_error(&e))?;
+    let (commands, receiver) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("hookbr-sqlite".into())
+        .spawn(move || writer(connection, &receiver))
+        .map_err(|e| StoreError::new(format!("sqlite {what}: cannot start its thread: {e}")))?;
+    Ok(commands)
+}
+
+/// Runs `job` on the connection's thread.
+fn run_on<T: Send + 'static>(
+    commands: &mpsc::Sender<Command>,
+    job: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> StoreFuture<'static, T> {
+    let (reply, answer) = oneshot::channel();
+    let sent = commands.send(Command::Run(Box::new(move |connection| {
+        let _ = reply.send(job(connection).map_err(|e| db_error(&e)));
+    })));
+    Box::pin(async move {
+        sent.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    })
+}
+
+/// The ledger lookup ([`Inbox::remember_body`], [`SignatureLedger::remember`]): one statement
+/// remembers the body of a new key (or of an expired entry), so of two bodies presented at once
+/// exactly one is first; otherwise the stored fingerprint is compared.
+fn remember_body_in(
+    connection: &Connection,
+    key: DedupKey,
+    fingerprint: BodyFingerprint,
+    keep: Duration,
+) -> rusqlite::Result<Seen> {
+    let keep_ms = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+    let now = now_ms();
+    let remembered = connection.execute(
+        "INSERT INTO hookbr_signature_ledger (dedup_key, fingerprint, expires_at) \
+         VALUES (?1, ?2, ?3) ON CONFLICT (dedup_key) DO UPDATE SET \
+         fingerprint = excluded.fingerprint, expires_at = excluded.expires_at \
+         WHERE hookbr_signature_ledger.expires_at <= ?4",
+        params![
+            key.as_bytes().as_slice(),
+            fingerprint.as_bytes().as_slice(),
+            now.saturating_add(keep_ms),
+            now
+        ],
+    )?;
+    if remembered == 1 {
+        return Ok(Seen::First);
+    }
+    let stored: Vec<u8> = connection.query_row(
+        "SELECT fingerprint FROM hookbr_signature_ledger WHERE dedup_key = ?1",
+        params![key.as_bytes().as_slice()],
+        |r| r.get(0),
+    )?;
+    Ok(if stored.as_slice() == fingerprint.as_bytes().as_slice() {
+        Seen::Same
+    } else {
+        Seen::Different
+    })
+}
+
+/// Deletes the ledger entries whose time is over.
+fn prune_ledger(connection: &Connection) -> rusqlite::Result<u64> {
+    let deleted = connection.execute(
+        "DELETE FROM hookbr_signature_ledger WHERE expires_at <= ?1",
+        params![now_ms()],
+    )?;
+    Ok(deleted as u64)
+}
+
 impl SqliteInbox {
     /// Opens (creating if needed) the inbox at `path` and starts its writer thread.
     ///
@@ -133,19 +237,7 @@ impl SqliteInbox {
     /// [`StoreError`] when the file cannot be opened or migrated.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        create_private(&path).map_err(|e| {
-            StoreError::new(format!(
-                "sqlite inbox: cannot create {}: {e}",
-                path.display()
-            ))
-        })?;
-        let mut connection = Connection::open(&path).map_err(|e| db_error(&e))?;
-        prepare(&mut connection).map_err(|e| db_error(&e))?;
-        let (commands, receiver) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("hookbr-sqlite".into())
-            .spawn(move || writer(connection, &receiver))
-            .map_err(|e| StoreError::new(format!("sqlite inbox: cannot start its thread: {e}")))?;
+        let commands = open_database(&path, &MIGRATIONS, "inbox")?;
         Ok(Self { commands, path })
     }
 
@@ -159,24 +251,90 @@ impl SqliteInbox {
         &self,
         job: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreFuture<'_, T> {
-        let (reply, answer) = oneshot::channel();
-        let sent = self.commands.send(Command::Run(Box::new(move |connection| {
-            let _ = reply.send(job(connection).map_err(|e| db_error(&e)));
-        })));
-        Box::pin(async move {
-            sent.map_err(|_| stopped())?;
-            answer.await.map_err(|_| stopped())?
+        run_on(&self.commands, job)
+    }
+}
+
+/// Grafeno's signature ledger on its own SQLite file, for direct mode (no inbox): the first
+/// body fingerprint of each delivery key, kept for the time the pipeline asks (400 days), so a
+/// forged body under a known signature is refused after a restart too. Plug it in with
+/// `ReceiverBuilder::signature_ledger` or `Webhooks::signature_ledger`; `hookbr serve` opens one
+/// in direct mode without Redis (`[inbox] ledger`).
+///
+/// The same table, durability (WAL, `synchronous = FULL`, one thread owning the connection)
+/// and file modes (`0600`, directories `0700`) as [`SqliteInbox`], which keeps the ledger
+/// itself in inbox mode. Expired entries are deleted when the file is opened and every
+/// 10,000 new entries.
+pub struct SqliteLedger {
+    commands: mpsc::Sender<Command>,
+    path: PathBuf,
+    added: std::sync::atomic::AtomicU64,
+}
+
+impl fmt::Debug for SqliteLedger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteLedger")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// New entries between two deletions of the expired ones.
+const LEDGER_PRUNE_EVERY: u64 = 10_000;
+
+impl SqliteLedger {
+    /// Opens (creating if needed) the ledger at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the file cannot be opened or migrated.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let commands = open_database(&path, &[LEDGER_TABLE], "ledger")?;
+        // Sent now, run before any lookup; nobody waits for its answer.
+        drop(run_on(&commands, |connection| prune_ledger(connection)));
+        Ok(Self {
+            commands,
+            path,
+            added: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// The database file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl SignatureLedger for SqliteLedger {
+    fn remember(
+        &self,
+        key: DedupKey,
+        fingerprint: BodyFingerprint,
+        keep: Duration,
+    ) -> StoreFuture<'_, Seen> {
+        let prune = {
+            use std::sync::atomic::Ordering;
+            self.added.fetch_add(1, Ordering::Relaxed) % LEDGER_PRUNE_EVERY
+                == LEDGER_PRUNE_EVERY - 1
+        };
+        run_on(&self.commands, move |connection| {
+            if prune {
+                prune_ledger(connection)?;
+            }
+            remember_body_in(connection, key, fingerprint, keep)
         })
     }
 }
 
-fn prepare(connection: &mut Connection) -> rusqlite::Result<()> {
+fn prepare(connection: &mut Connection, migrations: &[&str]) -> rusqlite::Result<()> {
     connection.busy_timeout(Duration::from_secs(5))?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     let version: usize = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+    for (index, migration) in migrations.iter().enumerate().skip(version) {
         let transaction = connection.transaction()?;
         transaction.execute_batch(migration)?;
         transaction.pragma_update(None, "user_version", index + 1)?;
@@ -440,8 +598,21 @@ impl Inbox for SqliteInbox {
                 "DELETE FROM hookbr_inbox WHERE state = 'done' AND received_at < ?1",
                 params![before_ms],
             )?;
+            // The ledger outlives the rows: only its own expiry removes an entry.
+            prune_ledger(connection)?;
             Ok(deleted as u64)
         })
+    }
+
+    fn remember_body(
+        &self,
+        key: DedupKey,
+        fingerprint: BodyFingerprint,
+        keep: Duration,
+    ) -> StoreFuture<'_, Option<Seen>> {
+        let future =
+            self.run(move |connection| remember_body_in(connection, key, fingerprint, keep));
+        Box::pin(async move { future.await.map(Some) })
     }
 
     fn stats(&self) -> StoreFuture<'_, InboxStats> {

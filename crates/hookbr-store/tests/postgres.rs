@@ -173,7 +173,7 @@ async fn concurrent_connects_migrate_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 2, "each of the two migrations ran once");
+    assert_eq!(versions, 3, "each of the three migrations ran once");
     let Inserted::New(id) = a.insert(record("m")).await.unwrap() else {
         panic!("new")
     };
@@ -287,6 +287,18 @@ async fn inbox_mode_answers_200_only_for_stored_rows() {
     };
     let inbox = schema.inbox().await;
     conformance::inbox_mode_answers_200_only_for_stored_rows(inbox).await;
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn the_signature_ledger_outlives_rows_and_restarts() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    conformance::the_signature_ledger_outlives_rows_and_restarts(|| async {
+        schema.inbox().await as Arc<dyn Inbox>
+    })
+    .await;
     schema.drop_schema().await;
 }
 
@@ -521,6 +533,7 @@ async fn version_1_schemas_upgrade_in_place() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(version, 2);
+    // Claim tokens (2), then the signature ledger (3).
+    assert_eq!(version, 3);
     schema.drop_schema().await;
 }

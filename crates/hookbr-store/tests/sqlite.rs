@@ -70,6 +70,15 @@ async fn inbox_mode_answers_200_only_for_stored_rows() {
 }
 
 #[tokio::test]
+async fn the_signature_ledger_outlives_rows_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::the_signature_ledger_outlives_rows_and_restarts(|| async {
+        open(&dir) as Arc<dyn Inbox>
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn worker_completes_retries_dead_letters_and_replays() {
     let dir = tempfile::tempdir().unwrap();
     conformance::worker_completes_retries_dead_letters_and_replays(open(&dir)).await;
@@ -179,5 +188,76 @@ async fn version_1_databases_upgrade_in_place() {
         .unwrap()
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    // Claim tokens (2), then the signature ledger (3).
+    assert_eq!(version, 3);
+}
+
+/// The direct-mode ledger file: survives a reopen, expires entries after the time asked for,
+/// and refuses a forged Grafeno body through a receiver after a "restart" (a new receiver and
+/// store on the same file).
+#[tokio::test]
+async fn the_ledger_file_survives_a_restart() {
+    use hookbr_core::{
+        DedupKey, Endpoint, Receiver,
+        ledger::{BodyFingerprint, Seen, SignatureLedger},
+        testkit::{self, TestKey},
+        verify::GrafenoVerifier,
+    };
+    use hookbr_store::SqliteLedger;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state").join("ledger.sqlite3");
+    let receiver = || {
+        Receiver::builder(
+            Endpoint::Grafeno,
+            GrafenoVerifier::new([TestKey::rsa_2048().public_key()]).unwrap(),
+        )
+        .signature_ledger(Arc::new(SqliteLedger::open(&path).unwrap()))
+        .build()
+        .unwrap()
+    };
+    let genuine = testkit::grafeno_registration("approved", TestKey::rsa_2048());
+    let forged = genuine
+        .clone()
+        .with_json_field("data", serde_json::json!({"id": "attacker-chosen"}));
+    let grafeno = receiver();
+    let verified = grafeno.process(&genuine.request()).await.unwrap();
+    grafeno.complete(&verified).await.unwrap();
+    let refused = grafeno.process(&forged.request()).await.unwrap_err();
+    assert_eq!(
+        (refused.status(), refused.reason()),
+        (401, "signature_reused")
+    );
+    drop(grafeno);
+    // A restart: a new in-memory dedup store (the genuine delivery is forgotten there), the
+    // same ledger file.
+    let grafeno = receiver();
+    let refused = grafeno.process(&forged.request()).await.unwrap_err();
+    assert_eq!(
+        (refused.status(), refused.reason()),
+        (401, "signature_reused")
+    );
+    assert!(grafeno.process(&genuine.request()).await.is_ok());
+    drop(grafeno);
+
+    let ledger = SqliteLedger::open(&path).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let key = DedupKey::from_bytes([9; 16]);
+    let (a, b) = (BodyFingerprint::of(b"a"), BodyFingerprint::of(b"b"));
+    let short = Duration::from_millis(20);
+    assert_eq!(ledger.remember(key, a, short).await.unwrap(), Seen::First);
+    assert_eq!(
+        ledger.remember(key, b, short).await.unwrap(),
+        Seen::Different
+    );
+    drop(ledger);
+    let ledger = SqliteLedger::open(&path).unwrap();
+    assert_eq!(ledger.remember(key, a, short).await.unwrap(), Seen::Same);
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    assert_eq!(ledger.remember(key, b, short).await.unwrap(), Seen::First);
 }

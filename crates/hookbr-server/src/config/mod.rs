@@ -24,7 +24,13 @@
 //! assert_eq!(InboxUrl::parse("none"), Ok(InboxUrl::None));
 //! ```
 
-use std::{fmt, fs, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{
+    fmt, fs,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use hookbr_axum::ConnectionLimits;
 use hookbr_core::Secret;
@@ -59,6 +65,8 @@ pub const TEMPLATE: &str = include_str!("hookbr.toml");
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The default inbox: a SQLite file next to the configuration.
 const DEFAULT_INBOX: &str = "sqlite:hookbr-inbox.sqlite3";
+/// Where Grafeno's signature ledger is kept in direct mode without Redis.
+const DEFAULT_LEDGER: &str = "sqlite:hookbr-ledger.sqlite3";
 /// The default admin listener.
 const DEFAULT_ADMIN: &str = "127.0.0.1:9090";
 /// The shortest `[admin] token` accepted, in characters: a token is the inspector's only
@@ -143,6 +151,11 @@ pub struct Config {
     pub redis: Option<String>,
     /// Completed rows older than this are pruned.
     pub retention: Duration,
+    /// Direct mode without Redis, with a Grafeno endpoint: the SQLite file keeping Grafeno's
+    /// signature ledger (`[inbox] ledger`, default `sqlite:hookbr-ledger.sqlite3` next to the
+    /// configuration); `None` (`"memory"`): in memory, lost on restart. The inboxes and Redis
+    /// keep the ledger themselves.
+    pub ledger: Option<PathBuf>,
     /// Worker settings.
     pub worker: WorkerConfig,
     /// The routes.
@@ -294,6 +307,21 @@ fn inbox_url(url: Option<&str>, base: &Path) -> Result<InboxUrl, String> {
     }
 }
 
+/// `[inbox] ledger`: `"sqlite:PATH"` (relative to the configuration) or `"memory"`.
+fn ledger_path(value: Option<&str>, base: &Path) -> Result<Option<PathBuf>, String> {
+    let value = value.unwrap_or(DEFAULT_LEDGER).trim();
+    if value == "memory" {
+        return Ok(None);
+    }
+    match value.strip_prefix("sqlite:") {
+        Some(path) if !path.trim().is_empty() => Ok(Some(base.join(path.trim()))),
+        _ => Err(problem(
+            "inbox.ledger",
+            format!("{value:?}: expected \"sqlite:PATH\" or \"memory\""),
+        )),
+    }
+}
+
 fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
     let listen = raw.server.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
     let listen: SocketAddr = listen.parse().map_err(|_| {
@@ -331,6 +359,7 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
              already deduplicates",
         ));
     }
+    let ledger = ledger_path(raw.inbox.ledger.as_deref(), base)?;
     let retention = duration(
         "inbox.retention",
         raw.inbox.retention.as_deref(),
@@ -414,6 +443,7 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
         inbox,
         redis,
         retention,
+        ledger,
         worker,
         endpoints,
         sinks,

@@ -67,6 +67,7 @@ pub(super) struct RawInbox {
     pub(super) url: Option<String>,
     pub(super) redis: Option<String>,
     pub(super) retention: Option<String>,
+    pub(super) ledger: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

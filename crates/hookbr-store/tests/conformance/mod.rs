@@ -82,6 +82,124 @@ pub(crate) async fn inbox_mode_answers_200_only_for_stored_rows(inbox: Arc<dyn I
     );
 }
 
+/// The Grafeno signature ledger in inbox mode: a known signature with another body is refused
+/// `401` (`signature_reused`) and never stored, after the row was completed and pruned, and
+/// after the inbox was reopened (`open` gives the same database again, as a restart would);
+/// a forged body that arrives first is stored and the genuine one refused, not a duplicate.
+pub(crate) async fn the_signature_ledger_outlives_rows_and_restarts<F, Fut>(open: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Arc<dyn Inbox>>,
+{
+    use hookbr_core::{
+        DedupKey,
+        ledger::{BodyFingerprint, Seen},
+        testkit::{TestDelivery, TestKey},
+        verify::{AnyVerifier, GrafenoVerifier},
+    };
+    let receiver = |inbox: Arc<dyn Inbox>| {
+        Receiver::builder(
+            Endpoint::Grafeno,
+            AnyVerifier::from(GrafenoVerifier::new([TestKey::rsa_2048().public_key()]).unwrap()),
+        )
+        .inbox(inbox)
+        .build()
+        .unwrap()
+    };
+    let forge = |genuine: &TestDelivery| {
+        genuine
+            .clone()
+            .with_json_field("data", serde_json::json!({"id": "attacker-chosen"}))
+    };
+    let stored = |inbox: Arc<dyn Inbox>| async move {
+        let rows = inbox.list(ListFilter::default()).await.unwrap();
+        rows.into_iter()
+            .map(|row| row.record.body)
+            .collect::<Vec<_>>()
+    };
+
+    let inbox = open().await;
+    let grafeno = receiver(inbox.clone());
+    let genuine = testkit::grafeno_registration("approved", TestKey::rsa_2048());
+    let forged = forge(&genuine);
+    assert_eq!(answer(&grafeno, &genuine).await, (200, "stored"));
+    assert_eq!(answer(&grafeno, &forged).await, (401, "signature_reused"));
+    assert_eq!(answer(&grafeno, &genuine).await, (200, "duplicate"));
+    assert_eq!(stored(inbox.clone()).await, vec![genuine.body.clone()]);
+
+    // The row is processed, then purged by retention: the ledger entry stays.
+    let rows = inbox.claim_due(10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(inbox.complete(rows[0].id, rows[0].claim).await.unwrap());
+    assert_eq!(inbox.prune(now_ms() + 1).await.unwrap(), 1);
+    assert!(stored(inbox.clone()).await.is_empty());
+    assert_eq!(answer(&grafeno, &forged).await, (401, "signature_reused"));
+    assert!(
+        stored(inbox.clone()).await.is_empty(),
+        "the forged body is not stored"
+    );
+
+    // A restart: the ledger is in the database, not in the receiver.
+    drop(grafeno);
+    drop(inbox);
+    let inbox = open().await;
+    let grafeno = receiver(inbox.clone());
+    assert_eq!(answer(&grafeno, &forged).await, (401, "signature_reused"));
+
+    // Pre-emption: a forged body first is stored (hookbr cannot tell it from the signer's);
+    // the genuine one is then refused and counted, not answered as a duplicate.
+    let genuine = testkit::grafeno_registration("approved", TestKey::rsa_2048());
+    let forged = forge(&genuine);
+    assert_eq!(answer(&grafeno, &forged).await, (200, "stored"));
+    assert_eq!(answer(&grafeno, &genuine).await, (401, "signature_reused"));
+    assert_eq!(stored(inbox.clone()).await, vec![forged.body.clone()]);
+
+    // Other providers do not use the ledger.
+    let bonifiq = Receiver::builder(
+        Endpoint::Bonifiq,
+        AnyVerifier::from(HeaderSecretVerifier::bonifiq([Secret::new("s").unwrap()]).unwrap()),
+    )
+    .inbox(inbox.clone())
+    .build()
+    .unwrap();
+    assert_eq!(
+        answer(&bonifiq, &testkit::bonifiq_point_add("s")).await,
+        (200, "stored")
+    );
+
+    // Entries expire after the time asked for, and prune removes them then.
+    let key = DedupKey::from_bytes([7; 16]);
+    let (a, b) = (BodyFingerprint::of(b"a"), BodyFingerprint::of(b"b"));
+    let remember = |fingerprint, keep| inbox.remember_body(key, fingerprint, keep);
+    assert_eq!(
+        remember(a, Duration::from_millis(20)).await.unwrap(),
+        Some(Seen::First)
+    );
+    assert_eq!(
+        remember(a, Duration::from_millis(20)).await.unwrap(),
+        Some(Seen::Same)
+    );
+    assert_eq!(
+        remember(b, Duration::from_millis(20)).await.unwrap(),
+        Some(Seen::Different)
+    );
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    assert_eq!(
+        remember(b, Duration::from_secs(60)).await.unwrap(),
+        Some(Seen::First)
+    );
+    assert_eq!(
+        remember(a, Duration::from_secs(60)).await.unwrap(),
+        Some(Seen::Different)
+    );
+}
+
+/// What the pipeline answered instead of handing `delivery` over: status and reason.
+async fn answer(receiver: &Receiver, delivery: &testkit::TestDelivery) -> (u16, &'static str) {
+    let answer = receiver.process(&delivery.request()).await.unwrap_err();
+    (answer.status(), answer.reason())
+}
+
 /// See the test of the same name in each backend's file.
 pub(crate) async fn worker_completes_retries_dead_letters_and_replays(inbox: Arc<dyn Inbox>) {
     inbox.insert(record("ok")).await.unwrap();

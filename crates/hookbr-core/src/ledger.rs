@@ -1,0 +1,337 @@
+//! The signature ledger: which body was first seen under each Grafeno delivery key, remembered
+//! far beyond deduplication retention.
+//!
+//! Grafeno's RSA signature covers the `x-unique-key` header, not the body
+//! ([`Provider::authentication`](crate::Provider::authentication)): anyone who has seen one
+//! genuine delivery can send its header and signature with another body, and the signature
+//! still verifies. The ledger closes that: the first time a verified delivery key is seen, a
+//! [`BodyFingerprint`] of its body is remembered; a later copy with the same key and the same
+//! body is an ordinary copy (deduplicated as before), one with the same key and *another* body
+//! is refused `401` with reason `signature_reused` ([`RejectionKind::SignatureReused`](crate::RejectionKind::SignatureReused))
+//! before anything is stored. Entries are kept [`LEDGER_RETENTION`] (400 days), so neither the
+//! end of deduplication retention nor a purge of inbox rows lets a forged body through.
+//!
+//! Where entries live: the durable inboxes and Redis keep them
+//! ([`Inbox::remember_body`](crate::Inbox::remember_body),
+//! [`IdempotencyStore::remember_body`](crate::IdempotencyStore::remember_body)); with a store
+//! that keeps none (the in-memory [`MemoryStore`](crate::MemoryStore)) the receiver's own
+//! [`SignatureLedger`] keeps them: a bounded [`MemoryLedger`] by default, lost on restart, or a
+//! durable one ([`ReceiverBuilder::signature_ledger`](crate::ReceiverBuilder::signature_ledger),
+//! e.g. hookbr-store's `SqliteLedger`, which `hookbr serve` uses in direct mode).
+//!
+//! ```
+//! use hookbr_core::ledger::{BodyFingerprint, MemoryLedger, Seen};
+//! use hookbr_core::{DeliveryId, Provider};
+//!
+//! let ledger = MemoryLedger::new();
+//! let key = DeliveryId::new(Provider::Grafeno, "31216ba1-c507-688c-bea7-b7adf8cf2c1c-approved").key();
+//! let genuine = BodyFingerprint::of(br#"{"change":"approved","data":{"id":"1"}}"#);
+//! let forged = BodyFingerprint::of(br#"{"change":"approved","data":{"id":"2"}}"#);
+//! assert_eq!(ledger.remember_now(key, genuine), Seen::First);
+//! assert_eq!(ledger.remember_now(key, genuine), Seen::Same);
+//! assert_eq!(ledger.remember_now(key, forged), Seen::Different);
+//! ```
+
+use std::{
+    collections::{HashMap, VecDeque},
+    fmt,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use sha2::{Digest, Sha256};
+
+use crate::{
+    ConfigError, DedupKey,
+    dedup::{Clock, StoreFuture, SystemClock},
+};
+
+/// How long a delivery key's body fingerprint is remembered: 400 days, far beyond the 7-day
+/// deduplication retention (and above a year, so a yearly event cannot be replayed either).
+pub const LEDGER_RETENTION: Duration = Duration::from_secs(400 * 24 * 3600);
+
+/// The default capacity of a [`MemoryLedger`]: one million keys (about 80 MB when full; only
+/// a genuinely signed delivery adds an entry, so an attacker cannot fill it).
+pub const DEFAULT_LEDGER_CAPACITY: usize = 1_000_000;
+
+/// The first 128 bits of the SHA-256 of a body as received.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BodyFingerprint([u8; 16]);
+
+impl BodyFingerprint {
+    /// The fingerprint of `body`.
+    #[must_use]
+    pub fn of(body: &[u8]) -> Self {
+        let digest = Sha256::digest(body);
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
+        Self(bytes)
+    }
+
+    /// Rebuilds a fingerprint from its bytes (for stores that persist it).
+    #[must_use]
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    /// The fingerprint's bytes.
+    #[must_use]
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BodyFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BodyFingerprint(")?;
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// What the ledger knew of a delivery key ([`MemoryLedger::remember_now`],
+/// [`IdempotencyStore::remember_body`](crate::IdempotencyStore::remember_body),
+/// [`Inbox::remember_body`](crate::Inbox::remember_body)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Seen {
+    /// The key was not known: its fingerprint is now remembered.
+    First,
+    /// The key is known with this very body (a retry or a copy).
+    Same,
+    /// The key is known with another body: the signature is being reused.
+    Different,
+}
+
+impl Seen {
+    /// Compares the remembered fingerprint with the presented one (`None`: nothing was
+    /// remembered, so the presented one now is).
+    #[must_use]
+    pub fn compare(remembered: Option<BodyFingerprint>, presented: BodyFingerprint) -> Self {
+        match remembered {
+            None => Self::First,
+            Some(remembered) if remembered == presented => Self::Same,
+            Some(_) => Self::Different,
+        }
+    }
+}
+
+/// Where a receiver keeps its signature ledger when its store (or inbox) keeps none. See the
+/// module docs.
+pub trait SignatureLedger: Send + Sync + fmt::Debug {
+    /// Compares `fingerprint` with the one remembered for `key`, remembering it for `keep` when
+    /// the key is new (or its entry expired).
+    fn remember(
+        &self,
+        key: DedupKey,
+        fingerprint: BodyFingerprint,
+        keep: Duration,
+    ) -> StoreFuture<'_, Seen>;
+}
+
+impl<L: SignatureLedger + ?Sized> SignatureLedger for Arc<L> {
+    fn remember(
+        &self,
+        key: DedupKey,
+        fingerprint: BodyFingerprint,
+        keep: Duration,
+    ) -> StoreFuture<'_, Seen> {
+        (**self).remember(key, fingerprint, keep)
+    }
+}
+
+/// The in-memory ledger of one receiver: bounded in count and age, lost on restart.
+///
+/// Entries are kept in arrival order; one older than the retention ([`LEDGER_RETENTION`]) or
+/// beyond the capacity ([`DEFAULT_LEDGER_CAPACITY`]) is forgotten, oldest first. Each entry is
+/// the 16-byte key, the 16-byte fingerprint and an 8-byte time.
+#[derive(Debug)]
+pub struct MemoryLedger {
+    entries: Mutex<Entries>,
+    capacity: usize,
+    retention: u64,
+    clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    by_key: HashMap<DedupKey, (BodyFingerprint, u64)>,
+    order: VecDeque<(DedupKey, u64)>,
+}
+
+impl Default for MemoryLedger {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryLedger {
+    /// A ledger with the default capacity and retention and the system clock.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_clock(SystemClock::default())
+    }
+
+    /// A ledger with the default capacity and retention and the given clock.
+    #[must_use]
+    pub fn with_clock(clock: impl Clock + 'static) -> Self {
+        Self {
+            entries: Mutex::new(Entries::default()),
+            capacity: DEFAULT_LEDGER_CAPACITY,
+            retention: millis(LEDGER_RETENTION),
+            clock: Arc::new(clock),
+        }
+    }
+
+    /// Sets the capacity.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ZeroCapacity`] when `capacity` is 0.
+    pub fn capacity(mut self, capacity: usize) -> Result<Self, ConfigError> {
+        if capacity == 0 {
+            return Err(ConfigError::ZeroCapacity);
+        }
+        self.capacity = capacity;
+        Ok(self)
+    }
+
+    /// Sets how long an entry is kept (default [`LEDGER_RETENTION`]).
+    #[must_use]
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.retention = millis(retention);
+        self
+    }
+
+    /// How many keys are remembered.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().by_key.len()
+    }
+
+    /// Whether no key is remembered.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        // A panic while holding the lock cannot leave the map inconsistent with itself in a
+        // way that matters here (at worst an entry is forgotten early).
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Compares `fingerprint` with the one remembered for `key`, remembering it when the key is
+    /// new (or its entry expired).
+    pub fn remember_now(&self, key: DedupKey, fingerprint: BodyFingerprint) -> Seen {
+        let now = self.clock.now_millis();
+        let mut entries = self.lock();
+        let Entries { by_key, order } = &mut *entries;
+        // Forget what expired, and what is beyond the capacity, oldest first.
+        while let Some(&(oldest, at)) = order.front() {
+            let expired = now.saturating_sub(at) >= self.retention;
+            if !expired && by_key.len() < self.capacity {
+                break;
+            }
+            order.pop_front();
+            if by_key.get(&oldest).is_some_and(|&(_, seen)| seen == at) {
+                by_key.remove(&oldest);
+            }
+        }
+        let seen = Seen::compare(
+            by_key.get(&key).map(|&(remembered, _)| remembered),
+            fingerprint,
+        );
+        if seen == Seen::First {
+            by_key.insert(key, (fingerprint, now));
+            order.push_back((key, now));
+        }
+        seen
+    }
+}
+
+impl SignatureLedger for MemoryLedger {
+    /// [`remember_now`](Self::remember_now); entries are kept for the ledger's own retention
+    /// ([`retention`](Self::retention)), whatever `keep` says.
+    fn remember(
+        &self,
+        key: DedupKey,
+        fingerprint: BodyFingerprint,
+        keep: Duration,
+    ) -> StoreFuture<'_, Seen> {
+        let _ = keep;
+        Box::pin(std::future::ready(Ok(self.remember_now(key, fingerprint))))
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dedup::ManualClock;
+
+    fn key(n: u32) -> DedupKey {
+        let mut bytes = [0u8; 16];
+        bytes[..4].copy_from_slice(&n.to_be_bytes());
+        DedupKey::from_bytes(bytes)
+    }
+
+    #[test]
+    fn first_same_different() {
+        let ledger = MemoryLedger::new();
+        let (a, b) = (BodyFingerprint::of(b"a"), BodyFingerprint::of(b"b"));
+        assert_eq!(ledger.remember_now(key(1), a), Seen::First);
+        assert_eq!(ledger.remember_now(key(1), a), Seen::Same);
+        assert_eq!(ledger.remember_now(key(1), b), Seen::Different);
+        // The first body stays the reference.
+        assert_eq!(ledger.remember_now(key(1), a), Seen::Same);
+        assert_eq!(ledger.remember_now(key(2), b), Seen::First);
+        assert_eq!(ledger.len(), 2);
+    }
+
+    #[test]
+    fn entries_outlive_dedup_retention_and_expire_after_their_own() {
+        let clock = Arc::new(ManualClock::default());
+        let ledger = MemoryLedger::with_clock(clock.clone());
+        let (a, b) = (BodyFingerprint::of(b"a"), BodyFingerprint::of(b"b"));
+        assert_eq!(ledger.remember_now(key(1), a), Seen::First);
+        clock.advance(LEDGER_RETENTION - Duration::from_millis(1));
+        assert_eq!(ledger.remember_now(key(1), b), Seen::Different);
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(ledger.remember_now(key(1), b), Seen::First);
+        assert_eq!(ledger.len(), 1);
+    }
+
+    #[test]
+    fn bounded_in_count_oldest_forgotten_first() {
+        let ledger = MemoryLedger::new().capacity(3).unwrap();
+        let a = BodyFingerprint::of(b"a");
+        for n in 0..10 {
+            assert_eq!(ledger.remember_now(key(n), a), Seen::First);
+            assert!(ledger.len() <= 3);
+        }
+        assert_eq!(ledger.remember_now(key(9), a), Seen::Same);
+        assert_eq!(ledger.remember_now(key(0), a), Seen::First);
+        assert!(MemoryLedger::new().capacity(0).is_err());
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_short() {
+        let fingerprint = BodyFingerprint::of(b"{}");
+        assert_eq!(
+            fingerprint,
+            BodyFingerprint::from_bytes(*fingerprint.as_bytes())
+        );
+        assert_ne!(fingerprint, BodyFingerprint::of(b"{} "));
+        assert_eq!(
+            format!("{fingerprint:?}").len(),
+            "BodyFingerprint()".len() + 32
+        );
+    }
+}
