@@ -54,15 +54,64 @@ pub const LEDGER_RETENTION: Duration = Duration::from_secs(400 * 24 * 3600);
 /// a genuinely signed delivery adds an entry, so an attacker cannot fill it).
 pub const DEFAULT_LEDGER_CAPACITY: usize = 1_000_000;
 
-/// The first 128 bits of the SHA-256 of a body as received.
+/// The first 128 bits of the SHA-256 of a body's content.
+///
+/// A JSON body is hashed in a canonical form (object keys sorted, no insignificant
+/// whitespace), so a genuine retry that the provider serialized again, with its fields in
+/// another order or spaced differently, is the same body; any change of a value, a key or an
+/// array's order is another body. Bytes that are not JSON are hashed as received.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BodyFingerprint([u8; 16]);
+
+/// Feeds `value` to `hasher` in a canonical form: objects with their keys sorted, every string
+/// and number as serde_json writes it (whatever the map order serde_json was built with).
+fn hash_canonical(value: &serde_json::Value, hasher: &mut Sha256) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            hasher.update(b"{");
+            for (n, (key, item)) in entries.into_iter().enumerate() {
+                if n > 0 {
+                    hasher.update(b",");
+                }
+                hash_canonical(&Value::String(key.clone()), hasher);
+                hasher.update(b":");
+                hash_canonical(item, hasher);
+            }
+            hasher.update(b"}");
+        }
+        Value::Array(items) => {
+            hasher.update(b"[");
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    hasher.update(b",");
+                }
+                hash_canonical(item, hasher);
+            }
+            hasher.update(b"]");
+        }
+        scalar => hasher.update(scalar.to_string().as_bytes()),
+    }
+}
 
 impl BodyFingerprint {
     /// The fingerprint of `body`.
     #[must_use]
     pub fn of(body: &[u8]) -> Self {
-        let digest = Sha256::digest(body);
+        let mut hasher = Sha256::new();
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(value) => {
+                hasher.update(b"json:");
+                hash_canonical(&value, &mut hasher);
+            }
+            Err(_) => {
+                hasher.update(b"bytes:");
+                hasher.update(body);
+            }
+        }
+        let digest = hasher.finalize();
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
         Self(bytes)
@@ -283,6 +332,38 @@ mod tests {
     }
 
     #[test]
+    fn json_formatting_is_not_a_different_body() {
+        let genuine = BodyFingerprint::of(
+            br#"{"signature":"c2ln","change":"approved","data":{"id":"1","tags":["a","b"],"n":1.5}}"#,
+        );
+        // The same content serialized again: other key order, whitespace, escapes.
+        let resent = BodyFingerprint::of(
+            b"{ \"change\": \"approved\",\n  \"data\": {\"n\": 1.5, \"tags\": [\"a\", \"b\"], \"id\": \"\\u0031\"},\n  \"signature\": \"c2ln\" }",
+        );
+        assert_eq!(genuine, resent);
+        // Any change of a value, a key or an array's order is another body.
+        for other in [
+            &br#"{"signature":"c2ln","change":"approved","data":{"id":"2","tags":["a","b"],"n":1.5}}"#[..],
+            br#"{"signature":"c2ln","change":"approved","data":{"id":"1","tags":["b","a"],"n":1.5}}"#,
+            br#"{"signature":"c2ln","change":"approved","data":{"ID":"1","tags":["a","b"],"n":1.5}}"#,
+            br#"{"signature":"c2ln","change":"approved","data":{"id":"1","tags":["a","b"],"n":"1.5"}}"#,
+            br#"{"signature":"c2ln","change":"approved","data":{"id":"1","tags":["a","b"],"n":1.5},"x":null}"#,
+        ] {
+            assert_ne!(genuine, BodyFingerprint::of(other), "{}", String::from_utf8_lossy(other));
+        }
+        // Bytes that are not JSON are compared as received, and never equal a JSON body.
+        assert_eq!(
+            BodyFingerprint::of(b"a=1&b=2"),
+            BodyFingerprint::of(b"a=1&b=2")
+        );
+        assert_ne!(
+            BodyFingerprint::of(b"a=1&b=2"),
+            BodyFingerprint::of(b"b=2&a=1")
+        );
+        assert_ne!(BodyFingerprint::of(b"\"x\""), BodyFingerprint::of(b"x"));
+    }
+
+    #[test]
     fn first_same_different() {
         let ledger = MemoryLedger::new();
         let (a, b) = (BodyFingerprint::of(b"a"), BodyFingerprint::of(b"b"));
@@ -328,7 +409,16 @@ mod tests {
             fingerprint,
             BodyFingerprint::from_bytes(*fingerprint.as_bytes())
         );
-        assert_ne!(fingerprint, BodyFingerprint::of(b"{} "));
+        assert_eq!(fingerprint, BodyFingerprint::of(b"{} "));
+        assert_ne!(fingerprint, BodyFingerprint::of(b"[]"));
+        // Stores persist fingerprints: the canonical form must not change between releases.
+        assert_eq!(
+            BodyFingerprint::of(br#"{ "a" : [1, "x"] }"#).as_bytes(),
+            &[
+                0x82, 0x5b, 0xe4, 0x11, 0xac, 0x4b, 0xa6, 0xee, 0xfe, 0x5f, 0x83, 0x66, 0x54, 0x58,
+                0xf0, 0x9d
+            ]
+        );
         assert_eq!(
             format!("{fingerprint:?}").len(),
             "BodyFingerprint()".len() + 32
