@@ -25,6 +25,12 @@
 //!   stall cannot lock out a provider's delivery; only when every connection holds a complete
 //!   request in its handler is the new one refused (`503`, closed).
 //!
+//! With [`Serve::tls`] the listener speaks HTTPS only (see [`tls`](crate::tls)): the TLS
+//! handshake must end within [`tls_handshake_timeout`](ConnectionLimits::tls_handshake_timeout)
+//! (a client that connects and sends nothing, or stalls mid-handshake, is closed), a connection
+//! still in its handshake counts against the cap and is the first to be closed there, and the
+//! bounds above apply to the decrypted HTTP once the handshake is done.
+//!
 //! HTTP/2 connections (with `http2 = true`) get the same bounds: the head and idle timeouts
 //! apply while no stream is open, the body and request timeouts to each stream, the header size
 //! to the header list, and at most 64 concurrent streams per connection.
@@ -92,6 +98,7 @@ use tokio::{
     sync::{Notify, Semaphore, watch},
     task::JoinSet,
 };
+use tokio_rustls::{TlsAcceptor, rustls::ServerConfig, server::TlsStream};
 use tower_service::Service;
 
 /// The smallest [`ConnectionLimits::max_header_bytes`] (hyper's smallest read buffer); smaller
@@ -134,8 +141,11 @@ pub struct ConnectionLimits {
     /// The most header fields in an HTTP/1.1 request (64); `431` beyond.
     pub max_headers: usize,
     /// Also serve HTTP/2 cleartext (prior knowledge) on the same port (`false`: HTTP/1.1
-    /// only).
+    /// only); with TLS, offer `h2` by ALPN as well as `http/1.1`.
     pub http2: bool,
+    /// With [`Serve::tls`], the TLS handshake must end within this time of the connection's
+    /// start (10 s); the connection is closed otherwise. The head timeout starts after it.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -149,6 +159,7 @@ impl Default for ConnectionLimits {
             max_header_bytes: 16_384,
             max_headers: 64,
             http2: false,
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -195,6 +206,7 @@ pub fn serve(listener: TcpListener, router: Router) -> Serve {
         router,
         limits: ConnectionLimits::default(),
         signal: None,
+        tls: None,
     }
 }
 
@@ -205,6 +217,7 @@ pub struct Serve {
     router: Router,
     limits: ConnectionLimits,
     signal: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    tls: Option<Arc<ServerConfig>>,
 }
 
 impl fmt::Debug for Serve {
@@ -213,6 +226,7 @@ impl fmt::Debug for Serve {
             .field("listener", &self.listener)
             .field("limits", &self.limits)
             .field("graceful_shutdown", &self.signal.is_some())
+            .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -221,6 +235,16 @@ impl Serve {
     /// Serves within `limits` instead of the defaults.
     pub fn limits(mut self, limits: ConnectionLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Serves HTTPS with `config` (build it with [`tls::server_config`](crate::tls::server_config)
+    /// for a certificate that can be replaced while serving): every connection must complete a
+    /// TLS handshake within [`ConnectionLimits::tls_handshake_timeout`] first. The ALPN
+    /// protocols of `config` are replaced by `http/1.1` (and `h2` when
+    /// [`ConnectionLimits::http2`] is set).
+    pub fn tls(mut self, config: Arc<ServerConfig>) -> Self {
+        self.tls = Some(config);
         self
     }
 
@@ -250,7 +274,17 @@ async fn run(serve: Serve) -> io::Result<()> {
         router,
         limits,
         signal,
+        tls,
     } = serve;
+    let tls = tls.map(|config| {
+        let mut config = Arc::unwrap_or_clone(config);
+        config.alpn_protocols = if limits.http2 {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
+        TlsAcceptor::from(Arc::new(config))
+    });
     let signal: Pin<Box<dyn Future<Output = ()> + Send>> = match signal {
         Some(signal) => signal,
         None => Box::pin(std::future::pending()),
@@ -258,6 +292,7 @@ async fn run(serve: Serve) -> io::Result<()> {
     let shared = Arc::new(Shared {
         builder: limits.builder(),
         router,
+        tls,
         limits,
         epoch: Instant::now(),
         open: Mutex::new(BTreeMap::new()),
@@ -291,6 +326,8 @@ async fn run(serve: Serve) -> io::Result<()> {
                     stopping.clone(),
                 ));
             }
+            // A TLS client would not understand a cleartext answer: closed at once.
+            None if shared.tls.is_some() => drop(stream),
             None => refuse(stream, &polite, &mut tasks),
         }
     }
@@ -348,6 +385,7 @@ fn refuse(stream: TcpStream, polite: &Arc<Semaphore>, tasks: &mut JoinSet<()>) {
 struct Shared {
     builder: Builder<TokioExecutor>,
     router: Router,
+    tls: Option<TlsAcceptor>,
     limits: ConnectionLimits,
     /// Times are kept as milliseconds since this instant.
     epoch: Instant,
@@ -461,6 +499,26 @@ async fn serve_connection(
     mut stopping: watch::Receiver<bool>,
 ) {
     let _leave = Leave(&shared, connection.id);
+    let stream = match &shared.tls {
+        None => Stream::Plain(stream),
+        Some(acceptor) => {
+            let handshake =
+                tokio::time::timeout(shared.limits.tls_handshake_timeout, acceptor.accept(stream));
+            let stream = tokio::select! {
+                handshake = handshake => match handshake {
+                    Ok(Ok(stream)) => stream,
+                    // Not TLS, an old protocol version, no common cipher, or too slow.
+                    Ok(Err(_)) | Err(_) => return,
+                },
+                () = connection.shed.notified() => return,
+            };
+            // The head timeout starts now.
+            let now = shared.now();
+            connection.head_started.store(now, Ordering::Release);
+            connection.idle_since.store(now, Ordering::Release);
+            Stream::Tls(Box::new(stream))
+        }
+    };
     let io = TokioIo::new(Tracked {
         inner: stream,
         shared: shared.clone(),
@@ -642,9 +700,73 @@ impl http_body::Body for Watched {
     }
 }
 
-/// The TCP stream, noting when a request head starts arriving.
+/// A connection's byte stream: TCP, or TLS over TCP.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Self::Plain(stream) => stream.is_write_vectored(),
+            Self::Tls(stream) => stream.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The connection's stream, noting when a request head starts arriving.
 struct Tracked {
-    inner: TcpStream,
+    inner: Stream,
     shared: Arc<Shared>,
     connection: Arc<Connection>,
 }
