@@ -58,10 +58,12 @@ mod error;
 pub mod inbox;
 pub mod lifecycle;
 mod observe;
+pub mod reload;
 mod routes;
 mod server;
 pub mod sink;
 
 pub use config::Config;
 pub use error::Error;
+pub use reload::{ReloadHandle, Reloaded};
 pub use server::{Server, ServerBuilder, ShutdownHandle};

@@ -29,7 +29,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
-    Error,
+    Error, ReloadHandle,
     inbox::{RowDetail, RowSummary},
     observe::{self, Observer, inbox_gauges},
 };
@@ -44,6 +44,7 @@ struct Admin {
     inbox: Option<Arc<dyn Inbox>>,
     observer: Arc<Observer>,
     prometheus: PrometheusHandle,
+    reload: ReloadHandle,
 }
 
 /// A running admin listener.
@@ -68,6 +69,7 @@ pub(crate) async fn start(
     limits: ConnectionLimits,
     inbox: Option<Arc<dyn Inbox>>,
     observer: Arc<Observer>,
+    reload: ReloadHandle,
     stop: watch::Receiver<bool>,
 ) -> Result<AdminServer, Error> {
     if !listen.ip().is_loopback() && token.is_none() {
@@ -80,12 +82,14 @@ pub(crate) async fn start(
         inbox,
         observer,
         prometheus: observe::prometheus(),
+        reload,
     };
     let app = Router::new()
         .route("/", get(list))
         .route("/deliveries/{id}", get(detail))
         .route("/deliveries/{id}/replay", post(replay))
         .route("/metrics", get(metrics_text))
+        .route("/reload", post(reload_config))
         .layer(middleware::from_fn_with_state(token, auth::guard))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -99,7 +103,7 @@ pub(crate) async fn start(
     let addr = listener
         .local_addr()
         .map_err(|error| Error::runtime(format!("admin listener: {error}")))?;
-    let task = crate::server::serve(listener, app, limits, stop);
+    let task = crate::server::serve(listener, app, limits, None, stop);
     Ok(AdminServer { addr, task })
 }
 
@@ -234,4 +238,25 @@ async fn metrics_text(State(admin): State<Admin>) -> Response {
         admin.prometheus.render(),
     )
         .into_response()
+}
+
+/// `POST /reload`: reads the configuration file again and swaps it in. `200` with what is now
+/// served (and the keys that need a restart), `422` with the reason when the new configuration
+/// is refused (the running one keeps serving).
+async fn reload_config(State(admin): State<Admin>) -> Response {
+    match admin.reload.reload().await {
+        Ok(reloaded) => {
+            let mut text = String::from("reloaded\n");
+            for line in reloaded.warnings.iter().chain(&reloaded.summary) {
+                text.push_str(line);
+                text.push('\n');
+            }
+            text.into_response()
+        }
+        Err(error) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("refused, the running configuration keeps serving: {error}\n"),
+        )
+            .into_response(),
+    }
 }
