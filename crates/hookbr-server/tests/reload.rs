@@ -151,18 +151,34 @@ async fn a_secret_and_a_key_rotated_under_load_lose_no_authentic_delivery() {
         sender.await.unwrap();
     }
     let failures = failures.lock().unwrap().clone();
-    assert!(failures.is_empty(), "{} non-2xx: {failures:?}", failures.len());
-    let counts: Vec<usize> = sent.iter().map(|count| count.load(Ordering::SeqCst)).collect();
+    assert!(
+        failures.is_empty(),
+        "{} non-2xx: {failures:?}",
+        failures.len()
+    );
+    let counts: Vec<usize> = sent
+        .iter()
+        .map(|count| count.load(Ordering::SeqCst))
+        .collect();
     eprintln!("deliveries (old-only: old, new; overlap: old, new; new-only: old, new): {counts:?}");
     // [old-only: old, -], [overlap: old, new], [new-only: -, new]
-    assert!(counts[0] > 10 && counts[2] > 10 && counts[3] > 10 && counts[5] > 10, "{counts:?}");
+    assert!(
+        counts[0] > 10 && counts[2] > 10 && counts[3] > 10 && counts[5] > 10,
+        "{counts:?}"
+    );
 
     // The old credentials are now refused; the inbox holds every delivery.
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let old = testkit::bonifiq_point_add(OLD_SECRET);
-    assert_eq!(post(&client, &format!("{base}/webhooks/bonifiq"), &old).await, 401);
+    assert_eq!(
+        post(&client, &format!("{base}/webhooks/bonifiq"), &old).await,
+        401
+    );
     let old = testkit::grafeno_registration("approved", old_key);
-    assert_eq!(post(&client, &format!("{base}/webhooks/grafeno"), &old).await, 401);
+    assert_eq!(
+        post(&client, &format!("{base}/webhooks/grafeno"), &old).await,
+        401
+    );
     let total: usize = counts.iter().sum();
     assert_eq!(stored(&server).await, u64::try_from(total).unwrap());
     server.stop().await.unwrap();
@@ -192,7 +208,11 @@ async fn a_broken_configuration_is_refused_and_the_running_one_keeps_answering()
     // Not TOML, an unknown key: refused the same way.
     std::fs::write(dir.path().join("bonifiq.previous"), OLD_SECRET).unwrap();
     let good = std::fs::read_to_string(dir.path().join("hookbr.toml")).unwrap();
-    std::fs::write(dir.path().join("hookbr.toml"), format!("{good}\n[[endpoint")).unwrap();
+    std::fs::write(
+        dir.path().join("hookbr.toml"),
+        format!("{good}\n[[endpoint"),
+    )
+    .unwrap();
     assert!(server.reload().await.is_err());
     write_config(dir.path(), "tls_cert = \"file:nope.pem\"");
     let error = server.reload().await.unwrap_err().to_string();
@@ -242,19 +262,35 @@ async fn post_reload_on_the_admin_listener() {
     assert_eq!(cross_site.status(), 403);
 
     std::fs::write(dir.path().join("bonifiq.current"), NEW_SECRET).unwrap();
-    let ok = client.post(&admin).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let ok = client
+        .post(&admin)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     let text = ok.text().await.unwrap();
-    assert!(text.starts_with("reloaded") && text.contains("/webhooks/bonifiq"), "{text}");
+    assert!(
+        text.starts_with("reloaded") && text.contains("/webhooks/bonifiq"),
+        "{text}"
+    );
     let delivery = testkit::bonifiq_point_add(NEW_SECRET);
     let url = format!("http://{}/webhooks/bonifiq", server.addr());
     assert_eq!(post(&client, &url, &delivery).await, 200);
 
     std::fs::write(dir.path().join("bonifiq.current"), "").unwrap();
-    let refused = client.post(&admin).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let refused = client
+        .post(&admin)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), 422);
     let text = refused.text().await.unwrap();
-    assert!(text.contains("endpoint[0].secrets[0]") && text.contains("empty"), "{text}");
+    assert!(
+        text.contains("endpoint[0].secrets[0]") && text.contains("empty"),
+        "{text}"
+    );
     let delivery = testkit::bonifiq_point_add(NEW_SECRET);
     assert_eq!(post(&client, &url, &delivery).await, 200);
     server.stop().await.unwrap();
