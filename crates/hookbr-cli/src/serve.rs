@@ -46,9 +46,10 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let banner = config.summary();
     if args.check {
         print_line(&format!(
-            "{}: valid; listens on {}\n{}",
+            "{}: valid; listens on {}{}\n{}",
             args.config.display(),
             config.listen,
+            if config.tls.is_some() { " (HTTPS)" } else { "" },
             banner.join("\n")
         ));
         return Ok(());
