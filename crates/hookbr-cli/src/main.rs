@@ -4,6 +4,7 @@
 //! ```text
 //! hookbr demo                                   # everything on loopback, nothing to set up
 //! hookbr init && hookbr serve --config hookbr.toml
+//! hookbr reload --config hookbr.toml              # after rotating a secret (or kill -HUP)
 //! hookbr send foody http://127.0.0.1:8080/webhooks/foody --token env:FOODY_TOKEN --repeat 3
 //! hookbr inbox dead && hookbr inbox replay 42
 //! hookbr decode bonifiq delivery.json

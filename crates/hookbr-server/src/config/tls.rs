@@ -153,3 +153,35 @@ pub(super) fn resolve_tls(
         }
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    #[test]
+    fn a_world_readable_key_file_is_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let (cert_path, key_path) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        let mode = |bits| {
+            std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(bits)).unwrap();
+        };
+        let reference = |path: &Path| format!("file:{}", path.display());
+        let config = TlsConfig::load(&reference(&cert_path), &reference(&key_path)).unwrap();
+        mode(0o600);
+        assert_eq!(config.key_file_warning(), None);
+        mode(0o644);
+        let warning = config.key_file_warning().unwrap();
+        assert!(warning.starts_with("server.tls_key: ") && warning.contains("chmod 600"));
+        assert_eq!(config.files(), vec![cert_path, key_path]);
+        assert!(!format!("{config:?}").contains("PRIVATE"));
+    }
+}
