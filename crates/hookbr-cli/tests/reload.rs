@@ -261,3 +261,100 @@ fn serve_check_checks_the_tls_keys() {
     assert_eq!(run.code, Some(2), "{run:?}");
     assert!(run.stderr.contains("server.tls_key"), "{run:?}");
 }
+
+/// A CA made by the test and a leaf for `localhost` signed by it: (chain PEM, key PEM, DER).
+fn leaf(
+    ca: &rcgen::Certificate,
+    ca_key: &rcgen::KeyPair,
+    serial: u64,
+) -> (String, String, Vec<u8>) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.serial_number = Some(rcgen::SerialNumber::from(serial));
+    let cert = params.signed_by(&key, ca, ca_key).unwrap();
+    (
+        format!("{}{}", cert.pem(), ca.pem()),
+        key.serialize_pem(),
+        cert.der().to_vec(),
+    )
+}
+
+/// One authentic BonifiQ delivery over HTTPS (a new TLS client trusting only `ca`): the status
+/// code and the certificate the server presented.
+fn deliver_https(addr: SocketAddr, ca: &rcgen::Certificate, secret: &str) -> (u16, Vec<u8>) {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut socket = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let delivery = testkit::bonifiq_point_add(secret);
+    let mut request = format!(
+        "POST /webhooks/bonifiq HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\
+         content-length: {}\r\n",
+        delivery.body.len()
+    );
+    for (name, value) in &delivery.headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(&delivery.body);
+    let mut answer = Vec::new();
+    {
+        let mut tls = rustls::Stream::new(&mut connection, &mut socket);
+        tls.write_all(&bytes).unwrap();
+        let _ = tls.read_to_end(&mut answer);
+    }
+    let status = String::from_utf8_lossy(&answer)
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let served = connection.peer_certificates().unwrap()[0].to_vec();
+    (status, served)
+}
+
+#[test]
+fn https_and_a_certificate_renewed_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = params.self_signed(&ca_key).unwrap();
+    let (first, second) = (leaf(&ca, &ca_key, 1), leaf(&ca, &ca_key, 2));
+    write("fullchain.pem", &first.0);
+    write("privkey.pem", &first.1);
+    write("admin.token", ADMIN_TOKEN);
+    write("bonifiq.current", OLD);
+    write("bonifiq.previous", OLD);
+    let template = TEMPLATE.replace(
+        "[inbox]",
+        "tls_cert = \"file:fullchain.pem\"\ntls_key = \"file:privkey.pem\"\n\n[inbox]",
+    );
+    let serve = Serve::start(dir.path(), &template);
+    assert!(
+        serve.log().contains("listening on https://"),
+        "{}",
+        serve.log()
+    );
+    assert_eq!(deliver_https(serve.addr, &ca, OLD), (200, first.2.clone()));
+    // Cleartext HTTP on the HTTPS port gets no HTTP answer.
+    assert_eq!(deliver(serve.addr, OLD), 0);
+
+    // Renewed files and SIGHUP: the next connection gets the new certificate.
+    write("fullchain.pem", &second.0);
+    write("privkey.pem", &second.1);
+    serve.hangup();
+    serve.wait_log("reloaded", 1);
+    assert_eq!(deliver_https(serve.addr, &ca, OLD), (200, second.2.clone()));
+}
