@@ -223,7 +223,12 @@ impl ReloadHandle {
                 "this server was not started from a configuration file: nothing to reload",
             ));
         };
-        let outcome = Config::load(path).and_then(|config| reloader.apply(config));
+        // Reading the files (and every reference) is blocking work: off the runtime's threads.
+        let load = path.clone();
+        let loaded = tokio::task::spawn_blocking(move || Config::load(&load))
+            .await
+            .unwrap_or_else(|_| Err(Error::runtime("reading the configuration failed")));
+        let outcome = loaded.and_then(|config| reloader.apply(config));
         match &outcome {
             Ok(reloaded) => {
                 log(&format!(

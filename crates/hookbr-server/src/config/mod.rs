@@ -255,6 +255,14 @@ impl Config {
                 )
             })
             .collect();
+        if let Some(tls) = &self.tls {
+            lines.push(format!(
+                "  tls: certificate {}, key {} (TLS 1.2/1.3; files checked for renewal every {} s)",
+                tls.cert,
+                tls.key,
+                crate::reload::TLS_POLL_INTERVAL.as_secs()
+            ));
+        }
         lines.push(format!("  inbox: {}", self.inbox));
         if self.sinks.is_empty() {
             lines.push(
