@@ -10,7 +10,9 @@
 //!   itself.
 //! * [`serve()`] serves the router on a public port within [`ConnectionLimits`] (head, body,
 //!   request and idle timeouts, a connection cap, header limits, HTTP/1.1 unless HTTP/2 is
-//!   asked for): use it rather than `axum::serve`, which bounds none of these.
+//!   asked for): use it rather than `axum::serve`, which bounds none of these. With
+//!   [`Serve::tls`] it terminates TLS (1.2 and 1.3, rustls on `ring`) with a certificate that
+//!   can be replaced while serving ([`tls`]), the handshake bounded too.
 //!
 //! The handler's 2xx completes the delivery's claim and is sent to the provider as exactly
 //! `200`; any other status, or a panic, releases it so the provider's retry is processed.
@@ -49,6 +51,7 @@ mod rejection;
 mod router;
 pub mod serve;
 mod stats;
+pub mod tls;
 
 pub use extract::{MissingWebhook, Webhook};
 pub use hookbr_core::{Rejection, Verified, WebhookEvent, Webhooks};

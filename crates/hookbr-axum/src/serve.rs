@@ -25,6 +25,12 @@
 //!   stall cannot lock out a provider's delivery; only when every connection holds a complete
 //!   request in its handler is the new one refused (`503`, closed).
 //!
+//! With [`Serve::tls`] the listener speaks HTTPS only (see [`tls`](crate::tls)): the TLS
+//! handshake must end within [`tls_handshake_timeout`](ConnectionLimits::tls_handshake_timeout)
+//! (a client that connects and sends nothing, or stalls mid-handshake, is closed), a connection
+//! still in its handshake counts against the cap and is the first to be closed there, and the
+//! bounds above apply to the decrypted HTTP once the handshake is done.
+//!
 //! [`Serve::stats`] counts the open connections and the ones each bound closed
 //! ([`ConnectionStats`], by [`CloseReason`]), for metrics.
 //!
@@ -95,6 +101,7 @@ use tokio::{
     sync::{Notify, Semaphore, watch},
     task::JoinSet,
 };
+use tokio_rustls::{TlsAcceptor, rustls::ServerConfig, server::TlsStream};
 use tower_service::Service;
 
 pub use crate::stats::{CloseReason, ConnectionStats};
@@ -154,6 +161,7 @@ pub fn serve(listener: TcpListener, router: Router) -> Serve {
         limits: ConnectionLimits::default(),
         signal: None,
         stats: ConnectionStats::default(),
+        tls: None,
     }
 }
 
@@ -165,6 +173,7 @@ pub struct Serve {
     limits: ConnectionLimits,
     signal: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     stats: ConnectionStats,
+    tls: Option<Arc<ServerConfig>>,
 }
 
 impl fmt::Debug for Serve {
@@ -173,6 +182,7 @@ impl fmt::Debug for Serve {
             .field("listener", &self.listener)
             .field("limits", &self.limits)
             .field("graceful_shutdown", &self.signal.is_some())
+            .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -181,6 +191,16 @@ impl Serve {
     /// Serves within `limits` instead of the defaults.
     pub fn limits(mut self, limits: ConnectionLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Serves HTTPS with `config` (build it with [`tls::server_config`](crate::tls::server_config)
+    /// for a certificate that can be replaced while serving): every connection must complete a
+    /// TLS handshake within [`ConnectionLimits::tls_handshake_timeout`] first. The ALPN
+    /// protocols of `config` are replaced by `http/1.1` (and `h2` when
+    /// [`ConnectionLimits::http2`] is set).
+    pub fn tls(mut self, config: Arc<ServerConfig>) -> Self {
+        self.tls = Some(config);
         self
     }
 
@@ -218,7 +238,17 @@ async fn run(serve: Serve) -> io::Result<()> {
         limits,
         signal,
         stats,
+        tls,
     } = serve;
+    let tls = tls.map(|config| {
+        let mut config = Arc::unwrap_or_clone(config);
+        config.alpn_protocols = if limits.http2 {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
+        TlsAcceptor::from(Arc::new(config))
+    });
     let signal: Pin<Box<dyn Future<Output = ()> + Send>> = match signal {
         Some(signal) => signal,
         None => Box::pin(std::future::pending()),
@@ -226,6 +256,7 @@ async fn run(serve: Serve) -> io::Result<()> {
     let shared = Arc::new(Shared {
         builder: builder(&limits),
         router,
+        tls,
         limits,
         epoch: Instant::now(),
         open: Mutex::new(BTreeMap::new()),
@@ -262,7 +293,10 @@ async fn run(serve: Serve) -> io::Result<()> {
             }
             None => {
                 shared.stats.close(CloseReason::Refused);
-                refuse(stream, &polite, &mut tasks);
+                // A TLS client would not understand a cleartext answer: closed at once.
+                if shared.tls.is_none() {
+                    refuse(stream, &polite, &mut tasks);
+                }
             }
         }
     }
@@ -320,6 +354,7 @@ fn refuse(stream: TcpStream, polite: &Arc<Semaphore>, tasks: &mut JoinSet<()>) {
 struct Shared {
     builder: Builder<TokioExecutor>,
     router: Router,
+    tls: Option<TlsAcceptor>,
     limits: ConnectionLimits,
     /// Times are kept as milliseconds since this instant.
     epoch: Instant,
@@ -437,6 +472,34 @@ async fn serve_connection(
     mut stopping: watch::Receiver<bool>,
 ) {
     let _leave = Leave(&shared, connection.id);
+    let stream = match &shared.tls {
+        None => Stream::Plain(stream),
+        Some(acceptor) => {
+            let handshake =
+                tokio::time::timeout(shared.limits.tls_handshake_timeout, acceptor.accept(stream));
+            let stream = tokio::select! {
+                handshake = handshake => match handshake {
+                    Ok(Ok(stream)) => stream,
+                    // Not TLS, an old protocol version, no common cipher...
+                    Ok(Err(_)) => {
+                        shared.stats.close(CloseReason::TlsHandshakeFailed);
+                        return;
+                    }
+                    // ...or too slow.
+                    Err(_) => {
+                        shared.stats.close(CloseReason::TlsHandshakeTimeout);
+                        return;
+                    }
+                },
+                () = connection.shed.notified() => return,
+            };
+            // The head timeout starts now.
+            let now = shared.now();
+            connection.head_started.store(now, Ordering::Release);
+            connection.idle_since.store(now, Ordering::Release);
+            Stream::Tls(Box::new(stream))
+        }
+    };
     let io = TokioIo::new(Tracked {
         inner: stream,
         shared: shared.clone(),
@@ -626,9 +689,73 @@ impl http_body::Body for Watched {
     }
 }
 
-/// The TCP stream, noting when a request head starts arriving.
+/// A connection's byte stream: TCP, or TLS over TCP.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Self::Plain(stream) => stream.is_write_vectored(),
+            Self::Tls(stream) => stream.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The connection's stream, noting when a request head starts arriving.
 struct Tracked {
-    inner: TcpStream,
+    inner: Stream,
     shared: Arc<Shared>,
     connection: Arc<Connection>,
 }

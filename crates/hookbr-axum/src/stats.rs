@@ -23,21 +23,27 @@ pub enum CloseReason {
     RequestTimeout,
     /// Kept alive without a request for the idle timeout.
     Idle,
+    /// Its TLS handshake did not end within the handshake timeout.
+    TlsHandshakeTimeout,
+    /// Its TLS handshake failed (not TLS, an old protocol version, no common cipher suite).
+    TlsHandshakeFailed,
 }
 
 impl CloseReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::ConnectionCap,
         Self::Refused,
         Self::HeaderTimeout,
         Self::BodyTimeout,
         Self::RequestTimeout,
         Self::Idle,
+        Self::TlsHandshakeTimeout,
+        Self::TlsHandshakeFailed,
     ];
 
     /// The reason as a metrics label: `connection_cap`, `refused`, `header_timeout`,
-    /// `body_timeout`, `request_timeout`, `idle`.
+    /// `body_timeout`, `request_timeout`, `idle`, `tls_handshake_timeout`, `tls_handshake_failed`.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -47,6 +53,8 @@ impl CloseReason {
             Self::BodyTimeout => "body_timeout",
             Self::RequestTimeout => "request_timeout",
             Self::Idle => "idle",
+            Self::TlsHandshakeTimeout => "tls_handshake_timeout",
+            Self::TlsHandshakeFailed => "tls_handshake_failed",
         }
     }
 

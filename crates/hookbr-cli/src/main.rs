@@ -4,6 +4,7 @@
 //! ```text
 //! hookbr demo                                   # everything on loopback, nothing to set up
 //! hookbr init && hookbr serve --config hookbr.toml
+//! hookbr reload --config hookbr.toml              # after rotating a secret (or kill -HUP)
 //! hookbr send foody http://127.0.0.1:8080/webhooks/foody --token env:FOODY_TOKEN --repeat 3
 //! hookbr inbox dead && hookbr inbox replay 42
 //! hookbr decode bonifiq delivery.json
@@ -39,6 +40,7 @@ mod inbox;
 mod init;
 mod input;
 mod keygen;
+mod reload;
 mod send;
 mod serve;
 mod verify;
@@ -62,6 +64,13 @@ enum Command {
     /// Run the receiver described by a hookbr.toml: verify, deduplicate, store, and hand each
     /// event to your application (HTTP forward or a command).
     Serve(serve::Args),
+    /// Make the running `hookbr serve` read its configuration again (secrets, keys, routes,
+    /// sinks, TLS certificate) without a restart, through its admin listener.
+    ///
+    /// Exit 0 when the new configuration serves, 1 when it was refused (the reason on stderr;
+    /// the running one keeps serving) or the server cannot be reached, 2 without `[admin]`.
+    /// Sending the server SIGHUP does the same.
+    Reload(reload::Args),
     /// Send a delivery to a URL exactly as a provider would (simulator for tests and
     /// development).
     Send(send::Args),
@@ -147,6 +156,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Reload(args) => reload::run(&args),
         Command::Send(args) => send::run(&args),
         Command::Keygen(args) => keygen::run(&args),
         Command::Inbox(command) => inbox::run(&command),

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use hookbr_server::{
     Config, ServerBuilder,
-    lifecycle::{runtime, shutdown_signal},
+    lifecycle::{Hangups, runtime, shutdown_signal},
 };
 
 use crate::{Failure, print_line};
@@ -46,19 +46,26 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let banner = config.summary();
     if args.check {
         print_line(&format!(
-            "{}: valid; listens on {}\n{}",
+            "{}: valid; listens on {}{}\n{}",
             args.config.display(),
             config.listen,
+            if config.tls.is_some() { " (HTTPS)" } else { "" },
             banner.join("\n")
         ));
         return Ok(());
     }
     init_tracing();
     runtime()?.block_on(async move {
-        let server = ServerBuilder::new(config).start().await?;
+        // Before anything else: from here on SIGHUP reloads instead of ending the process.
+        let mut hangups = Hangups::new();
+        let server = ServerBuilder::new(config)
+            .config_path(&args.config)
+            .start()
+            .await?;
         log(&format!(
-            "hookbr {} listening on http://{}",
+            "hookbr {} listening on {}://{}",
             env!("CARGO_PKG_VERSION"),
+            if server.tls() { "https" } else { "http" },
             server.addr()
         ));
         if let Some(admin) = server.admin_addr() {
@@ -69,7 +76,17 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         for line in banner {
             log(&line);
         }
-        shutdown_signal().await;
+        let mut stop = std::pin::pin!(shutdown_signal());
+        loop {
+            tokio::select! {
+                () = &mut stop => break,
+                // The outcome is logged by the reload itself.
+                () = hangups.next() => {
+                    log("SIGHUP: reloading the configuration");
+                    let _ = server.reload().await;
+                }
+            }
+        }
         log("stopping: finishing the requests in flight and the worker's round");
         server.stop().await?;
         log("stopped");

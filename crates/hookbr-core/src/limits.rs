@@ -37,8 +37,12 @@ pub struct ConnectionLimits {
     /// The most header fields in an HTTP/1.1 request (64); `431` beyond.
     pub max_headers: usize,
     /// Also serve HTTP/2 cleartext (prior knowledge) on the same port (`false`: HTTP/1.1
-    /// only).
+    /// only); with TLS, offer `h2` by ALPN as well as `http/1.1`.
     pub http2: bool,
+    /// With TLS (hookbr-axum's `Serve::tls`), the handshake must end within this time of the
+    /// connection's start (10 s); the connection is closed otherwise. The head timeout starts
+    /// after it.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -52,6 +56,7 @@ impl Default for ConnectionLimits {
             max_header_bytes: 16_384,
             max_headers: 64,
             http2: false,
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -14,6 +14,11 @@
 //! on stdin. An optional admin listener serves the inspector pages and Prometheus `/metrics`.
 //! [`inbox`] has the inbox's operations (list, show, replay, stats) as data.
 //!
+//! With `[server] tls_cert`/`tls_key` the receiver terminates TLS itself, and picks up a renewed
+//! certificate from the files without dropping connections. [`Server::reload`] (SIGHUP,
+//! `hookbr reload`, the admin listener's `POST /reload`) reads the configuration again, checks
+//! it whole and swaps it in atomically, or refuses it with the reason ([`reload`]).
+//!
 //! # Example
 //!
 //! ```no_run
@@ -59,10 +64,12 @@ mod health;
 pub mod inbox;
 pub mod lifecycle;
 mod observe;
+pub mod reload;
 mod routes;
 mod server;
 pub mod sink;
 
 pub use config::Config;
 pub use error::Error;
+pub use reload::{ReloadHandle, Reloaded};
 pub use server::{Server, ServerBuilder, ShutdownHandle};

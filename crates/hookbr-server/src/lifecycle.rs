@@ -49,6 +49,44 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// A stream of SIGHUP (the conventional "reload your configuration" signal; systemd's
+/// `ExecReload=kill -HUP $MAINPID`): resolves once per signal. Never resolves off Unix, or when
+/// the handler cannot be installed. Create it early: once it exists, SIGHUP no longer ends the
+/// process.
+#[derive(Debug)]
+pub struct Hangups {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangups {
+    /// Starts catching SIGHUP (inside a tokio runtime).
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok(),
+        }
+    }
+
+    /// The next SIGHUP.
+    pub async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = &mut self.signal {
+            if signal.recv().await.is_some() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await;
+    }
+}
+
+impl Default for Hangups {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Opens the inbox at `url` (creating a SQLite file, migrating a PostgreSQL schema); `None` in
 /// direct mode.
 ///

@@ -5,14 +5,19 @@
 //! answered `200`, and a worker hands it to the sinks with retries and dead-lettering. In direct
 //! mode (`inbox.url = "none"`) the sinks run inside the request and the provider's own retry is
 //! the only retry. Both listeners are served by [`hookbr_axum::serve()`] within their
-//! [`ConnectionLimits`] (`[server]`/`[admin]` keys). [`Server::stop`] stops accepting
-//! connections, finishes the requests in flight and the worker's round.
+//! [`ConnectionLimits`] (`[server]`/`[admin]` keys), the receiver's over TLS when
+//! `[server] tls_cert`/`tls_key` are set. [`Server::stop`] stops accepting connections,
+//! finishes the requests in flight and the worker's round; [`Server::reload`] applies a changed
+//! configuration file without a restart ([`crate::reload`]).
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use axum::Router;
-use hookbr_axum::{ConnectionLimits, ConnectionStats};
-use hookbr_core::{IdempotencyStore, Inbox, MemoryStore, Provider, ledger::SignatureLedger};
+use hookbr_axum::{ConnectionLimits, ConnectionStats, tls::server_config};
+use hookbr_core::{
+    IdempotencyStore, Inbox, MemoryStore, Provider,
+    ledger::{MemoryLedger, SignatureLedger},
+};
 use hookbr_store::{
     RedisStore, SqliteLedger,
     worker::{Delivered, Worker, WorkerOptions},
@@ -27,6 +32,7 @@ use crate::{
     health::{Alive, Readiness},
     lifecycle::{log, open_inbox, prune_loop, stopped},
     observe::{self, Observer},
+    reload::{self, Live, ReloadHandle, Reloaded, Reloader, TlsState},
     routes::{self, Claims, Shared},
     sink::{Message, Sinks},
 };
@@ -37,15 +43,26 @@ use crate::{
 pub struct ServerBuilder {
     config: Config,
     channels: Vec<mpsc::UnboundedSender<Message>>,
+    path: Option<PathBuf>,
+    fixed: reload::Fixed,
 }
 
 impl ServerBuilder {
     /// A server for `config`.
     pub fn new(config: Config) -> Self {
         Self {
+            fixed: reload::fixed(&config),
             config,
             channels: Vec::new(),
+            path: None,
         }
+    }
+
+    /// The file `config` was loaded from: [`Server::reload`] (SIGHUP, `hookbr reload`, the
+    /// admin listener's `POST /reload`) reads it again. Without it there is nothing to reload.
+    pub fn config_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.path = Some(path.into());
+        self
     }
 
     /// Listens on `listen` instead of the configuration's `[server] listen` (`127.0.0.1:0`
@@ -85,26 +102,49 @@ impl ServerBuilder {
     /// [`Error::Config`] for a route the pipeline refuses or an admin address off loopback
     /// without a token.
     pub async fn start(self) -> Result<Server, Error> {
-        let Self { config, channels } = self;
+        let Self {
+            config,
+            channels,
+            path,
+            fixed,
+        } = self;
         let inbox = open_inbox(&config.inbox).await?;
         let claims = claims(inbox.as_ref(), config.redis.as_deref()).await?;
         let observer = Observer::new();
         let _ = observe::prometheus();
         let dispatcher = Arc::new(Dispatcher::new(
-            Sinks::new(&config.sinks, channels)?,
+            Sinks::new(&config.sinks, channels.clone())?,
             observer.clone(),
             config.worker.max_attempts,
             config.log_bodies,
         ));
         let ledger = direct_ledger(&config, inbox.is_none())?;
         let shared = Shared {
-            claims,
-            ledger,
+            claims: claims.clone(),
+            ledger: ledger.clone(),
             forward_handshakes: config.forward_handshakes,
             dispatcher: dispatcher.clone(),
             observer: observer.clone(),
         };
-        let app = routes::router(config.endpoints, &shared)?;
+        let live = Live::new(routes::router(config.endpoints, &shared)?, dispatcher);
+        let tls = config.tls.map(TlsState::new);
+        let tls_config = tls
+            .as_ref()
+            .map(|tls| server_config(tls.certificate.clone()))
+            .transpose()
+            .map_err(|error| Error::runtime(error.to_string()))?;
+        let reload = ReloadHandle::new(Reloader {
+            path,
+            fixed,
+            live: live.clone(),
+            claims,
+            ledger,
+            observer: observer.clone(),
+            channels,
+            max_attempts: config.worker.max_attempts,
+            tls: tls.clone(),
+            lock: tokio::sync::Mutex::new(()),
+        });
         let (listener, addr) = bind(config.listen).await?;
         let (stop, stop_rx) = watch::channel(false);
         let receiver_stats = ConnectionStats::new();
@@ -126,25 +166,29 @@ impl ServerBuilder {
                             worker: worker_alive.clone(),
                         },
                     },
+                    reload.clone(),
                     stop_rx.clone(),
                 )
                 .await?,
             ),
             None => None,
         };
+        let tls_on = tls_config.is_some();
         let http = serve(
             listener,
-            app,
+            live.app(),
             config.limits,
+            tls_config,
             receiver_stats,
             &receiver_alive,
             stop_rx.clone(),
         );
+        let watcher = tls.map(|tls| tokio::spawn(tls.watch(stop_rx.clone())));
         let worker = inbox.as_ref().map(|inbox| {
             work(
                 &worker_alive.clone().unwrap_or_else(Alive::new),
                 inbox.clone(),
-                dispatcher,
+                live,
                 config.worker,
                 config::lease::worker_batch(config.worker.lease, &config.sinks),
                 config.retention,
@@ -158,6 +202,9 @@ impl ServerBuilder {
             http,
             worker,
             admin,
+            watcher,
+            reload,
+            tls: tls_on,
         })
     }
 }
@@ -192,7 +239,8 @@ fn direct_ledger(config: &Config, direct: bool) -> Result<Option<Arc<dyn Signatu
         log(
             "Grafeno's signature ledger is in memory (inbox.ledger = \"memory\"): a restart forgets it",
         );
-        return Ok(None);
+        // One for the process's life: every reload's routes share it.
+        return Ok(Some(Arc::new(MemoryLedger::new())));
     };
     let ledger = SqliteLedger::open(path)
         .map_err(|error| Error::runtime(format!("cannot open the signature ledger: {error}")))?;
@@ -207,32 +255,33 @@ async fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr), Error> {
     Ok((listener, addr))
 }
 
-/// Serves `app` within `limits` until `stop`, counting connections into `stats`; `alive`
-/// says whether it still serves.
+/// Serves `app` within `limits` (over TLS with `tls`) until `stop`, counting connections into
+/// `stats`; `alive` says whether it still serves.
 pub(crate) fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     stats: ConnectionStats,
     alive: &Alive,
     stop: watch::Receiver<bool>,
 ) -> JoinHandle<std::io::Result<()>> {
-    tokio::spawn(
-        alive.watch(
-            hookbr_axum::serve(listener, app)
-                .limits(limits)
-                .stats(stats)
-                .with_graceful_shutdown(stopped(stop))
-                .into_future(),
-        ),
-    )
+    let serving = hookbr_axum::serve(listener, app)
+        .limits(limits)
+        .stats(stats)
+        .with_graceful_shutdown(stopped(stop));
+    let serving = match tls {
+        Some(tls) => serving.tls(tls),
+        None => serving,
+    };
+    tokio::spawn(alive.watch(serving.into_future()))
 }
 
 /// The worker and the pruner, until `stop`; `alive` says whether they still run.
 fn work(
     alive: &Alive,
     inbox: Arc<dyn Inbox>,
-    dispatcher: Arc<Dispatcher>,
+    live: Arc<Live>,
     settings: WorkerConfig,
     batch: usize,
     retention: Duration,
@@ -244,16 +293,17 @@ fn work(
         .backoff(settings.backoff, settings.max_backoff)
         .lease(settings.lease)
         .batch(batch);
-    let settle = dispatcher.clone();
+    // Each attempt takes the sinks current when it starts (a reload swaps them).
+    let settle = live.clone();
     let worker = Worker::new(
         inbox.clone(),
         move |delivered: Delivered| {
-            let dispatcher = dispatcher.clone();
+            let dispatcher = live.dispatcher();
             async move { dispatcher.stored(&delivered).await }
         },
         options,
     )
-    .on_settled(move |settled| settle.settled(settled));
+    .on_settled(move |settled| settle.dispatcher().settled(settled));
     let pruner = prune_loop(inbox, retention, stop.clone());
     tokio::spawn(alive.watch(async move {
         tokio::join!(worker.run(stopped(stop)), pruner);
@@ -269,6 +319,9 @@ pub struct Server {
     http: JoinHandle<std::io::Result<()>>,
     worker: Option<JoinHandle<()>>,
     admin: Option<AdminServer>,
+    watcher: Option<JoinHandle<()>>,
+    reload: ReloadHandle,
+    tls: bool,
 }
 
 /// Asks a [`Server`] to stop, from anywhere (cloneable).
@@ -287,6 +340,28 @@ impl Server {
     #[must_use]
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Whether providers post over HTTPS (`[server] tls_cert`/`tls_key`).
+    #[must_use]
+    pub fn tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Reads the configuration file again and swaps it in (see [`crate::reload`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] with the reason when the new configuration is refused; the running
+    /// one keeps serving.
+    pub async fn reload(&self) -> Result<Reloaded, Error> {
+        self.reload.reload().await
+    }
+
+    /// A handle that reloads the configuration from another task.
+    #[must_use]
+    pub fn reload_handle(&self) -> ReloadHandle {
+        self.reload.clone()
     }
 
     /// The admin listener's address, when there is one.
@@ -338,6 +413,9 @@ impl Server {
         }
         if let Some(admin) = self.admin {
             admin.join().await;
+        }
+        if let Some(watcher) = self.watcher {
+            let _ = watcher.await;
         }
         match served {
             Ok(Ok(())) => Ok(()),

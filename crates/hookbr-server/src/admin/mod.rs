@@ -30,7 +30,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
-    Error,
+    Error, ReloadHandle,
     health::{self, Alive},
     inbox::{RowDetail, RowSummary},
     observe::{self, ListenerMetrics, Observer, inbox_gauges},
@@ -61,6 +61,7 @@ struct Admin {
     prometheus: PrometheusHandle,
     /// Connection counters by listener (`receiver`, `admin`).
     listeners: Arc<[ListenerMetrics; 2]>,
+    reload: ReloadHandle,
 }
 
 /// A running admin listener.
@@ -84,6 +85,7 @@ pub(crate) async fn start(
     token: Option<Arc<Secret>>,
     limits: ConnectionLimits,
     watched: Watched,
+    reload: ReloadHandle,
     stop: watch::Receiver<bool>,
 ) -> Result<AdminServer, Error> {
     if !listen.ip().is_loopback() && token.is_none() {
@@ -101,12 +103,14 @@ pub(crate) async fn start(
             ListenerMetrics::new("receiver", watched.receiver),
             ListenerMetrics::new("admin", admin_stats.clone()),
         ]),
+        reload,
     };
     let app = Router::new()
         .route("/", get(list))
         .route("/deliveries/{id}", get(detail))
         .route("/deliveries/{id}/replay", post(replay))
         .route("/metrics", get(metrics_text))
+        .route("/reload", post(reload_config))
         .layer(middleware::from_fn_with_state(token, auth::guard))
         .with_state(state)
         // For load balancers and probes: no token, any Host, fixed words only (see `health`).
@@ -122,7 +126,7 @@ pub(crate) async fn start(
     let addr = listener
         .local_addr()
         .map_err(|error| Error::runtime(format!("admin listener: {error}")))?;
-    let task = crate::server::serve(listener, app, limits, admin_stats, &Alive::new(), stop);
+    let task = crate::server::serve(listener, app, limits, None, admin_stats, &Alive::new(), stop);
     Ok(AdminServer { addr, task })
 }
 
@@ -260,4 +264,25 @@ async fn metrics_text(State(admin): State<Admin>) -> Response {
         admin.prometheus.render(),
     )
         .into_response()
+}
+
+/// `POST /reload`: reads the configuration file again and swaps it in. `200` with what is now
+/// served (and the keys that need a restart), `422` with the reason when the new configuration
+/// is refused (the running one keeps serving).
+async fn reload_config(State(admin): State<Admin>) -> Response {
+    match admin.reload.reload().await {
+        Ok(reloaded) => {
+            let mut text = String::from("reloaded\n");
+            for line in reloaded.warnings.iter().chain(&reloaded.summary) {
+                text.push_str(line);
+                text.push('\n');
+            }
+            text.into_response()
+        }
+        Err(error) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("refused, the running configuration keeps serving: {error}\n"),
+        )
+            .into_response(),
+    }
 }

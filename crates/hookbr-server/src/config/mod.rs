@@ -44,6 +44,7 @@ mod raw;
 mod reference;
 mod sink;
 mod spec;
+mod tls;
 mod value;
 
 pub use endpoint::EndpointConfig;
@@ -52,6 +53,7 @@ pub use sink::SinkConfig;
 #[cfg(test)]
 pub(crate) use sink::webhook_secret;
 pub use spec::{Labeled, SecretIn, VerifierSpec};
+pub use tls::TlsConfig;
 
 use raw::{RawAdmin, RawConfig};
 pub(crate) use value::redact_url;
@@ -164,6 +166,9 @@ pub struct Config {
     pub sinks: Vec<SinkConfig>,
     /// The admin listener (inspector and /metrics), when `[admin]` is present.
     pub admin: Option<AdminConfig>,
+    /// TLS termination on the receiver's listener, when `[server] tls_cert` and `tls_key` are
+    /// set (the pair already read and checked).
+    pub tls: Option<TlsConfig>,
 }
 
 /// The admin listener.
@@ -230,6 +235,24 @@ impl Config {
             .map_err(|message| Error::config(format!("{}: {message}", path.display())))
     }
 
+    /// Only the `[admin]` section of the file at `path` (for `hookbr reload`, which asks the
+    /// running server through its admin listener); `None` without one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the file and the problem.
+    pub fn load_admin(path: &Path) -> Result<Option<AdminConfig>, Error> {
+        let text = read(path)?;
+        let raw: RawConfig = toml::from_str(&text).map_err(|error| {
+            Error::config(format!("{}: {}", path.display(), toml_error(&text, &error)))
+        })?;
+        raw.admin
+            .as_ref()
+            .map(|admin| resolve_admin(admin, base_of(path)))
+            .transpose()
+            .map_err(|message| Error::config(format!("{}: {message}", path.display())))
+    }
+
     /// One line per route, the inbox and each sink, for a start-up banner (no secrets).
     #[must_use]
     pub fn summary(&self) -> Vec<String> {
@@ -245,6 +268,14 @@ impl Config {
                 )
             })
             .collect();
+        if let Some(tls) = &self.tls {
+            lines.push(format!(
+                "  tls: certificate {}, key {} (TLS 1.2/1.3; files checked for renewal every {} s)",
+                tls.cert,
+                tls.key,
+                crate::reload::TLS_POLL_INTERVAL.as_secs()
+            ));
+        }
         lines.push(format!("  inbox: {}", self.inbox));
         if self.sinks.is_empty() {
             lines.push(
@@ -331,6 +362,7 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
         )
     })?;
     let mut limits = listener::server_limits(&raw.server.listener())?;
+    let tls = tls::resolve_tls(&raw.server, base, &mut limits)?;
     // Unset: each endpoint gets its provider's default (`Endpoint::default_body_limit`).
     let body_limit = raw
         .server
@@ -436,6 +468,7 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
     }
     Ok(Config {
         admin,
+        tls,
         listen,
         limits,
         forward_handshakes: raw.server.forward_handshakes,

@@ -59,6 +59,10 @@ pub(super) struct RawServer {
     pub(super) max_header_bytes: Option<u64>,
     pub(super) max_headers: Option<u64>,
     pub(super) http2: Option<bool>,
+    // TLS termination (see `tls.rs`).
+    pub(super) tls_cert: Option<String>,
+    pub(super) tls_key: Option<String>,
+    pub(super) tls_handshake_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
