@@ -181,3 +181,9 @@ async fn version_1_databases_upgrade_in_place() {
         .unwrap();
     assert_eq!(version, 2);
 }
+
+#[tokio::test]
+async fn a_permanent_failure_is_dead_lettered_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::a_permanent_failure_is_dead_lettered_at_once(open(&dir)).await;
+}
