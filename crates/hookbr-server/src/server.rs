@@ -92,7 +92,6 @@ impl ServerBuilder {
         let dispatcher = Arc::new(Dispatcher::new(
             Sinks::new(&config.sinks, channels)?,
             observer.clone(),
-            config.worker.max_attempts,
             config.log_bodies,
         ));
         let shared = Shared {

@@ -34,6 +34,9 @@ use std::{
     sync::{Arc, OnceLock},
 };
 
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
     client::{
@@ -335,7 +338,10 @@ fn describe_rustls(error: &rustls::Error) -> String {
                 "certificate not valid yet".to_owned()
             }
             CertificateError::Revoked => "certificate revoked".to_owned(),
-            CertificateError::BadSignature => "certificate has a bad signature".to_owned(),
+            CertificateError::BadSignature => {
+                "certificate not trusted (bad signature: not signed by the trusted CA's key)"
+                    .to_owned()
+            }
             other => format!("certificate refused ({other:?})"),
         },
         rustls::Error::NoCertificatesPresented => "the server sent no certificate".to_owned(),
@@ -481,6 +487,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "testkit")]
     fn ca_files_are_checked() {
         let dir = std::env::temp_dir().join(format!("hookbr-tls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -491,11 +498,9 @@ mod tests {
         std::fs::write(&empty, "not a certificate\n").unwrap();
         let error = ClientTls::ca_file(&empty).config().unwrap_err();
         assert!(error.to_string().contains("no certificate"), "{error}");
-        let ca = rcgen::KeyPair::generate()
-            .and_then(|key| rcgen::CertificateParams::new(Vec::<String>::new())?.self_signed(&key))
-            .unwrap();
+        let pki = testkit::TestPki::new(&["localhost"]);
         let good = dir.join("ca.pem");
-        std::fs::write(&good, ca.pem()).unwrap();
+        std::fs::write(&good, &pki.ca_pem).unwrap();
         assert!(ClientTls::ca_file(&good).config().is_ok());
         assert!(
             ClientTls::ca_file(&good)
