@@ -286,14 +286,18 @@ fn find_rustls_within<'a>(
         if let Some(found) = error.downcast_ref::<rustls::Error>() {
             return Some(found);
         }
-        // `io::Error::source` skips the wrapped error itself: look into it first.
-        if let Some(inner) = error
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-        {
-            if let Some(found) = find_rustls_within(inner, left) {
-                return Some(found);
-            }
+        // `io::Error::source` skips the wrapped error itself, and so does an `Arc`'s (the Redis
+        // client keeps its I/O errors in one): look into them first.
+        let inner: Option<&(dyn StdError + 'static)> =
+            if let Some(io) = error.downcast_ref::<std::io::Error>() {
+                io.get_ref().map(|inner| inner as &(dyn StdError + 'static))
+            } else {
+                error
+                    .downcast_ref::<Arc<dyn StdError + Send + Sync>>()
+                    .map(|shared| &**shared as &(dyn StdError + 'static))
+            };
+        if let Some(found) = inner.and_then(|inner| find_rustls_within(inner, left)) {
+            return Some(found);
         }
         current = error.source();
     }
