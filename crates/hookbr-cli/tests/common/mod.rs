@@ -21,6 +21,7 @@ pub(crate) struct Run {
 
 impl Run {
     /// Stdout as one JSON document.
+    #[allow(dead_code, reason = "not every test binary uses it")]
     pub(crate) fn json(&self) -> Value {
         serde_json::from_str(self.stdout.trim())
             .unwrap_or_else(|error| panic!("not JSON ({error}): {self:?}"))
