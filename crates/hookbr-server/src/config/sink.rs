@@ -171,7 +171,9 @@ fn sink_tls(
             return Err(problem(
                 format!("{key}.insecure_skip_verify"),
                 format!(
-                    "refused for host {host}: an unverified certificate is accepted only on                      loopback (127.0.0.1, ::1, localhost); trust the host's CA with ca_file                      instead"
+                    "refused for host {host}: an unverified certificate is accepted only on \
+                     loopback (127.0.0.1, ::1, localhost); trust the host's CA with ca_file \
+                     instead"
                 ),
             ));
         }
