@@ -29,6 +29,9 @@
 //! worker dead-letters the row at once with `TLS handshake with host:port failed: <why>`; fix
 //! the certificate or `ca_file`, then `hookbr inbox replay`).
 
+use std::{sync::Arc, time::Duration};
+
+use hookbr_core::Secret;
 use tokio::sync::mpsc;
 
 use crate::{Error, config::SinkConfig};
@@ -64,11 +67,16 @@ impl From<String> for Failed {
 enum Sink {
     /// An HTTP `[[sink]]`, with its own client (its own TLS trust).
     Http {
-        config: SinkConfig,
+        url: String,
+        secret: Arc<Secret>,
+        timeout: Duration,
         client: reqwest::Client,
     },
     /// A command `[[sink]]`.
-    Configured(SinkConfig),
+    Command {
+        command: Vec<String>,
+        timeout: Duration,
+    },
     /// In-process (the demo watches what was processed).
     Channel(mpsc::UnboundedSender<Message>),
 }
@@ -89,11 +97,21 @@ impl Sinks {
         let mut sinks = Vec::with_capacity(configs.len() + channels.len());
         for config in configs {
             sinks.push(match config {
-                SinkConfig::Http { tls, .. } => Sink::Http {
+                SinkConfig::Http {
+                    url,
+                    secret,
+                    timeout,
+                    tls,
+                } => Sink::Http {
+                    url: url.clone(),
+                    secret: secret.clone(),
+                    timeout: *timeout,
                     client: client(tls.as_ref())?,
-                    config: config.clone(),
                 },
-                _ => Sink::Configured(config.clone()),
+                SinkConfig::Command { command, timeout } => Sink::Command {
+                    command: command.clone(),
+                    timeout: *timeout,
+                },
             });
         }
         sinks.extend(channels.into_iter().map(Sink::Channel));
@@ -105,20 +123,14 @@ impl Sinks {
         for sink in &self.sinks {
             match sink {
                 Sink::Http {
-                    config:
-                        SinkConfig::Http {
-                            url,
-                            secret,
-                            timeout,
-                            ..
-                        },
+                    url,
+                    secret,
+                    timeout,
                     client,
                 } => http::post(client, url, secret, *timeout, message).await?,
-                Sink::Http { .. } => {}
-                Sink::Configured(SinkConfig::Command { command, timeout }) => {
+                Sink::Command { command, timeout } => {
                     command::run_command(command, *timeout, message).await?;
                 }
-                Sink::Configured(_) => {}
                 Sink::Channel(sender) => sender
                     .send(message.clone())
                     .map_err(|_| Failed::from("the in-process sink is closed".to_owned()))?,
