@@ -1,6 +1,8 @@
-//! `hookbr send` to an `https://` receiver (hookbr-axum behind rustls, with a certificate made
-//! by the test): delivered with `--ca-file`, refused with a clear error naming the host when
-//! the CA is wrong, `--insecure-skip-verify` on loopback only.
+//! TLS clients through the real binary. `hookbr send` to an `https://` receiver (hookbr-axum
+//! behind rustls, with a certificate made by the test): delivered with `--ca-file`, refused
+//! with a clear error naming the host when the CA is wrong, `--insecure-skip-verify` on
+//! loopback only. `hookbr serve` with its inbox on the TLS PostgreSQL `scripts/test` starts:
+//! a certificate it cannot trust stops it at start (exit 1) with one line naming the host.
 
 mod common;
 
@@ -131,4 +133,68 @@ fn send_over_https_trusts_the_ca_file_and_names_the_host_when_it_cannot() {
         refused.stderr.contains("refused for host app.example"),
         "{refused:?}"
     );
+}
+
+#[test]
+fn serve_stops_at_start_when_the_inbox_certificate_is_not_trusted() {
+    let (base, ca) = match (
+        std::env::var("HOOKBR_TEST_POSTGRES_URL"),
+        std::env::var("HOOKBR_TEST_TLS_CA"),
+    ) {
+        (Ok(url), Ok(ca)) => (url, ca),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!(
+                "HOOKBR_TEST_POSTGRES_URL or HOOKBR_TEST_TLS_CA is not set in CI: run scripts/test"
+            )
+        }
+        _ => {
+            eprintln!(
+                "NOTICE: HOOKBR_TEST_POSTGRES_URL or HOOKBR_TEST_TLS_CA not set: test skipped"
+            );
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bonifiq.secret"), BONIFIQ_SECRET).unwrap();
+    std::fs::write(
+        dir.path().join("wrong-ca.pem"),
+        TestPki::new(&["127.0.0.1"]).ca_pem,
+    )
+    .unwrap();
+    let wrong = dir.path().join("wrong-ca.pem");
+    let port = base.rsplit(':').next().unwrap().split('/').next().unwrap();
+    let config = |url: &str| {
+        let path = dir.path().join("hookbr.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\n[inbox]\nurl = \"{url}\"\n\
+                 [[endpoint]]\nprovider = \"bonifiq\"\npath = \"/b\"\n\
+                 secrets = [\"file:bonifiq.secret\"]\n"
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+
+    let path = config(&format!(
+        "{base}?sslmode=verify-full&sslrootcert={}",
+        wrong.display()
+    ));
+    let run = hookbr(&["serve", "--config", &path]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let expected = format!(
+        "TLS handshake with 127.0.0.1:{port} failed: certificate not trusted (unknown issuer)"
+    );
+    assert!(run.stderr.contains(&expected), "{run:?}");
+    assert_eq!(
+        run.stderr.matches("TLS handshake").count(),
+        1,
+        "said once: {run:?}"
+    );
+
+    // sslmode and sslrootcert are part of a valid configuration.
+    let path = config(&format!("{base}?sslmode=verify-full&sslrootcert={ca}"));
+    let run = hookbr(&["serve", "--check", "--config", &path]);
+    assert_eq!(run.code, Some(0), "{run:?}");
 }
