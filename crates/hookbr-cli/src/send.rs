@@ -5,13 +5,20 @@
 //! same retries: [`hookbr_sim::send`]), and prints a summary of the answers. This module holds
 //! the arguments, their checks and the printing.
 
-use std::{collections::BTreeMap, io::IsTerminal as _, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    io::IsTerminal as _,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use hookbr_core::Provider;
 use hookbr_sim::{
     Credentials, Outgoing, SigningKey, Tamper,
     send::{self, Answer, Batch, Report, accepted},
 };
+use hookbr_tls::ClientTls;
 
 use crate::{Failure, print_line};
 
@@ -26,8 +33,8 @@ const MAX_CONCURRENCY: usize = 256;
 pub(crate) struct Args {
     /// The provider to imitate: bonifiq, foody, iset or grafeno.
     provider: String,
-    /// Where to send, e.g. http://127.0.0.1:8080/webhooks/bonifiq (plain http; query
-    /// parameters already in the URL are kept).
+    /// Where to send, e.g. http://127.0.0.1:8080/webhooks/bonifiq, or https:// (verified against
+    /// the system's roots, or --ca-file); query parameters already in the URL are kept.
     url: String,
     /// Which built-in sample (default: the provider's most common one). bonifiq: Point_Add,
     /// Point_Remove, Point_Update, the 11 Communication_* topics hookbr knows, or `unknown` (a
@@ -99,6 +106,14 @@ pub(crate) struct Args {
     /// Print the summary as one JSON object (its fields: see --help).
     #[arg(long)]
     json: bool,
+    /// https: trust only the CA certificates (PEM) in this file instead of the system's roots
+    /// (a private CA, or the receiver's own self-signed certificate).
+    #[arg(long, value_name = "PEM_FILE")]
+    ca_file: Option<PathBuf>,
+    /// https: do not verify the receiver's certificate at all. Refused unless the URL's host is
+    /// loopback (127.0.0.1, ::1 or localhost).
+    #[arg(long)]
+    insecure_skip_verify: bool,
 }
 
 const AFTER_HELP: &str = "\
@@ -215,21 +230,15 @@ fn check_flags(args: &Args, provider: Provider) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Checks the target URL: absolute, plain http (this build has no TLS), with a host.
+/// Checks the target URL: absolute, http or https, with a host.
 fn check_url(url: &str) -> Result<(), Failure> {
     let parsed = reqwest::Url::parse(url)
         .map_err(|error| Failure::usage(format!("invalid URL {url:?}: {error}")))?;
     match parsed.scheme() {
-        "http" => {}
-        "https" => {
-            return Err(Failure::usage(
-                "https URLs are not supported by hookbr send (no TLS in this build): send to \
-                 the receiver's plain http address, e.g. http://127.0.0.1:8080/...",
-            ));
-        }
+        "http" | "https" => {}
         other => {
             return Err(Failure::usage(format!(
-                "invalid URL: scheme {other:?}, expected http"
+                "invalid URL: scheme {other:?}, expected http or https"
             )));
         }
     }
@@ -237,6 +246,46 @@ fn check_url(url: &str) -> Result<(), Failure> {
         return Err(Failure::usage("invalid URL: no host"));
     }
     Ok(())
+}
+
+/// The TLS client of an `https://` target (`None` for `http://`), from --ca-file and
+/// --insecure-skip-verify; the CA file is read now, so a bad one is a usage error (exit 2).
+fn target_tls(
+    url: &str,
+    ca_file: Option<&Path>,
+    insecure: bool,
+) -> Result<Option<ClientTls>, Failure> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|error| Failure::usage(format!("invalid URL {url:?}: {error}")))?;
+    if parsed.scheme() != "https" {
+        if ca_file.is_some() || insecure {
+            return Err(Failure::usage(
+                "--ca-file and --insecure-skip-verify apply to https:// URLs only",
+            ));
+        }
+        return Ok(None);
+    }
+    let host = parsed.host_str().unwrap_or_default();
+    let tls = match (ca_file, insecure) {
+        (Some(_), true) => {
+            return Err(Failure::usage(
+                "--insecure-skip-verify excludes --ca-file (which verifies the certificate)",
+            ));
+        }
+        (None, true) if !hookbr_tls::is_loopback_host(host) => {
+            return Err(Failure::usage(format!(
+                "--insecure-skip-verify refused for host {host}: an unverified certificate is \
+                 accepted only on loopback (127.0.0.1, ::1, localhost); trust the receiver's CA \
+                 with --ca-file instead"
+            )));
+        }
+        (None, true) => ClientTls::insecure(),
+        (Some(path), false) => ClientTls::ca_file(path),
+        (None, false) => ClientTls::system(),
+    };
+    tls.config()
+        .map_err(|error| Failure::usage(format!("--ca-file: {error}")))?;
+    Ok(Some(tls))
 }
 
 /// Removes the query parameter `name` from `url`: (the URL without it, its value).
@@ -364,6 +413,11 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         .map_err(|error| Failure::usage(format!("{error}")))?;
     check_flags(args, provider)?;
     check_url(&args.url)?;
+    let tls = target_tls(
+        &args.url,
+        args.ca_file.as_deref(),
+        args.insecure_skip_verify,
+    )?;
     if args.repeat == 0 || args.repeat > MAX_REPEAT {
         return Err(Failure::usage(format!(
             "--repeat {}: expected 1 to {MAX_REPEAT}",
@@ -445,7 +499,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         Vec::new()
     };
 
-    let client = send::client()?;
+    let client = send::client_with_tls(tls.as_ref())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -619,14 +673,59 @@ mod tests {
     }
 
     #[test]
+    fn tls_flags_are_checked() {
+        assert_eq!(target_tls("http://127.0.0.1/x", None, false).unwrap(), None);
+        assert!(
+            target_tls("https://127.0.0.1/x", None, true)
+                .unwrap()
+                .is_some()
+        );
+        assert!(target_tls("https://[::1]:8443/x", None, true).is_ok());
+        assert!(target_tls("https://localhost/x", None, true).is_ok());
+        for (url, ca, insecure, expected) in [
+            (
+                "https://app.example/x",
+                None,
+                true,
+                "refused for host app.example",
+            ),
+            (
+                "https://10.1.2.3/x",
+                None,
+                true,
+                "refused for host 10.1.2.3",
+            ),
+            ("http://127.0.0.1/x", None, true, "https:// URLs only"),
+            (
+                "http://127.0.0.1/x",
+                Some("ca.pem"),
+                false,
+                "https:// URLs only",
+            ),
+            (
+                "https://127.0.0.1/x",
+                Some("ca.pem"),
+                true,
+                "excludes --ca-file",
+            ),
+            (
+                "https://127.0.0.1/x",
+                Some("/missing/ca.pem"),
+                false,
+                "/missing/ca.pem",
+            ),
+        ] {
+            let error = target_tls(url, ca.map(Path::new), insecure).unwrap_err();
+            assert_eq!(error.code, 2, "{url}");
+            assert!(error.message.contains(expected), "{url}: {}", error.message);
+        }
+    }
+
+    #[test]
     fn urls_are_checked() {
         assert!(check_url("http://127.0.0.1:8080/x").is_ok());
-        for bad in [
-            "https://example.com/x",
-            "ftp://x/",
-            "not a url",
-            "/relative",
-        ] {
+        assert!(check_url("https://example.com/x").is_ok());
+        for bad in ["ftp://x/", "not a url", "/relative"] {
             assert_eq!(check_url(bad).unwrap_err().code, 2, "{bad}");
         }
     }

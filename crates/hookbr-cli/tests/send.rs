@@ -529,8 +529,16 @@ fn usage_errors_exit_2() {
             "invalid URL",
         ),
         (
-            vec!["send", "bonifiq", "https://example.com/x", "--secret", "s"],
-            "https",
+            // https:// is sent (verified); skipping verification is refused off loopback.
+            vec![
+                "send",
+                "bonifiq",
+                "https://example.com/x",
+                "--secret",
+                "s",
+                "--insecure-skip-verify",
+            ],
+            "refused for host example.com",
         ),
         (vec!["send", "bonifiq", &url], "--secret"),
         (vec!["send", "foody", &url], "--token"),

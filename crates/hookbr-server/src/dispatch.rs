@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use hookbr_core::{Endpoint, Verified, inbox::now_ms};
-use hookbr_store::worker::{Delivered, Recorded, Settled};
+use hookbr_store::worker::{Delivered, Failure, Recorded, Settled};
 
 use crate::{
     inbox::body_json,
     lifecycle::log,
     observe::{Attempt, Observer},
-    sink::{Message, Processed, Sinks},
+    sink::{Failed, Message, Processed, Sinks},
 };
 
 /// Hands processed events to the sinks, and records what happened.
@@ -18,21 +18,14 @@ use crate::{
 pub(crate) struct Dispatcher {
     sinks: Sinks,
     observer: Arc<Observer>,
-    max_attempts: u32,
     log_bodies: bool,
 }
 
 impl Dispatcher {
-    pub(crate) fn new(
-        sinks: Sinks,
-        observer: Arc<Observer>,
-        max_attempts: u32,
-        log_bodies: bool,
-    ) -> Self {
+    pub(crate) fn new(sinks: Sinks, observer: Arc<Observer>, log_bodies: bool) -> Self {
         Self {
             sinks,
             observer,
-            max_attempts,
             log_bodies,
         }
     }
@@ -44,11 +37,14 @@ impl Dispatcher {
         let label = verified.matched_key().to_string();
         let (delivery_id, key, event) = (id.as_str(), id.key(), verified.event());
         let processed = Processed::new(endpoint, delivery_id, key, &label, now_ms(), 1, event);
-        self.deliver(&processed).await
+        self.deliver(&processed)
+            .await
+            .map_err(|failed| failed.message)
     }
 
-    /// Inbox mode: one attempt of a stored row, for the worker.
-    pub(crate) async fn stored(&self, delivered: &Delivered) -> Result<(), String> {
+    /// Inbox mode: one attempt of a stored row, for the worker (a refused TLS certificate
+    /// fails permanently: the row is dead-lettered at once).
+    pub(crate) async fn stored(&self, delivered: &Delivered) -> Result<(), Failure> {
         let row = &delivered.row;
         if self.log_bodies {
             tracing::info!(
@@ -68,7 +64,13 @@ impl Dispatcher {
             row.attempts,
             &delivered.event,
         );
-        self.deliver(&processed).await
+        self.deliver(&processed).await.map_err(|failed| {
+            if failed.permanent {
+                Failure::permanent(failed.message)
+            } else {
+                Failure::retry(failed.message)
+            }
+        })
     }
 
     /// Inbox mode: what the store recorded for an attempt of [`stored`](Self::stored), told
@@ -95,13 +97,16 @@ impl Dispatcher {
         );
         if dead {
             log(&format!(
-                "dead-lettered row {} after {} attempts; fix the cause, then `hookbr inbox replay {}`",
-                settled.id, self.max_attempts, settled.id
+                "dead-lettered row {} after {} attempt{}; fix the cause, then `hookbr inbox replay {}`",
+                settled.id,
+                settled.attempt,
+                if settled.attempt == 1 { "" } else { "s" },
+                settled.id
             ));
         }
     }
 
-    async fn deliver(&self, processed: &Processed<'_>) -> Result<(), String> {
+    async fn deliver(&self, processed: &Processed<'_>) -> Result<(), Failed> {
         let message = Message::new(processed)?;
         let result = self.sinks.deliver(&message).await;
         match &result {
@@ -117,7 +122,7 @@ impl Dispatcher {
                 event_type = %message.event_type,
                 delivery_id = processed.delivery_id,
                 attempt = processed.attempt,
-                error = %error,
+                error = %error.message,
                 "sink failed"
             ),
         }

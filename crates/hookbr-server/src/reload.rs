@@ -200,7 +200,6 @@ pub(crate) struct Reloader {
     pub(crate) ledger: Option<Arc<dyn SignatureLedger>>,
     pub(crate) observer: Arc<Observer>,
     pub(crate) channels: Vec<mpsc::UnboundedSender<Message>>,
-    pub(crate) max_attempts: u32,
     pub(crate) tls: Option<Arc<TlsState>>,
     pub(crate) lock: tokio::sync::Mutex<()>,
 }
@@ -266,7 +265,6 @@ impl Reloader {
         let dispatcher = Arc::new(Dispatcher::new(
             Sinks::new(&config.sinks, self.channels.clone())?,
             self.observer.clone(),
-            self.max_attempts,
             config.log_bodies,
         ));
         let shared = Shared {

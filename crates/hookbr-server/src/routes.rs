@@ -129,7 +129,6 @@ mod tests {
             dispatcher: Arc::new(Dispatcher::new(
                 Sinks::new(&[], Vec::new()).unwrap(),
                 observer.clone(),
-                1,
                 false,
             )),
             observer,

@@ -115,7 +115,6 @@ impl ServerBuilder {
         let dispatcher = Arc::new(Dispatcher::new(
             Sinks::new(&config.sinks, channels.clone())?,
             observer.clone(),
-            config.worker.max_attempts,
             config.log_bodies,
         ));
         let ledger = direct_ledger(&config, inbox.is_none())?;
@@ -141,7 +140,6 @@ impl ServerBuilder {
             ledger,
             observer: observer.clone(),
             channels,
-            max_attempts: config.worker.max_attempts,
             tls: tls.clone(),
             lock: tokio::sync::Mutex::new(()),
         });

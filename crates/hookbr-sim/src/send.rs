@@ -25,15 +25,40 @@ pub struct Answer {
     pub error: Option<String>,
 }
 
-/// A reqwest client as a provider behaves: no redirects, no proxy from the environment.
+/// A reqwest client as a provider behaves, for plain `http://` targets: no redirects, no proxy
+/// from the environment ([`client_with_tls`] for `https://`).
 ///
 /// # Errors
 ///
-/// [`Error`] when the client cannot start (no TLS backend is needed: plain http only).
+/// [`Error`] when the client cannot start.
 pub fn client() -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+    client_with_tls(None)
+}
+
+/// [`client`] trusting `tls` for `https://` URLs (a private CA, or no verification on
+/// loopback: the caller decides). `None`: no roots at all, for plain `http://` targets (an
+/// `https://` one is then refused as not trusted); `Some(&ClientTls::system())` for the
+/// system's roots.
+///
+/// # Errors
+///
+/// [`Error`] when the client cannot start or `tls` cannot be used (an unreadable CA file, no
+/// system roots).
+pub fn client_with_tls(tls: Option<&hookbr_tls::ClientTls>) -> Result<reqwest::Client, Error> {
+    let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
+        .no_proxy();
+    let builder = match tls {
+        Some(tls) => {
+            let mut config = tls
+                .config()
+                .map_err(|error| Error::new(error.to_string()))?;
+            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            builder.use_preconfigured_tls(config)
+        }
+        None => builder,
+    };
+    builder
         .build()
         .map_err(|error| Error::new(format!("cannot start an HTTP client: {error}")))
 }
@@ -86,10 +111,19 @@ fn target(url: &str, outgoing: &Outgoing) -> Result<reqwest::Url, String> {
     Ok(url)
 }
 
-/// A transport error as text, without the URL (which may carry iSET's secret).
-fn transport_error(error: reqwest::Error, timeout: Duration) -> String {
+/// A transport error as text, without the URL (which may carry iSET's secret); a TLS failure
+/// names the host and port only: `TLS handshake with 127.0.0.1:8443 failed: certificate not
+/// trusted (unknown issuer)`.
+fn transport_error(error: reqwest::Error, timeout: Duration, url: &reqwest::Url) -> String {
     if error.is_timeout() {
         return format!("no answer within {} s", timeout.as_secs_f64());
+    }
+    if let Some(why) = hookbr_tls::describe(&error) {
+        let host = url.host_str().unwrap_or("the receiver");
+        return match url.port_or_known_default() {
+            Some(port) => format!("TLS handshake with {host}:{port} failed: {why}"),
+            None => format!("TLS handshake with {host} failed: {why}"),
+        };
     }
     let error = error.without_url();
     let mut text = error.to_string();
@@ -129,6 +163,7 @@ pub async fn post(
     timeout: Duration,
 ) -> Result<Answer, String> {
     let url = target(url, outgoing)?;
+    let shown = url.clone();
     let wire = &outgoing.wire;
     let method = reqwest::Method::from_bytes(wire.method.as_bytes())
         .map_err(|_| format!("invalid method {:?}", wire.method))?;
@@ -162,7 +197,7 @@ pub async fn post(
     };
     attempt
         .await
-        .map_err(|error| transport_error(error, timeout))
+        .map_err(|error| transport_error(error, timeout, &shown))
 }
 
 /// What happened to one delivery.

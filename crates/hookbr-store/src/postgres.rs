@@ -9,7 +9,9 @@ use hookbr_core::{
     inbox::{Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowState, now_ms},
     ledger::{BodyFingerprint, Seen},
 };
-use tokio_postgres::{IsolationLevel, NoTls, Row};
+use tokio_postgres::{IsolationLevel, Row};
+
+use crate::postgres_tls::{self, HandshakeFailed};
 
 /// Schema migrations, applied in order; `hookbr_schema_version` records which ran.
 const MIGRATIONS: [&str; 3] = [
@@ -115,7 +117,12 @@ const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matc
 /// * **Errors** name the operation and the failure class (`postgres: insert: server error
 ///   57P01 (operator intervention)`), never bound values.
 ///
-/// Connections use no TLS ([`NoTls`]): run the database on loopback or a private network.
+/// * **TLS**: libpq's `sslmode` (`disable`, `prefer` (the default, as libpq), `require`,
+///   `verify-ca`, `verify-full`) and `sslrootcert` (a PEM CA file, or `system`) in the URL, on
+///   rustls: `postgres://hookbr@db.example/hookbr?sslmode=verify-full` for a managed database.
+///   A refused certificate fails the connection with `TLS handshake with db.example:5432
+///   failed: certificate not trusted (unknown issuer)`.
+///
 /// Bodies are stored as received: a Foody body contains the trigger's token, so protect the
 /// database as you protect the configuration.
 ///
@@ -179,6 +186,11 @@ fn pg_error(operation: &str, error: &tokio_postgres::Error) -> StoreError {
         format!("server error {code} ({})", sqlstate_class(code))
     } else if error.is_closed() {
         "connection closed".to_owned()
+    } else if let Some(handshake) =
+        std::error::Error::source(error).and_then(|cause| cause.downcast_ref::<HandshakeFailed>())
+    {
+        // Names the server and the reason; no need for tokio-postgres's generic prefix.
+        handshake.to_string()
     } else {
         // Client-side errors (connect, I/O, protocol, type conversion) name the failure and
         // its cause, never a bound value.
@@ -211,8 +223,8 @@ fn failed(operation: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreErr
 
 impl PostgresInbox {
     /// Connects to the database at `url` (`postgres://user[:password]@host[:port]/database`,
-    /// with libpq-style query options), checks that commits are durable, and creates or
-    /// migrates the schema.
+    /// with libpq-style query options, `sslmode` and `sslrootcert` included), checks that
+    /// commits are durable, and creates or migrates the schema.
     ///
     /// # Errors
     ///
@@ -229,12 +241,14 @@ impl PostgresInbox {
     ///
     /// As [`connect`](Self::connect).
     pub async fn connect_with_pool_size(url: &str, size: usize) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url
+        let (url, ssl_mode, tls) = postgres_tls::split(url)?;
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|_| StoreError::new("postgres: connect: invalid connection URL"))?;
+        config.ssl_mode(ssl_mode);
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

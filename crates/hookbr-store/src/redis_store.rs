@@ -110,14 +110,118 @@ fn millis(duration: Duration) -> u64 {
         .max(1)
 }
 
+/// `rediss://` (TLS): the URL without `ca_file`, and the client trusting `ca_file`'s CA (or
+/// the system's roots).
+fn tls_client(url: &str) -> Result<redis::Client, StoreError> {
+    hookbr_tls::install_default_provider();
+    let (url, ca_file) = take_ca_file(url);
+    let root_cert = match &ca_file {
+        Some(path) => {
+            // Checked here for a message naming the file (the client only says "invalid").
+            hookbr_tls::ca_file_roots(std::path::Path::new(path))
+                .map_err(|error| StoreError::new(format!("redis: connect: {error}")))?;
+            Some(std::fs::read(path).map_err(|error| {
+                StoreError::new(format!("redis: connect: CA file {path}: {error}"))
+            })?)
+        }
+        None => None,
+    };
+    redis::Client::build_with_tls(
+        url.as_str(),
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert,
+        },
+    )
+    .map_err(|e| store_error(&e))
+}
+
+/// `url` without its `ca_file=PATH` query parameter, and that path (percent-decoded).
+fn take_ca_file(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let (query, fragment) = match query.split_once('#') {
+        Some((query, fragment)) => (query, Some(fragment)),
+        None => (query, None),
+    };
+    let mut ca_file = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.strip_prefix("ca_file=") {
+            Some(path) => {
+                ca_file = Some(
+                    form_urlencoded::parse(format!("p={path}").as_bytes())
+                        .next()
+                        .map_or_else(|| path.to_owned(), |(_, value)| value.into_owned()),
+                );
+                false
+            }
+            None => true,
+        })
+        .collect();
+    let mut rest = base.to_owned();
+    if !kept.is_empty() {
+        rest.push('?');
+        rest.push_str(&kept.join("&"));
+    }
+    if let Some(fragment) = fragment {
+        rest.push('#');
+        rest.push_str(fragment);
+    }
+    (rest, ca_file)
+}
+
+/// `host:port` of a `redis://` or `rediss://` URL, for messages.
+fn host_port(url: &str) -> String {
+    let authority = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    if host_port.ends_with(']') || !host_port.contains(':') {
+        format!("{host_port}:6379")
+    } else {
+        host_port.to_owned()
+    }
+}
+
 impl RedisStore {
-    /// Connects to `url` (`redis://host:port/db`); keys are prefixed `hookbr:dedup:`.
+    /// Connects to `url` (`redis://host:port/db`, or `rediss://` for TLS); keys are prefixed
+    /// `hookbr:dedup:`.
+    ///
+    /// `rediss://` verifies the server's certificate and name against the system's roots, or
+    /// only against the CA certificates (PEM) of `ca_file`:
+    /// `rediss://redis.internal:6380/0?ca_file=/etc/hookbr/redis-ca.pem`. A refused
+    /// certificate fails at once: `redis: connect: TLS handshake with redis.internal:6380
+    /// failed: certificate not trusted (unknown issuer)`.
     ///
     /// # Errors
     ///
-    /// [`StoreError`] when the URL is invalid or the server unreachable.
+    /// [`StoreError`] when the URL is invalid, the CA file unreadable, the server unreachable
+    /// or its certificate refused.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(|e| store_error(&e))?;
+        let client = if url.starts_with("rediss://") {
+            let client = tls_client(url)?;
+            // One attempt first: a certificate error is said now, not retried by the
+            // connection manager's backoff.
+            if let Err(error) = client.get_multiplexed_async_connection().await {
+                return Err(match hookbr_tls::describe(&error) {
+                    Some(why) => StoreError::new(format!(
+                        "redis: connect: TLS handshake with {} failed: {why}",
+                        host_port(url)
+                    )),
+                    None => store_error(&error),
+                });
+            }
+            client
+        } else {
+            redis::Client::open(url).map_err(|e| store_error(&e))?
+        };
         let connection = ConnectionManager::new(client)
             .await
             .map_err(|e| store_error(&e))?;
@@ -239,6 +343,30 @@ impl IdempotencyStore for RedisStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ca_file_is_taken_out_of_the_url() {
+        assert_eq!(
+            take_ca_file("rediss://h:6380/0?ca_file=%2Fetc%2Fca.pem&protocol=resp3"),
+            (
+                "rediss://h:6380/0?protocol=resp3".to_owned(),
+                Some("/etc/ca.pem".to_owned())
+            )
+        );
+        assert_eq!(
+            take_ca_file("rediss://h/0?ca_file=/ca.pem"),
+            ("rediss://h/0".to_owned(), Some("/ca.pem".to_owned()))
+        );
+        assert_eq!(
+            take_ca_file("rediss://h/0"),
+            ("rediss://h/0".to_owned(), None)
+        );
+        assert_eq!(
+            host_port("rediss://:pw@h.example:6380/0?x"),
+            "h.example:6380"
+        );
+        assert_eq!(host_port("rediss://h.example/0"), "h.example:6379");
+    }
 
     #[test]
     fn tokens_are_distinct_and_never_the_done_marker() {

@@ -4,7 +4,9 @@
 //! A [`Worker`] claims due rows with a lease, decodes each (the bytes were verified when they
 //! were stored), and calls the handler. `Ok` completes the row; `Err` (or a panic) schedules a
 //! retry after an exponential backoff with jitter, and after `max_attempts` moves the row to
-//! dead-letter with the last error kept, where `Inbox::replay` can revive it. A worker that
+//! dead-letter with the last error kept, where `Inbox::replay` can revive it. A handler that
+//! knows retrying cannot help (a certificate the sink's TLS client refuses) returns
+//! [`Failure::permanent`]: the row is dead-lettered at once. A worker that
 //! crashes leaves its rows in flight until their lease expires; another worker then takes them.
 //!
 //! **Workers own what they hold.** While a batch is being handled, the worker renews the lease
@@ -55,6 +57,59 @@ pub struct Delivered {
     pub row: InboxRow,
     /// The decoded event.
     pub event: WebhookEvent,
+}
+
+/// A handler's failure: retried with backoff (any `String` error converts to this), or
+/// [`permanent`](Self::permanent): dead-lettered at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    message: String,
+    permanent: bool,
+}
+
+impl Failure {
+    /// A failure worth retrying later (a timeout, a refused connection, an HTTP 503).
+    #[must_use]
+    pub fn retry(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            permanent: false,
+        }
+    }
+
+    /// A failure that retrying cannot fix (the row is dead-lettered at once, with `message`
+    /// as its last error; fix the cause, then replay it).
+    #[must_use]
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            permanent: true,
+        }
+    }
+
+    /// The error text.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether retrying cannot help.
+    #[must_use]
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self::retry(message)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// Worker settings.
@@ -171,7 +226,7 @@ pub enum Recorded {
         /// The handler's error.
         error: String,
     },
-    /// The handler failed for the last allowed time; the row is dead-lettered.
+    /// The handler failed for the last allowed time, or permanently; the row is dead-lettered.
     Dead {
         /// The handler's error.
         error: String,
@@ -225,10 +280,11 @@ fn lock(held: &Mutex<Held>) -> std::sync::MutexGuard<'_, Held> {
     held.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl<H, F> Worker<H>
+impl<H, F, E> Worker<H>
 where
     H: Fn(Delivered) -> F + Send + Sync,
-    F: Future<Output = Result<(), String>> + Send,
+    F: Future<Output = Result<(), E>> + Send,
+    E: Into<Failure>,
 {
     /// A worker running `handler` over `inbox`.
     pub fn new(inbox: Arc<dyn Inbox>, handler: H, options: WorkerOptions) -> Self {
@@ -289,20 +345,24 @@ where
                 Ok(event) => {
                     let call = (self.handler)(Delivered { row, event });
                     let result = match AssertUnwindSafe(call).catch_unwind().await {
-                        Ok(result) => result,
-                        Err(_) => Err("the handler panicked".to_owned()),
+                        Ok(result) => result.map_err(Into::into),
+                        Err(_) => Err(Failure::retry("the handler panicked")),
                     };
                     (true, result)
                 }
-                Err(error) => (false, Err(error)),
+                Err(error) => (false, Err(Failure::retry(error))),
             };
             let (stored, result) = match result {
                 Ok(()) => (self.inbox.complete(id, claim).await?, Recorded::Completed),
-                Err(error) if attempts >= self.options.max_attempts => (
-                    self.inbox.fail(id, claim, error.clone(), None).await?,
-                    Recorded::Dead { error },
-                ),
-                Err(error) => {
+                Err(Failure { message, permanent })
+                    if permanent || attempts >= self.options.max_attempts =>
+                {
+                    (
+                        self.inbox.fail(id, claim, message.clone(), None).await?,
+                        Recorded::Dead { error: message },
+                    )
+                }
+                Err(Failure { message: error, .. }) => {
                     let retry_at = now_ms().saturating_add(self.backoff_ms(attempts));
                     (
                         self.inbox

@@ -261,3 +261,9 @@ async fn the_ledger_file_survives_a_restart() {
     tokio::time::sleep(Duration::from_millis(40)).await;
     assert_eq!(ledger.remember(key, b, short).await.unwrap(), Seen::First);
 }
+
+#[tokio::test]
+async fn a_permanent_failure_is_dead_lettered_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::a_permanent_failure_is_dead_lettered_at_once(open(&dir)).await;
+}

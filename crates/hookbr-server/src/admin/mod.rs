@@ -126,7 +126,15 @@ pub(crate) async fn start(
     let addr = listener
         .local_addr()
         .map_err(|error| Error::runtime(format!("admin listener: {error}")))?;
-    let task = crate::server::serve(listener, app, limits, None, admin_stats, &Alive::new(), stop);
+    let task = crate::server::serve(
+        listener,
+        app,
+        limits,
+        None,
+        admin_stats,
+        &Alive::new(),
+        stop,
+    );
     Ok(AdminServer { addr, task })
 }
 

@@ -112,6 +112,9 @@ pub(super) enum RawSink {
         url: String,
         secret: String,
         timeout: Option<String>,
+        // TLS client of an https:// sink (see `sink.rs`).
+        ca_file: Option<String>,
+        insecure_skip_verify: Option<bool>,
     },
     Command {
         command: Vec<String>,

@@ -3,10 +3,12 @@
 use std::{path::Path, sync::Arc, time::Duration};
 
 use hookbr_core::Secret;
+use hookbr_tls::{ClientTls, Roots, Verify, is_loopback_host, url_host};
 
 use super::{
     raw::RawSink,
-    reference::{resolve_secret, resolve_value},
+    reference::resolve_secret,
+    reference::{rebase_file, resolve_value},
     value::{duration, problem, redact_url},
 };
 
@@ -22,6 +24,9 @@ pub enum SinkConfig {
         secret: Arc<Secret>,
         /// Per-attempt timeout.
         timeout: Duration,
+        /// The TLS client of an `https://` URL (`None` for `http://`): the system's roots, or
+        /// `ca_file`'s; no verification with `insecure_skip_verify` (loopback hosts only).
+        tls: Option<ClientTls>,
     },
     /// Run `command` with the normalized JSON on stdin; exit 0 is success.
     Command {
@@ -37,8 +42,19 @@ impl SinkConfig {
     #[must_use]
     pub fn describe(&self) -> String {
         match self {
-            Self::Http { url, .. } => {
-                format!("forward to {} (Standard Webhooks signed)", redact_url(url))
+            Self::Http { url, tls, .. } => {
+                let trust = match tls {
+                    None => "",
+                    Some(tls) if tls.verification() == Verify::Off => {
+                        ", TLS certificate NOT verified (insecure_skip_verify)"
+                    }
+                    Some(tls) if matches!(tls.roots(), Roots::CaFile(_)) => ", TLS via ca_file",
+                    Some(_) => ", TLS via the system's roots",
+                };
+                format!(
+                    "forward to {} (Standard Webhooks signed{trust})",
+                    redact_url(url)
+                )
             }
             Self::Command { command, .. } => {
                 format!("run {}", command.first().map_or("", String::as_str))
@@ -71,6 +87,8 @@ pub(super) fn resolve_sink(key: &str, raw: RawSink, base: &Path) -> Result<SinkC
             url,
             secret,
             timeout,
+            ca_file,
+            insecure_skip_verify,
         } => {
             let url =
                 resolve_value(&url).map_err(|message| problem(format!("{key}.url"), message))?;
@@ -80,6 +98,7 @@ pub(super) fn resolve_sink(key: &str, raw: RawSink, base: &Path) -> Result<SinkC
                     "expected an http:// or https:// URL",
                 ));
             }
+            let tls = sink_tls(key, &url, ca_file.as_deref(), insecure_skip_verify, base)?;
             let secret_key = format!("{key}.secret");
             let (secret, _) = resolve_secret(&secret_key, &secret, base)?;
             let text = String::from_utf8(secret.expose().to_vec())
@@ -94,6 +113,7 @@ pub(super) fn resolve_sink(key: &str, raw: RawSink, base: &Path) -> Result<SinkC
                     timeout.as_deref(),
                     Duration::from_secs(10),
                 )?,
+                tls,
             })
         }
         RawSink::Command { command, timeout } => {
@@ -113,6 +133,67 @@ pub(super) fn resolve_sink(key: &str, raw: RawSink, base: &Path) -> Result<SinkC
             })
         }
     }
+}
+
+/// The TLS client of an `https://` sink, checked now (the CA file is read, the system's roots
+/// are found) so that `serve --check` catches what every delivery would otherwise fail on.
+fn sink_tls(
+    key: &str,
+    url: &str,
+    ca_file: Option<&str>,
+    insecure_skip_verify: Option<bool>,
+    base: &Path,
+) -> Result<Option<ClientTls>, String> {
+    let insecure = insecure_skip_verify.unwrap_or(false);
+    if !url.starts_with("https://") {
+        for (name, set) in [
+            ("ca_file", ca_file.is_some()),
+            ("insecure_skip_verify", insecure),
+        ] {
+            if set {
+                return Err(problem(
+                    format!("{key}.{name}"),
+                    "applies to an https:// url only",
+                ));
+            }
+        }
+        return Ok(None);
+    }
+    if insecure && ca_file.is_some() {
+        return Err(problem(
+            format!("{key}.insecure_skip_verify"),
+            "excludes ca_file (ca_file verifies the certificate against a private CA)",
+        ));
+    }
+    let tls = if insecure {
+        let host = url_host(url).unwrap_or_default();
+        if !is_loopback_host(host) {
+            return Err(problem(
+                format!("{key}.insecure_skip_verify"),
+                format!(
+                    "refused for host {host}: an unverified certificate is accepted only on \
+                     loopback (127.0.0.1, ::1, localhost); trust the host's CA with ca_file \
+                     instead"
+                ),
+            ));
+        }
+        ClientTls::insecure()
+    } else if let Some(ca_file) = ca_file {
+        let ca_key = format!("{key}.ca_file");
+        if ca_file.starts_with("env:") {
+            return Err(problem(&ca_key, "expected a path: file:PATH or PATH"));
+        }
+        let path = ca_file.strip_prefix("file:").unwrap_or(ca_file);
+        let rebased = rebase_file(&format!("file:{path}"), base);
+        let tls = ClientTls::ca_file(rebased.strip_prefix("file:").unwrap_or(path));
+        tls.config().map_err(|error| problem(&ca_key, error))?;
+        return Ok(Some(tls));
+    } else {
+        ClientTls::system()
+    };
+    tls.config()
+        .map_err(|error| problem(format!("{key}.url"), error))?;
+    Ok(Some(tls))
 }
 
 #[cfg(test)]

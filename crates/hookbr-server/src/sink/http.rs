@@ -4,17 +4,19 @@ use std::time::Duration;
 
 use hookbr_core::Secret;
 
-use super::{message::Message, signature::sign};
+use super::{Failed, message::Message, signature::sign};
 use crate::config::redact_url;
 
-/// POSTs `message` to `url`; any 2xx is success.
+/// POSTs `message` to `url`; any 2xx is success. A TLS certificate the client refuses is a
+/// permanent failure naming the host (`TLS handshake with app.example:443 failed: certificate
+/// not trusted (unknown issuer)`).
 pub(super) async fn post(
     client: &reqwest::Client,
     url: &str,
     secret: &Secret,
     timeout: Duration,
     message: &Message,
-) -> Result<(), String> {
+) -> Result<(), Failed> {
     let timestamp = hookbr_core::inbox::now_ms() / 1_000;
     let signature = sign(secret, &message.id, timestamp, &message.body);
     let response = client
@@ -28,6 +30,16 @@ pub(super) async fn post(
         .send()
         .await
         .map_err(|error| {
+            if let Some(why) = hookbr_tls::describe(&error) {
+                return Failed {
+                    message: format!(
+                        "forward to {}: TLS handshake with {} failed: {why}",
+                        redact_url(url),
+                        host_port(url)
+                    ),
+                    permanent: hookbr_tls::is_certificate_error(&error),
+                };
+            }
             let what = if error.is_timeout() {
                 format!("no answer within {} ms", timeout.as_millis())
             } else if error.is_connect() {
@@ -35,16 +47,28 @@ pub(super) async fn post(
             } else {
                 "request failed".to_owned()
             };
-            format!("forward to {}: {what}", redact_url(url))
+            Failed::from(format!("forward to {}: {what}", redact_url(url)))
         })?;
     let status = response.status();
     if status.is_success() {
         Ok(())
     } else {
-        Err(format!(
+        Err(Failed::from(format!(
             "forward to {}: HTTP {}",
             redact_url(url),
             status.as_u16()
-        ))
+        )))
+    }
+}
+
+/// `host:port` of `url` (the scheme's default port when none is written).
+fn host_port(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => match (parsed.host_str(), parsed.port_or_known_default()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            _ => "the sink".to_owned(),
+        },
+        Err(_) => "the sink".to_owned(),
     }
 }

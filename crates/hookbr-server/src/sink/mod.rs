@@ -23,7 +23,15 @@
 //! `webhook-id` is stable across retries of the same delivery, so the application can
 //! deduplicate the at-least-once forwarding with it. The command sink runs a program with the
 //! JSON on stdin; exit status 0 is success.
+//!
+//! An `https://` sink verifies the application's certificate against the system's roots, or
+//! `ca_file`'s. A certificate it refuses is not retried: the delivery fails permanently (the
+//! worker dead-letters the row at once with `TLS handshake with host:port failed: <why>`; fix
+//! the certificate or `ca_file`, then `hookbr inbox replay`).
 
+use std::{sync::Arc, time::Duration};
+
+use hookbr_core::Secret;
 use tokio::sync::mpsc;
 
 use crate::{Error, config::SinkConfig};
@@ -37,11 +45,38 @@ pub use message::Message;
 pub(crate) use message::Processed;
 pub use signature::generate_secret;
 
+/// Why a delivery failed, and whether a retry can help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failed {
+    pub(crate) message: String,
+    /// A refused TLS certificate: retrying cannot help until someone fixes it.
+    pub(crate) permanent: bool,
+}
+
+impl From<String> for Failed {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            permanent: false,
+        }
+    }
+}
+
 /// A destination.
 #[derive(Debug)]
 enum Sink {
-    /// From `[[sink]]`.
-    Configured(SinkConfig),
+    /// An HTTP `[[sink]]`, with its own client (its own TLS trust).
+    Http {
+        url: String,
+        secret: Arc<Secret>,
+        timeout: Duration,
+        client: reqwest::Client,
+    },
+    /// A command `[[sink]]`.
+    Command {
+        command: Vec<String>,
+        timeout: Duration,
+    },
     /// In-process (the demo watches what was processed).
     Channel(mpsc::UnboundedSender<Message>),
 }
@@ -51,7 +86,6 @@ enum Sink {
 #[derive(Debug)]
 pub(crate) struct Sinks {
     sinks: Vec<Sink>,
-    client: reqwest::Client,
 }
 
 impl Sinks {
@@ -60,39 +94,70 @@ impl Sinks {
         configs: &[SinkConfig],
         channels: Vec<mpsc::UnboundedSender<Message>>,
     ) -> Result<Self, Error> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("hookbr/", env!("CARGO_PKG_VERSION")))
-            // Sinks are the merchant's own application, usually on loopback: a proxy set for the
-            // shell (HTTP_PROXY) must not intercept them.
-            .no_proxy()
-            .build()
-            .map_err(|error| Error::runtime(format!("cannot build the HTTP client: {error}")))?;
-        let sinks = configs
-            .iter()
-            .cloned()
-            .map(Sink::Configured)
-            .chain(channels.into_iter().map(Sink::Channel))
-            .collect();
-        Ok(Self { sinks, client })
-    }
-
-    /// Hands `message` to every sink; the first failure is returned.
-    pub(crate) async fn deliver(&self, message: &Message) -> Result<(), String> {
-        for sink in &self.sinks {
-            match sink {
-                Sink::Configured(SinkConfig::Http {
+        let mut sinks = Vec::with_capacity(configs.len() + channels.len());
+        for config in configs {
+            sinks.push(match config {
+                SinkConfig::Http {
                     url,
                     secret,
                     timeout,
-                }) => http::post(&self.client, url, secret, *timeout, message).await?,
-                Sink::Configured(SinkConfig::Command { command, timeout }) => {
+                    tls,
+                } => Sink::Http {
+                    url: url.clone(),
+                    secret: secret.clone(),
+                    timeout: *timeout,
+                    client: client(tls.as_ref())?,
+                },
+                SinkConfig::Command { command, timeout } => Sink::Command {
+                    command: command.clone(),
+                    timeout: *timeout,
+                },
+            });
+        }
+        sinks.extend(channels.into_iter().map(Sink::Channel));
+        Ok(Self { sinks })
+    }
+
+    /// Hands `message` to every sink; the first failure is returned.
+    pub(crate) async fn deliver(&self, message: &Message) -> Result<(), Failed> {
+        for sink in &self.sinks {
+            match sink {
+                Sink::Http {
+                    url,
+                    secret,
+                    timeout,
+                    client,
+                } => http::post(client, url, secret, *timeout, message).await?,
+                Sink::Command { command, timeout } => {
                     command::run_command(command, *timeout, message).await?;
                 }
                 Sink::Channel(sender) => sender
                     .send(message.clone())
-                    .map_err(|_| "the in-process sink is closed".to_owned())?,
+                    .map_err(|_| Failed::from("the in-process sink is closed".to_owned()))?,
             }
         }
         Ok(())
     }
+}
+
+/// The HTTP client of one sink: its TLS trust for `https://`, none needed for `http://`.
+fn client(tls: Option<&hookbr_tls::ClientTls>) -> Result<reqwest::Client, Error> {
+    let builder = reqwest::Client::builder()
+        .user_agent(concat!("hookbr/", env!("CARGO_PKG_VERSION")))
+        // Sinks are the merchant's own application, usually on loopback: a proxy set for the
+        // shell (HTTP_PROXY) must not intercept them.
+        .no_proxy();
+    let builder = match tls {
+        Some(tls) => {
+            let mut config = tls
+                .config()
+                .map_err(|error| Error::runtime(format!("sink TLS: {error}")))?;
+            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            builder.use_preconfigured_tls(config)
+        }
+        None => builder,
+    };
+    builder
+        .build()
+        .map_err(|error| Error::runtime(format!("cannot build the HTTP client: {error}")))
 }

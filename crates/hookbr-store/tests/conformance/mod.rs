@@ -18,7 +18,7 @@ use hookbr_core::{
     testkit,
     verify::HeaderSecretVerifier,
 };
-use hookbr_store::worker::{Delivered, Recorded, Worker, WorkerOptions};
+use hookbr_store::worker::{Delivered, Failure, Recorded, Worker, WorkerOptions};
 
 /// A BonifiQ record with delivery id `id`.
 pub(crate) fn record(id: &str) -> InboxRecord {
@@ -591,4 +591,31 @@ pub(crate) async fn renewed_leases_keep_a_slow_batch_with_its_worker(
     );
     let stats = first.stats().await.unwrap();
     assert_eq!((stats.done, stats.in_flight), (ROWS as u64, 0));
+}
+
+/// See the test of the same name in each backend's file.
+pub(crate) async fn a_permanent_failure_is_dead_lettered_at_once(inbox: Arc<dyn Inbox>) {
+    let Inserted::New(id) = inbox.insert(record("cert")).await.unwrap() else {
+        panic!()
+    };
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let worker = Worker::new(
+        inbox.clone(),
+        move |_: Delivered| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { Err(Failure::permanent("certificate not trusted")) }
+        },
+        fast(),
+    );
+    let round = worker.run_once().await.unwrap();
+    assert_eq!((round.dead, round.retried), (1, 0));
+    let row = inbox.get(id).await.unwrap().unwrap();
+    assert_eq!(row.state, RowState::Dead);
+    assert_eq!(row.attempts, 1, "not retried");
+    assert_eq!(row.last_error.as_deref(), Some("certificate not trusted"));
+    for _ in 0..3 {
+        worker.run_once().await.unwrap();
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "never retried by itself");
 }
