@@ -15,7 +15,7 @@ use hookbr_axum::{
     tls::{TlsCertificate, server_config},
 };
 use hookbr_core::{Secret, testkit, verify::HeaderSecretVerifier};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SerialNumber};
+use hookbr_tls::testkit::{TestCa, TestLeaf};
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -23,53 +23,21 @@ use tokio::{
 use tokio_rustls::{
     TlsConnector,
     client::TlsStream,
-    rustls::{
-        ClientConfig, RootCertStore,
-        pki_types::{CertificateDer, ServerName},
-    },
+    rustls::pki_types::{CertificateDer, ServerName},
 };
 
 const SECRET: &str = "serve-tls-test-secret";
 
-/// A CA made for the test, and leaf certificates for `localhost`/127.0.0.1 signed by it.
-struct Ca {
-    cert: rcgen::Certificate,
-    key: KeyPair,
-}
-
-/// A leaf certificate: its PEM chain, its PEM key and its DER (to compare with what is served).
-struct Leaf {
-    cert_pem: String,
-    key_pem: String,
-    der: CertificateDer<'static>,
-}
+/// The test's CA: leaf certificates for `localhost`/127.0.0.1, and clients trusting it.
+struct Ca(TestCa);
 
 impl Ca {
     fn new() -> Self {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "hookbr test CA");
-        let cert = params.self_signed(&key).unwrap();
-        Self { cert, key }
+        Self(TestCa::new())
     }
 
-    fn leaf(&self, serial: u64) -> Leaf {
-        let key = KeyPair::generate().unwrap();
-        let mut params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        params.serial_number = Some(SerialNumber::from(serial));
-        params
-            .distinguished_name
-            .push(DnType::CommonName, format!("hookbr test leaf {serial}"));
-        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
-        Leaf {
-            cert_pem: format!("{}{}", cert.pem(), self.cert.pem()),
-            key_pem: key.serialize_pem(),
-            der: cert.der().clone(),
-        }
+    fn leaf(&self, serial: u64) -> TestLeaf {
+        self.0.leaf(&["localhost", "127.0.0.1"], serial)
     }
 
     fn client(
@@ -77,16 +45,7 @@ impl Ca {
         alpn: &[&[u8]],
         versions: &[&'static rustls::SupportedProtocolVersion],
     ) -> TlsConnector {
-        let mut roots = RootCertStore::empty();
-        roots.add(self.cert.der().clone()).unwrap();
-        let mut config =
-            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_protocol_versions(versions)
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-        config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
-        TlsConnector::from(Arc::new(config))
+        TlsConnector::from(self.0.client_config(alpn, versions))
     }
 }
 
@@ -193,7 +152,7 @@ async fn deliveries_over_https_and_a_certificate_replaced_while_serving() {
     let ca = Ca::new();
     let (first, second) = (ca.leaf(1), ca.leaf(2));
     let certificate = Arc::new(
-        TlsCertificate::from_pem(first.cert_pem.as_bytes(), first.key_pem.as_bytes()).unwrap(),
+        TlsCertificate::from_pem(first.chain_pem.as_bytes(), first.key_pem.as_bytes()).unwrap(),
     );
     let addr = start(certificate.clone(), limits()).await;
     let connector = ca.client(&[b"http/1.1"], ALL);
@@ -212,7 +171,7 @@ async fn deliveries_over_https_and_a_certificate_replaced_while_serving() {
 
     // A pair that does not match is refused; the first certificate keeps serving.
     let error = certificate
-        .replace_pem(second.cert_pem.as_bytes(), first.key_pem.as_bytes())
+        .replace_pem(second.chain_pem.as_bytes(), first.key_pem.as_bytes())
         .unwrap_err();
     assert!(error.to_string().contains("does not belong"), "{error}");
     assert!(
@@ -228,7 +187,7 @@ async fn deliveries_over_https_and_a_certificate_replaced_while_serving() {
 
     // Renewed: new handshakes get the new certificate, the kept-alive connection goes on.
     certificate
-        .replace_pem(second.cert_pem.as_bytes(), second.key_pem.as_bytes())
+        .replace_pem(second.chain_pem.as_bytes(), second.key_pem.as_bytes())
         .unwrap();
     // (A new client: the first one would resume its TLS 1.3 session, which presents no
     // certificate.)
@@ -269,7 +228,7 @@ async fn cleartext_http_and_tls_1_1_are_refused() {
     let ca = Ca::new();
     let leaf = ca.leaf(7);
     let certificate = Arc::new(
-        TlsCertificate::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap(),
+        TlsCertificate::from_pem(leaf.chain_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap(),
     );
     let addr = start(certificate, limits()).await;
 
@@ -314,7 +273,7 @@ async fn h2_is_offered_only_when_asked_for() {
     let ca = Ca::new();
     let leaf = ca.leaf(9);
     let certificate = Arc::new(
-        TlsCertificate::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap(),
+        TlsCertificate::from_pem(leaf.chain_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap(),
     );
     let both = ca.client(&[b"h2", b"http/1.1"], ALL);
     let addr = start(certificate.clone(), limits()).await;
@@ -332,7 +291,7 @@ async fn a_client_that_never_completes_the_handshake_is_closed_after_the_timeout
     let ca = Ca::new();
     let leaf = ca.leaf(3);
     let certificate = Arc::new(
-        TlsCertificate::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap(),
+        TlsCertificate::from_pem(leaf.chain_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap(),
     );
     let addr = start(certificate, limits()).await;
 
@@ -362,7 +321,7 @@ async fn at_the_cap_connections_stuck_in_the_handshake_give_way() {
     let ca = Ca::new();
     let leaf = ca.leaf(4);
     let certificate = Arc::new(
-        TlsCertificate::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap(),
+        TlsCertificate::from_pem(leaf.chain_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap(),
     );
     let mut limits = limits();
     limits.max_connections = 4;

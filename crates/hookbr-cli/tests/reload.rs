@@ -16,6 +16,7 @@ use std::{
 
 use common::{Run, run_within};
 use hookbr_core::testkit;
+use hookbr_tls::testkit::TestCa;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const WAIT: Duration = Duration::from_secs(30);
@@ -236,15 +237,11 @@ fn sighup_and_hookbr_reload_rotate_a_secret_without_a_restart() {
 fn serve_check_checks_the_tls_keys() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("s"), OLD).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
-    let other = rcgen::KeyPair::generate().unwrap();
-    std::fs::write(dir.path().join("other.pem"), other.serialize_pem()).unwrap();
+    let ca = TestCa::new();
+    let (leaf, other) = (ca.leaf(&["localhost"], 1), ca.leaf(&["localhost"], 2));
+    std::fs::write(dir.path().join("cert.pem"), &leaf.chain_pem).unwrap();
+    std::fs::write(dir.path().join("key.pem"), &leaf.key_pem).unwrap();
+    std::fs::write(dir.path().join("other.pem"), &other.key_pem).unwrap();
     let endpoint = "[[endpoint]]\nprovider = \"bonifiq\"\npath = \"/b\"\nsecrets = [\"file:s\"]\n";
     let check = |tls: &str| {
         let config = dir.path().join("hookbr.toml");
@@ -262,37 +259,12 @@ fn serve_check_checks_the_tls_keys() {
     assert!(run.stderr.contains("server.tls_key"), "{run:?}");
 }
 
-/// A CA made by the test and a leaf for `localhost` signed by it: (chain PEM, key PEM, DER).
-fn leaf(
-    ca: &rcgen::Certificate,
-    ca_key: &rcgen::KeyPair,
-    serial: u64,
-) -> (String, String, Vec<u8>) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    params.serial_number = Some(rcgen::SerialNumber::from(serial));
-    let cert = params.signed_by(&key, ca, ca_key).unwrap();
-    (
-        format!("{}{}", cert.pem(), ca.pem()),
-        key.serialize_pem(),
-        cert.der().to_vec(),
-    )
-}
-
 /// One authentic BonifiQ delivery over HTTPS (a new TLS client trusting only `ca`): the status
 /// code and the certificate the server presented.
-fn deliver_https(addr: SocketAddr, ca: &rcgen::Certificate, secret: &str) -> (u16, Vec<u8>) {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.der().clone()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+fn deliver_https(addr: SocketAddr, ca: &TestCa, secret: &str) -> (u16, Vec<u8>) {
+    let config = ca.client_config(&[], rustls::DEFAULT_VERSIONS);
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut connection = rustls::ClientConnection::new(config, name).unwrap();
     let mut socket = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
     socket
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -327,13 +299,10 @@ fn deliver_https(addr: SocketAddr, ca: &rcgen::Certificate, secret: &str) -> (u1
 fn https_and_a_certificate_renewed_on_sighup() {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = params.self_signed(&ca_key).unwrap();
-    let (first, second) = (leaf(&ca, &ca_key, 1), leaf(&ca, &ca_key, 2));
-    write("fullchain.pem", &first.0);
-    write("privkey.pem", &first.1);
+    let ca = TestCa::new();
+    let (first, second) = (ca.leaf(&["localhost"], 1), ca.leaf(&["localhost"], 2));
+    write("fullchain.pem", &first.chain_pem);
+    write("privkey.pem", &first.key_pem);
     write("admin.token", ADMIN_TOKEN);
     write("bonifiq.current", OLD);
     write("bonifiq.previous", OLD);
@@ -347,14 +316,20 @@ fn https_and_a_certificate_renewed_on_sighup() {
         "{}",
         serve.log()
     );
-    assert_eq!(deliver_https(serve.addr, &ca, OLD), (200, first.2.clone()));
+    assert_eq!(
+        deliver_https(serve.addr, &ca, OLD),
+        (200, first.der.to_vec())
+    );
     // Cleartext HTTP on the HTTPS port gets no HTTP answer.
     assert_eq!(deliver(serve.addr, OLD), 0);
 
     // Renewed files and SIGHUP: the next connection gets the new certificate.
-    write("fullchain.pem", &second.0);
-    write("privkey.pem", &second.1);
+    write("fullchain.pem", &second.chain_pem);
+    write("privkey.pem", &second.key_pem);
     serve.hangup();
     serve.wait_log("reloaded", 1);
-    assert_eq!(deliver_https(serve.addr, &ca, OLD), (200, second.2.clone()));
+    assert_eq!(
+        deliver_https(serve.addr, &ca, OLD),
+        (200, second.der.to_vec())
+    );
 }

@@ -7,13 +7,12 @@
 use std::{
     net::SocketAddr,
     path::Path,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
 use hookbr_core::testkit;
 use hookbr_server::{Config, ServerBuilder, reload::TLS_POLL_INTERVAL};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SerialNumber};
+use hookbr_tls::testkit::{TestCa, TestLeaf};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -21,60 +20,26 @@ use tokio::{
 use tokio_rustls::{
     TlsConnector,
     client::TlsStream,
-    rustls::{
-        ClientConfig, RootCertStore,
-        pki_types::{CertificateDer, ServerName},
-    },
+    rustls::pki_types::{CertificateDer, ServerName},
 };
 
 const SECRET: &str = "tls-server-test-secret";
 
-struct Ca {
-    cert: rcgen::Certificate,
-    key: KeyPair,
-}
-
-struct Leaf {
-    cert_pem: String,
-    key_pem: String,
-    der: CertificateDer<'static>,
-}
+/// The test's CA: leaf certificates for `localhost`, and clients trusting it.
+struct Ca(TestCa);
 
 impl Ca {
     fn new() -> Self {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "hookbr test CA");
-        let cert = params.self_signed(&key).unwrap();
-        Self { cert, key }
+        Self(TestCa::new())
     }
 
-    fn leaf(&self, serial: u64) -> Leaf {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-        params.serial_number = Some(SerialNumber::from(serial));
-        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
-        Leaf {
-            cert_pem: format!("{}{}", cert.pem(), self.cert.pem()),
-            key_pem: key.serialize_pem(),
-            der: cert.der().clone(),
-        }
+    fn leaf(&self, serial: u64) -> TestLeaf {
+        self.0.leaf(&["localhost"], serial)
     }
 
     /// A client trusting only this CA (a new one per connection: no session resumption).
     fn connector(&self) -> TlsConnector {
-        let mut roots = RootCertStore::empty();
-        roots.add(self.cert.der().clone()).unwrap();
-        let config =
-            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-        TlsConnector::from(Arc::new(config))
+        TlsConnector::from(self.0.client_config(&[], rustls::DEFAULT_VERSIONS))
     }
 
     async fn connect(&self, addr: SocketAddr) -> TlsStream<TcpStream> {
@@ -128,8 +93,8 @@ async fn deliver(stream: &mut TlsStream<TcpStream>) -> u16 {
     }
 }
 
-fn write_pair(dir: &Path, leaf: &Leaf) {
-    std::fs::write(dir.join("fullchain.pem"), &leaf.cert_pem).unwrap();
+fn write_pair(dir: &Path, leaf: &TestLeaf) {
+    std::fs::write(dir.join("fullchain.pem"), &leaf.chain_pem).unwrap();
     std::fs::write(dir.join("privkey.pem"), &leaf.key_pem).unwrap();
 }
 

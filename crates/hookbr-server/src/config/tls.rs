@@ -163,14 +163,10 @@ mod tests {
     #[test]
     fn a_world_readable_key_file_is_warned_about() {
         let dir = tempfile::tempdir().unwrap();
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap();
+        let leaf = hookbr_tls::testkit::TestCa::new().leaf(&["localhost"], 1);
         let (cert_path, key_path) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
-        std::fs::write(&cert_path, cert.pem()).unwrap();
-        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        std::fs::write(&cert_path, &leaf.chain_pem).unwrap();
+        std::fs::write(&key_path, &leaf.key_pem).unwrap();
         let mode = |bits| {
             std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(bits)).unwrap();
         };
