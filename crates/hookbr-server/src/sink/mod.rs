@@ -39,6 +39,7 @@ use crate::{Error, config::SinkConfig};
 mod command;
 mod http;
 mod message;
+mod nats;
 mod signature;
 
 pub use message::Message;
@@ -77,6 +78,8 @@ enum Sink {
         command: Vec<String>,
         timeout: Duration,
     },
+    /// A NATS JetStream `[[sink]]`, with its own connection.
+    Nats(Box<nats::Nats>),
     /// In-process (the demo watches what was processed).
     Channel(mpsc::UnboundedSender<Message>),
 }
@@ -95,7 +98,7 @@ impl Sinks {
         channels: Vec<mpsc::UnboundedSender<Message>>,
     ) -> Result<Self, Error> {
         let mut sinks = Vec::with_capacity(configs.len() + channels.len());
-        for config in configs {
+        for (index, config) in configs.iter().enumerate() {
             sinks.push(match config {
                 SinkConfig::Http {
                     url,
@@ -112,10 +115,44 @@ impl Sinks {
                     command: command.clone(),
                     timeout: *timeout,
                 },
+                SinkConfig::Nats {
+                    url,
+                    subject,
+                    stream,
+                    create_stream,
+                    auth,
+                    tls,
+                    secret,
+                    timeout,
+                } => Sink::Nats(Box::new(nats::Nats {
+                    key: format!("sink[{index}]"),
+                    url: url.clone(),
+                    subject: subject.clone(),
+                    stream: stream.clone(),
+                    create_stream: *create_stream,
+                    auth: auth.clone(),
+                    tls: tls.clone(),
+                    secret: secret.clone(),
+                    timeout: *timeout,
+                    context: tokio::sync::OnceCell::new(),
+                })),
             });
         }
         sinks.extend(channels.into_iter().map(Sink::Channel));
         Ok(Self { sinks })
+    }
+
+    /// Connects the NATS sinks and checks their streams (start-up: a stream that does not
+    /// exist or does not capture the subject stops the server with a message naming it).
+    pub(crate) async fn check(&self) -> Result<(), Error> {
+        for sink in &self.sinks {
+            if let Sink::Nats(nats) = sink {
+                nats.ready()
+                    .await
+                    .map_err(|message| Error::runtime(format!("{}: {message}", nats.key)))?;
+            }
+        }
+        Ok(())
     }
 
     /// Hands `message` to every sink; the first failure is returned.
@@ -131,6 +168,7 @@ impl Sinks {
                 Sink::Command { command, timeout } => {
                     command::run_command(command, *timeout, message).await?;
                 }
+                Sink::Nats(nats) => nats.publish(message).await?,
                 Sink::Channel(sender) => sender
                     .send(message.clone())
                     .map_err(|_| Failed::from("the in-process sink is closed".to_owned()))?,
