@@ -792,3 +792,104 @@ fn nats_down_rows_wait_and_are_delivered_when_it_is_back() {
     sent.sort();
     assert_eq!(ids, sent);
 }
+
+/// `tls://` with `ca_file` and a `token` by reference: the sink publishes over TLS; a wrong
+/// token, or a certificate the system's roots do not trust, stops `serve` at start (exit 1)
+/// without printing the token.
+#[test]
+fn nats_sink_over_tls_with_a_token() {
+    if nats_url().is_none() {
+        return;
+    }
+    let Ok(ca) = std::env::var("HOOKBR_TEST_TLS_CA") else {
+        eprintln!("NOTICE: HOOKBR_TEST_TLS_CA not set (run scripts/test): test skipped");
+        return;
+    };
+    let tls_dir = Path::new(&ca).parent().unwrap();
+    let token = "nats-t0ken-5e1f0a77c2";
+    let store = tempfile::tempdir().unwrap();
+    let path = |name: &str| tls_dir.join(name).to_str().unwrap().to_owned();
+    let nats = OwnNats::start(
+        store.path(),
+        free_port(),
+        &[
+            "--tls".into(),
+            "--tlscert".into(),
+            path("server.pem"),
+            "--tlskey".into(),
+            path("server.key"),
+            "--auth".into(),
+            token.into(),
+        ],
+    );
+    let url = nats.url("tls");
+    let rt = runtime();
+    let js = rt.block_on(async {
+        let client = async_nats::ConnectOptions::with_token(token.into())
+            .add_root_certificates(PathBuf::from(&ca))
+            .require_tls(true)
+            .connect(url.as_str())
+            .await
+            .expect("the test connects over TLS");
+        jetstream::new(client)
+    });
+    create_stream(&rt, &js, "SECURE", &["secure.>"]);
+
+    let fixture = Fixture::new();
+    std::fs::write(fixture.path().join("nats.token"), format!("{token}\n")).unwrap();
+    std::fs::write(fixture.path().join("wrong.token"), "not-the-token\n").unwrap();
+    let sink = |extra: &str| {
+        nats_sink(
+            &url,
+            "secure.{provider}.{kind}",
+            "SECURE",
+            &format!("timeout = \"3s\"\n{extra}"),
+        )
+    };
+
+    let listen = addr();
+    let config = fixture.config(&format!(
+        "{}{}",
+        head(listen, "sqlite:inbox.sqlite3", &fixture),
+        sink(&format!("ca_file = \"{ca}\"\ntoken = \"file:wrong.token\""))
+    ));
+    let (code, log) = Serve::start(&config, listen)
+        .err()
+        .expect("wrong token refused");
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("cannot connect to NATS"), "{log}");
+    assert!(
+        !log.contains("not-the-token") && !log.contains(token),
+        "{log}"
+    );
+
+    let listen = addr();
+    let config = fixture.config(&format!(
+        "{}{}",
+        head(listen, "sqlite:inbox.sqlite3", &fixture),
+        sink("token = \"file:nats.token\"")
+    ));
+    let (code, log) = Serve::start(&config, listen)
+        .err()
+        .expect("untrusted certificate");
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains("TLS handshake failed: certificate not trusted (unknown issuer)"),
+        "{log}"
+    );
+
+    let listen = addr();
+    let config = fixture.config(&format!(
+        "{}{}",
+        head(listen, "sqlite:inbox.sqlite3", &fixture),
+        sink(&format!("ca_file = \"{ca}\"\ntoken = \"file:nats.token\""))
+    ));
+    let serve = Serve::start(&config, listen).unwrap_or_else(|(code, log)| {
+        panic!("serve exited {code:?}:\n{log}");
+    });
+    assert!(!serve.log().contains(token));
+    fixture.send(serve.addr, &[]);
+    wait_for("the delivery over TLS", || {
+        (stream_info(&rt, &js, "SECURE")?.state.messages == 1).then_some(())
+    });
+}

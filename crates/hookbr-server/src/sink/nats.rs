@@ -64,10 +64,15 @@ impl Nats {
             let config = tls.config().map_err(|error| format!("TLS: {error}"))?;
             options = options.require_tls(true).tls_client_config(config);
         }
-        let client = options
-            .connect(self.url.as_str())
-            .await
-            .map_err(|error| format!("cannot connect to NATS at {server}: {error}"))?;
+        let client =
+            options.connect(self.url.as_str()).await.map_err(
+                |error| match hookbr_tls::describe(&error) {
+                    Some(why) => {
+                        format!("cannot connect to NATS at {server}: TLS handshake failed: {why}")
+                    }
+                    None => format!("cannot connect to NATS at {server}: {error}"),
+                },
+            )?;
         let mut context = jetstream::new(client);
         context.set_timeout(self.timeout);
         self.check_stream(&context, &server).await?;
