@@ -893,3 +893,53 @@ fn nats_sink_over_tls_with_a_token() {
         (stream_info(&rt, &js, "SECURE")?.state.messages == 1).then_some(())
     });
 }
+
+/// A stream whose duplicate window (JetStream's default, 2 minutes) is shorter than the worker's
+/// longest retry delay (1 hour by default) is warned about at start; a reload (SIGHUP) to a
+/// stream that does not exist is refused and the running configuration keeps publishing.
+#[test]
+fn nats_short_window_warned_and_reload_checked() {
+    let Some(url) = nats_url() else { return };
+    let rt = runtime();
+    let js = jetstream(&rt, &url);
+    let prefix = unique("w");
+    let stream = prefix.to_uppercase();
+    create_stream(&rt, &js, &stream, &[&format!("{prefix}.>")]);
+    let fixture = Fixture::new();
+    let listen = addr();
+    let endpoint = format!(
+        "[[endpoint]]\nprovider = \"bonifiq\"\npath = \"/webhooks/bonifiq\"\nsecrets = [\"file:{}\"]\n\n",
+        fixture.file("bonifiq.secret")
+    );
+    let subject = format!("{prefix}.{{provider}}.{{kind}}");
+    let config = fixture.config(&format!(
+        "[server]\nlisten = \"{listen}\"\n\n{endpoint}{}",
+        nats_sink(&url, &subject, &stream, "")
+    ));
+    let serve = Serve::start(&config, listen).unwrap_or_else(|(code, log)| {
+        panic!("serve exited {code:?}:\n{log}");
+    });
+    wait_for("the duplicate window warning", || {
+        let log = serve.log();
+        (log.contains("duplicate_window") && log.contains(&stream) && log.contains("3610 s"))
+            .then_some(())
+    });
+
+    fixture.config(&format!(
+        "[server]\nlisten = \"{listen}\"\n\n{endpoint}{}",
+        nats_sink(&url, &subject, &format!("{stream}_GONE"), "")
+    ));
+    let status = Command::new("kill")
+        .args(["-HUP", &serve.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    wait_for("the reload to be refused", || {
+        let log = serve.log();
+        (log.contains("reload refused") && log.contains(&format!("{stream}_GONE"))).then_some(())
+    });
+    fixture.send(serve.addr, &[]);
+    wait_for("the delivery in the first stream", || {
+        (stream_info(&rt, &js, &stream)?.state.messages == 1).then_some(())
+    });
+}

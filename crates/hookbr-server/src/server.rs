@@ -113,7 +113,9 @@ impl ServerBuilder {
         let observer = Observer::new();
         let _ = observe::prometheus();
         let sinks = Sinks::new(&config.sinks, channels.clone())?;
-        sinks.check().await?;
+        sinks
+            .check(inbox.is_some().then_some(config.worker.max_backoff))
+            .await?;
         let dispatcher = Arc::new(Dispatcher::new(sinks, observer.clone(), config.log_bodies));
         let ledger = direct_ledger(&config, inbox.is_none())?;
         let shared = Shared {

@@ -24,6 +24,14 @@
 //! deduplicate the at-least-once forwarding with it. The command sink runs a program with the
 //! JSON on stdin; exit status 0 is success.
 //!
+//! The NATS sink publishes the same JSON to a JetStream subject built from a template
+//! (`hookbr.{provider}.{kind}` by default; each value made one safe token), with the same
+//! headers as NATS headers (`webhook-signature` only when the sink has a `secret`) and
+//! `Nats-Msg-Id` = `webhook-id`: the stream drops the worker's repeated publishes within its
+//! duplicate window, so each delivery is stored once. A delivery counts only on the stream's
+//! PubAck (a duplicate's too). `serve` connects and checks at start that the stream exists and
+//! captures the subject (or creates it with `create_stream`), and stops (exit 1) otherwise.
+//!
 //! An `https://` sink verifies the application's certificate against the system's roots, or
 //! `ca_file`'s. A certificate it refuses is not retried: the delivery fails permanently (the
 //! worker dead-letters the row at once with `TLS handshake with host:port failed: <why>`; fix
@@ -135,6 +143,7 @@ impl Sinks {
                     secret: secret.clone(),
                     timeout: *timeout,
                     context: tokio::sync::OnceCell::new(),
+                    window: std::sync::OnceLock::new(),
                 })),
             });
         }
@@ -143,13 +152,18 @@ impl Sinks {
     }
 
     /// Connects the NATS sinks and checks their streams (start-up: a stream that does not
-    /// exist or does not capture the subject stops the server with a message naming it).
-    pub(crate) async fn check(&self) -> Result<(), Error> {
+    /// exist or does not capture the subject stops the server with a message naming it). With
+    /// an inbox (`max_backoff` of its worker given), a stream whose duplicate window is shorter
+    /// than the longest retry delay plus the sink's timeout is warned about.
+    pub(crate) async fn check(&self, max_backoff: Option<Duration>) -> Result<(), Error> {
         for sink in &self.sinks {
             if let Sink::Nats(nats) = sink {
                 nats.ready()
                     .await
                     .map_err(|message| Error::runtime(format!("{}: {message}", nats.key)))?;
+                if let Some(max_backoff) = max_backoff {
+                    nats.warn_short_window(max_backoff);
+                }
             }
         }
         Ok(())

@@ -21,8 +21,9 @@ use crate::config::{NatsAuth, NatsSubject, redact_url, subject_covers};
 /// The duplicate window of a stream made by `create_stream` (JetStream's default too).
 const CREATED_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
-/// One `type = "nats"` sink; it connects on [`ready`](Nats::ready) (at start-up, or the first
-/// delivery after a reload) and keeps the connection (the client reconnects by itself).
+/// One `type = "nats"` sink; it connects on [`ready`](Nats::ready) (at start-up, and before a
+/// reloaded configuration is swapped in) and keeps the connection (the client reconnects by
+/// itself; a connection that could not be made is tried again by the next delivery).
 #[derive(Debug)]
 pub(super) struct Nats {
     /// `sink[N]`, for messages.
@@ -36,6 +37,8 @@ pub(super) struct Nats {
     pub(super) secret: Option<Arc<Secret>>,
     pub(super) timeout: Duration,
     pub(super) context: OnceCell<jetstream::Context>,
+    /// The stream's duplicate window, as read when it was checked.
+    pub(super) window: std::sync::OnceLock<Duration>,
 }
 
 impl Nats {
@@ -118,6 +121,7 @@ impl Nats {
                 created.cached_info().clone()
             }
         };
+        let _ = self.window.set(info.config.duplicate_window);
         if !info
             .config
             .subjects
@@ -137,6 +141,28 @@ impl Nats {
             ));
         }
         Ok(())
+    }
+
+    /// Warns when the stream's duplicate window is shorter than a retry can come after a
+    /// publish whose PubAck was lost (`max_backoff` + `timeout`): such a retry would be stored
+    /// twice.
+    pub(super) fn warn_short_window(&self, max_backoff: Duration) {
+        let Some(window) = self.window.get() else {
+            return;
+        };
+        let needed = max_backoff.saturating_add(self.timeout);
+        if *window < needed {
+            tracing::warn!(
+                target: "hookbr",
+                "{}: JetStream stream {} keeps message ids {} s (duplicate_window), less than \
+                 [worker] max_backoff + timeout = {} s: a retry after a long backoff may be \
+                 stored twice; raise the stream's duplicate_window or lower max_backoff",
+                self.key,
+                self.stream,
+                window.as_secs(),
+                needed.as_secs()
+            );
+        }
     }
 
     /// Publishes `message` and waits for the PubAck (a duplicate counts as delivered).
