@@ -943,3 +943,55 @@ fn nats_short_window_warned_and_reload_checked() {
         (stream_info(&rt, &js, &stream)?.state.messages == 1).then_some(())
     });
 }
+
+/// `user` and `password` (by reference) against a server that requires them.
+#[test]
+fn nats_sink_with_user_and_password() {
+    if nats_url().is_none() {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let password = "pa55-w0rd-9d3e1";
+    let nats = OwnNats::start(
+        store.path(),
+        free_port(),
+        &[
+            "--user".into(),
+            "hookbr".into(),
+            "--pass".into(),
+            password.into(),
+        ],
+    );
+    let url = nats.url("nats");
+    let rt = runtime();
+    let js = rt.block_on(async {
+        let client =
+            async_nats::ConnectOptions::with_user_and_password("hookbr".into(), password.into())
+                .connect(url.as_str())
+                .await
+                .expect("the test connects");
+        jetstream::new(client)
+    });
+    create_stream(&rt, &js, "AUTH", &["auth.>"]);
+    let fixture = Fixture::new();
+    std::fs::write(fixture.path().join("nats.password"), password).unwrap();
+    let listen = addr();
+    let config = fixture.config(&format!(
+        "{}{}",
+        head(listen, "sqlite:inbox.sqlite3", &fixture),
+        nats_sink(
+            &url,
+            "auth.{provider}.{kind}",
+            "AUTH",
+            "user = \"hookbr\"\npassword = \"file:nats.password\""
+        )
+    ));
+    let serve = Serve::start(&config, listen).unwrap_or_else(|(code, log)| {
+        panic!("serve exited {code:?}:\n{log}");
+    });
+    fixture.send(serve.addr, &[]);
+    wait_for("the delivery with user and password", || {
+        (stream_info(&rt, &js, "AUTH")?.state.messages == 1).then_some(())
+    });
+    assert!(!serve.log().contains(password));
+}
