@@ -995,3 +995,79 @@ fn nats_sink_with_user_and_password() {
     });
     assert!(!serve.log().contains(password));
 }
+
+/// `nkey` (a user seed by reference) against a server that knows only the user's public key;
+/// a seed of another user is refused at start (exit 1), the seed never printed.
+#[test]
+fn nats_sink_with_an_nkey() {
+    if nats_url().is_none() {
+        return;
+    }
+    let user = nkeys::KeyPair::new_user();
+    let other = nkeys::KeyPair::new_user();
+    let (seed, other_seed) = (user.seed().unwrap(), other.seed().unwrap());
+    let store = tempfile::tempdir().unwrap();
+    let server_config = store.path().join("nats.conf");
+    std::fs::write(
+        &server_config,
+        format!(
+            "authorization {{\n  users = [ {{ nkey: {} }} ]\n}}\n",
+            user.public_key()
+        ),
+    )
+    .unwrap();
+    let nats = OwnNats::start(
+        store.path(),
+        free_port(),
+        &["-c".into(), server_config.to_str().unwrap().to_owned()],
+    );
+    let url = nats.url("nats");
+    let rt = runtime();
+    let js = rt.block_on(async {
+        let client = async_nats::ConnectOptions::with_nkey(seed.clone())
+            .connect(url.as_str())
+            .await
+            .expect("the test connects");
+        jetstream::new(client)
+    });
+    create_stream(&rt, &js, "NKEY", &["nkey.>"]);
+    let fixture = Fixture::new();
+    std::fs::write(fixture.path().join("user.nk"), format!("{seed}\n")).unwrap();
+    std::fs::write(fixture.path().join("other.nk"), &other_seed).unwrap();
+    let sink = |file: &str| {
+        nats_sink(
+            &url,
+            "nkey.{provider}.{kind}",
+            "NKEY",
+            &format!("nkey = \"file:{file}\"\ntimeout = \"3s\""),
+        )
+    };
+
+    let listen = addr();
+    let config = fixture.config(&format!(
+        "{}{}",
+        head(listen, "sqlite:inbox.sqlite3", &fixture),
+        sink("other.nk")
+    ));
+    let (code, log) = Serve::start(&config, listen)
+        .err()
+        .expect("unknown nkey refused");
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("cannot connect to NATS"), "{log}");
+    assert!(!log.contains(&other_seed), "{log}");
+
+    let listen = addr();
+    let config = fixture.config(&format!(
+        "{}{}",
+        head(listen, "sqlite:inbox.sqlite3", &fixture),
+        sink("user.nk")
+    ));
+    let serve = Serve::start(&config, listen).unwrap_or_else(|(code, log)| {
+        panic!("serve exited {code:?}:\n{log}");
+    });
+    fixture.send(serve.addr, &[]);
+    wait_for("the delivery with an nkey", || {
+        (stream_info(&rt, &js, "NKEY")?.state.messages == 1).then_some(())
+    });
+    assert!(!serve.log().contains(&seed));
+}
