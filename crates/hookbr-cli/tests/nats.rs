@@ -575,7 +575,8 @@ fn nats_config_errors_exit_2_and_name_the_key() {
     let fixture = Fixture::new();
     std::fs::write(fixture.path().join("token"), "s3cr3t").unwrap();
     let listen = addr();
-    let cases: [(&str, &str, &str); 9] = [
+    std::fs::write(fixture.path().join("bogus.creds"), "not a creds file").unwrap();
+    let cases: [(&str, &str, &str); 11] = [
         ("hookbr.{kind}.*", "", "sink[0].subject"),
         ("hookbr.{nope}", "", "sink[0].subject"),
         ("hookbr..x", "", "sink[0].subject"),
@@ -592,6 +593,12 @@ fn nats_config_errors_exit_2_and_name_the_key() {
             "sink[0].password",
         ),
         ("hookbr.{kind}", "ca_file = \"ca.pem\"", "sink[0].ca_file"),
+        ("hookbr.{kind}", "nkey = \"file:token\"", "sink[0].nkey"),
+        (
+            "hookbr.{kind}",
+            "credentials = \"file:bogus.creds\"",
+            "sink[0].credentials",
+        ),
         // Typed keys of a sink are reported by line (serde's tagged tables lose the key).
         (
             "hookbr.{kind}",
