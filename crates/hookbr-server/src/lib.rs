@@ -10,8 +10,8 @@
 //! * **direct mode** (`inbox.url = "none"`): the sinks run inside the request; a failing sink
 //!   answers `500` and releases the claim, so the provider's retry is processed.
 //!
-//! Sinks ([`sink`]) POST the message signed the Standard Webhooks way, or run a command with it
-//! on stdin. An optional admin listener serves the inspector pages and Prometheus `/metrics`.
+//! Sinks ([`sink`]) POST the message signed the Standard Webhooks way, run a command with it
+//! on stdin, or publish it to a NATS JetStream stream (once in the stream). An optional admin listener serves the inspector pages and Prometheus `/metrics`.
 //! [`inbox`] has the inbox's operations (list, show, replay, stats) as data.
 //!
 //! With `[server] tls_cert`/`tls_key` the receiver terminates TLS itself, and picks up a renewed

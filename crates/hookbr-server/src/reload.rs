@@ -230,7 +230,10 @@ impl ReloadHandle {
         let loaded = tokio::task::spawn_blocking(move || Config::load(&load))
             .await
             .unwrap_or_else(|_| Err(Error::runtime("reading the configuration failed")));
-        let outcome = loaded.and_then(|config| reloader.apply(config));
+        let outcome = match loaded {
+            Ok(config) => reloader.apply(config).await,
+            Err(error) => Err(error),
+        };
         match &outcome {
             Ok(reloaded) => {
                 log(&format!(
@@ -252,7 +255,7 @@ impl ReloadHandle {
 
 impl Reloader {
     /// Builds everything from `config` (nothing changes on an error), then swaps.
-    fn apply(&self, config: Config) -> Result<Reloaded, Error> {
+    async fn apply(&self, config: Config) -> Result<Reloaded, Error> {
         let mut warnings: Vec<String> = fixed(&config)
             .into_iter()
             .zip(&self.fixed)
@@ -262,8 +265,16 @@ impl Reloader {
             })
             .collect();
         let summary = config.summary();
+        let sinks = Sinks::new(&config.sinks, self.channels.clone())?;
+        // A NATS sink connects and checks its stream before anything is swapped.
+        let max_backoff = (!matches!(config.inbox, crate::config::InboxUrl::None))
+            .then_some(config.worker.max_backoff);
+        sinks
+            .check(max_backoff)
+            .await
+            .map_err(|error| Error::config(error.to_string()))?;
         let dispatcher = Arc::new(Dispatcher::new(
-            Sinks::new(&config.sinks, self.channels.clone())?,
+            sinks,
             self.observer.clone(),
             config.log_bodies,
         ));

@@ -112,11 +112,11 @@ impl ServerBuilder {
         let claims = claims(inbox.as_ref(), config.redis.as_deref()).await?;
         let observer = Observer::new();
         let _ = observe::prometheus();
-        let dispatcher = Arc::new(Dispatcher::new(
-            Sinks::new(&config.sinks, channels.clone())?,
-            observer.clone(),
-            config.log_bodies,
-        ));
+        let sinks = Sinks::new(&config.sinks, channels.clone())?;
+        sinks
+            .check(inbox.is_some().then_some(config.worker.max_backoff))
+            .await?;
+        let dispatcher = Arc::new(Dispatcher::new(sinks, observer.clone(), config.log_bodies));
         let ledger = direct_ledger(&config, inbox.is_none())?;
         let shared = Shared {
             claims: claims.clone(),

@@ -15,7 +15,9 @@ fn per_delivery(sinks: &[SinkConfig]) -> (Duration, String) {
     let mut terms = Vec::with_capacity(sinks.len());
     for (index, sink) in sinks.iter().enumerate() {
         let timeout = match sink {
-            SinkConfig::Http { timeout, .. } | SinkConfig::Command { timeout, .. } => *timeout,
+            SinkConfig::Http { timeout, .. }
+            | SinkConfig::Command { timeout, .. }
+            | SinkConfig::Nats { timeout, .. } => *timeout,
         };
         total = total.saturating_add(timeout);
         terms.push(format!("sink[{index}].timeout = {}", text(timeout)));

@@ -83,7 +83,9 @@ pub(super) fn direct_mode(
     let sinks_time = sinks
         .iter()
         .map(|sink| match sink {
-            SinkConfig::Http { timeout, .. } | SinkConfig::Command { timeout, .. } => *timeout,
+            SinkConfig::Http { timeout, .. }
+            | SinkConfig::Command { timeout, .. }
+            | SinkConfig::Nats { timeout, .. } => *timeout,
         })
         .fold(Duration::ZERO, Duration::saturating_add);
     if raw.request_timeout.is_none() {

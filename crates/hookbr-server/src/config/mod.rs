@@ -40,6 +40,7 @@ use crate::Error;
 mod endpoint;
 pub(crate) mod lease;
 mod listener;
+mod nats;
 mod raw;
 mod reference;
 mod sink;
@@ -48,6 +49,7 @@ mod tls;
 mod value;
 
 pub use endpoint::EndpointConfig;
+pub use nats::{NatsAuth, NatsSubject, subject_covers, subject_token};
 pub(crate) use reference::resolve_value;
 pub use sink::SinkConfig;
 #[cfg(test)]

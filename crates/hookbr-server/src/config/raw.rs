@@ -120,4 +120,23 @@ pub(super) enum RawSink {
         command: Vec<String>,
         timeout: Option<String>,
     },
+    // JetStream (see `sink.rs` and `nats.rs`).
+    Nats(RawNats),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNats {
+    pub(super) url: String,
+    pub(super) subject: Option<String>,
+    pub(super) stream: Option<String>,
+    pub(super) create_stream: Option<bool>,
+    pub(super) credentials: Option<String>,
+    pub(super) nkey: Option<String>,
+    pub(super) token: Option<String>,
+    pub(super) user: Option<String>,
+    pub(super) password: Option<String>,
+    pub(super) ca_file: Option<String>,
+    pub(super) secret: Option<String>,
+    pub(super) timeout: Option<String>,
 }

@@ -6,7 +6,8 @@ use hookbr_core::Secret;
 use hookbr_tls::{ClientTls, Roots, Verify, is_loopback_host, url_host};
 
 use super::{
-    raw::RawSink,
+    nats::{NatsAuth, NatsSubject, check_stream_name},
+    raw::{RawNats, RawSink},
     reference::resolve_secret,
     reference::{rebase_file, resolve_value},
     value::{duration, problem, redact_url},
@@ -35,6 +36,25 @@ pub enum SinkConfig {
         /// The longest a run may take before it is killed and counted as a failure.
         timeout: Duration,
     },
+    /// Publish the normalized JSON to a JetStream stream, `Nats-Msg-Id` = `webhook-id`.
+    Nats {
+        /// The server URL: `nats://host:port`, or `tls://host:port` for TLS.
+        url: String,
+        /// The subject template (`hookbr.{provider}.{kind}` by default).
+        subject: NatsSubject,
+        /// The stream that must capture the subject (checked at start-up).
+        stream: String,
+        /// Create the stream (capturing the subject's pattern) when it does not exist.
+        create_stream: bool,
+        /// The credentials.
+        auth: NatsAuth,
+        /// The TLS client of a `tls://` URL: the system's roots, or `ca_file`'s.
+        tls: Option<ClientTls>,
+        /// Signs `webhook-signature` the Standard Webhooks way when set.
+        secret: Option<Arc<Secret>>,
+        /// Per-attempt timeout: connecting, and publishing until the PubAck.
+        timeout: Duration,
+    },
 }
 
 impl SinkConfig {
@@ -58,6 +78,23 @@ impl SinkConfig {
             }
             Self::Command { command, .. } => {
                 format!("run {}", command.first().map_or("", String::as_str))
+            }
+            Self::Nats {
+                url,
+                subject,
+                stream,
+                tls,
+                ..
+            } => {
+                let trust = match tls {
+                    None => "",
+                    Some(tls) if matches!(tls.roots(), Roots::CaFile(_)) => ", TLS via ca_file",
+                    Some(_) => ", TLS via the system's roots",
+                };
+                format!(
+                    "publish to NATS {} subject {subject} (JetStream stream {stream}{trust})",
+                    redact_url(url)
+                )
             }
         }
     }
@@ -116,6 +153,7 @@ pub(super) fn resolve_sink(key: &str, raw: RawSink, base: &Path) -> Result<SinkC
                 tls,
             })
         }
+        RawSink::Nats(raw) => resolve_nats(key, raw, base),
         RawSink::Command { command, timeout } => {
             if command.first().is_none_or(String::is_empty) {
                 return Err(problem(
@@ -133,6 +171,149 @@ pub(super) fn resolve_sink(key: &str, raw: RawSink, base: &Path) -> Result<SinkC
             })
         }
     }
+}
+
+/// `type = "nats"`: every key checked now (`serve --check`), the server only at start-up.
+fn resolve_nats(key: &str, raw: RawNats, base: &Path) -> Result<SinkConfig, String> {
+    let RawNats {
+        url,
+        subject,
+        stream,
+        create_stream,
+        credentials,
+        nkey,
+        token,
+        user,
+        password,
+        ca_file,
+        secret,
+        timeout,
+    } = raw;
+    let url = resolve_value(&url).map_err(|message| problem(format!("{key}.url"), message))?;
+    let is_tls = url.starts_with("tls://");
+    if !(url.starts_with("nats://") || is_tls) {
+        return Err(problem(
+            format!("{key}.url"),
+            "expected a nats:// (or tls:// for TLS) URL",
+        ));
+    }
+    let subject = NatsSubject::parse(subject.as_deref().unwrap_or(NatsSubject::DEFAULT))
+        .map_err(|message| problem(format!("{key}.subject"), message))?;
+    let stream = stream.ok_or_else(|| {
+        problem(
+            format!("{key}.stream"),
+            "required: the JetStream stream that captures the subject",
+        )
+    })?;
+    check_stream_name(&stream).map_err(|message| problem(format!("{key}.stream"), message))?;
+    let set: Vec<&str> = [
+        ("credentials", credentials.is_some()),
+        ("nkey", nkey.is_some()),
+        ("token", token.is_some()),
+        ("user", user.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    if let [_, second, ..] = set.as_slice() {
+        return Err(problem(
+            format!("{key}.{second}"),
+            format!(
+                "one way to authenticate only: {} are both set",
+                set.join(" and ")
+            ),
+        ));
+    }
+    let secret_of = |name: &str, value: &str| -> Result<Arc<Secret>, String> {
+        resolve_secret(&format!("{key}.{name}"), value, base).map(|(secret, _)| Arc::new(secret))
+    };
+    if password.is_some() && user.is_none() {
+        return Err(problem(format!("{key}.password"), "needs user"));
+    }
+    let auth = if let Some(token) = token {
+        NatsAuth::Token(secret_of("token", &token)?)
+    } else if let Some(user) = user {
+        let password = password
+            .ok_or_else(|| problem(format!("{key}.user"), "needs password (by reference)"))?;
+        NatsAuth::UserPassword {
+            user: resolve_value(&user)
+                .map_err(|message| problem(format!("{key}.user"), message))?,
+            password: secret_of("password", &password)?,
+        }
+    } else if let Some(nkey) = nkey {
+        let seed = secret_of("nkey", &nkey)?;
+        if !seed.expose().starts_with(b"SU") {
+            return Err(problem(
+                format!("{key}.nkey"),
+                "expected a user NKey seed (SU…)",
+            ));
+        }
+        NatsAuth::NKey(seed)
+    } else if let Some(credentials) = credentials {
+        let creds = secret_of("credentials", &credentials)?;
+        let text = std::str::from_utf8(creds.expose())
+            .map_err(|_| problem(format!("{key}.credentials"), "not text"))?;
+        async_nats::ConnectOptions::with_credentials(text).map_err(|_| {
+            problem(
+                format!("{key}.credentials"),
+                "not a NATS credentials (.creds) file: expected a JWT and an NKey seed",
+            )
+        })?;
+        NatsAuth::Credentials(creds)
+    } else {
+        NatsAuth::None
+    };
+    let tls = match (is_tls, ca_file) {
+        (false, Some(_)) => {
+            return Err(problem(
+                format!("{key}.ca_file"),
+                "applies to a tls:// url only",
+            ));
+        }
+        (false, None) => None,
+        (true, Some(ca_file)) => {
+            let ca_key = format!("{key}.ca_file");
+            if ca_file.starts_with("env:") {
+                return Err(problem(&ca_key, "expected a path: file:PATH or PATH"));
+            }
+            let path = ca_file.strip_prefix("file:").unwrap_or(&ca_file);
+            let rebased = rebase_file(&format!("file:{path}"), base);
+            let tls = ClientTls::ca_file(rebased.strip_prefix("file:").unwrap_or(path));
+            tls.config().map_err(|error| problem(&ca_key, error))?;
+            Some(tls)
+        }
+        (true, None) => {
+            let tls = ClientTls::system();
+            tls.config()
+                .map_err(|error| problem(format!("{key}.url"), error))?;
+            Some(tls)
+        }
+    };
+    let secret = secret
+        .map(|secret| {
+            let secret_key = format!("{key}.secret");
+            let (secret, _) = resolve_secret(&secret_key, &secret, base)?;
+            let text = String::from_utf8(secret.expose().to_vec())
+                .map_err(|_| problem(&secret_key, "not text"))?;
+            webhook_secret(text.trim())
+                .map(Arc::new)
+                .map_err(|message| problem(&secret_key, message))
+        })
+        .transpose()?;
+    Ok(SinkConfig::Nats {
+        url,
+        subject,
+        stream,
+        create_stream: create_stream.unwrap_or(false),
+        auth,
+        tls,
+        secret,
+        timeout: duration(
+            &format!("{key}.timeout"),
+            timeout.as_deref(),
+            Duration::from_secs(10),
+        )?,
+    })
 }
 
 /// The TLS client of an `https://` sink, checked now (the CA file is read, the system's roots

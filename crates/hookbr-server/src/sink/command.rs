@@ -75,6 +75,9 @@ mod tests {
             id: "msg_1".into(),
             event_type: "foody.hook_test".into(),
             delivery_id: "d1".into(),
+            provider: "foody",
+            kind: "hook_test".into(),
+            endpoint: "foody".into(),
             body: Arc::from(&b"{\"a\":1}"[..]),
         };
         let dir = tempfile::tempdir().unwrap();

@@ -18,6 +18,12 @@ pub struct Message {
     pub event_type: String,
     /// The delivery id as the provider gave it.
     pub delivery_id: String,
+    /// The provider (`bonifiq`, ...), as in `data.provider`.
+    pub provider: &'static str,
+    /// The event kind, as in `data.kind`.
+    pub kind: String,
+    /// The endpoint text, as in `data.endpoint`.
+    pub endpoint: String,
     /// The normalized JSON.
     pub body: Arc<[u8]>,
 }
@@ -125,6 +131,9 @@ impl Message {
             id: format!("msg_{id}"),
             event_type,
             delivery_id: processed.delivery_id.to_owned(),
+            provider: event.provider().as_str(),
+            kind: event.kind().to_owned(),
+            endpoint: processed.endpoint.to_owned(),
             body: body.into(),
         })
     }

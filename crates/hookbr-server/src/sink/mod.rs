@@ -24,6 +24,14 @@
 //! deduplicate the at-least-once forwarding with it. The command sink runs a program with the
 //! JSON on stdin; exit status 0 is success.
 //!
+//! The NATS sink publishes the same JSON to a JetStream subject built from a template
+//! (`hookbr.{provider}.{kind}` by default; each value made one safe token), with the same
+//! headers as NATS headers (`webhook-signature` only when the sink has a `secret`) and
+//! `Nats-Msg-Id` = `webhook-id`: the stream drops the worker's repeated publishes within its
+//! duplicate window, so each delivery is stored once. A delivery counts only on the stream's
+//! PubAck (a duplicate's too). `serve` connects and checks at start that the stream exists and
+//! captures the subject (or creates it with `create_stream`), and stops (exit 1) otherwise.
+//!
 //! An `https://` sink verifies the application's certificate against the system's roots, or
 //! `ca_file`'s. A certificate it refuses is not retried: the delivery fails permanently (the
 //! worker dead-letters the row at once with `TLS handshake with host:port failed: <why>`; fix
@@ -39,6 +47,7 @@ use crate::{Error, config::SinkConfig};
 mod command;
 mod http;
 mod message;
+mod nats;
 mod signature;
 
 pub use message::Message;
@@ -77,6 +86,8 @@ enum Sink {
         command: Vec<String>,
         timeout: Duration,
     },
+    /// A NATS JetStream `[[sink]]`, with its own connection.
+    Nats(Box<nats::Nats>),
     /// In-process (the demo watches what was processed).
     Channel(mpsc::UnboundedSender<Message>),
 }
@@ -95,7 +106,7 @@ impl Sinks {
         channels: Vec<mpsc::UnboundedSender<Message>>,
     ) -> Result<Self, Error> {
         let mut sinks = Vec::with_capacity(configs.len() + channels.len());
-        for config in configs {
+        for (index, config) in configs.iter().enumerate() {
             sinks.push(match config {
                 SinkConfig::Http {
                     url,
@@ -112,10 +123,50 @@ impl Sinks {
                     command: command.clone(),
                     timeout: *timeout,
                 },
+                SinkConfig::Nats {
+                    url,
+                    subject,
+                    stream,
+                    create_stream,
+                    auth,
+                    tls,
+                    secret,
+                    timeout,
+                } => Sink::Nats(Box::new(nats::Nats {
+                    key: format!("sink[{index}]"),
+                    url: url.clone(),
+                    subject: subject.clone(),
+                    stream: stream.clone(),
+                    create_stream: *create_stream,
+                    auth: auth.clone(),
+                    tls: tls.clone(),
+                    secret: secret.clone(),
+                    timeout: *timeout,
+                    context: tokio::sync::OnceCell::new(),
+                    window: std::sync::OnceLock::new(),
+                })),
             });
         }
         sinks.extend(channels.into_iter().map(Sink::Channel));
         Ok(Self { sinks })
+    }
+
+    /// Connects the NATS sinks and checks their streams (start-up: a stream that does not
+    /// exist or does not capture the subject stops the server with a message naming it). With
+    /// an inbox (`max_backoff` of its worker given), a stream whose duplicate window is shorter
+    /// than the longest retry delay plus the sink's timeout is warned about.
+    pub(crate) async fn check(&self, max_backoff: Option<Duration>) -> Result<(), Error> {
+        for sink in &self.sinks {
+            if let Sink::Nats(nats) = sink {
+                nats.ready()
+                    .await
+                    .map_err(|message| Error::runtime(format!("{}: {message}", nats.key)))?;
+                if let Some(max_backoff) = max_backoff {
+                    nats.warn_short_window(max_backoff);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Hands `message` to every sink; the first failure is returned.
@@ -131,6 +182,7 @@ impl Sinks {
                 Sink::Command { command, timeout } => {
                     command::run_command(command, *timeout, message).await?;
                 }
+                Sink::Nats(nats) => nats.publish(message).await?,
                 Sink::Channel(sender) => sender
                     .send(message.clone())
                     .map_err(|_| Failed::from("the in-process sink is closed".to_owned()))?,
