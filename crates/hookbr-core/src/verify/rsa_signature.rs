@@ -101,8 +101,9 @@ impl RsaPublicKey {
         if bits < MIN_BITS {
             return Err(ConfigError::WeakKey { bits });
         }
-        // `ring` verifies 2048-8192-bit moduli with odd exponents of 3 to 33 bits; refuse
-        // anything else here rather than 401 every delivery later.
+        // The 2048-8192-bit parameters verify moduli of that size with odd exponents of 3 to
+        // 33 bits (`ring` and `aws-lc-rs` alike); refuse anything else here rather than 401
+        // every delivery later.
         if bits > MAX_BITS {
             return Err(invalid(format!(
                 "RSA key of {bits} bits: at most {MAX_BITS} are supported"
