@@ -1,5 +1,5 @@
 //! `bench-server criterion <target/criterion>`: the medians of the last `cargo bench` run of
-//! hookbr-core and the ratios that matter (typed ÷ `Value` decode, verifier ÷ bare `ring`).
+//! hookbr-core and the ratios that matter (typed ÷ `Value` decode, verifier ÷ the bare RSA primitives).
 
 use std::{collections::BTreeMap, fmt::Write as _, path::Path};
 
@@ -88,6 +88,24 @@ pub(crate) fn render(dir: &Path) -> String {
             "Grafeno verifier ÷ bare ring, RSA-4096",
             "verify/grafeno_rsa4096",
             "verify/ring_components_rsa4096",
+            None,
+        ),
+        (
+            "Grafeno verifier ÷ bare aws-lc-rs pre-parsed, RSA-2048",
+            "rsa_primitive/grafeno_verifier_2048",
+            "rsa_primitive/awslc_parsed_2048",
+            None,
+        ),
+        (
+            "Grafeno verifier ÷ bare aws-lc-rs pre-parsed, RSA-4096",
+            "rsa_primitive/grafeno_verifier_4096",
+            "rsa_primitive/awslc_parsed_4096",
+            None,
+        ),
+        (
+            "bare ring (key rebuilt per call) ÷ aws-lc-rs pre-parsed, RSA-2048",
+            "rsa_primitive/ring_components_2048",
+            "rsa_primitive/awslc_parsed_2048",
             None,
         ),
         (

@@ -10,6 +10,8 @@
 //! bench-server report <results.tsv> [grafeno-pool]   print the table and the ratios
 //! bench-server criterion [dir]            summarize the last `cargo bench` of hookbr-core
 //! bench-server decode <provider> <typed|value> <count>   decode loop, for callgrind counts
+//! bench-server rsa-verify <ring|awslc-unparsed|awslc|grafeno> <2048|4096> <count>
+//!                                         RSA verify loop, for callgrind counts
 //! bench-server dedup-rss [count]          MemoryStore bytes per entry, from RSS
 //! ```
 //!
@@ -17,10 +19,10 @@
 //!
 //! | mode | `POST /bonifiq` | `POST /foody` | `POST /grafeno` |
 //! |---|---|---|---|
-//! | `bare` | axum `async fn(Bytes) -> StatusCode::OK` | same | only the RSA verify (`ring`) |
+//! | `bare` | axum `async fn(Bytes) -> StatusCode::OK` | same | only the RSA verify (`aws-lc-rs`, key parsed once) |
 //! | `hand` | hand-written merchant handler: `HeaderMap`, `==` secret, `serde_json::Value`, `Mutex<HashSet>` | same, token in body | — |
 //! | `hookbr` | hookbr-axum direct mode, header secret | body token | RSA-2048 signature |
-//! | `actix-bare` | actix-web `HttpResponse::Ok()` | same | only the RSA verify (`ring`) |
+//! | `actix-bare` | actix-web `HttpResponse::Ok()` | same | only the RSA verify (`aws-lc-rs`, key parsed once) |
 //! | `actix-hookbr` | hookbr-actix direct mode | body token | RSA-2048 signature |
 //! | `inbox-sqlite` | hookbr-axum inbox mode on the SQLite file `database`, plus a worker | same | same |
 //! | `inbox-postgres` | the same on PostgreSQL, `database` being its URL | same | same |
@@ -40,6 +42,7 @@ mod dedup_rss;
 mod generate;
 mod load;
 mod report;
+mod rsa_verify;
 
 use std::sync::Arc;
 
@@ -144,6 +147,7 @@ const USAGE: &str = "usage: bench-server <bare|hand|hookbr|actix-bare|actix-hook
        bench-server report <results.tsv> [grafeno-pool]
        bench-server criterion [target/criterion]
        bench-server decode <bonifiq|foody|iset|grafeno> <typed|value> <count>
+       bench-server rsa-verify <ring|awslc-unparsed|awslc|grafeno> <2048|4096> <count>
        bench-server dedup-rss [count]";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -175,6 +179,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let kind = args.next().ok_or(USAGE)?;
             let count = args.next().ok_or(USAGE)?.parse()?;
             return decode::run(&provider, &kind, count);
+        }
+        "rsa-verify" => {
+            let kind = args.next().ok_or(USAGE)?;
+            let bits = args.next().ok_or(USAGE)?;
+            let count = args.next().ok_or(USAGE)?.parse()?;
+            return rsa_verify::run(&kind, &bits, count);
         }
         "load" => {
             return load::run(&load::Options::parse(args)?);

@@ -1,5 +1,5 @@
 //! Micro-benchmarks of hookbr-core: typed decode vs `serde_json::Value`, timestamp parsing,
-//! every verifier (with a bare `ring` baseline for the RSA ones), the in-memory idempotency store
+//! every verifier (with bare `ring` and `aws-lc-rs` baselines for the RSA ones), the in-memory idempotency store
 //! and the whole pipeline per provider.
 //!
 //! The test keys and deliveries come from the `testkit` feature:
@@ -260,6 +260,49 @@ mod benches {
         group.finish();
     }
 
+    /// The RSA primitive alone, side by side in one run: `ring` rebuilding the key on every call
+    /// (`ring` 0.17 has no public pre-parsed RSA key; this is what hookbr used before), `aws-lc-rs`
+    /// parsing on every call and pre-parsed (what hookbr uses now), and `GrafenoVerifier` end to
+    /// end (JSON, base64, header lookup, status binding included).
+    fn verify_rsa_primitive(c: &mut Criterion) {
+        let mut group = c.benchmark_group("rsa_primitive");
+        for (bits, key) in [(2048, TestKey::rsa_2048()), (4096, TestKey::rsa_4096())] {
+            let delivery = testkit::grafeno_registration("approved", key);
+            let bare = BareRsa::new(key, &delivery);
+            let params = &signature::RSA_PKCS1_2048_8192_SHA256;
+            let aws_params = &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256;
+            let aws_key = aws_lc_rs::signature::ParsedPublicKey::new(aws_params, &bare.pkcs1_der)
+                .expect("aws-lc-rs parses the test key");
+            aws_key
+                .verify_sig(&bare.message, &bare.signature)
+                .expect("bare aws-lc-rs verify (parsed)");
+            let verifier = GrafenoVerifier::new([key.public_key()]).expect("verifier");
+            let request = delivery.request();
+            verifier.verify(&request).expect("authentic");
+
+            group.bench_function(format!("ring_components_{bits}"), |b| {
+                b.iter(|| {
+                    bare.components().verify(
+                        params,
+                        black_box(&bare.message),
+                        black_box(&bare.signature),
+                    )
+                });
+            });
+            group.bench_function(format!("awslc_unparsed_{bits}"), |b| {
+                let key = aws_lc_rs::signature::UnparsedPublicKey::new(aws_params, &bare.pkcs1_der);
+                b.iter(|| key.verify(black_box(&bare.message), black_box(&bare.signature)));
+            });
+            group.bench_function(format!("awslc_parsed_{bits}"), |b| {
+                b.iter(|| aws_key.verify_sig(black_box(&bare.message), black_box(&bare.signature)));
+            });
+            group.bench_function(format!("grafeno_verifier_{bits}"), |b| {
+                b.iter(|| verifier.verify(black_box(&request)));
+            });
+        }
+        group.finish();
+    }
+
     // ---------------------------------------------------------------- dedup
 
     fn fresh_keys(count: usize) -> Vec<DedupKey> {
@@ -478,7 +521,7 @@ mod benches {
     criterion::criterion_group! {
         name = core;
         config = config();
-        targets = decode, timestamp, verify, dedup, pipeline
+        targets = decode, timestamp, verify, verify_rsa_primitive, dedup, pipeline
     }
 }
 

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
+use aws_lc_rs::signature::{self, ParsedPublicKey, RsaParameters};
 use base64::Engine as _;
-use ring::signature::{self, RsaParameters, RsaPublicKeyComponents};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -23,8 +23,10 @@ const RSA_ENCRYPTION: spki::ObjectIdentifier =
 /// shorter than 2048 bits are refused.
 #[derive(Clone)]
 pub struct RsaPublicKey {
-    modulus: Vec<u8>,
-    exponent: Vec<u8>,
+    /// The PKCS#1 `RSAPublicKey` DER, as `aws-lc-rs` parses it.
+    pkcs1_der: Vec<u8>,
+    /// The modulus length in bytes (the length of every signature it makes).
+    modulus_len: usize,
     bits: usize,
 }
 
@@ -99,8 +101,9 @@ impl RsaPublicKey {
         if bits < MIN_BITS {
             return Err(ConfigError::WeakKey { bits });
         }
-        // `ring` verifies 2048-8192-bit moduli with odd exponents of 3 to 33 bits; refuse
-        // anything else here rather than 401 every delivery later.
+        // The 2048-8192-bit parameters verify moduli of that size with odd exponents of 3 to
+        // 33 bits (`ring` and `aws-lc-rs` alike); refuse anything else here rather than 401
+        // every delivery later.
         if bits > MAX_BITS {
             return Err(invalid(format!(
                 "RSA key of {bits} bits: at most {MAX_BITS} are supported"
@@ -120,11 +123,23 @@ impl RsaPublicKey {
                 "unsupported public exponent (must be odd, 3 to 2^33)",
             ));
         }
-        Ok(Self {
-            modulus,
-            exponent,
+        let key = Self {
+            pkcs1_der: der.to_vec(),
+            modulus_len: modulus.len(),
             bits,
-        })
+        };
+        // Parse it once now as every delivery will (this also refuses what the checks above
+        // cannot see, such as an even modulus), so a key that could never verify is a
+        // configuration error and not a 401 on every delivery.
+        key.parse(RsaAlgorithm::default())?;
+        Ok(key)
+    }
+
+    /// The key parsed by `aws-lc-rs` for `algorithm`: its modulus checks and Montgomery
+    /// constants are computed here, once, instead of on every verify.
+    fn parse(&self, algorithm: RsaAlgorithm) -> Result<ParsedPublicKey, ConfigError> {
+        ParsedPublicKey::new(algorithm.parameters(), &self.pkcs1_der)
+            .map_err(|rejected| invalid(format!("RSA key refused ({rejected})")))
     }
 
     /// The modulus length in bits.
@@ -136,8 +151,12 @@ impl RsaPublicKey {
     /// The signature length this key produces, in bytes.
     #[must_use]
     pub fn signature_len(&self) -> usize {
-        self.modulus.len()
+        self.modulus_len
     }
+}
+
+fn parse_all(keys: &[RsaPublicKey], algorithm: RsaAlgorithm) -> Vec<Option<ParsedPublicKey>> {
+    keys.iter().map(|key| key.parse(algorithm).ok()).collect()
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
@@ -190,7 +209,8 @@ pub enum SignedContent {
 /// By default: the body's base64 `signature` (line breaks allowed) must be an RSASSA-PKCS1-v1_5
 /// SHA-256 signature of the `x-unique-key` header by one of the configured keys, and the
 /// header's status suffix must equal the body's `change` (Grafeno signs the header, not the body,
-/// so this binding is what ties the two together). RSA runs on `ring`.
+/// so this binding is what ties the two together). RSA runs on `aws-lc-rs`, each key parsed once
+/// when the verifier is built.
 ///
 /// ```
 /// use hookbr_core::verify::{GrafenoVerifier, RsaPublicKey};
@@ -202,13 +222,28 @@ pub enum SignedContent {
 ///
 /// Because only the header is signed, the rest of the body is not integrity-protected: before
 /// moving money, re-read the charge from Grafeno's API.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GrafenoVerifier {
     keys: Vec<RsaPublicKey>,
+    /// `keys` parsed for `algorithm`, in the same order (`None` only if a key that parsed when
+    /// it was read failed to parse again, which fails closed: it matches nothing).
+    parsed: Vec<Option<ParsedPublicKey>>,
     labels: Vec<Option<Arc<str>>>,
     algorithm: RsaAlgorithm,
     content: SignedContent,
     bind_status: bool,
+}
+
+impl std::fmt::Debug for GrafenoVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrafenoVerifier")
+            .field("keys", &self.keys)
+            .field("labels", &self.labels)
+            .field("algorithm", &self.algorithm)
+            .field("content", &self.content)
+            .field("bind_status", &self.bind_status)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Deserialize)]
@@ -228,10 +263,12 @@ impl GrafenoVerifier {
     pub fn new(keys: impl IntoIterator<Item = RsaPublicKey>) -> Result<Self, ConfigError> {
         let keys: Vec<RsaPublicKey> = keys.into_iter().collect();
         check_nonempty(&keys, "public key")?;
+        let algorithm = RsaAlgorithm::default();
         Ok(Self {
             labels: vec![None; keys.len()],
+            parsed: parse_all(&keys, algorithm),
             keys,
-            algorithm: RsaAlgorithm::default(),
+            algorithm,
             content: SignedContent::default(),
             bind_status: true,
         })
@@ -264,7 +301,10 @@ impl GrafenoVerifier {
     /// Sets the signature scheme (default [`RsaAlgorithm::Pkcs1Sha256`]).
     #[must_use]
     pub fn with_algorithm(mut self, algorithm: RsaAlgorithm) -> Self {
-        self.algorithm = algorithm;
+        if algorithm != self.algorithm {
+            self.parsed = parse_all(&self.keys, algorithm);
+            self.algorithm = algorithm;
+        }
         self
     }
 
@@ -332,18 +372,14 @@ impl Verify for GrafenoVerifier {
 
         let mut fitting_length = false;
         let mut matched = None;
-        for (index, key) in self.keys.iter().enumerate() {
+        for (index, (key, parsed)) in self.keys.iter().zip(&self.parsed).enumerate() {
             if key.signature_len() != signature.len() {
                 continue;
             }
             fitting_length = true;
-            let components = RsaPublicKeyComponents {
-                n: key.modulus.as_slice(),
-                e: key.exponent.as_slice(),
-            };
-            if components
-                .verify(self.algorithm.parameters(), message, &signature)
-                .is_ok()
+            if parsed
+                .as_ref()
+                .is_some_and(|parsed| parsed.verify_sig(message, &signature).is_ok())
             {
                 matched = Some(index);
                 break;
@@ -570,6 +606,167 @@ mod tests {
         ));
         assert!(GrafenoVerifier::new([]).is_err());
         assert!(!format!("{:?}", RsaPublicKey::from_pem(spki).unwrap()).contains("modulus"));
+    }
+
+    /// A DER `INTEGER` holding the unsigned big-endian `value`.
+    fn der_integer(value: &[u8]) -> Vec<u8> {
+        let mut content = strip_leading_zeros(value).to_vec();
+        if content.first().is_none_or(|first| first & 0x80 != 0) {
+            content.insert(0, 0);
+        }
+        der_tlv(0x02, &content)
+    }
+
+    fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = content.len();
+        if len < 0x80 {
+            out.push(u8::try_from(len).unwrap());
+        } else {
+            let bytes = len.to_be_bytes();
+            let bytes = strip_leading_zeros(&bytes);
+            out.push(0x80 | u8::try_from(bytes.len()).unwrap());
+            out.extend_from_slice(bytes);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// A PKCS#1 `RSAPublicKey` DER with any modulus and exponent (not necessarily a real key).
+    fn pkcs1_der(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
+        let mut content = der_integer(modulus);
+        content.extend(der_integer(exponent));
+        der_tlv(0x30, &content)
+    }
+
+    fn test_modulus() -> Vec<u8> {
+        let key = TestKey::rsa_2048().public_key();
+        let parsed = pkcs1::RsaPublicKey::try_from(key.pkcs1_der.as_slice()).unwrap();
+        parsed.modulus.as_bytes().to_vec()
+    }
+
+    #[test]
+    fn key_sizes_and_exponents_accepted_as_before() {
+        let modulus = test_modulus();
+        // The exponents `ring` verified with (odd, 3 to 2^33 - 1) are still accepted...
+        for exponent in [&[3][..], &[1, 0, 1], &[1, 0xff, 0xff, 0xff, 0xff]] {
+            let key = RsaPublicKey::from_pkcs1_der(&pkcs1_der(&modulus, exponent));
+            assert_eq!(key.map(|key| key.bits()), Ok(2048), "exponent {exponent:?}");
+        }
+        // ...and the others refused, as before.
+        for exponent in [&[1][..], &[2], &[1, 0, 0], &[2, 0, 0, 0, 1], &[0]] {
+            assert!(
+                matches!(
+                    RsaPublicKey::from_pkcs1_der(&pkcs1_der(&modulus, exponent)),
+                    Err(ConfigError::InvalidKey { .. })
+                ),
+                "exponent {exponent:?}"
+            );
+        }
+        // 8192 bits is the largest size accepted, 2048 the smallest.
+        let odd = |bytes: usize| {
+            let mut modulus = vec![0xc5; bytes];
+            if let Some(last) = modulus.last_mut() {
+                *last = 0xc7;
+            }
+            modulus
+        };
+        assert_eq!(
+            RsaPublicKey::from_pkcs1_der(&pkcs1_der(&odd(1024), &[1, 0, 1])).map(|k| k.bits()),
+            Ok(8192)
+        );
+        assert!(matches!(
+            RsaPublicKey::from_pkcs1_der(&pkcs1_der(&odd(1025), &[1, 0, 1])),
+            Err(ConfigError::InvalidKey { .. })
+        ));
+        let mut short = odd(256);
+        short[0] = 0x7f;
+        assert_eq!(
+            RsaPublicKey::from_pkcs1_der(&pkcs1_der(&short, &[1, 0, 1])).unwrap_err(),
+            ConfigError::WeakKey { bits: 2047 }
+        );
+    }
+
+    #[test]
+    fn a_key_that_could_never_verify_is_refused_when_read() {
+        // An even modulus is not an RSA key: it used to be accepted here and every delivery
+        // answered 401; the key is now parsed when read, so it is a configuration error.
+        let mut modulus = test_modulus();
+        if let Some(last) = modulus.last_mut() {
+            *last &= 0xfe;
+        }
+        let refused = RsaPublicKey::from_pkcs1_der(&pkcs1_der(&modulus, &[1, 0, 1]));
+        assert!(
+            matches!(&refused, Err(ConfigError::InvalidKey { reason }) if reason.contains("RSA key refused")),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn every_algorithm_verifies_with_the_keys_parsed_for_it() {
+        use ring::{
+            rand::SystemRandom,
+            signature::{RSA_PKCS1_SHA512, RSA_PSS_SHA256},
+        };
+        let pem = TestKey::rsa_2048().private_pem();
+        let (_, der) = pem_rfc7468::decode_vec(pem.trim().as_bytes()).unwrap();
+        let pair = ring::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
+        let sign = |encoding: &'static dyn ring::signature::RsaEncoding| {
+            let mut signature = vec![0; pair.public().modulus_len()];
+            pair.sign(
+                encoding,
+                &SystemRandom::new(),
+                KEY.as_bytes(),
+                &mut signature,
+            )
+            .unwrap();
+            base64::engine::general_purpose::STANDARD.encode(signature)
+        };
+        // (`ring` cannot sign SHA-1; that one is only checked to refuse a SHA-256 signature.)
+        let cases: [(RsaAlgorithm, &'static dyn ring::signature::RsaEncoding); 2] = [
+            (RsaAlgorithm::PssSha256, &RSA_PSS_SHA256),
+            (RsaAlgorithm::Pkcs1Sha512, &RSA_PKCS1_SHA512),
+        ];
+        let sha1 = GrafenoVerifier::new([TestKey::rsa_2048().public_key()])
+            .unwrap()
+            .with_algorithm(RsaAlgorithm::Pkcs1Sha1);
+        let default_signature = TestKey::rsa_2048().sign(KEY.as_bytes());
+        assert_eq!(
+            check(&sha1, Some(KEY), &body(&default_signature, "approved")),
+            Err(VerifyError::InvalidSignature)
+        );
+        for (algorithm, encoding) in cases {
+            let verifier = GrafenoVerifier::new([
+                TestKey::other_2048().public_key(),
+                TestKey::rsa_2048().public_key(),
+            ])
+            .unwrap()
+            .with_algorithm(algorithm);
+            assert_eq!(
+                check(&verifier, Some(KEY), &body(&sign(encoding), "approved")),
+                Ok(1),
+                "{algorithm:?}"
+            );
+            assert_eq!(
+                check(&verifier, Some(KEY), &body(&default_signature, "approved")),
+                Err(VerifyError::InvalidSignature),
+                "{algorithm:?}"
+            );
+            // Back to the default: the keys are parsed again for it.
+            let back = verifier.with_algorithm(RsaAlgorithm::Pkcs1Sha256);
+            assert_eq!(
+                check(&back, Some(KEY), &body(&default_signature, "approved")),
+                Ok(1)
+            );
+        }
+        let debug = format!(
+            "{:?}",
+            GrafenoVerifier::new([TestKey::rsa_2048().public_key()]).unwrap()
+        );
+        assert!(
+            debug.contains("bits: 2048") && !debug.contains("bytes"),
+            "{debug}"
+        );
     }
 
     #[test]
