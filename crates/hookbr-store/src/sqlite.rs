@@ -15,7 +15,7 @@ use hookbr_core::{
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     r#"
 CREATE TABLE hookbr_inbox (
     id              INTEGER PRIMARY KEY,
@@ -41,7 +41,65 @@ CREATE INDEX hookbr_inbox_received ON hookbr_inbox (received_at);
     // 3: the signature ledger (Grafeno): the first body fingerprint seen per delivery key,
     // kept until `expires_at` whatever happens to the inbox rows.
     LEDGER_TABLE,
+    // 4: indexes that serve each query in its own order, so that no query scans or sorts
+    // every row as the inbox grows: the claim reads due rows from `hookbr_inbox_pending`
+    // (by `next_attempt_at`) and expired leases from `hookbr_inbox_leased` (by
+    // `lease_until`), each stopping at its `LIMIT`; lists by state walk `hookbr_inbox_state`
+    // (state, then id); the oldest open row is the first entry of `hookbr_inbox_open`. The
+    // counts per state live in `hookbr_inbox_counts`, kept by triggers in the writing
+    // transaction, so `stats` reads four rows instead of counting millions.
+    r#"
+DROP INDEX IF EXISTS hookbr_inbox_due;
+CREATE INDEX hookbr_inbox_state ON hookbr_inbox (state);
+CREATE INDEX hookbr_inbox_pending ON hookbr_inbox (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX hookbr_inbox_leased ON hookbr_inbox (lease_until) WHERE state = 'in_flight';
+CREATE INDEX hookbr_inbox_open ON hookbr_inbox (received_at)
+    WHERE state IN ('pending', 'in_flight');
+CREATE TABLE hookbr_inbox_counts (
+    state TEXT    PRIMARY KEY,
+    n     INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO hookbr_inbox_counts (state, n)
+    SELECT s.state, (SELECT COUNT(*) FROM hookbr_inbox WHERE hookbr_inbox.state = s.state)
+    FROM (SELECT 'pending' AS state UNION ALL SELECT 'in_flight' UNION ALL SELECT 'done'
+          UNION ALL SELECT 'dead') AS s;
+CREATE TRIGGER hookbr_inbox_count_insert AFTER INSERT ON hookbr_inbox BEGIN
+    UPDATE hookbr_inbox_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+CREATE TRIGGER hookbr_inbox_count_delete AFTER DELETE ON hookbr_inbox BEGIN
+    UPDATE hookbr_inbox_counts SET n = n - 1 WHERE state = OLD.state;
+END;
+CREATE TRIGGER hookbr_inbox_count_update AFTER UPDATE OF state ON hookbr_inbox
+    WHEN OLD.state IS NOT NEW.state BEGIN
+    UPDATE hookbr_inbox_counts SET n = n - 1 WHERE state = OLD.state;
+    UPDATE hookbr_inbox_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+"#,
 ];
+
+/// Due rows, oldest due first: a walk of `hookbr_inbox_pending` that stops at the limit.
+/// `INDEXED BY` pins the plan: without statistics SQLite would prefer the equality on
+/// `hookbr_inbox_state` and sort every pending row.
+const CLAIM_PENDING: &str = "SELECT id, next_attempt_at FROM hookbr_inbox \
+     INDEXED BY hookbr_inbox_pending \
+     WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2";
+
+/// Rows whose lease expired, oldest lease first: a walk of `hookbr_inbox_leased`.
+const CLAIM_EXPIRED: &str = "SELECT id, next_attempt_at FROM hookbr_inbox \
+     INDEXED BY hookbr_inbox_leased \
+     WHERE state = 'in_flight' AND lease_until <= ?1 ORDER BY lease_until LIMIT ?2";
+
+/// The oldest row not yet handled: the first entry of `hookbr_inbox_open`.
+const OLDEST_OPEN: &str = "SELECT MIN(received_at) FROM hookbr_inbox INDEXED BY hookbr_inbox_open \
+     WHERE state IN ('pending', 'in_flight')";
+
+/// Completed rows to prune, a batch at a time (`hookbr_inbox_state`, oldest id first).
+const PRUNE_BATCH: &str = "DELETE FROM hookbr_inbox WHERE id IN (SELECT id FROM hookbr_inbox \
+     WHERE state = 'done' AND received_at < ?1 ORDER BY id LIMIT ?2)";
+
+/// Rows deleted per transaction by [`Inbox::prune`]: the writer thread commits inserts
+/// between two batches, so a prune of millions of rows never holds it for long.
+const PRUNE_BATCH_ROWS: i64 = 5_000;
 
 /// The signature ledger's table: migration 3 of the inbox, and the whole schema of a
 /// [`SqliteLedger`] file.
@@ -419,6 +477,54 @@ fn insert_group(
 const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matched_key, \
                        received_at, state, attempts, last_error, next_attempt_at, claim_token";
 
+/// The statement of [`Inbox::list`] with only the filters given (an `?1 IS NULL OR ...` form
+/// would keep SQLite from walking `hookbr_inbox_state`), and its values.
+fn list_query(filter: &ListFilter, limit: usize) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    if let Some(state) = filter.state {
+        values.push(Value::Text(state.as_str().to_owned()));
+        conditions.push(format!("state = ?{}", values.len()));
+    }
+    if let Some(provider) = &filter.provider {
+        values.push(Value::Text(provider.clone()));
+        let n = values.len();
+        conditions.push(format!("(endpoint = ?{n} OR endpoint LIKE ?{n} || ':%')"));
+    }
+    if let Some(since) = filter.since_ms {
+        values.push(Value::Integer(since));
+        conditions.push(format!("received_at >= ?{}", values.len()));
+    }
+    values.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    let limit_at = values.len();
+    let condition = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {} ", conditions.join(" AND "))
+    };
+    (
+        format!("SELECT {COLUMNS} FROM hookbr_inbox {condition}ORDER BY id DESC LIMIT ?{limit_at}"),
+        values,
+    )
+}
+
+/// The ids of at most `limit` rows to claim at `now`, oldest due first: two index walks, each
+/// stopping at `limit`, merged here (an `OR` of both would read and sort every due row).
+fn due_ids(connection: &Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<i64>> {
+    let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut due: Vec<(i64, i64)> = Vec::with_capacity(limit.min(1_024) * 2);
+    for sql in [CLAIM_PENDING, CLAIM_EXPIRED] {
+        let mut statement = connection.prepare_cached(sql)?;
+        let rows = statement.query_map(params![now, limit_sql], |r| Ok((r.get(1)?, r.get(0)?)))?;
+        for entry in rows {
+            due.push(entry?);
+        }
+    }
+    due.sort_unstable();
+    Ok(due.into_iter().take(limit).map(|(_, id)| id).collect())
+}
+
 fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
     let key: Vec<u8> = row.get(3)?;
     let mut key_bytes = [0u8; 16];
@@ -460,15 +566,7 @@ impl Inbox for SqliteInbox {
         self.run(move |connection| {
             let now = now_ms();
             let transaction = connection.transaction()?;
-            let ids: Vec<i64> = {
-                let mut statement = transaction.prepare_cached(
-                    "SELECT id FROM hookbr_inbox WHERE (state = 'pending' AND next_attempt_at <= ?1) \
-                     OR (state = 'in_flight' AND lease_until <= ?1) ORDER BY next_attempt_at LIMIT ?2",
-                )?;
-                statement
-                    .query_map(params![now, i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?
-            };
+            let ids = due_ids(&transaction, now, limit)?;
             let mut rows = Vec::with_capacity(ids.len());
             for id in ids {
                 // A new token, never one this row had (it grows), and not guessable from the
@@ -538,21 +636,10 @@ impl Inbox for SqliteInbox {
     fn list(&self, filter: ListFilter) -> StoreFuture<'_, Vec<InboxRow>> {
         self.run(move |connection| {
             let limit = if filter.limit == 0 { 100 } else { filter.limit };
-            let mut statement = connection.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM hookbr_inbox WHERE (?1 IS NULL OR state = ?1) \
-                 AND (?2 IS NULL OR endpoint = ?2 OR endpoint LIKE ?2 || ':%') \
-                 AND (?3 IS NULL OR received_at >= ?3) ORDER BY id DESC LIMIT ?4"
-            ))?;
+            let (sql, values) = list_query(&filter, limit);
+            let mut statement = connection.prepare_cached(&sql)?;
             let rows = statement
-                .query_map(
-                    params![
-                        filter.state.map(RowState::as_str),
-                        filter.provider,
-                        filter.since_ms,
-                        i64::try_from(limit).unwrap_or(i64::MAX)
-                    ],
-                    row,
-                )?
+                .query_map(rusqlite::params_from_iter(values), row)?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(rows)
         })
@@ -593,14 +680,25 @@ impl Inbox for SqliteInbox {
     }
 
     fn prune(&self, before_ms: i64) -> StoreFuture<'_, u64> {
-        self.run(move |connection| {
-            let deleted = connection.execute(
-                "DELETE FROM hookbr_inbox WHERE state = 'done' AND received_at < ?1",
-                params![before_ms],
-            )?;
+        Box::pin(async move {
+            // One transaction per batch, each its own job on the writer thread: inserts queued
+            // meanwhile are committed between two batches.
+            let mut total = 0u64;
+            loop {
+                let deleted = self
+                    .run(move |connection| {
+                        let mut statement = connection.prepare_cached(PRUNE_BATCH)?;
+                        statement.execute(params![before_ms, PRUNE_BATCH_ROWS])
+                    })
+                    .await?;
+                total += deleted as u64;
+                if deleted < usize::try_from(PRUNE_BATCH_ROWS).unwrap_or(usize::MAX) {
+                    break;
+                }
+            }
             // The ledger outlives the rows: only its own expiry removes an entry.
-            prune_ledger(connection)?;
-            Ok(deleted as u64)
+            self.run(|connection| prune_ledger(connection)).await?;
+            Ok(total)
         })
     }
 
@@ -618,12 +716,14 @@ impl Inbox for SqliteInbox {
     fn stats(&self) -> StoreFuture<'_, InboxStats> {
         self.run(|connection| {
             let mut stats = InboxStats::default();
-            let mut statement = connection
-                .prepare_cached("SELECT state, COUNT(*) FROM hookbr_inbox GROUP BY state")?;
+            // Kept by triggers (migration 4): four rows, whatever the size of the inbox.
+            let mut statement =
+                connection.prepare_cached("SELECT state, n FROM hookbr_inbox_counts")?;
             let counts =
-                statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
+                statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
             for count in counts {
                 let (state, n) = count?;
+                let n = u64::try_from(n).unwrap_or(0);
                 match RowState::from_text(&state) {
                     Some(RowState::Pending) => stats.pending = n,
                     Some(RowState::InFlight) => stats.in_flight = n,
@@ -632,11 +732,7 @@ impl Inbox for SqliteInbox {
                     _ => {}
                 }
             }
-            stats.oldest_pending_ms = connection.query_row(
-                "SELECT MIN(received_at) FROM hookbr_inbox WHERE state IN ('pending', 'in_flight')",
-                [],
-                |r| r.get(0),
-            )?;
+            stats.oldest_pending_ms = connection.query_row(OLDEST_OPEN, [], |r| r.get(0))?;
             Ok(stats)
         })
     }
@@ -682,5 +778,143 @@ mod tests {
         std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
         drop(SqliteInbox::open(&shared).unwrap());
         assert_eq!(mode(&shared), 0o640);
+    }
+}
+
+#[cfg(test)]
+mod plans {
+    use super::*;
+
+    /// The plan SQLite chose for `sql`, one detail per line.
+    fn plan(connection: &Connection, sql: &str, values: &[rusqlite::types::Value]) -> String {
+        let mut statement = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let details: Vec<String> = statement
+            .query_map(rusqlite::params_from_iter(values), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        details.join("\n")
+    }
+
+    fn migrated() -> Connection {
+        let mut connection = Connection::open_in_memory().unwrap();
+        prepare(&mut connection, &MIGRATIONS).unwrap();
+        connection
+    }
+
+    fn int(n: i64) -> rusqlite::types::Value {
+        rusqlite::types::Value::Integer(n)
+    }
+
+    /// Neither a temporary B-tree (a sort of every matching row) nor a scan of the table.
+    fn assert_walks_index(plan: &str, index: &str) {
+        assert!(!plan.contains("TEMP B-TREE"), "sorts:\n{plan}");
+        assert!(!plan.contains("SCAN hookbr_inbox"), "scans:\n{plan}");
+        assert!(plan.contains(index), "does not use {index}:\n{plan}");
+    }
+
+    #[test]
+    fn the_claim_walks_one_index_per_state_in_order() {
+        let connection = migrated();
+        let values = [int(now_ms()), int(16)];
+        assert_walks_index(
+            &plan(&connection, CLAIM_PENDING, &values),
+            "hookbr_inbox_pending",
+        );
+        assert_walks_index(
+            &plan(&connection, CLAIM_EXPIRED, &values),
+            "hookbr_inbox_leased",
+        );
+    }
+
+    #[test]
+    fn prune_stats_and_lists_by_state_use_their_indexes() {
+        let connection = migrated();
+        assert_walks_index(
+            &plan(&connection, PRUNE_BATCH, &[int(now_ms()), int(10)]),
+            "hookbr_inbox_state",
+        );
+        assert_walks_index(&plan(&connection, OLDEST_OPEN, &[]), "hookbr_inbox_open");
+        assert_walks_index(
+            &plan(&connection, "SELECT state, n FROM hookbr_inbox_counts", &[])
+                .replace("SCAN hookbr_inbox_counts", "counts"),
+            "counts",
+        );
+        for state in [
+            RowState::Pending,
+            RowState::InFlight,
+            RowState::Done,
+            RowState::Dead,
+        ] {
+            let (sql, values) = list_query(&ListFilter::new().state(state), 100);
+            assert_walks_index(&plan(&connection, &sql, &values), "hookbr_inbox_state");
+        }
+        // Unfiltered: newest first along the table itself, stopping at the limit.
+        let (sql, values) = list_query(&ListFilter::new(), 100);
+        let unfiltered = plan(&connection, &sql, &values);
+        assert!(!unfiltered.contains("TEMP B-TREE"), "{unfiltered}");
+    }
+
+    #[test]
+    fn counts_are_carried_over_by_the_migration_and_kept_by_the_triggers() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        prepare(&mut connection, &MIGRATIONS[..3]).unwrap();
+        let insert = |key: u8, state: &str| {
+            connection
+                .execute(
+                    "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
+                     matched_key, received_at, next_attempt_at, state) \
+                     VALUES ('bonifiq', 'd', ?1, x'', '[]', '#0', 1, 1, ?2)",
+                    params![vec![key; 16], state],
+                )
+                .unwrap();
+        };
+        for (key, state) in [(1, "pending"), (2, "done"), (3, "done"), (4, "dead")] {
+            insert(key, state);
+        }
+        prepare(&mut connection, &MIGRATIONS).unwrap();
+        let counts = |connection: &Connection| -> Vec<(String, i64)> {
+            let mut statement = connection
+                .prepare("SELECT state, n FROM hookbr_inbox_counts ORDER BY state")
+                .unwrap();
+            statement
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        let expect = |dead: i64, done: i64, in_flight: i64, pending: i64| {
+            vec![
+                ("dead".to_owned(), dead),
+                ("done".to_owned(), done),
+                ("in_flight".to_owned(), in_flight),
+                ("pending".to_owned(), pending),
+            ]
+        };
+        assert_eq!(counts(&connection), expect(1, 2, 0, 1));
+        connection
+            .execute(
+                "UPDATE hookbr_inbox SET state = 'in_flight' WHERE state = 'pending'",
+                [],
+            )
+            .unwrap();
+        connection
+            .execute("DELETE FROM hookbr_inbox WHERE state = 'done'", [])
+            .unwrap();
+        // A duplicate inserts nothing and counts nothing.
+        connection
+            .execute(
+                "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
+                 matched_key, received_at, next_attempt_at) \
+                 VALUES ('bonifiq', 'd', ?1, x'', '[]', '#0', 1, 1) \
+                 ON CONFLICT (dedup_key) DO NOTHING",
+                params![vec![4u8; 16]],
+            )
+            .unwrap();
+        assert_eq!(counts(&connection), expect(1, 0, 1, 0));
     }
 }
