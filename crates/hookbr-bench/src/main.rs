@@ -11,6 +11,9 @@
 //! bench-server criterion [dir]            summarize the last `cargo bench` of hookbr-core
 //! bench-server decode <provider> <typed|value> <count>   decode loop, for callgrind counts
 //! bench-server dedup-rss [count]          MemoryStore bytes per entry, from RSS
+//! bench-server fill <sqlite> <rows> [--pending N] [--schema 3]   bulk-fill an inbox
+//! bench-server claim-old <sqlite>         time the claim of schema 3 (before migration 4)
+//! bench-server probe <sqlite>             time claim, stats, list, get on an inbox
 //! ```
 //!
 //! Every server mode serves the same paths, so one wrk script drives them all:
@@ -40,6 +43,7 @@ mod dedup_rss;
 mod generate;
 mod load;
 mod report;
+mod scale;
 
 use std::sync::Arc;
 
@@ -144,7 +148,10 @@ const USAGE: &str = "usage: bench-server <bare|hand|hookbr|actix-bare|actix-hook
        bench-server report <results.tsv> [grafeno-pool]
        bench-server criterion [target/criterion]
        bench-server decode <bonifiq|foody|iset|grafeno> <typed|value> <count>
-       bench-server dedup-rss [count]";
+       bench-server dedup-rss [count]
+       bench-server fill <sqlite> <rows> [--pending N] [--schema 3]
+       bench-server claim-old <sqlite>
+       bench-server probe <sqlite>";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -179,6 +186,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "load" => {
             return load::run(&load::Options::parse(args)?);
         }
+        "fill" => return scale::fill(args, USAGE),
+        "claim-old" => return scale::claim_old(&args.next().ok_or(USAGE)?),
+        "probe" => return scale::probe(&args.next().ok_or(USAGE)?),
         "dedup-rss" => {
             let count = args.next().map_or(Ok(1_000_000), |count| count.parse())?;
             return dedup_rss::run(count);
