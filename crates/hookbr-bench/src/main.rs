@@ -13,6 +13,9 @@
 //! bench-server rsa-verify <ring|awslc-unparsed|awslc|grafeno> <2048|4096> <count>
 //!                                         RSA verify loop, for callgrind counts
 //! bench-server dedup-rss [count]          MemoryStore bytes per entry, from RSS
+//! bench-server fill <sqlite> <rows> [--pending N] [--schema 3]   bulk-fill an inbox
+//! bench-server claim-old <sqlite>         time the claim of schema 3 (before migration 4)
+//! bench-server probe <sqlite>             time claim, stats, list, get on an inbox
 //! ```
 //!
 //! Every server mode serves the same paths, so one wrk script drives them all:
@@ -43,6 +46,7 @@ mod generate;
 mod load;
 mod report;
 mod rsa_verify;
+mod scale;
 
 use std::sync::Arc;
 
@@ -148,7 +152,10 @@ const USAGE: &str = "usage: bench-server <bare|hand|hookbr|actix-bare|actix-hook
        bench-server criterion [target/criterion]
        bench-server decode <bonifiq|foody|iset|grafeno> <typed|value> <count>
        bench-server rsa-verify <ring|awslc-unparsed|awslc|grafeno> <2048|4096> <count>
-       bench-server dedup-rss [count]";
+       bench-server dedup-rss [count]
+       bench-server fill <sqlite> <rows> [--pending N] [--schema 3]
+       bench-server claim-old <sqlite>
+       bench-server probe <sqlite>";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -189,6 +196,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "load" => {
             return load::run(&load::Options::parse(args)?);
         }
+        "fill" => return scale::fill(args, USAGE),
+        "claim-old" => return scale::claim_old(&args.next().ok_or(USAGE)?),
+        "probe" => return scale::probe(&args.next().ok_or(USAGE)?),
         "dedup-rss" => {
             let count = args.next().map_or(Ok(1_000_000), |count| count.parse())?;
             return dedup_rss::run(count);

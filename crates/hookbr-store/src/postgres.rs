@@ -14,7 +14,7 @@ use tokio_postgres::{IsolationLevel, Row};
 use crate::postgres_tls::{self, HandshakeFailed};
 
 /// Schema migrations, applied in order; `hookbr_schema_version` records which ran.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     r"
 CREATE TABLE hookbr_inbox (
     id              BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -48,7 +48,46 @@ CREATE TABLE hookbr_signature_ledger (
 );
 CREATE INDEX hookbr_signature_ledger_expiry ON hookbr_signature_ledger (expires_at);
 ",
+    // 4: indexes that serve each query in its own order, so that no query scans or sorts
+    // every row as the inbox grows: the claim reads due rows from `hookbr_inbox_pending` and
+    // expired leases from `hookbr_inbox_leased`, each stopping at its `LIMIT`; lists by state
+    // walk `hookbr_inbox_state`; the oldest open row is the first entry of `hookbr_inbox_open`.
+    r"
+DROP INDEX IF EXISTS hookbr_inbox_due;
+CREATE INDEX hookbr_inbox_state ON hookbr_inbox (state, id);
+CREATE INDEX hookbr_inbox_pending ON hookbr_inbox (next_attempt_at, id) WHERE state = 'pending';
+CREATE INDEX hookbr_inbox_leased ON hookbr_inbox (lease_until, id) WHERE state = 'in_flight';
+CREATE INDEX hookbr_inbox_open ON hookbr_inbox (received_at)
+    WHERE state IN ('pending', 'in_flight');
+",
 ];
+
+/// The claim: the first `$3` due rows by `next_attempt_at` and the first `$3` expired leases
+/// by `lease_until`, each an index walk that stops at its limit and locks what it returns
+/// (`SKIP LOCKED`: rows another worker is claiming are passed over), then the oldest due `$3`
+/// of both. A single `WHERE (pending ...) OR (in_flight ...) ORDER BY` would read, sort and
+/// lock-check every due row.
+const CLAIM: &str = "WITH due AS (SELECT id, next_attempt_at FROM hookbr_inbox \
+     WHERE state = 'pending' AND next_attempt_at <= $1 \
+     ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED), \
+     expired AS (SELECT id, next_attempt_at FROM hookbr_inbox \
+     WHERE state = 'in_flight' AND lease_until <= $1 \
+     ORDER BY lease_until, id LIMIT $3 FOR UPDATE SKIP LOCKED), \
+     chosen AS (SELECT id FROM (SELECT * FROM due UNION ALL SELECT * FROM expired) AS both_due \
+     ORDER BY next_attempt_at, id LIMIT $3) \
+     UPDATE hookbr_inbox SET state = 'in_flight', lease_until = $2, attempts = attempts + 1, \
+     claim_token = claim_token + 1 + floor(random() * 4294967296)::bigint \
+     WHERE id IN (SELECT id FROM chosen) RETURNING ";
+
+/// Completed rows to prune, a batch at a time (oldest id first).
+/// `= ANY(ARRAY(...))`: the ids are looked up by primary key (`IN (SELECT ...)` may be planned
+/// as a hash join over a scan of the whole table).
+const PRUNE_BATCH: &str = "DELETE FROM hookbr_inbox WHERE id = ANY(ARRAY(SELECT id FROM hookbr_inbox \
+     WHERE state = 'done' AND received_at < $1 ORDER BY id LIMIT $2))";
+
+/// Rows deleted per statement by [`Inbox::prune`]: short transactions, so that a prune of
+/// millions of rows neither holds locks for long nor builds one huge transaction.
+const PRUNE_BATCH_ROWS: i64 = 5_000;
 
 /// First key of the migration lock (`pg_advisory_xact_lock(int4, int4)`); the second is a
 /// hash of the schema the tables live in, so inboxes in different schemas migrate
@@ -86,9 +125,12 @@ const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matc
 /// * **Deduplication**: `INSERT ... ON CONFLICT (dedup_key) DO NOTHING`. A copy that arrives
 ///   while the first insert is still uncommitted waits for it, so a duplicate is only ever
 ///   answered from a committed row.
-/// * **Concurrency**: [`Inbox::claim_due`] is one statement, `UPDATE ... WHERE id IN (SELECT
-///   ... FOR UPDATE SKIP LOCKED) RETURNING ...`: workers in any number of processes claim
-///   disjoint rows without waiting on each other, and each claim sets a lease. A worker that
+/// * **Concurrency**: [`Inbox::claim_due`] is one statement, `WITH ... (SELECT ... FOR UPDATE
+///   SKIP LOCKED) UPDATE ... RETURNING ...`: workers in any number of processes claim
+///   disjoint rows without waiting on each other, and each claim sets a lease. Due rows and
+///   expired leases are read by two index walks (partial indexes per state) that stop at the
+///   limit, so a claim costs the same with a backlog of millions; [`Inbox::prune`] deletes
+///   5,000 rows per statement. [`Inbox::stats`] still counts the rows of the table. A worker that
 ///   dies leaves its rows in flight until the lease expires; any worker then claims them
 ///   again (the attempt counts). Times (`received_at`, `next_attempt_at`, leases) come from the
 ///   clock of the instance that writes them: keep the instances' clocks synchronised (NTP);
@@ -406,16 +448,7 @@ impl Inbox for PostgresInbox {
         Box::pin(async move {
             let client = self.client("claim").await?;
             let statement = client
-                .prepare_cached(&format!(
-                    "UPDATE hookbr_inbox SET state = 'in_flight', lease_until = $2, \
-                     attempts = attempts + 1, \
-                     claim_token = claim_token + 1 + floor(random() * 4294967296)::bigint \
-                     WHERE id IN (SELECT id FROM hookbr_inbox \
-                     WHERE (state = 'pending' AND next_attempt_at <= $1) \
-                     OR (state = 'in_flight' AND lease_until <= $1) \
-                     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-                     RETURNING {COLUMNS}"
-                ))
+                .prepare_cached(&format!("{CLAIM}{COLUMNS}"))
                 .await
                 .map_err(failed("claim"))?;
             let now = now_ms();
@@ -506,21 +539,41 @@ impl Inbox for PostgresInbox {
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let state = filter.state.map(RowState::as_str);
             let client = self.client("list").await?;
-            // A provider matches its own endpoint (`bonifiq`) and its qualified ones
-            // (`foody:<name>`), as in SQLite (here without LIKE's wildcards).
+            // Only the filters given (a `$1 IS NULL OR ...` form keeps the planner from walking
+            // `hookbr_inbox_state`). A provider matches its own endpoint (`bonifiq`) and its
+            // qualified ones (`foody:<name>`), as in SQLite (here without LIKE's wildcards).
+            let mut conditions = Vec::new();
+            let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = Vec::new();
+            if let Some(state) = &state {
+                values.push(state);
+                conditions.push(format!("state = ${}", values.len()));
+            }
+            if let Some(provider) = &filter.provider {
+                values.push(provider);
+                let n = values.len();
+                conditions.push(format!(
+                    "(endpoint = ${n} OR starts_with(endpoint, ${n} || ':'))"
+                ));
+            }
+            if let Some(since) = &filter.since_ms {
+                values.push(since);
+                conditions.push(format!("received_at >= ${}", values.len()));
+            }
+            values.push(&limit);
+            let condition = if conditions.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {} ", conditions.join(" AND "))
+            };
             let statement = client
                 .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM hookbr_inbox WHERE ($1::text IS NULL OR state = $1) \
-                     AND ($2::text IS NULL OR endpoint = $2 OR starts_with(endpoint, $2 || ':')) \
-                     AND ($3::bigint IS NULL OR received_at >= $3) ORDER BY id DESC LIMIT $4"
+                    "SELECT {COLUMNS} FROM hookbr_inbox {condition}ORDER BY id DESC LIMIT ${}",
+                    values.len()
                 ))
                 .await
                 .map_err(failed("list"))?;
             let rows = client
-                .query(
-                    &statement,
-                    &[&state, &filter.provider, &filter.since_ms, &limit],
-                )
+                .query(&statement, &values)
                 .await
                 .map_err(failed("list"))?;
             inbox_rows("list", &rows)
@@ -584,15 +637,20 @@ impl Inbox for PostgresInbox {
         Box::pin(async move {
             let client = self.client("prune").await?;
             let statement = client
-                .prepare_cached(
-                    "DELETE FROM hookbr_inbox WHERE state = 'done' AND received_at < $1",
-                )
+                .prepare_cached(PRUNE_BATCH)
                 .await
                 .map_err(failed("prune"))?;
-            let deleted = client
-                .execute(&statement, &[&before_ms])
-                .await
-                .map_err(failed("prune"))?;
+            let mut deleted = 0;
+            loop {
+                let batch = client
+                    .execute(&statement, &[&before_ms, &PRUNE_BATCH_ROWS])
+                    .await
+                    .map_err(failed("prune"))?;
+                deleted += batch;
+                if batch < u64::try_from(PRUNE_BATCH_ROWS).unwrap_or(u64::MAX) {
+                    break;
+                }
+            }
             // The ledger outlives the rows: only its own expiry removes an entry.
             client
                 .execute(
@@ -687,5 +745,96 @@ impl Inbox for PostgresInbox {
             .map_err(failed("stats"))?;
             Ok(stats)
         })
+    }
+}
+
+#[cfg(test)]
+mod plans {
+    //! The plans PostgreSQL chooses for the queries that must not read every row, on a real
+    //! server (`HOOKBR_TEST_POSTGRES_URL`, started by `scripts/test`; skipped without it
+    //! outside CI) and an analyzed table of 200,000 rows.
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_claim_and_prune_walk_indexes_in_order() {
+        let base = match std::env::var("HOOKBR_TEST_POSTGRES_URL") {
+            Ok(url) => url,
+            Err(_) if std::env::var_os("CI").is_some() => {
+                panic!("HOOKBR_TEST_POSTGRES_URL is not set in CI")
+            }
+            Err(_) => return,
+        };
+        let schema = format!("plans_{}_{}", std::process::id(), now_ms());
+        let (admin, connection) = tokio_postgres::connect(&base, NoTls).await.unwrap();
+        tokio::spawn(connection);
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
+        let inbox = PostgresInbox::connect_with_pool_size(&url, 1)
+            .await
+            .unwrap();
+        let client = inbox.client("test").await.unwrap();
+        // 200,000 rows: most done, 2,000 pending and due, 500 in flight with expired leases.
+        client
+            .batch_execute(
+                "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
+                 matched_key, received_at, next_attempt_at, state, lease_until) \
+                 SELECT 'bonifiq', n::text, sha256(n::text::bytea), '\\x', '[]', '#0', n, n, \
+                 CASE WHEN n % 100 = 0 THEN 'pending' WHEN n % 400 = 1 THEN 'in_flight' \
+                 ELSE 'done' END, CASE WHEN n % 400 = 1 THEN n END \
+                 FROM generate_series(1, 200000) AS n; ANALYZE hookbr_inbox",
+            )
+            .await
+            .unwrap();
+        let plan = |sql: String| {
+            let client = &client;
+            async move {
+                let rows = client.query(&format!("EXPLAIN {sql}"), &[]).await.unwrap();
+                rows.iter()
+                    .map(|row| row.get::<_, String>(0))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        };
+        let claim = plan(
+            format!("{CLAIM}id")
+                .replace("$1", "300000")
+                .replace("$2", "400000")
+                .replace("$3", "16"),
+        )
+        .await;
+        for (bad, what) in [
+            ("Seq Scan", "reads the whole table"),
+            ("BitmapOr", "reads every due row"),
+            ("Bitmap Heap Scan", "reads every due row"),
+        ] {
+            assert!(!claim.contains(bad), "the claim {what}:\n{claim}");
+        }
+        assert!(claim.contains("hookbr_inbox_pending"), "{claim}");
+        assert!(claim.contains("hookbr_inbox_leased"), "{claim}");
+        // The only sort is of the (at most 2 × 16) rows both walks returned.
+        for line in claim.lines().filter(|line| line.contains("Sort  (")) {
+            let rows: u64 = line
+                .split("rows=")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(u64::MAX);
+            assert!(rows <= 32, "the claim sorts {rows} rows:\n{claim}");
+        }
+        let prune = plan(PRUNE_BATCH.replace("$1", "300000").replace("$2", "5000")).await;
+        assert!(
+            !prune.contains("Seq Scan"),
+            "the prune reads everything:\n{prune}"
+        );
+        drop(client);
+        admin
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .unwrap();
     }
 }

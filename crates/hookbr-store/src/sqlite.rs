@@ -15,7 +15,7 @@ use hookbr_core::{
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     r#"
 CREATE TABLE hookbr_inbox (
     id              INTEGER PRIMARY KEY,
@@ -41,7 +41,65 @@ CREATE INDEX hookbr_inbox_received ON hookbr_inbox (received_at);
     // 3: the signature ledger (Grafeno): the first body fingerprint seen per delivery key,
     // kept until `expires_at` whatever happens to the inbox rows.
     LEDGER_TABLE,
+    // 4: indexes that serve each query in its own order, so that no query scans or sorts
+    // every row as the inbox grows: the claim reads due rows from `hookbr_inbox_pending`
+    // (by `next_attempt_at`) and expired leases from `hookbr_inbox_leased` (by
+    // `lease_until`), each stopping at its `LIMIT`; lists by state walk `hookbr_inbox_state`
+    // (state, then id); the oldest open row is the first entry of `hookbr_inbox_open`. The
+    // counts per state live in `hookbr_inbox_counts`, kept by triggers in the writing
+    // transaction, so `stats` reads four rows instead of counting millions.
+    r#"
+DROP INDEX IF EXISTS hookbr_inbox_due;
+CREATE INDEX hookbr_inbox_state ON hookbr_inbox (state);
+CREATE INDEX hookbr_inbox_pending ON hookbr_inbox (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX hookbr_inbox_leased ON hookbr_inbox (lease_until) WHERE state = 'in_flight';
+CREATE INDEX hookbr_inbox_open ON hookbr_inbox (received_at)
+    WHERE state IN ('pending', 'in_flight');
+CREATE TABLE hookbr_inbox_counts (
+    state TEXT    PRIMARY KEY,
+    n     INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO hookbr_inbox_counts (state, n)
+    SELECT s.state, (SELECT COUNT(*) FROM hookbr_inbox WHERE hookbr_inbox.state = s.state)
+    FROM (SELECT 'pending' AS state UNION ALL SELECT 'in_flight' UNION ALL SELECT 'done'
+          UNION ALL SELECT 'dead') AS s;
+CREATE TRIGGER hookbr_inbox_count_insert AFTER INSERT ON hookbr_inbox BEGIN
+    UPDATE hookbr_inbox_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+CREATE TRIGGER hookbr_inbox_count_delete AFTER DELETE ON hookbr_inbox BEGIN
+    UPDATE hookbr_inbox_counts SET n = n - 1 WHERE state = OLD.state;
+END;
+CREATE TRIGGER hookbr_inbox_count_update AFTER UPDATE OF state ON hookbr_inbox
+    WHEN OLD.state IS NOT NEW.state BEGIN
+    UPDATE hookbr_inbox_counts SET n = n - 1 WHERE state = OLD.state;
+    UPDATE hookbr_inbox_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+"#,
 ];
+
+/// Due rows, oldest due first: a walk of `hookbr_inbox_pending` that stops at the limit.
+/// `INDEXED BY` pins the plan: without statistics SQLite would prefer the equality on
+/// `hookbr_inbox_state` and sort every pending row.
+const CLAIM_PENDING: &str = "SELECT id, next_attempt_at FROM hookbr_inbox \
+     INDEXED BY hookbr_inbox_pending \
+     WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2";
+
+/// Rows whose lease expired, oldest lease first: a walk of `hookbr_inbox_leased`.
+const CLAIM_EXPIRED: &str = "SELECT id, next_attempt_at FROM hookbr_inbox \
+     INDEXED BY hookbr_inbox_leased \
+     WHERE state = 'in_flight' AND lease_until <= ?1 ORDER BY lease_until LIMIT ?2";
+
+/// The oldest row not yet handled: the first entry of `hookbr_inbox_open`.
+const OLDEST_OPEN: &str = "SELECT MIN(received_at) FROM hookbr_inbox INDEXED BY hookbr_inbox_open \
+     WHERE state IN ('pending', 'in_flight')";
+
+/// Completed rows to prune, a batch at a time (`hookbr_inbox_state`, oldest id first).
+const PRUNE_BATCH: &str = "DELETE FROM hookbr_inbox WHERE id IN (SELECT id FROM hookbr_inbox \
+     WHERE state = 'done' AND received_at < ?1 ORDER BY id LIMIT ?2)";
+
+/// Rows deleted per transaction by [`Inbox::prune`]: the writer thread commits inserts
+/// between two batches, so a prune of millions of rows never holds it for long.
+const PRUNE_BATCH_ROWS: i64 = 5_000;
 
 /// The signature ledger's table: migration 3 of the inbox, and the whole schema of a
 /// [`SqliteLedger`] file.
@@ -59,8 +117,19 @@ const MAX_GROUP: usize = 512;
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
+/// A write that joins the inserts' transaction: it runs inside a savepoint of that transaction
+/// (given as `Ok`; `Err` when the transaction could not begin, and nothing runs) and answers
+/// only once the transaction is committed (or with the commit's error).
+type Write = Box<
+    dyn FnOnce(
+            Result<&Connection, &rusqlite::Error>,
+        ) -> Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>
+        + Send,
+>;
+
 enum Command {
     Insert(InboxRecord, oneshot::Sender<Result<Inserted, StoreError>>),
+    Write(Write),
     Run(Job),
 }
 
@@ -70,8 +139,10 @@ enum Command {
 ///   before [`Inbox::insert`] resolves: it survives `kill -9` and power loss. `NORMAL` would be
 ///   faster but may lose the last transactions on power loss, which would break "a `200` means
 ///   stored".
-/// * **Group commit**: one thread owns the connection; inserts that arrive while it is busy are
-///   committed together in one transaction (up to 512), so concurrent requests share one fsync.
+/// * **Group commit**: one thread owns the connection; inserts, claims, completes, fails and
+///   lease renewals that arrive while it is busy are committed together in one transaction (up
+///   to 512), so they share one fsync; each write runs in a savepoint of its own (one that
+///   fails undoes only itself) and is answered after the commit.
 /// * **Schema**: created and migrated on open (`PRAGMA user_version`).
 /// * **Fencing**: each claim sets a new `claim_token`; `complete`, `fail` and `renew` carry it
 ///   in their `WHERE`, so a worker that lost its lease changes nothing (they return `false`).
@@ -182,6 +253,46 @@ fn run_on<T: Send + 'static>(
     })
 }
 
+/// Runs `statement` on the connection's thread in the next grouped transaction (with the
+/// inserts waiting then), and answers after its commit: one fsync for the whole group.
+fn write_on<T: Send + 'static>(
+    commands: &mpsc::Sender<Command>,
+    statement: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> StoreFuture<'static, T> {
+    let (reply, answer) = oneshot::channel();
+    let sent = commands.send(Command::Write(Box::new(move |connection| {
+        // A savepoint: a failing statement undoes only itself, never the rest of the group.
+        let outcome = connection.map_err(db_error).and_then(|connection| {
+            (|| {
+                connection.execute_batch("SAVEPOINT hookbr_write")?;
+                match statement(connection) {
+                    Ok(value) => {
+                        connection.execute_batch("RELEASE hookbr_write")?;
+                        Ok(value)
+                    }
+                    Err(error) => {
+                        let _ = connection
+                            .execute_batch("ROLLBACK TO hookbr_write; RELEASE hookbr_write");
+                        Err(error)
+                    }
+                }
+            })()
+            .map_err(|error| db_error(&error))
+        });
+        Box::new(move |committed: Option<&rusqlite::Error>| {
+            let _ = reply.send(match (outcome, committed) {
+                (Ok(value), None) => Ok(value),
+                (Ok(_), Some(error)) => Err(db_error(error)),
+                (Err(error), _) => Err(error),
+            });
+        })
+    })));
+    Box::pin(async move {
+        sent.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    })
+}
+
 /// The ledger lookup ([`Inbox::remember_body`], [`SignatureLedger::remember`]): one statement
 /// remembers the body of a new key (or of an expired entry), so of two bodies presented at once
 /// exactly one is first; otherwise the stored fingerprint is compared.
@@ -252,6 +363,13 @@ impl SqliteInbox {
         job: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreFuture<'_, T> {
         run_on(&self.commands, job)
+    }
+
+    fn write<T: Send + 'static>(
+        &self,
+        statement: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreFuture<'_, T> {
+        write_on(&self.commands, statement)
     }
 }
 
@@ -346,19 +464,21 @@ fn prepare(connection: &mut Connection, migrations: &[&str]) -> rusqlite::Result
 fn writer(mut connection: Connection, commands: &mpsc::Receiver<Command>) {
     while let Ok(first) = commands.recv() {
         let mut inserts = Vec::new();
+        let mut writes = Vec::new();
         let mut jobs = Vec::new();
         let mut next = Some(first);
         while let Some(command) = next.take() {
             match command {
                 Command::Insert(record, reply) => inserts.push((record, reply)),
+                Command::Write(write) => writes.push(write),
                 Command::Run(job) => jobs.push(job),
             }
-            if inserts.len() < MAX_GROUP {
+            if inserts.len() + writes.len() < MAX_GROUP {
                 next = commands.try_recv().ok();
             }
         }
-        if !inserts.is_empty() {
-            insert_group(&mut connection, inserts);
+        if !inserts.is_empty() || !writes.is_empty() {
+            write_group(&mut connection, inserts, writes);
         }
         for job in jobs {
             job(&mut connection);
@@ -366,58 +486,156 @@ fn writer(mut connection: Connection, commands: &mpsc::Receiver<Command>) {
     }
 }
 
-fn insert_group(
+type InsertReply = oneshot::Sender<Result<Inserted, StoreError>>;
+
+/// One transaction, one fsync: the inserts (together, in a savepoint: if one fails, none is
+/// kept and each is refused, `503`), then every grouped write in a savepoint of its own. The
+/// answers go out after the commit.
+fn write_group(
     connection: &mut Connection,
-    inserts: Vec<(InboxRecord, oneshot::Sender<Result<Inserted, StoreError>>)>,
+    inserts: Vec<(InboxRecord, InsertReply)>,
+    writes: Vec<Write>,
 ) {
-    let outcome = (|| {
-        let transaction = connection.transaction()?;
-        let mut results = Vec::with_capacity(inserts.len());
-        {
-            let mut statement = transaction.prepare_cached(
-                "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
-                 matched_key, received_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) \
-                 ON CONFLICT (dedup_key) DO NOTHING",
-            )?;
-            for (record, _) in &inserts {
-                let headers =
-                    serde_json::to_string(&record.headers).unwrap_or_else(|_| "[]".into());
-                let changed = statement.execute(params![
-                    record.endpoint,
-                    record.delivery_id,
-                    record.key.as_bytes().as_slice(),
-                    record.body,
-                    headers,
-                    record.matched_key,
-                    record.received_at_ms,
-                ])?;
-                results.push(if changed == 0 {
-                    Inserted::Duplicate
-                } else {
-                    Inserted::New(transaction.last_insert_rowid())
-                });
+    let transaction = match connection.transaction() {
+        Ok(transaction) => transaction,
+        Err(error) => {
+            for (_, reply) in inserts {
+                let _ = reply.send(Err(db_error(&error)));
             }
+            for write in writes {
+                // Nothing runs: each write answers the error.
+                write(Err(&error))(Some(&error));
+            }
+            return;
         }
-        transaction.commit()?;
-        Ok::<_, rusqlite::Error>(results)
-    })();
-    match outcome {
+    };
+    let inserted = if inserts.is_empty() {
+        Ok(Vec::new())
+    } else {
+        insert_all(&transaction, &inserts)
+    };
+    let answers: Vec<_> = writes
+        .into_iter()
+        .map(|write| write(Ok(&transaction)))
+        .collect();
+    let committed = transaction.commit().err();
+    let outcomes = match (inserted, &committed) {
+        (Ok(results), None) => Ok(results),
+        (Ok(_), Some(error)) => Err(db_error(error)),
+        (Err(error), _) => Err(db_error(&error)),
+    };
+    match outcomes {
         Ok(results) => {
             for ((_, reply), result) in inserts.into_iter().zip(results) {
                 let _ = reply.send(Ok(result));
             }
         }
         Err(error) => {
-            // Nothing of the group is committed: every request is refused (503) and retried.
+            // Nothing of the inserts is committed: every request is refused (503) and retried.
             for (_, reply) in inserts {
-                let _ = reply.send(Err(db_error(&error)));
+                let _ = reply.send(Err(error.clone()));
             }
+        }
+    }
+    for answer in answers {
+        answer(committed.as_ref());
+    }
+}
+
+/// The inserts of a group, in a savepoint of the group's transaction.
+fn insert_all(
+    connection: &Connection,
+    inserts: &[(InboxRecord, InsertReply)],
+) -> rusqlite::Result<Vec<Inserted>> {
+    connection.execute_batch("SAVEPOINT hookbr_inserts")?;
+    let outcome = (|| {
+        let mut results = Vec::with_capacity(inserts.len());
+        let mut statement = connection.prepare_cached(
+            "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
+             matched_key, received_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) \
+             ON CONFLICT (dedup_key) DO NOTHING",
+        )?;
+        for (record, _) in inserts {
+            let headers = serde_json::to_string(&record.headers).unwrap_or_else(|_| "[]".into());
+            let changed = statement.execute(params![
+                record.endpoint,
+                record.delivery_id,
+                record.key.as_bytes().as_slice(),
+                record.body,
+                headers,
+                record.matched_key,
+                record.received_at_ms,
+            ])?;
+            results.push(if changed == 0 {
+                Inserted::Duplicate
+            } else {
+                Inserted::New(connection.last_insert_rowid())
+            });
+        }
+        Ok(results)
+    })();
+    match outcome {
+        Ok(results) => {
+            connection.execute_batch("RELEASE hookbr_inserts")?;
+            Ok(results)
+        }
+        Err(error) => {
+            let _ = connection.execute_batch("ROLLBACK TO hookbr_inserts; RELEASE hookbr_inserts");
+            Err(error)
         }
     }
 }
 
 const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matched_key, \
                        received_at, state, attempts, last_error, next_attempt_at, claim_token";
+
+/// The statement of [`Inbox::list`] with only the filters given (an `?1 IS NULL OR ...` form
+/// would keep SQLite from walking `hookbr_inbox_state`), and its values.
+fn list_query(filter: &ListFilter, limit: usize) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    if let Some(state) = filter.state {
+        values.push(Value::Text(state.as_str().to_owned()));
+        conditions.push(format!("state = ?{}", values.len()));
+    }
+    if let Some(provider) = &filter.provider {
+        values.push(Value::Text(provider.clone()));
+        let n = values.len();
+        conditions.push(format!("(endpoint = ?{n} OR endpoint LIKE ?{n} || ':%')"));
+    }
+    if let Some(since) = filter.since_ms {
+        values.push(Value::Integer(since));
+        conditions.push(format!("received_at >= ?{}", values.len()));
+    }
+    values.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    let limit_at = values.len();
+    let condition = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {} ", conditions.join(" AND "))
+    };
+    (
+        format!("SELECT {COLUMNS} FROM hookbr_inbox {condition}ORDER BY id DESC LIMIT ?{limit_at}"),
+        values,
+    )
+}
+
+/// The ids of at most `limit` rows to claim at `now`, oldest due first: two index walks, each
+/// stopping at `limit`, merged here (an `OR` of both would read and sort every due row).
+fn due_ids(connection: &Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<i64>> {
+    let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut due: Vec<(i64, i64)> = Vec::with_capacity(limit.min(1_024) * 2);
+    for sql in [CLAIM_PENDING, CLAIM_EXPIRED] {
+        let mut statement = connection.prepare_cached(sql)?;
+        let rows = statement.query_map(params![now, limit_sql], |r| Ok((r.get(1)?, r.get(0)?)))?;
+        for entry in rows {
+            due.push(entry?);
+        }
+    }
+    due.sort_unstable();
+    Ok(due.into_iter().take(limit).map(|(_, id)| id).collect())
+}
 
 fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
     let key: Vec<u8> = row.get(3)?;
@@ -457,18 +675,10 @@ impl Inbox for SqliteInbox {
 
     fn claim_due(&self, limit: usize, lease: Duration) -> StoreFuture<'_, Vec<InboxRow>> {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-        self.run(move |connection| {
+        // In the next grouped transaction (a savepoint of it): no commit of its own.
+        self.write(move |transaction| {
             let now = now_ms();
-            let transaction = connection.transaction()?;
-            let ids: Vec<i64> = {
-                let mut statement = transaction.prepare_cached(
-                    "SELECT id FROM hookbr_inbox WHERE (state = 'pending' AND next_attempt_at <= ?1) \
-                     OR (state = 'in_flight' AND lease_until <= ?1) ORDER BY next_attempt_at LIMIT ?2",
-                )?;
-                statement
-                    .query_map(params![now, i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?
-            };
+            let ids = due_ids(transaction, now, limit)?;
             let mut rows = Vec::with_capacity(ids.len());
             for id in ids {
                 // A new token, never one this row had (it grows), and not guessable from the
@@ -486,13 +696,12 @@ impl Inbox for SqliteInbox {
                     row,
                 )?);
             }
-            transaction.commit()?;
             Ok(rows)
         })
     }
 
     fn complete(&self, id: i64, claim: i64) -> StoreFuture<'_, bool> {
-        self.run(move |connection| {
+        self.write(move |connection| {
             let changed = connection.execute(
                 "UPDATE hookbr_inbox SET state = 'done', completed_at = ?3, lease_until = NULL \
                  WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'",
@@ -509,7 +718,7 @@ impl Inbox for SqliteInbox {
         error: String,
         retry_at_ms: Option<i64>,
     ) -> StoreFuture<'_, bool> {
-        self.run(move |connection| {
+        self.write(move |connection| {
             let (state, next) = match retry_at_ms {
                 Some(at) => ("pending", at),
                 None => ("dead", now_ms()),
@@ -525,7 +734,7 @@ impl Inbox for SqliteInbox {
 
     fn renew(&self, id: i64, claim: i64, lease: Duration) -> StoreFuture<'_, bool> {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-        self.run(move |connection| {
+        self.write(move |connection| {
             let changed = connection.execute(
                 "UPDATE hookbr_inbox SET lease_until = ?3 \
                  WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'",
@@ -538,21 +747,10 @@ impl Inbox for SqliteInbox {
     fn list(&self, filter: ListFilter) -> StoreFuture<'_, Vec<InboxRow>> {
         self.run(move |connection| {
             let limit = if filter.limit == 0 { 100 } else { filter.limit };
-            let mut statement = connection.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM hookbr_inbox WHERE (?1 IS NULL OR state = ?1) \
-                 AND (?2 IS NULL OR endpoint = ?2 OR endpoint LIKE ?2 || ':%') \
-                 AND (?3 IS NULL OR received_at >= ?3) ORDER BY id DESC LIMIT ?4"
-            ))?;
+            let (sql, values) = list_query(&filter, limit);
+            let mut statement = connection.prepare_cached(&sql)?;
             let rows = statement
-                .query_map(
-                    params![
-                        filter.state.map(RowState::as_str),
-                        filter.provider,
-                        filter.since_ms,
-                        i64::try_from(limit).unwrap_or(i64::MAX)
-                    ],
-                    row,
-                )?
+                .query_map(rusqlite::params_from_iter(values), row)?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(rows)
         })
@@ -593,14 +791,25 @@ impl Inbox for SqliteInbox {
     }
 
     fn prune(&self, before_ms: i64) -> StoreFuture<'_, u64> {
-        self.run(move |connection| {
-            let deleted = connection.execute(
-                "DELETE FROM hookbr_inbox WHERE state = 'done' AND received_at < ?1",
-                params![before_ms],
-            )?;
+        Box::pin(async move {
+            // One transaction per batch, each its own job on the writer thread: inserts queued
+            // meanwhile are committed between two batches.
+            let mut total = 0u64;
+            loop {
+                let deleted = self
+                    .run(move |connection| {
+                        let mut statement = connection.prepare_cached(PRUNE_BATCH)?;
+                        statement.execute(params![before_ms, PRUNE_BATCH_ROWS])
+                    })
+                    .await?;
+                total += deleted as u64;
+                if deleted < usize::try_from(PRUNE_BATCH_ROWS).unwrap_or(usize::MAX) {
+                    break;
+                }
+            }
             // The ledger outlives the rows: only its own expiry removes an entry.
-            prune_ledger(connection)?;
-            Ok(deleted as u64)
+            self.run(|connection| prune_ledger(connection)).await?;
+            Ok(total)
         })
     }
 
@@ -618,12 +827,14 @@ impl Inbox for SqliteInbox {
     fn stats(&self) -> StoreFuture<'_, InboxStats> {
         self.run(|connection| {
             let mut stats = InboxStats::default();
-            let mut statement = connection
-                .prepare_cached("SELECT state, COUNT(*) FROM hookbr_inbox GROUP BY state")?;
+            // Kept by triggers (migration 4): four rows, whatever the size of the inbox.
+            let mut statement =
+                connection.prepare_cached("SELECT state, n FROM hookbr_inbox_counts")?;
             let counts =
-                statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
+                statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
             for count in counts {
                 let (state, n) = count?;
+                let n = u64::try_from(n).unwrap_or(0);
                 match RowState::from_text(&state) {
                     Some(RowState::Pending) => stats.pending = n,
                     Some(RowState::InFlight) => stats.in_flight = n,
@@ -632,11 +843,7 @@ impl Inbox for SqliteInbox {
                     _ => {}
                 }
             }
-            stats.oldest_pending_ms = connection.query_row(
-                "SELECT MIN(received_at) FROM hookbr_inbox WHERE state IN ('pending', 'in_flight')",
-                [],
-                |r| r.get(0),
-            )?;
+            stats.oldest_pending_ms = connection.query_row(OLDEST_OPEN, [], |r| r.get(0))?;
             Ok(stats)
         })
     }
@@ -682,5 +889,196 @@ mod tests {
         std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
         drop(SqliteInbox::open(&shared).unwrap());
         assert_eq!(mode(&shared), 0o640);
+    }
+}
+
+#[cfg(test)]
+mod grouping {
+    use super::*;
+
+    fn record(id: &str, key: u8) -> InboxRecord {
+        InboxRecord::new(
+            "bonifiq".into(),
+            id.into(),
+            DedupKey::from_bytes([key; 16]),
+            b"{}".to_vec(),
+            Vec::new(),
+            "#0".into(),
+            now_ms(),
+        )
+    }
+
+    /// Inserts, a claim, a failing write and completes queued together share one transaction;
+    /// the failing write undoes only itself.
+    #[tokio::test]
+    async fn writes_share_the_inserts_transaction_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inbox.sqlite3");
+        let inbox = SqliteInbox::open(&path).unwrap();
+        let Inserted::New(first) = inbox.insert(record("a", 1)).await.unwrap() else {
+            panic!("new")
+        };
+        let claimed = inbox.claim_due(1, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        // Hold the writer so that everything below is queued, then taken as one group.
+        let (held, hold) = std::sync::mpsc::channel::<()>();
+        let blocker = inbox.run(move |_| {
+            let _ = hold.recv_timeout(Duration::from_secs(5));
+            Ok(())
+        });
+        let inserted = inbox.insert(record("b", 2));
+        let broken = write_on(&inbox.commands, |connection| {
+            connection.execute("INSERT INTO hookbr_no_such_table VALUES (1)", [])
+        });
+        let completed = inbox.complete(first, claimed[0].claim);
+        let stale = inbox.complete(first, 0);
+        held.send(()).unwrap();
+        blocker.await.unwrap();
+        assert!(matches!(inserted.await, Ok(Inserted::New(_))));
+        assert!(broken.await.is_err(), "the broken write fails");
+        assert!(completed.await.unwrap(), "the complete applies");
+        assert!(!stale.await.unwrap(), "a stale token changes nothing");
+        drop(inbox);
+        let inbox = SqliteInbox::open(&path).unwrap();
+        let stats = inbox.stats().await.unwrap();
+        assert_eq!((stats.pending, stats.done), (1, 1), "committed and durable");
+    }
+}
+
+#[cfg(test)]
+mod plans {
+    use super::*;
+
+    /// The plan SQLite chose for `sql`, one detail per line.
+    fn plan(connection: &Connection, sql: &str, values: &[rusqlite::types::Value]) -> String {
+        let mut statement = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let details: Vec<String> = statement
+            .query_map(rusqlite::params_from_iter(values), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        details.join("\n")
+    }
+
+    fn migrated() -> Connection {
+        let mut connection = Connection::open_in_memory().unwrap();
+        prepare(&mut connection, &MIGRATIONS).unwrap();
+        connection
+    }
+
+    fn int(n: i64) -> rusqlite::types::Value {
+        rusqlite::types::Value::Integer(n)
+    }
+
+    /// Neither a temporary B-tree (a sort of every matching row) nor a scan of the table.
+    fn assert_walks_index(plan: &str, index: &str) {
+        assert!(!plan.contains("TEMP B-TREE"), "sorts:\n{plan}");
+        assert!(!plan.contains("SCAN hookbr_inbox"), "scans:\n{plan}");
+        assert!(plan.contains(index), "does not use {index}:\n{plan}");
+    }
+
+    #[test]
+    fn the_claim_walks_one_index_per_state_in_order() {
+        let connection = migrated();
+        let values = [int(now_ms()), int(16)];
+        assert_walks_index(
+            &plan(&connection, CLAIM_PENDING, &values),
+            "hookbr_inbox_pending",
+        );
+        assert_walks_index(
+            &plan(&connection, CLAIM_EXPIRED, &values),
+            "hookbr_inbox_leased",
+        );
+    }
+
+    #[test]
+    fn prune_stats_and_lists_by_state_use_their_indexes() {
+        let connection = migrated();
+        assert_walks_index(
+            &plan(&connection, PRUNE_BATCH, &[int(now_ms()), int(10)]),
+            "hookbr_inbox_state",
+        );
+        assert_walks_index(&plan(&connection, OLDEST_OPEN, &[]), "hookbr_inbox_open");
+        assert_walks_index(
+            &plan(&connection, "SELECT state, n FROM hookbr_inbox_counts", &[])
+                .replace("SCAN hookbr_inbox_counts", "counts"),
+            "counts",
+        );
+        for state in [
+            RowState::Pending,
+            RowState::InFlight,
+            RowState::Done,
+            RowState::Dead,
+        ] {
+            let (sql, values) = list_query(&ListFilter::new().state(state), 100);
+            assert_walks_index(&plan(&connection, &sql, &values), "hookbr_inbox_state");
+        }
+        // Unfiltered: newest first along the table itself, stopping at the limit.
+        let (sql, values) = list_query(&ListFilter::new(), 100);
+        let unfiltered = plan(&connection, &sql, &values);
+        assert!(!unfiltered.contains("TEMP B-TREE"), "{unfiltered}");
+    }
+
+    #[test]
+    fn counts_are_carried_over_by_the_migration_and_kept_by_the_triggers() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        prepare(&mut connection, &MIGRATIONS[..3]).unwrap();
+        let insert = |key: u8, state: &str| {
+            connection
+                .execute(
+                    "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
+                     matched_key, received_at, next_attempt_at, state) \
+                     VALUES ('bonifiq', 'd', ?1, x'', '[]', '#0', 1, 1, ?2)",
+                    params![vec![key; 16], state],
+                )
+                .unwrap();
+        };
+        for (key, state) in [(1, "pending"), (2, "done"), (3, "done"), (4, "dead")] {
+            insert(key, state);
+        }
+        prepare(&mut connection, &MIGRATIONS).unwrap();
+        let counts = |connection: &Connection| -> Vec<(String, i64)> {
+            let mut statement = connection
+                .prepare("SELECT state, n FROM hookbr_inbox_counts ORDER BY state")
+                .unwrap();
+            statement
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        let expect = |dead: i64, done: i64, in_flight: i64, pending: i64| {
+            vec![
+                ("dead".to_owned(), dead),
+                ("done".to_owned(), done),
+                ("in_flight".to_owned(), in_flight),
+                ("pending".to_owned(), pending),
+            ]
+        };
+        assert_eq!(counts(&connection), expect(1, 2, 0, 1));
+        connection
+            .execute(
+                "UPDATE hookbr_inbox SET state = 'in_flight' WHERE state = 'pending'",
+                [],
+            )
+            .unwrap();
+        connection
+            .execute("DELETE FROM hookbr_inbox WHERE state = 'done'", [])
+            .unwrap();
+        // A duplicate inserts nothing and counts nothing.
+        connection
+            .execute(
+                "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
+                 matched_key, received_at, next_attempt_at) \
+                 VALUES ('bonifiq', 'd', ?1, x'', '[]', '#0', 1, 1) \
+                 ON CONFLICT (dedup_key) DO NOTHING",
+                params![vec![4u8; 16]],
+            )
+            .unwrap();
+        assert_eq!(counts(&connection), expect(1, 0, 1, 0));
     }
 }

@@ -173,7 +173,7 @@ async fn concurrent_connects_migrate_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 3, "each of the three migrations ran once");
+    assert_eq!(versions, 4, "each of the four migrations ran once");
     let Inserted::New(id) = a.insert(record("m")).await.unwrap() else {
         panic!("new")
     };
@@ -533,7 +533,7 @@ async fn version_1_schemas_upgrade_in_place() {
         .await
         .unwrap()
         .get(0);
-    // Claim tokens (2), then the signature ledger (3).
-    assert_eq!(version, 3);
+    // Claim tokens (2), the signature ledger (3), then the indexes per state (4).
+    assert_eq!(version, 4);
     schema.drop_schema().await;
 }

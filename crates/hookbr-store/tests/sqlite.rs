@@ -188,8 +188,8 @@ async fn version_1_databases_upgrade_in_place() {
         .unwrap()
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    // Claim tokens (2), then the signature ledger (3).
-    assert_eq!(version, 3);
+    // Claim tokens (2), the signature ledger (3), then the indexes per state (4).
+    assert_eq!(version, 4);
 }
 
 /// The direct-mode ledger file: survives a reopen, expires entries after the time asked for,
