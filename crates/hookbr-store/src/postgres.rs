@@ -766,7 +766,9 @@ mod plans {
             Err(_) => return,
         };
         let schema = format!("plans_{}_{}", std::process::id(), now_ms());
-        let (admin, connection) = tokio_postgres::connect(&base, NoTls).await.unwrap();
+        let (admin, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+            .await
+            .unwrap();
         tokio::spawn(connection);
         admin
             .batch_execute(&format!("CREATE SCHEMA {schema}"))
