@@ -16,7 +16,7 @@ use std::{
 use hookbr_core::Provider;
 use hookbr_sim::{
     Credentials, Outgoing, SigningKey, Tamper,
-    send::{self, Answer, Batch, Report, accepted},
+    send::{self, Batch},
 };
 use hookbr_tls::ClientTls;
 
@@ -306,105 +306,6 @@ fn take_query_param(url: &str, name: &str) -> Option<(String, String)> {
     Some((parsed.to_string(), value))
 }
 
-/// A summary line's label for one attempt.
-fn label(provider: Provider, attempt: &Result<Answer, String>) -> (u16, String) {
-    match attempt {
-        Err(_) => (u16::MAX, "transport error".to_owned()),
-        Ok(answer) => {
-            let status = answer.status;
-            let text = if accepted(provider, status) {
-                if answer.duplicate {
-                    format!("{status} duplicate")
-                } else {
-                    match answer.error.as_deref() {
-                        // hookbr's own 200s: a Foody handshake, an inbox commit.
-                        Some(category) if category != "duplicate" => {
-                            format!("{status} processed ({category})")
-                        }
-                        Some(_) => format!("{status} duplicate"),
-                        None => format!("{status} processed"),
-                    }
-                }
-            } else if (200..300).contains(&status) {
-                format!("{status} not accepted ({provider} needs exactly 200)")
-            } else {
-                match answer.error.as_deref() {
-                    Some(category) => format!("{status} rejected ({category})"),
-                    None => format!("{status} rejected"),
-                }
-            };
-            (status, text)
-        }
-    }
-}
-
-/// The summary lines of `report`.
-fn lines(provider: Provider, report: &Report) -> Vec<String> {
-    let mut counts: BTreeMap<(u16, String), usize> = BTreeMap::new();
-    for attempt in report.all_attempts() {
-        *counts.entry(label(provider, attempt)).or_default() += 1;
-    }
-    let mut lines: Vec<String> = counts
-        .into_iter()
-        .map(|((_, text), count)| format!("{text} ×{count}"))
-        .collect();
-    let sent = report.outcomes.len();
-    let attempts = report.attempts();
-    lines.push(format!(
-        "sent {sent} {} in {attempts} {}: {} accepted, {} not accepted",
-        if sent == 1 { "delivery" } else { "deliveries" },
-        if attempts == 1 { "attempt" } else { "attempts" },
-        report.delivered(),
-        report.failed()
-    ));
-    lines
-}
-
-/// The `--json` summary of `report`.
-fn json(provider: Provider, report: &Report) -> String {
-    let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
-    let (mut duplicates, mut transport_errors) = (0, 0);
-    for attempt in report.all_attempts() {
-        match attempt {
-            Ok(answer) => {
-                *statuses.entry(answer.status.to_string()).or_default() += 1;
-                if answer.duplicate {
-                    duplicates += 1;
-                }
-            }
-            Err(_) => transport_errors += 1,
-        }
-    }
-    let summary = JsonSummary {
-        sent: report.outcomes.len(),
-        attempts: report.attempts(),
-        statuses,
-        duplicates,
-        transport_errors,
-        delivery_ids: &report.delivery_ids,
-        delivered: report.delivered(),
-        failed: report.failed(),
-        provider: provider.as_str(),
-        kind: &report.kind,
-    };
-    serde_json::to_string(&summary).unwrap_or_default()
-}
-
-/// The `--json` summary; the field order is part of the output.
-#[derive(serde::Serialize)]
-struct JsonSummary<'a> {
-    sent: usize,
-    attempts: usize,
-    statuses: BTreeMap<String, usize>,
-    duplicates: usize,
-    transport_errors: usize,
-    delivery_ids: &'a [String],
-    delivered: usize,
-    failed: usize,
-    provider: &'static str,
-    kind: &'a str,
-}
-
 /// Runs `hookbr send`.
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let provider: Provider = args
@@ -546,9 +447,9 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         );
     }
     if args.json {
-        print_line(&json(provider, &report));
+        print_line(&report.summary_json(provider));
     } else {
-        for line in lines(provider, &report) {
+        for line in report.summary_lines(provider) {
             print_line(&line);
         }
     }
@@ -633,32 +534,6 @@ mod tests {
             assert_eq!(error.code, 2, "{garbage:?}");
             assert!(!error.message.is_empty());
         }
-    }
-
-    #[test]
-    fn labels() {
-        let answer = |status, duplicate, error: Option<&str>| {
-            Ok(Answer {
-                status,
-                duplicate,
-                error: error.map(str::to_owned),
-            })
-        };
-        let p = Provider::Bonifiq;
-        assert_eq!(label(p, &answer(200, false, None)).1, "200 processed");
-        assert_eq!(
-            label(p, &answer(200, true, Some("duplicate"))).1,
-            "200 duplicate"
-        );
-        assert_eq!(
-            label(p, &answer(401, false, Some("unauthorized"))).1,
-            "401 rejected (unauthorized)"
-        );
-        assert_eq!(
-            label(Provider::Foody, &answer(200, false, Some("handshake"))).1,
-            "200 processed (handshake)"
-        );
-        assert_eq!(label(p, &Err("refused".into())).1, "transport error");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! deliveries sent with bounded concurrency into a [`Report`].
 
 use std::{
+    collections::BTreeMap,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -354,6 +355,112 @@ impl Report {
     pub fn all_attempts(&self) -> impl Iterator<Item = &Result<Answer, String>> {
         self.outcomes.iter().flat_map(|o| o.attempts.iter())
     }
+
+    /// The lines `hookbr send` prints: one per kind of answer with its count (`200 processed ×3`,
+    /// `401 rejected (unauthorized) ×1`, `transport error ×1`…), then
+    /// `sent N deliveries in A attempts: D accepted, F not accepted`.
+    #[must_use]
+    pub fn summary_lines(&self, provider: Provider) -> Vec<String> {
+        let report = self;
+        let mut counts: BTreeMap<(u16, String), usize> = BTreeMap::new();
+        for attempt in report.all_attempts() {
+            *counts.entry(label(provider, attempt)).or_default() += 1;
+        }
+        let mut lines: Vec<String> = counts
+            .into_iter()
+            .map(|((_, text), count)| format!("{text} ×{count}"))
+            .collect();
+        let sent = report.outcomes.len();
+        let attempts = report.attempts();
+        lines.push(format!(
+            "sent {sent} {} in {attempts} {}: {} accepted, {} not accepted",
+            if sent == 1 { "delivery" } else { "deliveries" },
+            if attempts == 1 { "attempt" } else { "attempts" },
+            report.delivered(),
+            report.failed()
+        ));
+        lines
+    }
+
+    /// The `--json` summary `hookbr send` prints (one object; its field order is part of the
+    /// output).
+    #[must_use]
+    pub fn summary_json(&self, provider: Provider) -> String {
+        let report = self;
+        let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
+        let (mut duplicates, mut transport_errors) = (0, 0);
+        for attempt in report.all_attempts() {
+            match attempt {
+                Ok(answer) => {
+                    *statuses.entry(answer.status.to_string()).or_default() += 1;
+                    if answer.duplicate {
+                        duplicates += 1;
+                    }
+                }
+                Err(_) => transport_errors += 1,
+            }
+        }
+        let summary = JsonSummary {
+            sent: report.outcomes.len(),
+            attempts: report.attempts(),
+            statuses,
+            duplicates,
+            transport_errors,
+            delivery_ids: &report.delivery_ids,
+            delivered: report.delivered(),
+            failed: report.failed(),
+            provider: provider.as_str(),
+            kind: &report.kind,
+        };
+        serde_json::to_string(&summary).unwrap_or_default()
+    }
+}
+
+/// A summary line's label for one attempt.
+fn label(provider: Provider, attempt: &Result<Answer, String>) -> (u16, String) {
+    match attempt {
+        Err(_) => (u16::MAX, "transport error".to_owned()),
+        Ok(answer) => {
+            let status = answer.status;
+            let text = if accepted(provider, status) {
+                if answer.duplicate {
+                    format!("{status} duplicate")
+                } else {
+                    match answer.error.as_deref() {
+                        // hookbr's own 200s: a Foody handshake, an inbox commit.
+                        Some(category) if category != "duplicate" => {
+                            format!("{status} processed ({category})")
+                        }
+                        Some(_) => format!("{status} duplicate"),
+                        None => format!("{status} processed"),
+                    }
+                }
+            } else if (200..300).contains(&status) {
+                format!("{status} not accepted ({provider} needs exactly 200)")
+            } else {
+                match answer.error.as_deref() {
+                    Some(category) => format!("{status} rejected ({category})"),
+                    None => format!("{status} rejected"),
+                }
+            };
+            (status, text)
+        }
+    }
+}
+
+/// The `--json` summary; the field order is part of the output.
+#[derive(serde::Serialize)]
+struct JsonSummary<'a> {
+    sent: usize,
+    attempts: usize,
+    statuses: BTreeMap<String, usize>,
+    duplicates: usize,
+    transport_errors: usize,
+    delivery_ids: &'a [String],
+    delivered: usize,
+    failed: usize,
+    provider: &'static str,
+    kind: &'a str,
 }
 
 #[cfg(test)]
@@ -361,6 +468,32 @@ mod tests {
     use hookbr_core::testkit::TestDelivery;
 
     use super::*;
+
+    #[test]
+    fn labels() {
+        let answer = |status, duplicate, error: Option<&str>| {
+            Ok(Answer {
+                status,
+                duplicate,
+                error: error.map(str::to_owned),
+            })
+        };
+        let p = Provider::Bonifiq;
+        assert_eq!(label(p, &answer(200, false, None)).1, "200 processed");
+        assert_eq!(
+            label(p, &answer(200, true, Some("duplicate"))).1,
+            "200 duplicate"
+        );
+        assert_eq!(
+            label(p, &answer(401, false, Some("unauthorized"))).1,
+            "401 rejected (unauthorized)"
+        );
+        assert_eq!(
+            label(Provider::Foody, &answer(200, false, Some("handshake"))).1,
+            "200 processed (handshake)"
+        );
+        assert_eq!(label(p, &Err("refused".into())).1, "transport error");
+    }
 
     fn outgoing(query: &[(&str, &str)]) -> Outgoing {
         let mut outgoing = Outgoing {
