@@ -9,7 +9,6 @@
 use std::{
     collections::HashSet,
     fmt::Write as _,
-    fs,
     net::SocketAddr,
     path::Path,
     time::{Duration, Instant},
@@ -105,34 +104,14 @@ fn random_secret() -> String {
 /// Writes the demo's file `name` (secrets, the private key, the configuration) readable by
 /// the owner only.
 fn write(dir: &Path, name: &str, text: &str) -> Result<(), Failure> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    options
-        .open(dir.join(name))
-        .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()))
+    hookbr_sim::files::create_private(&dir.join(name), text.as_bytes())
         .map_err(|error| Failure::runtime(format!("cannot write the demo's {name}: {error}")))
 }
 
 /// The demo's temporary folder, readable by the owner only (`0700`).
 fn private_dir() -> Result<tempfile::TempDir, Failure> {
-    let failed = |error: std::io::Error| {
-        Failure::runtime(format!("cannot create a temporary folder: {error}"))
-    };
-    let dir = tempfile::Builder::new()
-        .prefix("hookbr-demo-")
-        .tempdir()
-        .map_err(failed)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).map_err(failed)?;
-    }
-    Ok(dir)
+    hookbr_sim::files::private_temp_dir("hookbr-demo-")
+        .map_err(|error| Failure::runtime(format!("cannot create a temporary folder: {error}")))
 }
 
 /// Each provider's credentials (the same secrets the demo's configuration references).
@@ -416,7 +395,7 @@ fn keep_instructions(base_url: &str, dir: &Path) -> String {
 
 #[cfg(all(test, unix))]
 mod tests {
-    use std::os::unix::fs::PermissionsExt as _;
+    use std::{fs, os::unix::fs::PermissionsExt as _};
 
     use super::*;
 

@@ -31,41 +31,16 @@ fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(path)
 }
 
-/// Writes `contents` to `path` atomically (a temporary file in the same directory, renamed),
-/// readable by the owner only when `private`. Without `force`, an existing file is an error.
+/// Writes `contents` to `path` atomically, readable by the owner only when `private`. Without
+/// `force`, an existing file is an error.
 fn write(path: &Path, contents: &str, private: bool, force: bool) -> Result<(), Failure> {
-    let failed = |error: &dyn std::fmt::Display| {
-        Failure::usage(format!("cannot write {}: {error}", path.display()))
-    };
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    // NamedTempFile is created with mode 0600 on Unix.
-    let mut file = tempfile::NamedTempFile::new_in(directory).map_err(|e| failed(&e))?;
-    file.write_all(contents.as_bytes())
-        .and_then(|()| file.as_file().sync_all())
-        .map_err(|e| failed(&e))?;
-    #[cfg(unix)]
-    if !private {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| failed(&e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    if force {
-        file.persist(path).map_err(|e| failed(&e.error))?;
-    } else {
-        file.persist_noclobber(path).map_err(|e| {
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                exists(path)
-            } else {
-                failed(&e.error)
-            }
-        })?;
-    }
-    Ok(())
+    hookbr_sim::files::write_atomic(path, contents.as_bytes(), private, force).map_err(|error| {
+        if error.kind() == std::io::ErrorKind::AlreadyExists {
+            exists(path)
+        } else {
+            Failure::usage(format!("cannot write {}: {error}", path.display()))
+        }
+    })
 }
 
 fn exists(path: &Path) -> Failure {

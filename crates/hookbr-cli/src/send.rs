@@ -5,20 +5,13 @@
 //! same retries: [`hookbr_sim::send`]), and prints a summary of the answers. This module holds
 //! the arguments, their checks and the printing.
 
-use std::{
-    collections::BTreeMap,
-    io::IsTerminal as _,
-    path::{Path, PathBuf},
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::BTreeMap, io::IsTerminal as _, path::PathBuf, sync::Arc, time::Duration};
 
 use hookbr_core::Provider;
 use hookbr_sim::{
     Credentials, Outgoing, SigningKey, Tamper,
     send::{self, Batch},
 };
-use hookbr_tls::ClientTls;
 
 use crate::{Failure, print_line};
 
@@ -230,82 +223,6 @@ fn check_flags(args: &Args, provider: Provider) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Checks the target URL: absolute, http or https, with a host.
-fn check_url(url: &str) -> Result<(), Failure> {
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|error| Failure::usage(format!("invalid URL {url:?}: {error}")))?;
-    match parsed.scheme() {
-        "http" | "https" => {}
-        other => {
-            return Err(Failure::usage(format!(
-                "invalid URL: scheme {other:?}, expected http or https"
-            )));
-        }
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(Failure::usage("invalid URL: no host"));
-    }
-    Ok(())
-}
-
-/// The TLS client of an `https://` target (`None` for `http://`), from --ca-file and
-/// --insecure-skip-verify; the CA file is read now, so a bad one is a usage error (exit 2).
-fn target_tls(
-    url: &str,
-    ca_file: Option<&Path>,
-    insecure: bool,
-) -> Result<Option<ClientTls>, Failure> {
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|error| Failure::usage(format!("invalid URL {url:?}: {error}")))?;
-    if parsed.scheme() != "https" {
-        if ca_file.is_some() || insecure {
-            return Err(Failure::usage(
-                "--ca-file and --insecure-skip-verify apply to https:// URLs only",
-            ));
-        }
-        return Ok(None);
-    }
-    let host = parsed.host_str().unwrap_or_default();
-    let tls = match (ca_file, insecure) {
-        (Some(_), true) => {
-            return Err(Failure::usage(
-                "--insecure-skip-verify excludes --ca-file (which verifies the certificate)",
-            ));
-        }
-        (None, true) if !hookbr_tls::is_loopback_host(host) => {
-            return Err(Failure::usage(format!(
-                "--insecure-skip-verify refused for host {host}: an unverified certificate is \
-                 accepted only on loopback (127.0.0.1, ::1, localhost); trust the receiver's CA \
-                 with --ca-file instead"
-            )));
-        }
-        (None, true) => ClientTls::insecure(),
-        (Some(path), false) => ClientTls::ca_file(path),
-        (None, false) => ClientTls::system(),
-    };
-    tls.config()
-        .map_err(|error| Failure::usage(format!("--ca-file: {error}")))?;
-    Ok(Some(tls))
-}
-
-/// Removes the query parameter `name` from `url`: (the URL without it, its value).
-fn take_query_param(url: &str, name: &str) -> Option<(String, String)> {
-    let mut parsed = reqwest::Url::parse(url).ok()?;
-    let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
-    let value = pairs
-        .iter()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.clone())?;
-    let rest: Vec<&(String, String)> = pairs.iter().filter(|(key, _)| key != name).collect();
-    parsed.set_query(None);
-    if !rest.is_empty() {
-        parsed
-            .query_pairs_mut()
-            .extend_pairs(rest.iter().map(|(key, value)| (key, value)));
-    }
-    Some((parsed.to_string(), value))
-}
-
 /// Runs `hookbr send`.
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let provider: Provider = args
@@ -313,8 +230,8 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         .parse()
         .map_err(|error| Failure::usage(format!("{error}")))?;
     check_flags(args, provider)?;
-    check_url(&args.url)?;
-    let tls = target_tls(
+    send::check_url(&args.url)?;
+    let tls = send::target_tls(
         &args.url,
         args.ca_file.as_deref(),
         args.insecure_skip_verify,
@@ -346,7 +263,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     if provider == Provider::Iset && secret.is_none() && args.secret_header.is_none() {
         // The URL registered in iSET's panel may carry the secret already: take it from there.
         let param = args.secret_param.as_deref().unwrap_or("token");
-        if let Some((rest, value)) = take_query_param(&url, param) {
+        if let Some((rest, value)) = send::take_query_param(&url, param) {
             url = rest;
             secret = Some(value);
         }
@@ -533,75 +450,6 @@ mod tests {
             ));
             assert_eq!(error.code, 2, "{garbage:?}");
             assert!(!error.message.is_empty());
-        }
-    }
-
-    #[test]
-    fn iset_secrets_can_come_from_the_url() {
-        let (rest, secret) =
-            take_query_param("http://h:1/iset?a=1&token=s%26cr+t&b=2", "token").unwrap();
-        assert_eq!(secret, "s&cr t");
-        assert_eq!(rest, "http://h:1/iset?a=1&b=2");
-        let (rest, _) = take_query_param("http://h:1/iset?token=x", "token").unwrap();
-        assert_eq!(rest, "http://h:1/iset");
-        assert!(take_query_param("http://h:1/iset?a=1", "token").is_none());
-    }
-
-    #[test]
-    fn tls_flags_are_checked() {
-        assert_eq!(target_tls("http://127.0.0.1/x", None, false).unwrap(), None);
-        assert!(
-            target_tls("https://127.0.0.1/x", None, true)
-                .unwrap()
-                .is_some()
-        );
-        assert!(target_tls("https://[::1]:8443/x", None, true).is_ok());
-        assert!(target_tls("https://localhost/x", None, true).is_ok());
-        for (url, ca, insecure, expected) in [
-            (
-                "https://app.example/x",
-                None,
-                true,
-                "refused for host app.example",
-            ),
-            (
-                "https://10.1.2.3/x",
-                None,
-                true,
-                "refused for host 10.1.2.3",
-            ),
-            ("http://127.0.0.1/x", None, true, "https:// URLs only"),
-            (
-                "http://127.0.0.1/x",
-                Some("ca.pem"),
-                false,
-                "https:// URLs only",
-            ),
-            (
-                "https://127.0.0.1/x",
-                Some("ca.pem"),
-                true,
-                "excludes --ca-file",
-            ),
-            (
-                "https://127.0.0.1/x",
-                Some("/missing/ca.pem"),
-                false,
-                "/missing/ca.pem",
-            ),
-        ] {
-            let error = target_tls(url, ca.map(Path::new), insecure).unwrap_err();
-            assert_eq!(error.code, 2, "{url}");
-            assert!(error.message.contains(expected), "{url}: {}", error.message);
-        }
-    }
-
-    #[test]
-    fn urls_are_checked() {
-        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
-        assert!(check_url("https://example.com/x").is_ok());
-        for bad in ["ftp://x/", "not a url", "/relative"] {
-            assert_eq!(check_url(bad).unwrap_err().code, 2, "{bad}");
         }
     }
 }

@@ -63,6 +63,7 @@
 mod catalog;
 mod credentials;
 mod error;
+pub mod files;
 mod json;
 pub mod keygen;
 mod outgoing;

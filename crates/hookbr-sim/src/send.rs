@@ -4,11 +4,13 @@
 
 use std::{
     collections::BTreeMap,
+    path::Path,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use hookbr_core::{Provider, rejection::DUPLICATE_HEADER};
+use hookbr_tls::ClientTls;
 
 use crate::{Error, Outgoing, random::random_number};
 
@@ -45,7 +47,7 @@ pub fn client() -> Result<reqwest::Client, Error> {
 ///
 /// [`Error`] when the client cannot start or `tls` cannot be used (an unreadable CA file, no
 /// system roots).
-pub fn client_with_tls(tls: Option<&hookbr_tls::ClientTls>) -> Result<reqwest::Client, Error> {
+pub fn client_with_tls(tls: Option<&ClientTls>) -> Result<reqwest::Client, Error> {
     let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy();
@@ -321,6 +323,89 @@ async fn deliver(
     outcome
 }
 
+/// Checks the target URL: absolute, http or https, with a host.
+pub fn check_url(url: &str) -> Result<(), Error> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|error| Error::new(format!("invalid URL {url:?}: {error}")))?;
+    match parsed.scheme() {
+        "http" | "https" => {}
+        other => {
+            return Err(Error::new(format!(
+                "invalid URL: scheme {other:?}, expected http or https"
+            )));
+        }
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(Error::new("invalid URL: no host"));
+    }
+    Ok(())
+}
+
+/// The TLS client of an `https://` target (`None` for `http://`), from --ca-file and
+/// --insecure-skip-verify; the CA file is read now, so a bad one is a usage error (exit 2).
+///
+/// # Errors
+///
+/// The flags do not fit the URL, an unverified certificate off loopback, or an unreadable CA
+/// file.
+pub fn target_tls(
+    url: &str,
+    ca_file: Option<&Path>,
+    insecure: bool,
+) -> Result<Option<ClientTls>, Error> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|error| Error::new(format!("invalid URL {url:?}: {error}")))?;
+    if parsed.scheme() != "https" {
+        if ca_file.is_some() || insecure {
+            return Err(Error::new(
+                "--ca-file and --insecure-skip-verify apply to https:// URLs only",
+            ));
+        }
+        return Ok(None);
+    }
+    let host = parsed.host_str().unwrap_or_default();
+    let tls = match (ca_file, insecure) {
+        (Some(_), true) => {
+            return Err(Error::new(
+                "--insecure-skip-verify excludes --ca-file (which verifies the certificate)",
+            ));
+        }
+        (None, true) if !hookbr_tls::is_loopback_host(host) => {
+            return Err(Error::new(format!(
+                "--insecure-skip-verify refused for host {host}: an unverified certificate is \
+                 accepted only on loopback (127.0.0.1, ::1, localhost); trust the receiver's CA \
+                 with --ca-file instead"
+            )));
+        }
+        (None, true) => ClientTls::insecure(),
+        (Some(path), false) => ClientTls::ca_file(path),
+        (None, false) => ClientTls::system(),
+    };
+    tls.config()
+        .map_err(|error| Error::new(format!("--ca-file: {error}")))?;
+    Ok(Some(tls))
+}
+
+/// Removes the query parameter `name` from `url`: (the URL without it, its value); `None` when
+/// `url` does not parse or has no such parameter.
+#[must_use]
+pub fn take_query_param(url: &str, name: &str) -> Option<(String, String)> {
+    let mut parsed = reqwest::Url::parse(url).ok()?;
+    let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+    let value = pairs
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.clone())?;
+    let rest: Vec<&(String, String)> = pairs.iter().filter(|(key, _)| key != name).collect();
+    parsed.set_query(None);
+    if !rest.is_empty() {
+        parsed
+            .query_pairs_mut()
+            .extend_pairs(rest.iter().map(|(key, value)| (key, value)));
+    }
+    Some((parsed.to_string(), value))
+}
+
 /// What a [`Batch`] did: the summary `hookbr send` prints, as data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -468,6 +553,76 @@ mod tests {
     use hookbr_core::testkit::TestDelivery;
 
     use super::*;
+
+    #[test]
+    fn iset_secrets_can_come_from_the_url() {
+        let (rest, secret) =
+            take_query_param("http://h:1/iset?a=1&token=s%26cr+t&b=2", "token").unwrap();
+        assert_eq!(secret, "s&cr t");
+        assert_eq!(rest, "http://h:1/iset?a=1&b=2");
+        let (rest, _) = take_query_param("http://h:1/iset?token=x", "token").unwrap();
+        assert_eq!(rest, "http://h:1/iset");
+        assert!(take_query_param("http://h:1/iset?a=1", "token").is_none());
+    }
+
+    #[test]
+    fn tls_flags_are_checked() {
+        assert_eq!(target_tls("http://127.0.0.1/x", None, false).unwrap(), None);
+        assert!(
+            target_tls("https://127.0.0.1/x", None, true)
+                .unwrap()
+                .is_some()
+        );
+        assert!(target_tls("https://[::1]:8443/x", None, true).is_ok());
+        assert!(target_tls("https://localhost/x", None, true).is_ok());
+        for (url, ca, insecure, expected) in [
+            (
+                "https://app.example/x",
+                None,
+                true,
+                "refused for host app.example",
+            ),
+            (
+                "https://10.1.2.3/x",
+                None,
+                true,
+                "refused for host 10.1.2.3",
+            ),
+            ("http://127.0.0.1/x", None, true, "https:// URLs only"),
+            (
+                "http://127.0.0.1/x",
+                Some("ca.pem"),
+                false,
+                "https:// URLs only",
+            ),
+            (
+                "https://127.0.0.1/x",
+                Some("ca.pem"),
+                true,
+                "excludes --ca-file",
+            ),
+            (
+                "https://127.0.0.1/x",
+                Some("/missing/ca.pem"),
+                false,
+                "/missing/ca.pem",
+            ),
+        ] {
+            let error = target_tls(url, ca.map(Path::new), insecure)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(expected), "{url}: {error}");
+        }
+    }
+
+    #[test]
+    fn urls_are_checked() {
+        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(check_url("https://example.com/x").is_ok());
+        for bad in ["ftp://x/", "not a url", "/relative"] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn labels() {
