@@ -117,19 +117,8 @@ const MAX_GROUP: usize = 512;
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
-/// A write that joins the inserts' transaction: it runs inside a savepoint of that transaction
-/// (given as `Ok`; `Err` when the transaction could not begin, and nothing runs) and answers
-/// only once the transaction is committed (or with the commit's error).
-type Write = Box<
-    dyn FnOnce(
-            Result<&Connection, &rusqlite::Error>,
-        ) -> Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>
-        + Send,
->;
-
 enum Command {
     Insert(InboxRecord, oneshot::Sender<Result<Inserted, StoreError>>),
-    Write(Write),
     Run(Job),
 }
 
@@ -139,10 +128,8 @@ enum Command {
 ///   before [`Inbox::insert`] resolves: it survives `kill -9` and power loss. `NORMAL` would be
 ///   faster but may lose the last transactions on power loss, which would break "a `200` means
 ///   stored".
-/// * **Group commit**: one thread owns the connection; inserts, claims, completes, fails and
-///   lease renewals that arrive while it is busy are committed together in one transaction (up
-///   to 512), so they share one fsync; each write runs in a savepoint of its own (one that
-///   fails undoes only itself) and is answered after the commit.
+/// * **Group commit**: one thread owns the connection; inserts that arrive while it is busy are
+///   committed together in one transaction (up to 512), so concurrent requests share one fsync.
 /// * **Schema**: created and migrated on open (`PRAGMA user_version`).
 /// * **Fencing**: each claim sets a new `claim_token`; `complete`, `fail` and `renew` carry it
 ///   in their `WHERE`, so a worker that lost its lease changes nothing (they return `false`).
@@ -253,46 +240,6 @@ fn run_on<T: Send + 'static>(
     })
 }
 
-/// Runs `statement` on the connection's thread in the next grouped transaction (with the
-/// inserts waiting then), and answers after its commit: one fsync for the whole group.
-fn write_on<T: Send + 'static>(
-    commands: &mpsc::Sender<Command>,
-    statement: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-) -> StoreFuture<'static, T> {
-    let (reply, answer) = oneshot::channel();
-    let sent = commands.send(Command::Write(Box::new(move |connection| {
-        // A savepoint: a failing statement undoes only itself, never the rest of the group.
-        let outcome = connection.map_err(db_error).and_then(|connection| {
-            (|| {
-                connection.execute_batch("SAVEPOINT hookbr_write")?;
-                match statement(connection) {
-                    Ok(value) => {
-                        connection.execute_batch("RELEASE hookbr_write")?;
-                        Ok(value)
-                    }
-                    Err(error) => {
-                        let _ = connection
-                            .execute_batch("ROLLBACK TO hookbr_write; RELEASE hookbr_write");
-                        Err(error)
-                    }
-                }
-            })()
-            .map_err(|error| db_error(&error))
-        });
-        Box::new(move |committed: Option<&rusqlite::Error>| {
-            let _ = reply.send(match (outcome, committed) {
-                (Ok(value), None) => Ok(value),
-                (Ok(_), Some(error)) => Err(db_error(error)),
-                (Err(error), _) => Err(error),
-            });
-        })
-    })));
-    Box::pin(async move {
-        sent.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    })
-}
-
 /// The ledger lookup ([`Inbox::remember_body`], [`SignatureLedger::remember`]): one statement
 /// remembers the body of a new key (or of an expired entry), so of two bodies presented at once
 /// exactly one is first; otherwise the stored fingerprint is compared.
@@ -363,13 +310,6 @@ impl SqliteInbox {
         job: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreFuture<'_, T> {
         run_on(&self.commands, job)
-    }
-
-    fn write<T: Send + 'static>(
-        &self,
-        statement: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> StoreFuture<'_, T> {
-        write_on(&self.commands, statement)
     }
 }
 
@@ -464,21 +404,19 @@ fn prepare(connection: &mut Connection, migrations: &[&str]) -> rusqlite::Result
 fn writer(mut connection: Connection, commands: &mpsc::Receiver<Command>) {
     while let Ok(first) = commands.recv() {
         let mut inserts = Vec::new();
-        let mut writes = Vec::new();
         let mut jobs = Vec::new();
         let mut next = Some(first);
         while let Some(command) = next.take() {
             match command {
                 Command::Insert(record, reply) => inserts.push((record, reply)),
-                Command::Write(write) => writes.push(write),
                 Command::Run(job) => jobs.push(job),
             }
-            if inserts.len() + writes.len() < MAX_GROUP {
+            if inserts.len() < MAX_GROUP {
                 next = commands.try_recv().ok();
             }
         }
-        if !inserts.is_empty() || !writes.is_empty() {
-            write_group(&mut connection, inserts, writes);
+        if !inserts.is_empty() {
+            insert_group(&mut connection, inserts);
         }
         for job in jobs {
             job(&mut connection);
@@ -486,102 +424,52 @@ fn writer(mut connection: Connection, commands: &mpsc::Receiver<Command>) {
     }
 }
 
-type InsertReply = oneshot::Sender<Result<Inserted, StoreError>>;
-
-/// One transaction, one fsync: the inserts (together, in a savepoint: if one fails, none is
-/// kept and each is refused, `503`), then every grouped write in a savepoint of its own. The
-/// answers go out after the commit.
-fn write_group(
+fn insert_group(
     connection: &mut Connection,
-    inserts: Vec<(InboxRecord, InsertReply)>,
-    writes: Vec<Write>,
+    inserts: Vec<(InboxRecord, oneshot::Sender<Result<Inserted, StoreError>>)>,
 ) {
-    let transaction = match connection.transaction() {
-        Ok(transaction) => transaction,
-        Err(error) => {
-            for (_, reply) in inserts {
-                let _ = reply.send(Err(db_error(&error)));
+    let outcome = (|| {
+        let transaction = connection.transaction()?;
+        let mut results = Vec::with_capacity(inserts.len());
+        {
+            let mut statement = transaction.prepare_cached(
+                "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
+                 matched_key, received_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) \
+                 ON CONFLICT (dedup_key) DO NOTHING",
+            )?;
+            for (record, _) in &inserts {
+                let headers =
+                    serde_json::to_string(&record.headers).unwrap_or_else(|_| "[]".into());
+                let changed = statement.execute(params![
+                    record.endpoint,
+                    record.delivery_id,
+                    record.key.as_bytes().as_slice(),
+                    record.body,
+                    headers,
+                    record.matched_key,
+                    record.received_at_ms,
+                ])?;
+                results.push(if changed == 0 {
+                    Inserted::Duplicate
+                } else {
+                    Inserted::New(transaction.last_insert_rowid())
+                });
             }
-            for write in writes {
-                // Nothing runs: each write answers the error.
-                write(Err(&error))(Some(&error));
-            }
-            return;
         }
-    };
-    let inserted = if inserts.is_empty() {
-        Ok(Vec::new())
-    } else {
-        insert_all(&transaction, &inserts)
-    };
-    let answers: Vec<_> = writes
-        .into_iter()
-        .map(|write| write(Ok(&transaction)))
-        .collect();
-    let committed = transaction.commit().err();
-    let outcomes = match (inserted, &committed) {
-        (Ok(results), None) => Ok(results),
-        (Ok(_), Some(error)) => Err(db_error(error)),
-        (Err(error), _) => Err(db_error(&error)),
-    };
-    match outcomes {
+        transaction.commit()?;
+        Ok::<_, rusqlite::Error>(results)
+    })();
+    match outcome {
         Ok(results) => {
             for ((_, reply), result) in inserts.into_iter().zip(results) {
                 let _ = reply.send(Ok(result));
             }
         }
         Err(error) => {
-            // Nothing of the inserts is committed: every request is refused (503) and retried.
+            // Nothing of the group is committed: every request is refused (503) and retried.
             for (_, reply) in inserts {
-                let _ = reply.send(Err(error.clone()));
+                let _ = reply.send(Err(db_error(&error)));
             }
-        }
-    }
-    for answer in answers {
-        answer(committed.as_ref());
-    }
-}
-
-/// The inserts of a group, in a savepoint of the group's transaction.
-fn insert_all(
-    connection: &Connection,
-    inserts: &[(InboxRecord, InsertReply)],
-) -> rusqlite::Result<Vec<Inserted>> {
-    connection.execute_batch("SAVEPOINT hookbr_inserts")?;
-    let outcome = (|| {
-        let mut results = Vec::with_capacity(inserts.len());
-        let mut statement = connection.prepare_cached(
-            "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
-             matched_key, received_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) \
-             ON CONFLICT (dedup_key) DO NOTHING",
-        )?;
-        for (record, _) in inserts {
-            let headers = serde_json::to_string(&record.headers).unwrap_or_else(|_| "[]".into());
-            let changed = statement.execute(params![
-                record.endpoint,
-                record.delivery_id,
-                record.key.as_bytes().as_slice(),
-                record.body,
-                headers,
-                record.matched_key,
-                record.received_at_ms,
-            ])?;
-            results.push(if changed == 0 {
-                Inserted::Duplicate
-            } else {
-                Inserted::New(connection.last_insert_rowid())
-            });
-        }
-        Ok(results)
-    })();
-    match outcome {
-        Ok(results) => {
-            connection.execute_batch("RELEASE hookbr_inserts")?;
-            Ok(results)
-        }
-        Err(error) => {
-            let _ = connection.execute_batch("ROLLBACK TO hookbr_inserts; RELEASE hookbr_inserts");
-            Err(error)
         }
     }
 }
@@ -675,10 +563,10 @@ impl Inbox for SqliteInbox {
 
     fn claim_due(&self, limit: usize, lease: Duration) -> StoreFuture<'_, Vec<InboxRow>> {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-        // In the next grouped transaction (a savepoint of it): no commit of its own.
-        self.write(move |transaction| {
+        self.run(move |connection| {
             let now = now_ms();
-            let ids = due_ids(transaction, now, limit)?;
+            let transaction = connection.transaction()?;
+            let ids = due_ids(&transaction, now, limit)?;
             let mut rows = Vec::with_capacity(ids.len());
             for id in ids {
                 // A new token, never one this row had (it grows), and not guessable from the
@@ -696,12 +584,13 @@ impl Inbox for SqliteInbox {
                     row,
                 )?);
             }
+            transaction.commit()?;
             Ok(rows)
         })
     }
 
     fn complete(&self, id: i64, claim: i64) -> StoreFuture<'_, bool> {
-        self.write(move |connection| {
+        self.run(move |connection| {
             let changed = connection.execute(
                 "UPDATE hookbr_inbox SET state = 'done', completed_at = ?3, lease_until = NULL \
                  WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'",
@@ -718,7 +607,7 @@ impl Inbox for SqliteInbox {
         error: String,
         retry_at_ms: Option<i64>,
     ) -> StoreFuture<'_, bool> {
-        self.write(move |connection| {
+        self.run(move |connection| {
             let (state, next) = match retry_at_ms {
                 Some(at) => ("pending", at),
                 None => ("dead", now_ms()),
@@ -734,7 +623,7 @@ impl Inbox for SqliteInbox {
 
     fn renew(&self, id: i64, claim: i64, lease: Duration) -> StoreFuture<'_, bool> {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-        self.write(move |connection| {
+        self.run(move |connection| {
             let changed = connection.execute(
                 "UPDATE hookbr_inbox SET lease_until = ?3 \
                  WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'",
@@ -889,59 +778,6 @@ mod tests {
         std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
         drop(SqliteInbox::open(&shared).unwrap());
         assert_eq!(mode(&shared), 0o640);
-    }
-}
-
-#[cfg(test)]
-mod grouping {
-    use super::*;
-
-    fn record(id: &str, key: u8) -> InboxRecord {
-        InboxRecord::new(
-            "bonifiq".into(),
-            id.into(),
-            DedupKey::from_bytes([key; 16]),
-            b"{}".to_vec(),
-            Vec::new(),
-            "#0".into(),
-            now_ms(),
-        )
-    }
-
-    /// Inserts, a claim, a failing write and completes queued together share one transaction;
-    /// the failing write undoes only itself.
-    #[tokio::test]
-    async fn writes_share_the_inserts_transaction_and_fail_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("inbox.sqlite3");
-        let inbox = SqliteInbox::open(&path).unwrap();
-        let Inserted::New(first) = inbox.insert(record("a", 1)).await.unwrap() else {
-            panic!("new")
-        };
-        let claimed = inbox.claim_due(1, Duration::from_secs(60)).await.unwrap();
-        assert_eq!(claimed.len(), 1);
-        // Hold the writer so that everything below is queued, then taken as one group.
-        let (held, hold) = std::sync::mpsc::channel::<()>();
-        let blocker = inbox.run(move |_| {
-            let _ = hold.recv_timeout(Duration::from_secs(5));
-            Ok(())
-        });
-        let inserted = inbox.insert(record("b", 2));
-        let broken = write_on(&inbox.commands, |connection| {
-            connection.execute("INSERT INTO hookbr_no_such_table VALUES (1)", [])
-        });
-        let completed = inbox.complete(first, claimed[0].claim);
-        let stale = inbox.complete(first, 0);
-        held.send(()).unwrap();
-        blocker.await.unwrap();
-        assert!(matches!(inserted.await, Ok(Inserted::New(_))));
-        assert!(broken.await.is_err(), "the broken write fails");
-        assert!(completed.await.unwrap(), "the complete applies");
-        assert!(!stale.await.unwrap(), "a stale token changes nothing");
-        drop(inbox);
-        let inbox = SqliteInbox::open(&path).unwrap();
-        let stats = inbox.stats().await.unwrap();
-        assert_eq!((stats.pending, stats.done), (1, 1), "committed and durable");
     }
 }
 
