@@ -12,7 +12,7 @@ use hookbr_core::{
     inbox::{Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowState, now_ms},
     ledger::{BodyFingerprint, Seen, SignatureLedger},
 };
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: [&str; 4] = [
@@ -393,7 +393,7 @@ fn prepare(connection: &mut Connection, migrations: &[&str]) -> rusqlite::Result
     connection.pragma_update(None, "foreign_keys", "ON")?;
     let version: usize = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
     for (index, migration) in migrations.iter().enumerate().skip(version) {
-        let transaction = connection.transaction()?;
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         transaction.execute_batch(migration)?;
         transaction.pragma_update(None, "user_version", index + 1)?;
         transaction.commit()?;
@@ -429,7 +429,10 @@ fn insert_group(
     inserts: Vec<(InboxRecord, oneshot::Sender<Result<Inserted, StoreError>>)>,
 ) {
     let outcome = (|| {
-        let transaction = connection.transaction()?;
+        // IMMEDIATE: the write lock is taken (waiting up to the busy timeout) before reading, so
+        // another process's commit cannot turn this transaction's first write into an immediate
+        // SQLITE_BUSY (a deferred read transaction in WAL mode cannot be upgraded after it).
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(inserts.len());
         {
             let mut statement = transaction.prepare_cached(
@@ -565,7 +568,10 @@ impl Inbox for SqliteInbox {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
         self.run(move |connection| {
             let now = now_ms();
-            let transaction = connection.transaction()?;
+            // IMMEDIATE, as for inserts: the claim reads then writes, and another process (a
+            // second instance, `hookbr inbox replay`) may commit in between.
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let ids = due_ids(&transaction, now, limit)?;
             let mut rows = Vec::with_capacity(ids.len());
             for id in ids {
