@@ -7,6 +7,7 @@
 //! hookbr reload --config hookbr.toml              # after rotating a secret (or kill -HUP)
 //! hookbr send foody http://127.0.0.1:8080/webhooks/foody --token env:FOODY_TOKEN --repeat 3
 //! hookbr inbox dead && hookbr inbox replay 42
+//! hookbr sink migrate --config hookbr.toml      # create the table sinks' tables
 //! hookbr decode bonifiq delivery.json
 //! hookbr verify foody body.json --token "$FOODY_TOKEN"
 //! ```
@@ -43,6 +44,7 @@ mod keygen;
 mod reload;
 mod send;
 mod serve;
+mod sink;
 mod verify;
 
 /// Receive, check and inspect the webhooks of BonifiQ, Foody Delivery, iSET and Grafeno.
@@ -79,6 +81,9 @@ enum Command {
     /// Look at and operate the inbox: list, show, replay, dead, stats.
     #[command(subcommand)]
     Inbox(inbox::Command),
+    /// Operate the sinks: `hookbr sink migrate` creates the table sinks' tables.
+    #[command(subcommand)]
+    Sink(sink::Command),
     /// Decode a delivery into hookbr's typed event and print it as one JSON object (no
     /// authentication).
     ///
@@ -160,6 +165,7 @@ fn main() -> ExitCode {
         Command::Send(args) => send::run(&args),
         Command::Keygen(args) => keygen::run(&args),
         Command::Inbox(command) => inbox::run(&command),
+        Command::Sink(command) => sink::run(&command),
         Command::Decode(args) => decode::run(&args),
         Command::Verify(args) => verify::run(&args),
     };

@@ -10,7 +10,7 @@ use crate::{
     inbox::body_json,
     lifecycle::log,
     observe::{Attempt, Observer},
-    sink::{Failed, Message, Processed, Sinks},
+    sink::{Failed, Fence, Message, Processed, Sinks},
 };
 
 /// Hands processed events to the sinks, and records what happened.
@@ -37,7 +37,7 @@ impl Dispatcher {
         let label = verified.matched_key().to_string();
         let (delivery_id, key, event) = (id.as_str(), id.key(), verified.event());
         let processed = Processed::new(endpoint, delivery_id, key, &label, now_ms(), 1, event);
-        self.deliver(&processed)
+        self.deliver(&processed, None)
             .await
             .map_err(|failed| failed.message)
     }
@@ -64,13 +64,16 @@ impl Dispatcher {
             row.attempts,
             &delivered.event,
         );
-        self.deliver(&processed).await.map_err(|failed| {
-            if failed.permanent {
-                Failure::permanent(failed.message)
-            } else {
-                Failure::retry(failed.message)
-            }
-        })
+        let fence = Fence { delivered };
+        self.deliver(&processed, Some(fence))
+            .await
+            .map_err(|failed| {
+                if failed.permanent {
+                    Failure::permanent(failed.message)
+                } else {
+                    Failure::retry(failed.message)
+                }
+            })
     }
 
     /// Inbox mode: what the store recorded for an attempt of [`stored`](Self::stored), told
@@ -106,9 +109,13 @@ impl Dispatcher {
         }
     }
 
-    async fn deliver(&self, processed: &Processed<'_>) -> Result<(), Failed> {
+    async fn deliver(
+        &self,
+        processed: &Processed<'_>,
+        fence: Option<Fence<'_>>,
+    ) -> Result<(), Failed> {
         let message = Message::new(processed)?;
-        let result = self.sinks.deliver(&message).await;
+        let result = self.sinks.deliver(&message, fence).await;
         match &result {
             Ok(()) => tracing::info!(
                 target: "hookbr::worker",

@@ -7,7 +7,7 @@ use hookbr_core::{Inbox, inbox::now_ms};
 use hookbr_store::{PostgresInbox, SqliteInbox};
 use tokio::sync::watch;
 
-use crate::{Error, config::InboxUrl};
+use crate::{Error, config::InboxUrl, sink::InboxDatabase};
 
 /// A service message (target `hookbr`), through `tracing`.
 pub(crate) fn log(line: &str) {
@@ -94,18 +94,33 @@ impl Default for Hangups {
 ///
 /// [`Error::Runtime`] naming the inbox (a PostgreSQL password is never shown).
 pub async fn open_inbox(url: &InboxUrl) -> Result<Option<Arc<dyn Inbox>>, Error> {
+    Ok(open_inbox_database(url).await?.0)
+}
+
+/// [`open_inbox`], and the PostgreSQL inbox's database for the table sinks that write into
+/// it.
+pub(crate) async fn open_inbox_database(
+    url: &InboxUrl,
+) -> Result<(Option<Arc<dyn Inbox>>, Option<InboxDatabase>), Error> {
+    if let InboxUrl::Postgres(database) = url {
+        let inbox = PostgresInbox::connect(database)
+            .await
+            .map_err(|error| Error::runtime(format!("cannot open the inbox {url}: {error}")))?;
+        let shared = InboxDatabase {
+            url: database.clone(),
+            inbox: inbox.clone(),
+        };
+        return Ok((Some(Arc::new(inbox)), Some(shared)));
+    }
     let failed = |error: &dyn std::fmt::Display| {
         Error::runtime(format!("cannot open the inbox {url}: {error}"))
     };
-    Ok(match url {
+    let inbox: Option<Arc<dyn Inbox>> = match url {
         InboxUrl::Sqlite(path) => Some(Arc::new(SqliteInbox::open(path).map_err(|e| failed(&e))?)),
-        InboxUrl::Postgres(database) => Some(Arc::new(
-            PostgresInbox::connect(database)
-                .await
-                .map_err(|e| failed(&e))?,
-        )),
-        InboxUrl::None => None,
-    })
+        // Opened above.
+        InboxUrl::Postgres(_) | InboxUrl::None => None,
+    };
+    Ok((inbox, None))
 }
 
 /// Resolves once `stop` turns true.

@@ -39,7 +39,7 @@ use crate::{
     lifecycle::{log, stopped},
     observe::Observer,
     routes::{self, Claims, Shared},
-    sink::{Message, Sinks},
+    sink::{InboxDatabase, Message, Sinks},
 };
 
 /// How often the TLS certificate and key files are looked at for a change.
@@ -200,6 +200,8 @@ pub(crate) struct Reloader {
     pub(crate) ledger: Option<Arc<dyn SignatureLedger>>,
     pub(crate) observer: Arc<Observer>,
     pub(crate) channels: Vec<mpsc::UnboundedSender<Message>>,
+    /// The PostgreSQL inbox's database (for table sinks writing into it).
+    pub(crate) database: Option<InboxDatabase>,
     pub(crate) tls: Option<Arc<TlsState>>,
     pub(crate) lock: tokio::sync::Mutex<()>,
 }
@@ -265,7 +267,7 @@ impl Reloader {
             })
             .collect();
         let summary = config.summary();
-        let sinks = Sinks::new(&config.sinks, self.channels.clone())?;
+        let sinks = Sinks::new(&config.sinks, self.channels.clone(), self.database.as_ref())?;
         // A NATS sink connects and checks its stream before anything is swapped.
         let max_backoff = (!matches!(config.inbox, crate::config::InboxUrl::None))
             .then_some(config.worker.max_backoff);

@@ -127,7 +127,7 @@ mod tests {
             ledger: None,
             forward_handshakes: false,
             dispatcher: Arc::new(Dispatcher::new(
-                Sinks::new(&[], Vec::new()).unwrap(),
+                Sinks::new(&[], Vec::new(), None).unwrap(),
                 observer.clone(),
                 false,
             )),

@@ -30,7 +30,7 @@ use crate::{
     config::{self, AdminConfig, Config, WorkerConfig},
     dispatch::Dispatcher,
     health::{Alive, Readiness},
-    lifecycle::{log, open_inbox, prune_loop, stopped},
+    lifecycle::{log, open_inbox_database, prune_loop, stopped},
     observe::{self, Observer},
     reload::{self, Live, ReloadHandle, Reloaded, Reloader, TlsState},
     routes::{self, Claims, Shared},
@@ -108,11 +108,11 @@ impl ServerBuilder {
             path,
             fixed,
         } = self;
-        let inbox = open_inbox(&config.inbox).await?;
+        let (inbox, database) = open_inbox_database(&config.inbox).await?;
         let claims = claims(inbox.as_ref(), config.redis.as_deref()).await?;
         let observer = Observer::new();
         let _ = observe::prometheus();
-        let sinks = Sinks::new(&config.sinks, channels.clone())?;
+        let sinks = Sinks::new(&config.sinks, channels.clone(), database.as_ref())?;
         sinks
             .check(inbox.is_some().then_some(config.worker.max_backoff))
             .await?;
@@ -140,6 +140,7 @@ impl ServerBuilder {
             ledger,
             observer: observer.clone(),
             channels,
+            database,
             tls: tls.clone(),
             lock: tokio::sync::Mutex::new(()),
         });

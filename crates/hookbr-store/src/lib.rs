@@ -33,6 +33,8 @@
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "postgres")]
+mod postgres_database;
+#[cfg(feature = "postgres")]
 mod postgres_tls;
 #[cfg(feature = "redis")]
 mod redis_store;
@@ -40,7 +42,9 @@ mod redis_store;
 mod sqlite;
 
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresInbox;
+pub use postgres::{PostgresInbox, Statement};
+#[cfg(feature = "postgres")]
+pub use postgres_database::PostgresDatabase;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
 #[cfg(feature = "sqlite")]

@@ -220,7 +220,7 @@ fn sqlstate_class(code: &str) -> &'static str {
     }
 }
 
-fn pg_error(operation: &str, error: &tokio_postgres::Error) -> StoreError {
+pub(crate) fn pg_error(operation: &str, error: &tokio_postgres::Error) -> StoreError {
     let category = if let Some(db) = error.as_db_error() {
         // The server's message and detail may quote values (a conflicting key, an invalid
         // input): only the code is kept.
@@ -244,7 +244,7 @@ fn pg_error(operation: &str, error: &tokio_postgres::Error) -> StoreError {
     StoreError::new(format!("postgres: {operation}: {category}"))
 }
 
-fn pool_error(operation: &str, error: &PoolError) -> StoreError {
+pub(crate) fn pool_error(operation: &str, error: &PoolError) -> StoreError {
     match error {
         PoolError::Backend(error) => pg_error(operation, error),
         PoolError::Timeout(_) => StoreError::new(format!(
@@ -745,6 +745,72 @@ impl Inbox for PostgresInbox {
             .map_err(failed("stats"))?;
             Ok(stats)
         })
+    }
+}
+
+/// One statement and its parameters, run by [`PostgresInbox::complete_with`] (and
+/// [`PostgresDatabase::transaction`](crate::PostgresDatabase::transaction)).
+pub type Statement<'a> = (&'a str, &'a [&'a (dyn tokio_postgres::types::ToSql + Sync)]);
+
+impl PostgresInbox {
+    /// [`Inbox::complete`] and the caller's `statements` in one transaction: the row is marked
+    /// `done` (fenced by `claim`, as `complete` is) first, then each statement runs, then the
+    /// transaction commits. When the row is no longer in flight under `claim` (the lease was
+    /// lost and another worker claimed it again) nothing runs and `Ok(false)` is returned:
+    /// the caller's writes happen exactly when the done mark does.
+    ///
+    /// This is how a sink writing into the inbox's own database (hookbr's `type = "postgres"`
+    /// table sink) makes its insert and the done mark one commit. A handler that used it tells
+    /// the worker with [`Delivered::completed_by_handler`](crate::worker::Delivered::completed_by_handler).
+    /// The done mark runs first so that the row's lock is taken before the caller's writes: a
+    /// worker claiming the row again meanwhile waits for this transaction, then sees it done.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when a statement or the commit fails (nothing is kept; if the connection
+    /// broke during the commit, the outcome is unknown, as for `complete`). The message names
+    /// the operation and the failure class, never a bound value.
+    pub async fn complete_with(
+        &self,
+        id: i64,
+        claim: i64,
+        statements: &[Statement<'_>],
+    ) -> Result<bool, StoreError> {
+        let mut client = self.client("complete").await?;
+        let transaction = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .await
+            .map_err(failed("complete"))?;
+        let mark = transaction
+            .prepare_cached(
+                "UPDATE hookbr_inbox SET state = 'done', completed_at = $3, \
+                 lease_until = NULL \
+                 WHERE id = $1 AND claim_token = $2 AND state = 'in_flight'",
+            )
+            .await
+            .map_err(failed("complete"))?;
+        let changed = transaction
+            .execute(&mark, &[&id, &claim, &now_ms()])
+            .await
+            .map_err(failed("complete"))?;
+        if changed != 1 {
+            transaction.rollback().await.map_err(failed("complete"))?;
+            return Ok(false);
+        }
+        for (sql, parameters) in statements {
+            let statement = transaction
+                .prepare_cached(sql)
+                .await
+                .map_err(failed("complete: statement"))?;
+            transaction
+                .execute(&statement, parameters)
+                .await
+                .map_err(failed("complete: statement"))?;
+        }
+        transaction.commit().await.map_err(failed("complete"))?;
+        Ok(true)
     }
 }
 

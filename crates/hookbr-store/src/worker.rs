@@ -38,7 +38,7 @@ use std::{
     panic::AssertUnwindSafe,
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -57,6 +57,19 @@ pub struct Delivered {
     pub row: InboxRow,
     /// The decoded event.
     pub event: WebhookEvent,
+    /// Set by [`completed_by_handler`](Self::completed_by_handler).
+    completed: Arc<AtomicBool>,
+}
+
+impl Delivered {
+    /// Tells the worker that the handler already marked the row done itself, fenced by the
+    /// row's claim and in the same transaction as its own write
+    /// (`PostgresInbox::complete_with` returned `true`): when the handler then returns `Ok`, the worker records the attempt as
+    /// completed without completing the row a second time (which would find it no longer in
+    /// flight and look like a lost lease).
+    pub fn completed_by_handler(&self) {
+        self.completed.store(true, Ordering::Release);
+    }
 }
 
 /// A handler's failure: retried with backoff (any `String` error converts to this), or
@@ -341,9 +354,14 @@ where
                 continue;
             }
             let endpoint = row.record.endpoint.clone();
+            let completed = Arc::new(AtomicBool::new(false));
             let (handled, result) = match decode(&row) {
                 Ok(event) => {
-                    let call = (self.handler)(Delivered { row, event });
+                    let call = (self.handler)(Delivered {
+                        row,
+                        event,
+                        completed: completed.clone(),
+                    });
                     let result = match AssertUnwindSafe(call).catch_unwind().await {
                         Ok(result) => result.map_err(Into::into),
                         Err(_) => Err(Failure::retry("the handler panicked")),
@@ -353,6 +371,8 @@ where
                 Err(error) => (false, Err(Failure::retry(error))),
             };
             let (stored, result) = match result {
+                // The handler's own transaction marked it done (with this claim).
+                Ok(()) if completed.load(Ordering::Acquire) => (true, Recorded::Completed),
                 Ok(()) => (self.inbox.complete(id, claim).await?, Recorded::Completed),
                 Err(Failure { message, permanent })
                     if permanent || attempts >= self.options.max_attempts =>

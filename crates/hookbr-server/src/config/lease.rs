@@ -17,7 +17,9 @@ fn per_delivery(sinks: &[SinkConfig]) -> (Duration, String) {
         let timeout = match sink {
             SinkConfig::Http { timeout, .. }
             | SinkConfig::Command { timeout, .. }
-            | SinkConfig::Nats { timeout, .. } => *timeout,
+            | SinkConfig::Nats { timeout, .. }
+            | SinkConfig::Postgres { timeout, .. }
+            | SinkConfig::Sqlite { timeout, .. } => *timeout,
         };
         total = total.saturating_add(timeout);
         terms.push(format!("sink[{index}].timeout = {}", text(timeout)));

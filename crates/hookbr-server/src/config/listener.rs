@@ -85,7 +85,9 @@ pub(super) fn direct_mode(
         .map(|sink| match sink {
             SinkConfig::Http { timeout, .. }
             | SinkConfig::Command { timeout, .. }
-            | SinkConfig::Nats { timeout, .. } => *timeout,
+            | SinkConfig::Nats { timeout, .. }
+            | SinkConfig::Postgres { timeout, .. }
+            | SinkConfig::Sqlite { timeout, .. } => *timeout,
         })
         .fold(Duration::ZERO, Duration::saturating_add);
     if raw.request_timeout.is_none() {

@@ -45,6 +45,7 @@ mod raw;
 mod reference;
 mod sink;
 mod spec;
+mod table;
 mod tls;
 mod value;
 
@@ -55,6 +56,7 @@ pub use sink::SinkConfig;
 #[cfg(test)]
 pub(crate) use sink::webhook_secret;
 pub use spec::{Labeled, SecretIn, VerifierSpec};
+pub use table::{DEFAULT_TABLE, Identifier, TableName};
 pub use tls::TlsConfig;
 
 use raw::{RawAdmin, RawConfig};

@@ -122,6 +122,26 @@ pub(super) enum RawSink {
     },
     // JetStream (see `sink.rs` and `nats.rs`).
     Nats(RawNats),
+    // Table sinks (see `table.rs`).
+    Postgres(RawPostgresTable),
+    Sqlite(RawSqliteTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPostgresTable {
+    pub(super) url: String,
+    pub(super) table: Option<String>,
+    pub(super) notify: Option<String>,
+    pub(super) timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSqliteTable {
+    pub(super) path: String,
+    pub(super) table: Option<String>,
+    pub(super) timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,6 +1,10 @@
 //! `[[sink]]`: where processed events go.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use hookbr_core::Secret;
 use hookbr_tls::{ClientTls, Roots, Verify, is_loopback_host, url_host};
@@ -10,6 +14,7 @@ use super::{
     raw::{RawNats, RawSink},
     reference::resolve_secret,
     reference::{rebase_file, resolve_value},
+    table::{Identifier, TableName, resolve_postgres, resolve_sqlite},
     value::{duration, problem, redact_url},
 };
 
@@ -55,6 +60,28 @@ pub enum SinkConfig {
         /// Per-attempt timeout: connecting, and publishing until the PubAck.
         timeout: Duration,
     },
+    /// Insert one row per event into a PostgreSQL table (`ON CONFLICT (webhook_id) DO
+    /// NOTHING`), in the same transaction as the inbox row's done mark when the database is
+    /// the inbox's own.
+    Postgres {
+        /// The connection URL, resolved (may hold a password: never printed).
+        url: String,
+        /// The table (`hookbr_events` by default).
+        table: TableName,
+        /// `NOTIFY` this channel with the `webhook-id`, in the insert's transaction.
+        notify: Option<Identifier>,
+        /// Per-attempt timeout: a connection, and the transaction.
+        timeout: Duration,
+    },
+    /// Insert one row per event into a SQLite table (`ON CONFLICT (webhook_id) DO NOTHING`).
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The table (`hookbr_events` by default).
+        table: TableName,
+        /// Per-attempt timeout (the wait for a lock held by another writer included).
+        timeout: Duration,
+    },
 }
 
 impl SinkConfig {
@@ -95,6 +122,19 @@ impl SinkConfig {
                     "publish to NATS {} subject {subject} (JetStream stream {stream}{trust})",
                     redact_url(url)
                 )
+            }
+            Self::Postgres {
+                url, table, notify, ..
+            } => format!(
+                "insert into PostgreSQL table {table} at {}{}",
+                redact_url(url),
+                notify
+                    .as_ref()
+                    .map(|channel| format!(", NOTIFY {channel}"))
+                    .unwrap_or_default()
+            ),
+            Self::Sqlite { path, table, .. } => {
+                format!("insert into SQLite table {table} in {}", path.display())
             }
         }
     }
@@ -154,6 +194,8 @@ pub(super) fn resolve_sink(key: &str, raw: RawSink, base: &Path) -> Result<SinkC
             })
         }
         RawSink::Nats(raw) => resolve_nats(key, raw, base),
+        RawSink::Postgres(raw) => resolve_postgres(key, raw, base),
+        RawSink::Sqlite(raw) => resolve_sqlite(key, raw, base),
         RawSink::Command { command, timeout } => {
             if command.first().is_none_or(String::is_empty) {
                 return Err(problem(

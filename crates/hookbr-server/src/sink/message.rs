@@ -26,6 +26,12 @@ pub struct Message {
     pub endpoint: String,
     /// The normalized JSON.
     pub body: Arc<[u8]>,
+    /// As in `data.known`.
+    pub known: bool,
+    /// `data.occurred_at`, in milliseconds since the epoch.
+    pub occurred_at_ms: Option<i64>,
+    /// `data.received_at`, in milliseconds since the epoch.
+    pub received_at_ms: i64,
 }
 
 #[derive(Serialize)]
@@ -99,6 +105,9 @@ impl Message {
     pub(crate) fn new(processed: &Processed<'_>) -> Result<Self, String> {
         let event = processed.event;
         let event_type = format!("{}.{}", event.provider(), event.kind());
+        // A documented kind whose payload did not fit its type is forwarded raw: the
+        // application must not read it as the documented shape.
+        let known = event.is_known() && event.drift().is_none();
         let envelope = Envelope {
             r#type: &event_type,
             timestamp: rfc3339_millis(hookbr_core::inbox::now_ms()),
@@ -106,9 +115,7 @@ impl Message {
                 provider: event.provider().as_str(),
                 endpoint: processed.endpoint,
                 kind: event.kind(),
-                // A documented kind whose payload did not fit its type is forwarded raw: the
-                // application must not read it as the documented shape.
-                known: event.is_known() && event.drift().is_none(),
+                known,
                 drift: event.drift().map(ToString::to_string),
                 delivery_id: processed.delivery_id,
                 occurred_at: event.occurred_at().map(|at| at.to_string()),
@@ -135,6 +142,13 @@ impl Message {
             kind: event.kind().to_owned(),
             endpoint: processed.endpoint.to_owned(),
             body: body.into(),
+            known,
+            occurred_at_ms: event.occurred_at().map(|at| {
+                at.unix_seconds()
+                    .saturating_mul(1_000)
+                    .saturating_add(i64::from(at.subsec_nanos() / 1_000_000))
+            }),
+            received_at_ms: processed.received_at_ms,
         })
     }
 }

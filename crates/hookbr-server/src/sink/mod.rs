@@ -32,6 +32,16 @@
 //! PubAck (a duplicate's too). `serve` connects and checks at start that the stream exists and
 //! captures the subject (or creates it with `create_stream`), and stops (exit 1) otherwise.
 //!
+//! The table sinks (`type = "postgres"`, `type = "sqlite"`) insert one row per event into the
+//! merchant's own table (`webhook_id` primary key, `provider`, `kind`, `endpoint`, `known`,
+//! `occurred_at`, `received_at`, `message` (this JSON; JSONB on PostgreSQL), `inserted_at`),
+//! `ON CONFLICT (webhook_id) DO NOTHING`: a retry, a replay or a concurrent copy never makes a
+//! second row. A PostgreSQL sink may `NOTIFY` a channel with the `webhook-id` in the insert's
+//! transaction (heard after the commit). When its database is the inbox's own, the insert
+//! runs in the transaction that marks the inbox row done, fenced by the row's claim, as the
+//! last step of the delivery. `hookbr sink migrate` ([`migrate`]) creates the tables; `serve`
+//! checks at start that they exist with their columns.
+//!
 //! An `https://` sink verifies the application's certificate against the system's roots, or
 //! `ca_file`'s. A certificate it refuses is not retried: the delivery fails permanently (the
 //! worker dead-letters the row at once with `TLS handshake with host:port failed: <why>`; fix
@@ -40,6 +50,7 @@
 use std::{sync::Arc, time::Duration};
 
 use hookbr_core::Secret;
+use hookbr_store::{PostgresInbox, worker::Delivered};
 use tokio::sync::mpsc;
 
 use crate::{Error, config::SinkConfig};
@@ -49,10 +60,27 @@ mod http;
 mod message;
 mod nats;
 mod signature;
+mod table;
 
 pub use message::Message;
 pub(crate) use message::Processed;
 pub use signature::generate_secret;
+pub use table::{postgres_migration, sqlite_migration};
+
+/// The inbox's PostgreSQL database (its resolved URL), which a `type = "postgres"` sink with
+/// the same URL writes into in the done mark's transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct InboxDatabase {
+    pub(crate) url: String,
+    pub(crate) inbox: PostgresInbox,
+}
+
+/// The inbox row an attempt works on: a table sink in the inbox's database marks it done in
+/// its insert's transaction, under this claim.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fence<'a> {
+    pub(crate) delivered: &'a Delivered,
+}
 
 /// Why a delivery failed, and whether a retry can help.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +116,10 @@ enum Sink {
     },
     /// A NATS JetStream `[[sink]]`, with its own connection.
     Nats(Box<nats::Nats>),
+    /// A PostgreSQL table `[[sink]]`.
+    Postgres(Box<table::PostgresTable>),
+    /// A SQLite table `[[sink]]`.
+    Sqlite(Box<table::SqliteTable>),
     /// In-process (the demo watches what was processed).
     Channel(mpsc::UnboundedSender<Message>),
 }
@@ -100,10 +132,12 @@ pub(crate) struct Sinks {
 }
 
 impl Sinks {
-    /// Sinks from the configuration, and in-process channels.
+    /// Sinks from the configuration, and in-process channels; `inbox`: the inbox's
+    /// PostgreSQL database, when it has one.
     pub(crate) fn new(
         configs: &[SinkConfig],
         channels: Vec<mpsc::UnboundedSender<Message>>,
+        inbox: Option<&InboxDatabase>,
     ) -> Result<Self, Error> {
         let mut sinks = Vec::with_capacity(configs.len() + channels.len());
         for (index, config) in configs.iter().enumerate() {
@@ -145,6 +179,37 @@ impl Sinks {
                     context: tokio::sync::OnceCell::new(),
                     window: std::sync::OnceLock::new(),
                 })),
+                SinkConfig::Postgres {
+                    url,
+                    table,
+                    notify,
+                    timeout,
+                } => {
+                    let shared = inbox
+                        .filter(|inbox| inbox.url == *url)
+                        .map(|inbox| inbox.inbox.clone());
+                    Sink::Postgres(Box::new(
+                        table::PostgresTable::new(
+                            format!("sink[{index}]"),
+                            url,
+                            table,
+                            notify.as_ref(),
+                            *timeout,
+                            shared,
+                        )
+                        .map_err(Error::config)?,
+                    ))
+                }
+                SinkConfig::Sqlite {
+                    path,
+                    table,
+                    timeout,
+                } => Sink::Sqlite(Box::new(table::SqliteTable::new(
+                    format!("sink[{index}]"),
+                    path.clone(),
+                    table,
+                    *timeout,
+                ))),
             });
         }
         sinks.extend(channels.into_iter().map(Sink::Channel));
@@ -155,24 +220,50 @@ impl Sinks {
     /// exist or does not capture the subject stops the server with a message naming it). With
     /// an inbox (`max_backoff` of its worker given), a stream whose duplicate window is shorter
     /// than the longest retry delay plus the sink's timeout is warned about.
+    ///
+    /// A table sink's table must exist with its columns (else a message naming the table and
+    /// `hookbr sink migrate`).
     pub(crate) async fn check(&self, max_backoff: Option<Duration>) -> Result<(), Error> {
         for sink in &self.sinks {
-            if let Sink::Nats(nats) = sink {
-                nats.ready()
-                    .await
-                    .map_err(|message| Error::runtime(format!("{}: {message}", nats.key)))?;
-                if let Some(max_backoff) = max_backoff {
-                    nats.warn_short_window(max_backoff);
+            match sink {
+                Sink::Nats(nats) => {
+                    nats.ready()
+                        .await
+                        .map_err(|message| Error::runtime(format!("{}: {message}", nats.key)))?;
+                    if let Some(max_backoff) = max_backoff {
+                        nats.warn_short_window(max_backoff);
+                    }
                 }
+                Sink::Postgres(table) => table
+                    .check()
+                    .await
+                    .map_err(|message| Error::runtime(format!("{}: {message}", table.key)))?,
+                Sink::Sqlite(table) => table
+                    .check()
+                    .await
+                    .map_err(|message| Error::runtime(format!("{}: {message}", table.key)))?,
+                _ => {}
             }
         }
         Ok(())
     }
 
-    /// Hands `message` to every sink; the first failure is returned.
-    pub(crate) async fn deliver(&self, message: &Message) -> Result<(), Failed> {
+    /// Hands `message` to every sink; the first failure is returned. The table sinks in the
+    /// inbox's database come last: with `fence` (an inbox row), their inserts and the row's
+    /// done mark are one transaction, and `fence.delivered` is told.
+    pub(crate) async fn deliver(
+        &self,
+        message: &Message,
+        fence: Option<Fence<'_>>,
+    ) -> Result<(), Failed> {
+        let mut joined = Vec::new();
         for sink in &self.sinks {
             match sink {
+                Sink::Postgres(table) if table.inbox.is_some() && fence.is_some() => {
+                    joined.push(&**table);
+                }
+                Sink::Postgres(table) => table.insert(message).await?,
+                Sink::Sqlite(table) => table.insert(message).await?,
                 Sink::Http {
                     url,
                     secret,
@@ -188,8 +279,61 @@ impl Sinks {
                     .map_err(|_| Failed::from("the in-process sink is closed".to_owned()))?,
             }
         }
-        Ok(())
+        let (Some(fence), Some(inbox)) = (fence, joined.first().and_then(|t| t.inbox.as_ref()))
+        else {
+            return Ok(());
+        };
+        let row = &fence.delivered.row;
+        if table::insert_with_done_mark(inbox, &joined, row.id, row.claim, message).await? {
+            fence.delivered.completed_by_handler();
+            Ok(())
+        } else {
+            Err(Failed::from(
+                "lease lost: another worker claimed the row again; nothing was inserted".to_owned(),
+            ))
+        }
     }
+}
+
+/// `hookbr sink migrate`: creates the table of every table sink of `sinks` (`CREATE TABLE IF
+/// NOT EXISTS`: running it again changes nothing), in order; one line per table sink.
+///
+/// # Errors
+///
+/// [`Error::Runtime`] naming the sink and the database when a migration fails (the ones
+/// before it stay done).
+pub async fn migrate(sinks: &[SinkConfig]) -> Result<Vec<String>, Error> {
+    let built = Sinks::new(sinks, Vec::new(), None)?;
+    let mut lines = Vec::new();
+    for sink in &built.sinks {
+        match sink {
+            Sink::Postgres(table) => {
+                table
+                    .migrate()
+                    .await
+                    .map_err(|message| Error::runtime(format!("{}: {message}", table.key)))?;
+                lines.push(format!(
+                    "{}: PostgreSQL table {} is ready",
+                    table.key,
+                    table.table()
+                ));
+            }
+            Sink::Sqlite(table) => {
+                table
+                    .migrate()
+                    .await
+                    .map_err(|message| Error::runtime(format!("{}: {message}", table.key)))?;
+                lines.push(format!(
+                    "{}: SQLite table {} in {} is ready",
+                    table.key,
+                    table.table(),
+                    table.path().display()
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(lines)
 }
 
 /// The HTTP client of one sink: its TLS trust for `https://`, none needed for `http://`.
