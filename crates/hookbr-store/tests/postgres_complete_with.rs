@@ -70,7 +70,10 @@ impl Schema {
 
     async fn side(&self) -> Vec<String> {
         self.admin
-            .query(&format!("SELECT id FROM {}.side ORDER BY id", self.name), &[])
+            .query(
+                &format!("SELECT id FROM {}.side ORDER BY id", self.name),
+                &[],
+            )
             .await
             .unwrap()
             .iter()
@@ -146,7 +149,10 @@ async fn the_statements_commit_with_the_done_mark_and_a_stale_claim_writes_nothi
         .complete_with(
             row.id,
             row.claim,
-            &[(INSERT, &[&"lost"]), ("INSERT INTO missing VALUES (1)", &[])],
+            &[
+                (INSERT, &[&"lost"]),
+                ("INSERT INTO missing VALUES (1)", &[]),
+            ],
         )
         .await
         .unwrap_err();

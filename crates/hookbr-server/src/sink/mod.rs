@@ -188,6 +188,13 @@ impl Sinks {
                     let shared = inbox
                         .filter(|inbox| inbox.url == *url)
                         .map(|inbox| inbox.inbox.clone());
+                    if shared.is_some() {
+                        tracing::info!(
+                            target: "hookbr",
+                            "sink[{index}]: table {table} is in the inbox's database: each \
+                             insert commits in the transaction that marks the row done"
+                        );
+                    }
                     Sink::Postgres(Box::new(
                         table::PostgresTable::new(
                             format!("sink[{index}]"),
