@@ -79,6 +79,9 @@ mod tests {
             kind: "hook_test".into(),
             endpoint: "foody".into(),
             body: Arc::from(&b"{\"a\":1}"[..]),
+            known: true,
+            occurred_at_ms: None,
+            received_at_ms: 0,
         };
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.json");

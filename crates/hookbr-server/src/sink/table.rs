@@ -534,3 +534,22 @@ impl SqliteTable {
         &self.path
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_shows_the_migrations_that_run() {
+        let readme = include_str!("../../../../README.md");
+        let table = TableName::parse(crate::config::DEFAULT_TABLE).unwrap();
+        assert!(readme.contains(&postgres_migration(&table)));
+        assert!(readme.contains(&sqlite_migration(&table)));
+        let qualified = TableName::parse("shop.events").unwrap();
+        assert!(
+            sqlite_migration(&qualified).contains(
+                "CREATE INDEX IF NOT EXISTS \"shop\".\"events_inserted_at\" ON \"events\""
+            )
+        );
+    }
+}
