@@ -619,6 +619,40 @@ fn a_missing_table_stops_serve_until_migrated() {
         (!rows.is_empty()).then_some(rows)
     });
     assert_row(&rows[0], &delivery_id);
+
+    // A reload naming a missing table is refused (exit 1, the reason), the running one serves.
+    let admin = addr();
+    let reloadable = |table: &str| {
+        fixture.config(&format!(
+            "{}[admin]\nlisten = \"{admin}\"\n\n\
+             [[sink]]\ntype = \"sqlite\"\npath = \"app.sqlite3\"\ntable = \"{table}\"\n",
+            head(listen, "sqlite:inbox.sqlite3", &fixture)
+        ))
+    };
+    drop(serve);
+    let config = reloadable("inbound");
+    let serve = Serve::started(&config, listen);
+    wait_for("the admin listener", || {
+        TcpStream::connect_timeout(&admin, Duration::from_millis(200)).ok()
+    });
+    reloadable("nowhere");
+    let run = hookbr(&["reload", "--config", &config]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains("table nowhere does not exist"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("hookbr sink migrate"), "{run:?}");
+    let second = fixture.send(serve.addr);
+    wait_for("the second row in the running table", || {
+        let rows = sqlite_rows(&fixture.path().join("app.sqlite3"), "inbound");
+        (rows.len() == 2).then_some(())
+    });
+    assert!(
+        sqlite_rows(&fixture.path().join("app.sqlite3"), "inbound")
+            .iter()
+            .any(|row| row["message"]["data"]["delivery_id"] == second.as_str())
+    );
     drop(serve);
 
     // A table made by hand without a column is named too.

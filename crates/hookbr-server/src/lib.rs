@@ -11,7 +11,9 @@
 //!   answers `500` and releases the claim, so the provider's retry is processed.
 //!
 //! Sinks ([`sink`]) POST the message signed the Standard Webhooks way, run a command with it
-//! on stdin, or publish it to a NATS JetStream stream (once in the stream). An optional admin listener serves the inspector pages and Prometheus `/metrics`.
+//! on stdin, publish it to a NATS JetStream stream (once in the stream), or insert it into a
+//! PostgreSQL or SQLite table (once in the table; in the inbox row's done-mark transaction when
+//! the table is in the inbox's database). An optional admin listener serves the inspector pages and Prometheus `/metrics`.
 //! [`inbox`] has the inbox's operations (list, show, replay, stats) as data.
 //!
 //! With `[server] tls_cert`/`tls_key` the receiver terminates TLS itself, and picks up a renewed

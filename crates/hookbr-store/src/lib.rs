@@ -7,6 +7,7 @@
 //! | [`SqliteInbox`] (feature `sqlite`, default) | the durable inbox of one instance (inbox mode) | available; workers in [`worker`] |
 //! | [`SqliteLedger`] (feature `sqlite`, default) | Grafeno's signature ledger in direct mode without Redis (the inboxes and Redis keep it themselves) | available |
 //! | [`PostgresInbox`] (feature `postgres`, default) | the durable inbox shared by many instances behind a load balancer (inbox mode) | available; workers in [`worker`] claim with `FOR UPDATE SKIP LOCKED` |
+//! | [`PostgresDatabase`] (feature `postgres`, default) | writing into another PostgreSQL database with the inbox's URL and TLS handling (hookbr's table sink); [`PostgresInbox::complete_with`] joins such writes to a row's done mark | available |
 //!
 //! `RedisStore` implements hookbr-core's [`IdempotencyStore`](hookbr_core::IdempotencyStore)
 //! (plug it in with `Receiver::builder(..).store(..)` or `Webhooks::store`); the inboxes implement
