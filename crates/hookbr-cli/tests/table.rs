@@ -762,6 +762,10 @@ fn bad_table_sink_keys_are_refused_naming_the_key() {
             "type = \"sqlite\"\npath = \"x.db\"\ntable = \"1x\"",
             "sink[0].table",
         ),
+        (
+            "type = \"sqlite\"\npath = \"x.db\"\ntable = \"main.x\"",
+            "sink[0].table",
+        ),
         ("type = \"sqlite\"\npath = \"\"", "sink[0].path"),
         (
             "type = \"sqlite\"\npath = \"x.db\"\nnotify = \"x\"",

@@ -174,9 +174,17 @@ pub(super) fn resolve_sqlite(
     } else {
         Path::new(path).to_path_buf()
     };
+    let table = table(key, name.as_deref())?;
+    if table.schema.is_some() {
+        return Err(problem(
+            format!("{key}.table"),
+            "a SQLite table sink takes the table's name alone (no schema: the table is in the \
+             file given by path)",
+        ));
+    }
     Ok(SinkConfig::Sqlite {
         path,
-        table: table(key, name.as_deref())?,
+        table,
         timeout: timeout(key, wait.as_deref())?,
     })
 }
