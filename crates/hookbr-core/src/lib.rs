@@ -96,6 +96,7 @@ pub mod inbox;
 pub mod ledger;
 mod limits;
 pub mod pipeline;
+pub mod privacy;
 pub mod providers;
 pub mod reference;
 pub mod rejection;
