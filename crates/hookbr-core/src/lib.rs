@@ -90,6 +90,7 @@ compile_error!("hookbr-core needs at least one provider feature: bonifiq, foody,
 
 pub mod dedup;
 mod delivery_id;
+pub mod drift;
 pub mod entity;
 mod error;
 mod event;
