@@ -163,6 +163,15 @@ fn drift_and_fixture_export() {
         post(serve.addr, &foody("open", "2020-06-19T17:30:05Z", "")),
         200
     );
+    // The first delivery watched is the baseline: let the worker handle it first.
+    let started = Instant::now();
+    while hookbr(&["inbox", "stats", "--config", config, "--json"]).json()["done"] != 1 {
+        assert!(
+            started.elapsed() < WAIT,
+            "the worker did not handle the first row"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let with_pii = foody(
         "ready",
         "2020-06-19T17:38:40Z",

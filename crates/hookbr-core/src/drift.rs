@@ -87,6 +87,98 @@ impl ChangeKind {
             Self::Drifted => "drifted",
         }
     }
+
+    /// Parses [`as_str`](Self::as_str)'s form.
+    #[must_use]
+    pub fn from_text(text: &str) -> Option<Self> {
+        [
+            Self::NewField,
+            Self::TypeChange,
+            Self::UnknownKind,
+            Self::UnknownStatus,
+            Self::Drifted,
+        ]
+        .into_iter()
+        .find(|change| change.as_str() == text)
+    }
+}
+
+/// The field paths seen for one provider and kind, with their JSON types (a bit set: 1 null,
+/// 2 boolean, 4 number, 8 string, 16 array, 32 object), as an inbox persists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KindShape {
+    /// The provider.
+    pub provider: Provider,
+    /// The event kind.
+    pub kind: String,
+    /// `(path, types)`.
+    pub paths: Vec<(String, u8)>,
+}
+
+impl KindShape {
+    /// A shape (for stores that load one).
+    #[must_use]
+    pub fn new(provider: Provider, kind: impl Into<String>, paths: Vec<(String, u8)>) -> Self {
+        Self {
+            provider,
+            kind: kind.into(),
+            paths,
+        }
+    }
+}
+
+/// What a tracker knows, to persist and restore: its shapes and records. From
+/// [`DriftTracker::take_unsaved`] it holds only what changed since the last call, with each
+/// record's `count` being the deliveries counted since then (stores add it to theirs).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct DriftState {
+    /// Paths per kind.
+    pub shapes: Vec<KindShape>,
+    /// Change records.
+    pub records: Vec<DriftRecord>,
+}
+
+impl DriftState {
+    /// A state (for stores that load one).
+    #[must_use]
+    pub fn new(shapes: Vec<KindShape>, records: Vec<DriftRecord>) -> Self {
+        Self { shapes, records }
+    }
+
+    /// Whether there is nothing in it.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.shapes.is_empty() && self.records.is_empty()
+    }
+}
+
+impl DriftRecord {
+    /// A record (for stores that load one).
+    #[allow(clippy::too_many_arguments, reason = "a plain record of eight fields")]
+    #[must_use]
+    pub fn new(
+        provider: Provider,
+        kind: impl Into<String>,
+        change: ChangeKind,
+        detail: impl Into<String>,
+        first_seen_ms: i64,
+        last_seen_ms: i64,
+        count: u64,
+        example: impl Into<String>,
+    ) -> Self {
+        Self {
+            provider,
+            kind: kind.into(),
+            change,
+            detail: detail.into(),
+            first_seen_ms,
+            last_seen_ms,
+            count,
+            example: example.into(),
+        }
+    }
 }
 
 /// One change, as first seen and counted since.
@@ -136,6 +228,20 @@ struct Inner {
     kinds: HashMap<(Provider, String), Shape>,
     records: Vec<DriftRecord>,
     index: HashMap<(Provider, String, ChangeKind, String), usize>,
+    /// Deliveries counted per record since the last [`DriftTracker::take_unsaved`].
+    unsaved_counts: HashMap<usize, u64>,
+    /// Paths learned since then.
+    unsaved_paths: HashMap<(Provider, String), HashMap<String, u8>>,
+}
+
+impl Inner {
+    fn learned(&mut self, provider: Provider, kind: &str, path: &str, bits: u8) {
+        let paths = self
+            .unsaved_paths
+            .entry((provider, kind.to_owned()))
+            .or_default();
+        *paths.entry(path.to_owned()).or_default() |= bits;
+    }
 }
 
 #[derive(Debug, Default)]
@@ -286,12 +392,14 @@ impl DriftTracker {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let key = (provider, kind.clone());
         let known_kinds = inner.kinds.len();
+        let mut learned: Vec<(String, u8)> = Vec::new();
         match inner.kinds.get_mut(&key) {
             None => {
                 if known_kinds < MAX_KINDS {
                     let shape = Shape {
                         paths: paths.iter().take(MAX_PATHS_PER_KIND).cloned().collect(),
                     };
+                    learned.extend(shape.paths.iter().map(|(p, b)| (p.clone(), *b)));
                     inner.kinds.insert(key, shape);
                 }
             }
@@ -303,6 +411,7 @@ impl DriftTracker {
                             found.push((ChangeKind::NewField, path.clone()));
                             if !full {
                                 shape.paths.insert(path.clone(), *bits);
+                                learned.push((path.clone(), *bits));
                             }
                         }
                         Some(seen) => {
@@ -316,6 +425,9 @@ impl DriftTracker {
                                         type_names(new & !NULL)
                                     ),
                                 ));
+                            }
+                            if new != 0 {
+                                learned.push((path.clone(), *bits));
                             }
                             *seen |= bits;
                         }
@@ -335,6 +447,9 @@ impl DriftTracker {
                 }
             }
         }
+        for (path, bits) in learned {
+            inner.learned(provider, &kind, &path, bits);
+        }
         let mut example = None;
         let mut observed = Vec::with_capacity(found.len());
         for (change, detail) in found {
@@ -344,6 +459,7 @@ impl DriftTracker {
                     record.count += 1;
                     record.last_seen_ms = now_ms;
                 }
+                *inner.unsaved_counts.entry(at).or_default() += 1;
                 observed.push(Observed {
                     change,
                     first: false,
@@ -371,6 +487,7 @@ impl DriftTracker {
                     example,
                 });
                 inner.index.insert(record_key, at);
+                inner.unsaved_counts.insert(at, 1);
             }
             observed.push(Observed {
                 change,
@@ -379,6 +496,73 @@ impl DriftTracker {
             });
         }
         observed
+    }
+
+    /// What changed since the last call (or since the tracker was made): paths learned, and
+    /// the records counted with `count` = deliveries counted since then. A store adds it to
+    /// what it keeps ([`Inbox::save_drift`](crate::Inbox::save_drift)).
+    pub fn take_unsaved(&self) -> DriftState {
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let paths = std::mem::take(&mut inner.unsaved_paths);
+        let counts = std::mem::take(&mut inner.unsaved_counts);
+        let shapes = paths
+            .into_iter()
+            .map(|((provider, kind), paths)| {
+                KindShape::new(provider, kind, paths.into_iter().collect())
+            })
+            .collect();
+        let records = counts
+            .into_iter()
+            .filter_map(|(at, count)| {
+                let mut record = inner.records.get(at)?.clone();
+                record.count = count;
+                Some(record)
+            })
+            .collect();
+        DriftState { shapes, records }
+    }
+
+    /// Adds a persisted state (at start-up, from the inbox): its paths become known, its
+    /// records are shown and counted on. Bounded like everything else here; nothing of it is
+    /// unsaved.
+    pub fn restore(&self, state: DriftState) {
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for shape in state.shapes {
+            let key = (shape.provider, bounded(&shape.kind, TEXT_CHARS));
+            if !inner.kinds.contains_key(&key) && inner.kinds.len() >= MAX_KINDS {
+                continue;
+            }
+            let known = inner.kinds.entry(key).or_default();
+            for (path, bits) in shape.paths {
+                if known.paths.len() >= MAX_PATHS_PER_KIND && !known.paths.contains_key(&path) {
+                    break;
+                }
+                *known.paths.entry(path).or_default() |= bits;
+            }
+        }
+        for record in state.records {
+            let record_key = (
+                record.provider,
+                record.kind.clone(),
+                record.change,
+                record.detail.clone(),
+            );
+            if inner.index.contains_key(&record_key) || inner.records.len() >= MAX_RECORDS {
+                continue;
+            }
+            let at = inner.records.len();
+            inner.records.push(DriftRecord {
+                example: bounded(&record.example, EXAMPLE_CHARS),
+                ..record
+            });
+            inner.index.insert(record_key, at);
+        }
     }
 
     /// The change records, most recently seen first.
@@ -446,6 +630,35 @@ mod tests {
                 .values()
                 .all(|shape| shape.paths.len() <= MAX_PATHS_PER_KIND)
         );
+    }
+
+    #[test]
+    fn unsaved_changes_round_trip() {
+        let tracker = DriftTracker::new();
+        tracker.observe(Provider::Iset, "x", br#"{"a":1}"#, None, 0);
+        tracker.observe(Provider::Iset, "x", br#"{"a":1,"b":true}"#, None, 1);
+        tracker.observe(Provider::Iset, "x", br#"{"a":1,"b":false}"#, None, 2);
+        let unsaved = tracker.take_unsaved();
+        assert_eq!(unsaved.records.len(), 1);
+        assert_eq!(unsaved.records[0].count, 2);
+        let mut paths = unsaved.shapes[0].paths.clone();
+        paths.sort();
+        assert_eq!(paths, [("a".to_owned(), 4), ("b".to_owned(), 2)]);
+        assert!(tracker.take_unsaved().is_empty());
+        tracker.observe(Provider::Iset, "x", br#"{"b":true}"#, None, 3);
+        assert_eq!(tracker.take_unsaved().records[0].count, 1);
+
+        // A restarted process restores the state: `b` is known, the record counts on.
+        let restarted = DriftTracker::new();
+        restarted.restore(DriftState::new(
+            vec![KindShape::new(Provider::Iset, "x", paths)],
+            tracker.records(),
+        ));
+        let observed = restarted.observe(Provider::Iset, "x", br#"{"a":1,"b":true}"#, None, 4);
+        assert_eq!(observed.len(), 1);
+        assert!(!observed[0].first);
+        assert_eq!(restarted.records()[0].count, 4);
+        assert_eq!(restarted.take_unsaved().records[0].count, 1);
     }
 
     #[test]

@@ -38,7 +38,7 @@ impl Dispatcher {
         verified: &Verified,
         body: &[u8],
     ) -> Result<(), String> {
-        self.observer.drift(body, verified.event());
+        self.observer.drift(body, verified.event()).await;
         let id = verified.delivery_id();
         let label = verified.matched_key().to_string();
         let (delivery_id, key, event) = (id.as_str(), id.key(), verified.event());
@@ -63,7 +63,7 @@ impl Dispatcher {
         let record = &row.record;
         // Once per delivery: retries bring nothing new.
         if row.attempts <= 1 {
-            self.observer.drift(&record.body, &delivered.event);
+            self.observer.drift(&record.body, &delivered.event).await;
         }
         let processed = Processed::new(
             &record.endpoint,

@@ -208,6 +208,8 @@ pub(crate) struct Observer {
     recent: Mutex<VecDeque<Seen>>,
     attempts: Mutex<Histories>,
     drift: DriftTracker,
+    /// Where the drift watch is persisted (inbox mode).
+    drift_store: OnceLock<Arc<dyn Inbox>>,
 }
 
 impl Observer {
@@ -235,7 +237,7 @@ impl Observer {
 
     /// Watches one delivery for schema drift (its stored body and decoded event): each change
     /// it shows counts `hookbr_drift_total{provider,kind,change}` and lands on the Drift page.
-    pub(crate) fn drift(&self, body: &[u8], event: &WebhookEvent) {
+    pub(crate) async fn drift(&self, body: &[u8], event: &WebhookEvent) {
         let provider = event.provider();
         let kind = event.kind();
         for observed in self
@@ -250,6 +252,27 @@ impl Observer {
             )
             .increment(1);
         }
+        if let Some(store) = self.drift_store.get() {
+            let unsaved = self.drift.take_unsaved();
+            if !unsaved.is_empty() {
+                if let Err(error) = store.save_drift(unsaved).await {
+                    tracing::warn!(target: "hookbr", %error, "cannot save the drift watch");
+                }
+            }
+        }
+    }
+
+    /// Persists the drift watch in `inbox` from now on, after restoring what it kept (a
+    /// restarted server, or another instance sharing a PostgreSQL inbox, goes on from there).
+    pub(crate) async fn keep_drift_in(&self, inbox: Arc<dyn Inbox>) {
+        match inbox.load_drift().await {
+            Ok(Some(state)) => self.drift.restore(state),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(target: "hookbr", %error, "cannot load the drift watch");
+            }
+        }
+        let _ = self.drift_store.set(inbox);
     }
 
     /// The drift records, most recently seen first.

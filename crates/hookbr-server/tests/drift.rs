@@ -34,6 +34,21 @@ fn body(status: &str, date: &str, extra: &str) -> String {
     )
 }
 
+/// In inbox mode, waits (bounded) until the worker has handled `done` rows, so that the
+/// deliveries are watched in the order they were sent (the first one is the baseline).
+async fn settle(server: &Server, done: u64) {
+    let Some(inbox) = server.inbox() else {
+        return;
+    };
+    for _ in 0..200 {
+        if inbox.stats().await.unwrap().done >= done {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the worker did not handle {done} rows");
+}
+
 async fn get(client: &reqwest::Client, url: String) -> String {
     let response = client.get(url).send().await.unwrap();
     assert!(response.status().is_success(), "{}", response.status());
@@ -49,7 +64,7 @@ async fn drift_is_watched(inbox: &str) {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    for delivery in [
+    for (done, delivery) in [
         body("open", "2020-06-19T17:30:05Z", ""),
         body(
             "ready",
@@ -57,7 +72,10 @@ async fn drift_is_watched(inbox: &str) {
             r#","customerEmail":"joao@example.com""#,
         ),
         body("em_rota", "2020-06-19T17:40:00Z", ""),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let response = client
             .post(format!("http://{addr}/webhooks/foody"))
             .header("content-type", "application/json")
@@ -66,6 +84,7 @@ async fn drift_is_watched(inbox: &str) {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
+        settle(&server, u64::try_from(done).unwrap() + 1).await;
     }
     // In inbox mode the worker watches the stored rows: wait for it (bounded).
     let mut records = Vec::new();
@@ -122,4 +141,68 @@ async fn drift_is_watched_in_direct_mode() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_is_watched_in_inbox_mode() {
     drift_is_watched("sqlite:inbox.sqlite3").await;
+}
+
+/// Inbox mode keeps the watch in the inbox: a restarted server shows what the previous one saw
+/// before any delivery, and counts on instead of taking a known field for a new baseline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drift_watch_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let post = |addr: std::net::SocketAddr, body: String| {
+        let client = client.clone();
+        async move {
+            let response = client
+                .post(format!("http://{addr}/webhooks/foody"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+    };
+    let with_field = |date: &str| body("ready", date, r#","orderId":"123""#);
+    let records = |admin: std::net::SocketAddr, want: u64| {
+        let client = client.clone();
+        async move {
+            let mut records = Vec::new();
+            for _ in 0..100 {
+                let text = get(&client, format!("http://{admin}/drift?format=json")).await;
+                records = serde_json::from_str::<Vec<Value>>(&text).unwrap();
+                if records
+                    .first()
+                    .is_some_and(|record| record["count"] == want)
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            records
+        }
+    };
+
+    let server = start(dir.path(), "sqlite:inbox.sqlite3").await;
+    post(server.addr(), body("open", "2020-06-19T17:30:05Z", "")).await;
+    settle(&server, 1).await;
+    post(server.addr(), with_field("2020-06-19T17:38:40Z")).await;
+    let before = records(server.admin_addr().unwrap(), 1).await;
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!(before[0]["detail"], "orderId");
+    server.stop().await.unwrap();
+
+    let server = start(dir.path(), "sqlite:inbox.sqlite3").await;
+    let admin = server.admin_addr().unwrap();
+    let text = get(&client, format!("http://{admin}/drift?format=json")).await;
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&text).unwrap(), before);
+    post(server.addr(), with_field("2020-06-19T17:40:00Z")).await;
+    let after = records(admin, 2).await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0]["count"], 2);
+    assert_eq!(after[0]["first_seen_ms"], before[0]["first_seen_ms"]);
+    server.stop().await.unwrap();
 }
