@@ -244,10 +244,17 @@ impl Observer {
             .drift
             .observe(provider, kind, body, Some(event), now_ms())
         {
+            // The label set stays bounded: a change past the tracker's record limit (an
+            // authenticated sender inventing kinds) is counted under `kind="other"`.
+            let kind = if observed.recorded {
+                bounded(kind, FIELD_CHARS)
+            } else {
+                "other".to_owned()
+            };
             metrics::counter!(
                 "hookbr_drift_total",
                 "provider" => provider.as_str(),
-                "kind" => bounded(kind, FIELD_CHARS),
+                "kind" => kind,
                 "change" => observed.change.as_str()
             )
             .increment(1);
