@@ -30,7 +30,7 @@ pub(crate) struct Target {
     inbox: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// `hookbr inbox` subcommands.
@@ -95,7 +95,7 @@ impl Command {
     }
 }
 
-fn inbox_url(target: &Target) -> Result<InboxUrl, Failure> {
+pub(crate) fn inbox_url(target: &Target) -> Result<InboxUrl, Failure> {
     match &target.inbox {
         Some(value) => {
             let value = match value.strip_prefix("env:") {

@@ -37,6 +37,8 @@ use clap::{Parser, Subcommand};
 
 mod decode;
 mod demo;
+mod drift;
+mod fixtures;
 mod inbox;
 mod init;
 mod input;
@@ -73,6 +75,17 @@ enum Command {
     /// the running one keeps serving) or the server cannot be reached, 2 without `[admin]`.
     /// Sending the server SIGHUP does the same.
     Reload(reload::Args),
+    /// Show the schema changes the running server has seen (its inspector's Drift page): new
+    /// fields, type changes, unknown kinds or statuses, payloads that no longer fit their type.
+    ///
+    /// Asks through the admin listener (`[admin]`). A table, or a JSON array with `--json`
+    /// (examples have personal data masked). Exit 0 when read, 1 when the server cannot be
+    /// reached, 2 without `[admin]`.
+    Drift(drift::Args),
+    /// Write stored deliveries as test fixtures (`hookbr fixtures export ID…`), with personal
+    /// data masked.
+    #[command(subcommand)]
+    Fixtures(fixtures::Command),
     /// Send a delivery to a URL exactly as a provider would (simulator for tests and
     /// development).
     Send(send::Args),
@@ -162,6 +175,8 @@ fn main() -> ExitCode {
         Command::Init(args) => init::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Reload(args) => reload::run(&args),
+        Command::Drift(args) => drift::run(&args),
+        Command::Fixtures(command) => fixtures::run(&command),
         Command::Send(args) => send::run(&args),
         Command::Keygen(args) => keygen::run(&args),
         Command::Inbox(command) => inbox::run(&command),

@@ -12,7 +12,9 @@ use crate::grafeno::GrafenoEvent;
 #[cfg(feature = "iset")]
 use crate::iset::{IsetEvent, IsetKind};
 use crate::{
-    DeliveryId, ParseError, PayloadError, Provider, Request, Timestamp, dedup::ClaimToken,
+    DeliveryId, ParseError, PayloadError, Provider, Request, Timestamp,
+    dedup::ClaimToken,
+    entity::{Entity, Position},
     verify::MatchedKey,
 };
 
@@ -249,6 +251,39 @@ impl WebhookEvent {
             Self::Foody(event) => event.occurred_at(),
             #[allow(unreachable_patterns)]
             _ => None,
+        }
+    }
+
+    /// The business object this delivery is about (`foody.order`, `bonifiq.customer`, ...),
+    /// where the provider's documents give an id for it; see [`entity`](crate::entity).
+    #[must_use]
+    pub fn entity(&self) -> Option<Entity> {
+        match self {
+            #[cfg(feature = "bonifiq")]
+            Self::Bonifiq(event) => event.entity(),
+            #[cfg(feature = "foody")]
+            Self::Foody(event) => event.entity(),
+            #[cfg(feature = "iset")]
+            Self::Iset(event) => event.entity(),
+            #[cfg(feature = "grafeno")]
+            Self::Grafeno(event) => event.entity(),
+        }
+    }
+
+    /// Where this delivery stands in its entity's history: the provider's own timestamp and,
+    /// for documented lifecycles, the status rank. `None` where the provider gives neither
+    /// (iSET, Grafeno registrations); see [`entity`](crate::entity).
+    #[must_use]
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            #[cfg(feature = "bonifiq")]
+            Self::Bonifiq(event) => event.position(),
+            #[cfg(feature = "foody")]
+            Self::Foody(event) => event.position(),
+            #[cfg(feature = "iset")]
+            Self::Iset(event) => event.position(),
+            #[cfg(feature = "grafeno")]
+            Self::Grafeno(event) => event.position(),
         }
     }
 

@@ -319,6 +319,22 @@ pub trait Inbox: Send + Sync + fmt::Debug {
         let _ = (key, fingerprint, keep);
         Box::pin(std::future::ready(Ok(None)))
     }
+
+    /// Adds what a [`DriftTracker`](crate::drift::DriftTracker) learned since its last save
+    /// ([`take_unsaved`](crate::drift::DriftTracker::take_unsaved)): paths are merged (type
+    /// bits or-ed), record counts added, first/last seen widened, the first example kept.
+    /// `false` (the default) when this inbox keeps no drift state.
+    fn save_drift(&self, state: crate::drift::DriftState) -> StoreFuture<'_, bool> {
+        let _ = state;
+        Box::pin(std::future::ready(Ok(false)))
+    }
+
+    /// The drift state kept by [`save_drift`](Self::save_drift) (at most
+    /// [`MAX_RECORDS`](crate::drift::MAX_RECORDS) records, most recently seen first); `None`
+    /// (the default) when this inbox keeps none.
+    fn load_drift(&self) -> StoreFuture<'_, Option<crate::drift::DriftState>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }
 
 /// Milliseconds since the Unix epoch, now.

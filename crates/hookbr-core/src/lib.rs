@@ -90,12 +90,15 @@ compile_error!("hookbr-core needs at least one provider feature: bonifiq, foody,
 
 pub mod dedup;
 mod delivery_id;
+pub mod drift;
+pub mod entity;
 mod error;
 mod event;
 pub mod inbox;
 pub mod ledger;
 mod limits;
 pub mod pipeline;
+pub mod privacy;
 pub mod providers;
 pub mod reference;
 pub mod rejection;

@@ -32,7 +32,13 @@ impl Dispatcher {
 
     /// Direct mode: the verified delivery of a request on `endpoint`, first and only attempt
     /// (the provider's retry is the next one).
-    pub(crate) async fn direct(&self, endpoint: &str, verified: &Verified) -> Result<(), String> {
+    pub(crate) async fn direct(
+        &self,
+        endpoint: &str,
+        verified: &Verified,
+        body: &[u8],
+    ) -> Result<(), String> {
+        self.observer.drift(body, verified.event()).await;
         let id = verified.delivery_id();
         let label = verified.matched_key().to_string();
         let (delivery_id, key, event) = (id.as_str(), id.key(), verified.event());
@@ -55,6 +61,10 @@ impl Dispatcher {
             );
         }
         let record = &row.record;
+        // Once per delivery: retries bring nothing new.
+        if row.attempts <= 1 {
+            self.observer.drift(&record.body, &delivered.event).await;
+        }
         let processed = Processed::new(
             &record.endpoint,
             &record.delivery_id,

@@ -14,6 +14,7 @@
 //! | `signature_reuse_total` | counter | `provider` (`grafeno`): a genuine signature presented with another body than the first one seen for its delivery key, refused `401` (alert on any increase: someone replays a signature, or forged the first body) |
 //! | `handler_failed_total` | counter | `provider` (a sink refused an attempt) |
 //! | `dead_lettered_total` | counter | `provider` |
+//! | `drift_total` | counter | `provider`, `kind`, `change` (`new_field`, `type_change`, `unknown_kind`, `unknown_status`, `drifted`): each delivery showing a schema change (see the inspector's Drift page) |
 //! | `request_duration_seconds` | histogram | `provider` |
 //! | `inbox_depth` | gauge | `state` (`pending`, `in_flight`, `dead`), read at scrape time |
 //! | `inbox_oldest_pending_age_seconds` | gauge | read at scrape time |
@@ -35,7 +36,11 @@ use axum::{
     response::Response,
 };
 use hookbr_axum::serve::{CloseReason, ConnectionStats};
-use hookbr_core::{Ack, Inbox, Outcome, inbox::now_ms};
+use hookbr_core::{
+    Ack, Inbox, Outcome, WebhookEvent,
+    drift::{DriftRecord, DriftTracker},
+    inbox::now_ms,
+};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// How many recent requests the inspector keeps.
@@ -202,6 +207,9 @@ type Histories = (HashMap<i64, Vec<Attempt>>, VecDeque<i64>);
 pub(crate) struct Observer {
     recent: Mutex<VecDeque<Seen>>,
     attempts: Mutex<Histories>,
+    drift: DriftTracker,
+    /// Where the drift watch is persisted (inbox mode).
+    drift_store: OnceLock<Arc<dyn Inbox>>,
 }
 
 impl Observer {
@@ -225,6 +233,58 @@ impl Observer {
             }
             recent.push_back(seen);
         }
+    }
+
+    /// Watches one delivery for schema drift (its stored body and decoded event): each change
+    /// it shows counts `hookbr_drift_total{provider,kind,change}` and lands on the Drift page.
+    pub(crate) async fn drift(&self, body: &[u8], event: &WebhookEvent) {
+        let provider = event.provider();
+        let kind = event.kind();
+        for observed in self
+            .drift
+            .observe(provider, kind, body, Some(event), now_ms())
+        {
+            // The label set stays bounded: a change past the tracker's record limit (an
+            // authenticated sender inventing kinds) is counted under `kind="other"`.
+            let kind = if observed.recorded {
+                bounded(kind, FIELD_CHARS)
+            } else {
+                "other".to_owned()
+            };
+            metrics::counter!(
+                "hookbr_drift_total",
+                "provider" => provider.as_str(),
+                "kind" => kind,
+                "change" => observed.change.as_str()
+            )
+            .increment(1);
+        }
+        if let Some(store) = self.drift_store.get() {
+            let unsaved = self.drift.take_unsaved();
+            if !unsaved.is_empty() {
+                if let Err(error) = store.save_drift(unsaved).await {
+                    tracing::warn!(target: "hookbr", %error, "cannot save the drift watch");
+                }
+            }
+        }
+    }
+
+    /// Persists the drift watch in `inbox` from now on, after restoring what it kept (a
+    /// restarted server, or another instance sharing a PostgreSQL inbox, goes on from there).
+    pub(crate) async fn keep_drift_in(&self, inbox: Arc<dyn Inbox>) {
+        match inbox.load_drift().await {
+            Ok(Some(state)) => self.drift.restore(state),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(target: "hookbr", %error, "cannot load the drift watch");
+            }
+        }
+        let _ = self.drift_store.set(inbox);
+    }
+
+    /// The drift records, most recently seen first.
+    pub(crate) fn drift_records(&self) -> Vec<DriftRecord> {
+        self.drift.records()
     }
 
     /// Records an attempt of row `id` (its error cut at 500 characters; the latest 20

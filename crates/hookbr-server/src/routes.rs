@@ -88,11 +88,11 @@ fn mount(app: Router, path: &str, receiver: Arc<Receiver>, shared: &Shared) -> R
     let dispatcher = shared.dispatcher.clone();
     // In inbox mode the layer answers every delivery itself (stored, duplicate or refused);
     // this handler runs only in direct mode.
-    let direct = move |Webhook(verified): Webhook| {
+    let direct = move |Webhook(verified): Webhook, body: axum::body::Bytes| {
         let dispatcher = dispatcher.clone();
         let name = name.clone();
         async move {
-            match dispatcher.direct(&name, &verified).await {
+            match dispatcher.direct(&name, &verified, &body).await {
                 Ok(()) => StatusCode::OK,
                 // The status table's "handler failed": the layer releases the claim, so the
                 // provider's retry is processed (503 would claim the store is unavailable).

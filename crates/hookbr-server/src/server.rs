@@ -111,6 +111,9 @@ impl ServerBuilder {
         let (inbox, database) = open_inbox_database(&config.inbox).await?;
         let claims = claims(inbox.as_ref(), config.redis.as_deref()).await?;
         let observer = Observer::new();
+        if let Some(inbox) = &inbox {
+            observer.keep_drift_in(inbox.clone()).await;
+        }
         let _ = observe::prometheus();
         let sinks = Sinks::new(&config.sinks, channels.clone(), database.as_ref())?;
         sinks

@@ -4,8 +4,9 @@ use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
 use hookbr_core::{
-    DedupKey, StoreError,
+    DedupKey, Provider, StoreError,
     dedup::StoreFuture,
+    drift::{ChangeKind, DriftRecord, DriftState, KindShape, MAX_RECORDS},
     inbox::{Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowState, now_ms},
     ledger::{BodyFingerprint, Seen},
 };
@@ -14,7 +15,7 @@ use tokio_postgres::{IsolationLevel, Row};
 use crate::postgres_tls::{self, HandshakeFailed};
 
 /// Schema migrations, applied in order; `hookbr_schema_version` records which ran.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     r"
 CREATE TABLE hookbr_inbox (
     id              BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -59,6 +60,28 @@ CREATE INDEX hookbr_inbox_pending ON hookbr_inbox (next_attempt_at, id) WHERE st
 CREATE INDEX hookbr_inbox_leased ON hookbr_inbox (lease_until, id) WHERE state = 'in_flight';
 CREATE INDEX hookbr_inbox_open ON hookbr_inbox (received_at)
     WHERE state IN ('pending', 'in_flight');
+",
+    // 5: the schema-drift watch (`hookbr_core::drift`): the field paths seen per provider and
+    // kind with their JSON type bits, and the change records (examples are masked).
+    r"
+CREATE TABLE hookbr_drift_paths (
+    provider TEXT    NOT NULL,
+    kind     TEXT    NOT NULL,
+    path     TEXT    NOT NULL,
+    types    INTEGER NOT NULL,
+    PRIMARY KEY (provider, kind, path)
+);
+CREATE TABLE hookbr_drift_changes (
+    provider   TEXT   NOT NULL,
+    kind       TEXT   NOT NULL,
+    change     TEXT   NOT NULL,
+    detail     TEXT   NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen  BIGINT NOT NULL,
+    count      BIGINT NOT NULL,
+    example    TEXT   NOT NULL,
+    PRIMARY KEY (provider, kind, change, detail)
+);
 ",
 ];
 
@@ -710,6 +733,142 @@ impl Inbox for PostgresInbox {
             } else {
                 Seen::Different
             }))
+        })
+    }
+
+    fn save_drift(&self, state: DriftState) -> StoreFuture<'_, bool> {
+        Box::pin(async move {
+            let mut client = self.client("save drift").await?;
+            let transaction = client.transaction().await.map_err(failed("save drift"))?;
+            let path = transaction
+                .prepare_cached(
+                    "INSERT INTO hookbr_drift_paths (provider, kind, path, types) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (provider, kind, path) \
+                     DO UPDATE SET types = hookbr_drift_paths.types | EXCLUDED.types",
+                )
+                .await
+                .map_err(failed("save drift"))?;
+            for shape in &state.shapes {
+                for (name, types) in &shape.paths {
+                    transaction
+                        .execute(
+                            &path,
+                            &[
+                                &shape.provider.as_str(),
+                                &shape.kind,
+                                name,
+                                &i32::from(*types),
+                            ],
+                        )
+                        .await
+                        .map_err(failed("save drift"))?;
+                }
+            }
+            let change = transaction
+                .prepare_cached(
+                    "INSERT INTO hookbr_drift_changes (provider, kind, change, detail, \
+                     first_seen, last_seen, count, example) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (provider, kind, change, detail) DO UPDATE SET \
+                     first_seen = LEAST(hookbr_drift_changes.first_seen, EXCLUDED.first_seen), \
+                     last_seen = GREATEST(hookbr_drift_changes.last_seen, EXCLUDED.last_seen), \
+                     count = hookbr_drift_changes.count + EXCLUDED.count",
+                )
+                .await
+                .map_err(failed("save drift"))?;
+            for record in &state.records {
+                let count = i64::try_from(record.count).unwrap_or(i64::MAX);
+                transaction
+                    .execute(
+                        &change,
+                        &[
+                            &record.provider.as_str(),
+                            &record.kind,
+                            &record.change.as_str(),
+                            &record.detail,
+                            &record.first_seen_ms,
+                            &record.last_seen_ms,
+                            &count,
+                            &record.example,
+                        ],
+                    )
+                    .await
+                    .map_err(failed("save drift"))?;
+            }
+            transaction.commit().await.map_err(failed("save drift"))?;
+            Ok(true)
+        })
+    }
+
+    fn load_drift(&self) -> StoreFuture<'_, Option<DriftState>> {
+        Box::pin(async move {
+            let client = self.client("load drift").await?;
+            let rows = client
+                .query(
+                    "SELECT provider, kind, path, types FROM hookbr_drift_paths \
+                     ORDER BY provider, kind",
+                    &[],
+                )
+                .await
+                .map_err(failed("load drift"))?;
+            let mut shapes: Vec<KindShape> = Vec::new();
+            for row in rows {
+                let (provider, kind, path, types): (String, String, String, i32) = (
+                    row.try_get(0).map_err(failed("load drift"))?,
+                    row.try_get(1).map_err(failed("load drift"))?,
+                    row.try_get(2).map_err(failed("load drift"))?,
+                    row.try_get(3).map_err(failed("load drift"))?,
+                );
+                let Ok(provider) = provider.parse::<Provider>() else {
+                    continue;
+                };
+                let types = u8::try_from(types & 0xff).unwrap_or(0);
+                match shapes.last_mut() {
+                    Some(shape) if shape.provider == provider && shape.kind == kind => {
+                        shape.paths.push((path, types));
+                    }
+                    _ => shapes.push(KindShape::new(provider, kind, vec![(path, types)])),
+                }
+            }
+            let limit = i64::try_from(MAX_RECORDS).unwrap_or(i64::MAX);
+            let rows = client
+                .query(
+                    "SELECT provider, kind, change, detail, first_seen, last_seen, count, example \
+                     FROM hookbr_drift_changes ORDER BY last_seen DESC LIMIT $1",
+                    &[&limit],
+                )
+                .await
+                .map_err(failed("load drift"))?;
+            let mut records = Vec::new();
+            for row in rows {
+                let record =
+                    (|| {
+                        let provider: String = row.try_get(0)?;
+                        let change: String = row.try_get(2)?;
+                        let count: i64 = row.try_get(6)?;
+                        Ok::<_, tokio_postgres::Error>(
+                        provider.parse::<Provider>().ok().zip(ChangeKind::from_text(&change)).map(
+                            |(provider, change)| -> Result<DriftRecord, tokio_postgres::Error> {
+                                Ok(DriftRecord::new(
+                                    provider,
+                                    row.try_get::<_, String>(1)?,
+                                    change,
+                                    row.try_get::<_, String>(3)?,
+                                    row.try_get::<_, i64>(4)?,
+                                    row.try_get::<_, i64>(5)?,
+                                    u64::try_from(count).unwrap_or(0),
+                                    row.try_get::<_, String>(7)?,
+                                ))
+                            },
+                        ),
+                    )
+                    })()
+                    .map_err(failed("load drift"))?;
+                if let Some(record) = record {
+                    records.push(record.map_err(failed("load drift"))?);
+                }
+            }
+            Ok(Some(DriftState::new(shapes, records)))
         })
     }
 

@@ -7,15 +7,16 @@ use std::{
 
 use futures_channel::oneshot;
 use hookbr_core::{
-    DedupKey, StoreError,
+    DedupKey, Provider, StoreError,
     dedup::StoreFuture,
+    drift::{ChangeKind, DriftRecord, DriftState, KindShape, MAX_RECORDS},
     inbox::{Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowState, now_ms},
     ledger::{BodyFingerprint, Seen, SignatureLedger},
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     r#"
 CREATE TABLE hookbr_inbox (
     id              INTEGER PRIMARY KEY,
@@ -74,6 +75,28 @@ CREATE TRIGGER hookbr_inbox_count_update AFTER UPDATE OF state ON hookbr_inbox
     UPDATE hookbr_inbox_counts SET n = n - 1 WHERE state = OLD.state;
     UPDATE hookbr_inbox_counts SET n = n + 1 WHERE state = NEW.state;
 END;
+"#,
+    // 5: the schema-drift watch (`hookbr_core::drift`): the field paths seen per provider and
+    // kind with their JSON type bits, and the change records (examples are masked).
+    r#"
+CREATE TABLE hookbr_drift_paths (
+    provider TEXT    NOT NULL,
+    kind     TEXT    NOT NULL,
+    path     TEXT    NOT NULL,
+    types    INTEGER NOT NULL,
+    PRIMARY KEY (provider, kind, path)
+) WITHOUT ROWID;
+CREATE TABLE hookbr_drift_changes (
+    provider   TEXT    NOT NULL,
+    kind       TEXT    NOT NULL,
+    change     TEXT    NOT NULL,
+    detail     TEXT    NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    count      INTEGER NOT NULL,
+    example    TEXT    NOT NULL,
+    PRIMARY KEY (provider, kind, change, detail)
+) WITHOUT ROWID;
 "#,
 ];
 
@@ -717,6 +740,121 @@ impl Inbox for SqliteInbox {
         let future =
             self.run(move |connection| remember_body_in(connection, key, fingerprint, keep));
         Box::pin(async move { future.await.map(Some) })
+    }
+
+    fn save_drift(&self, state: DriftState) -> StoreFuture<'_, bool> {
+        self.run(move |connection| {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut path = transaction.prepare_cached(
+                    "INSERT INTO hookbr_drift_paths (provider, kind, path, types) \
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (provider, kind, path) \
+                     DO UPDATE SET types = types | excluded.types",
+                )?;
+                for shape in &state.shapes {
+                    for (name, types) in &shape.paths {
+                        path.execute(params![
+                            shape.provider.as_str(),
+                            shape.kind,
+                            name,
+                            i64::from(*types)
+                        ])?;
+                    }
+                }
+                let mut change = transaction.prepare_cached(
+                    "INSERT INTO hookbr_drift_changes (provider, kind, change, detail, \
+                     first_seen, last_seen, count, example) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                     ON CONFLICT (provider, kind, change, detail) DO UPDATE SET \
+                     first_seen = MIN(first_seen, excluded.first_seen), \
+                     last_seen = MAX(last_seen, excluded.last_seen), \
+                     count = count + excluded.count",
+                )?;
+                for record in &state.records {
+                    change.execute(params![
+                        record.provider.as_str(),
+                        record.kind,
+                        record.change.as_str(),
+                        record.detail,
+                        record.first_seen_ms,
+                        record.last_seen_ms,
+                        i64::try_from(record.count).unwrap_or(i64::MAX),
+                        record.example,
+                    ])?;
+                }
+            }
+            transaction.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn load_drift(&self) -> StoreFuture<'_, Option<DriftState>> {
+        self.run(|connection| {
+            let mut shapes: Vec<KindShape> = Vec::new();
+            let mut statement = connection.prepare_cached(
+                "SELECT provider, kind, path, types FROM hookbr_drift_paths \
+                 ORDER BY provider, kind",
+            )?;
+            let rows = statement.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?;
+            for row in rows {
+                let (provider, kind, path, types) = row?;
+                let Ok(provider) = provider.parse::<Provider>() else {
+                    continue;
+                };
+                let types = u8::try_from(types & 0xff).unwrap_or(0);
+                match shapes.last_mut() {
+                    Some(shape) if shape.provider == provider && shape.kind == kind => {
+                        shape.paths.push((path, types));
+                    }
+                    _ => shapes.push(KindShape::new(provider, kind, vec![(path, types)])),
+                }
+            }
+            let mut statement = connection.prepare_cached(
+                "SELECT provider, kind, change, detail, first_seen, last_seen, count, example \
+                 FROM hookbr_drift_changes ORDER BY last_seen DESC LIMIT ?1",
+            )?;
+            let rows = statement.query_map(
+                params![i64::try_from(MAX_RECORDS).unwrap_or(i64::MAX)],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, i64>(6)?,
+                        r.get::<_, String>(7)?,
+                    ))
+                },
+            )?;
+            let mut records = Vec::new();
+            for row in rows {
+                let (provider, kind, change, detail, first, last, count, example) = row?;
+                let (Ok(provider), Some(change)) =
+                    (provider.parse::<Provider>(), ChangeKind::from_text(&change))
+                else {
+                    continue;
+                };
+                records.push(DriftRecord::new(
+                    provider,
+                    kind,
+                    change,
+                    detail,
+                    first,
+                    last,
+                    u64::try_from(count).unwrap_or(0),
+                    example,
+                ));
+            }
+            Ok(Some(DriftState::new(shapes, records)))
+        })
     }
 
     fn stats(&self) -> StoreFuture<'_, InboxStats> {

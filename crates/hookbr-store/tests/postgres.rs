@@ -173,7 +173,7 @@ async fn concurrent_connects_migrate_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 4, "each of the four migrations ran once");
+    assert_eq!(versions, 5, "each of the five migrations ran once");
     let Inserted::New(id) = a.insert(record("m")).await.unwrap() else {
         panic!("new")
     };
@@ -533,7 +533,20 @@ async fn version_1_schemas_upgrade_in_place() {
         .await
         .unwrap()
         .get(0);
-    // Claim tokens (2), the signature ledger (3), then the indexes per state (4).
-    assert_eq!(version, 4);
+    // Claim tokens (2), the signature ledger (3), the indexes per state (4), then the drift
+    // watch's tables (5).
+    assert_eq!(version, 5);
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn the_drift_watch_is_kept_and_merged() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    conformance::the_drift_watch_is_kept_and_merged(|| async {
+        schema.inbox().await as Arc<dyn Inbox>
+    })
+    .await;
     schema.drop_schema().await;
 }

@@ -188,8 +188,9 @@ async fn version_1_databases_upgrade_in_place() {
         .unwrap()
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    // Claim tokens (2), the signature ledger (3), then the indexes per state (4).
-    assert_eq!(version, 4);
+    // Claim tokens (2), the signature ledger (3), the indexes per state (4), then the drift
+    // watch's tables (5).
+    assert_eq!(version, 5);
 }
 
 /// The direct-mode ledger file: survives a reopen, expires entries after the time asked for,
@@ -266,4 +267,11 @@ async fn the_ledger_file_survives_a_restart() {
 async fn a_permanent_failure_is_dead_lettered_at_once() {
     let dir = tempfile::tempdir().unwrap();
     conformance::a_permanent_failure_is_dead_lettered_at_once(open(&dir)).await;
+}
+
+#[tokio::test]
+async fn the_drift_watch_is_kept_and_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::the_drift_watch_is_kept_and_merged(|| async { open(&dir) as Arc<dyn Inbox> })
+        .await;
 }

@@ -28,7 +28,10 @@ use serde::{Deserialize, Serialize, Serializer, ser::SerializeMap};
 use serde_json::value::RawValue;
 
 use super::{RawJson, body_text, opt_string_or_number, raw_str, typed};
-use crate::{DeliveryId, ParseError, PayloadError, Provider, Timestamp};
+use crate::{
+    DeliveryId, ParseError, PayloadError, Provider, Timestamp,
+    entity::{BONIFIQ_CUSTOMER, Entity, Position},
+};
 
 /// A BonifiQ delivery.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,6 +146,17 @@ macro_rules! bonifiq_topics {
                         },
                     }, )*
                     BonifiqTopic::Unknown(_) => Self::Unknown(RawJson::new(raw)),
+                }
+            }
+        }
+
+        impl BonifiqPayload {
+            /// The `Customer` of a typed payload (every known topic has one).
+            #[must_use]
+            pub fn customer(&self) -> Option<&Customer> {
+                match self {
+                    $( Self::$variant(payload) => Some(&payload.customer), )*
+                    Self::Drifted { .. } | Self::Unknown(_) => None,
                 }
             }
         }
@@ -509,6 +523,44 @@ impl BonifiqEvent {
             Self::Envelope(envelope) => envelope.timestamp,
             Self::Custom(_) => None,
         }
+    }
+
+    /// The customer (`bonifiq.customer`, keyed by `Payload.Customer.Id`, a string or a number).
+    /// Unknown topics and drifted payloads are read too, since BonifiQ documents `Customer` as
+    /// common to payloads. `None` for custom bodies and when `Id` is absent, `null` or empty
+    /// (the legacy examples send `null`).
+    #[must_use]
+    pub fn entity(&self) -> Option<Entity> {
+        let Self::Envelope(envelope) = self else {
+            return None;
+        };
+        let id = match &envelope.payload {
+            BonifiqPayload::Drifted { raw, .. } | BonifiqPayload::Unknown(raw) => {
+                #[derive(Deserialize)]
+                struct Loose {
+                    #[serde(rename = "Customer", default)]
+                    customer: Option<LooseCustomer>,
+                }
+                #[derive(Deserialize)]
+                struct LooseCustomer {
+                    #[serde(rename = "Id", default, deserialize_with = "opt_string_or_number")]
+                    id: Option<String>,
+                }
+                serde_json::from_str::<Loose>(raw.get())
+                    .ok()?
+                    .customer?
+                    .id?
+            }
+            payload => payload.customer()?.id.clone()?,
+        };
+        Entity::new(BONIFIQ_CUSTOMER, id)
+    }
+
+    /// The position: `Timestamp` (BonifiQ documents no lifecycle, so no rank). `None` for
+    /// custom bodies and when `Timestamp` is absent or unparsable.
+    #[must_use]
+    pub fn position(&self) -> Option<Position> {
+        Position::new(self.occurred_at(), None, false)
     }
 
     /// Why a known topic's payload did not fit its type, if it did not.

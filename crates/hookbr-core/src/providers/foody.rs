@@ -25,7 +25,10 @@ use serde::{Deserialize, Serialize, Serializer, ser::SerializeMap};
 use serde_json::value::RawValue;
 
 use super::{RawJson, body_text, parse_object, raw_str};
-use crate::{DeliveryId, ParseError, PayloadError, Provider, Timestamp};
+use crate::{
+    DeliveryId, ParseError, PayloadError, Provider, Timestamp,
+    entity::{Entity, FOODY_ORDER, Position},
+};
 
 /// The `event` value of an order status change.
 pub const ORDER_STATUS_UPDATED: &str = "order_status_updated";
@@ -132,6 +135,29 @@ impl FoodyStatus {
             Self::Cancelled => "cancelled",
             Self::Other(other) => other,
         }
+    }
+}
+
+impl FoodyStatus {
+    /// The status's rank in the order lifecycle `open` (0) → `ready` (1) → `dispatched` (2) →
+    /// `delivered` (3) → `closed` | `cancelled` (4); `None` for [`FoodyStatus::Other`]. See
+    /// docs/ENTITIES.md for the sources.
+    #[must_use]
+    pub fn rank(&self) -> Option<u8> {
+        match self {
+            Self::Open => Some(0),
+            Self::Ready => Some(1),
+            Self::Dispatched => Some(2),
+            Self::Delivered => Some(3),
+            Self::Closed | Self::Cancelled => Some(4),
+            Self::Other(_) => None,
+        }
+    }
+
+    /// Whether the status ends the order's lifecycle (`closed`, `cancelled`).
+    #[must_use]
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Self::Closed | Self::Cancelled)
     }
 }
 
@@ -266,6 +292,45 @@ impl FoodyEvent {
                 let wire: Wire<'_> = serde_json::from_str(raw.get()).ok()?;
                 Timestamp::parse(&raw_str(wire.update_date)?).ok()
             }
+        }
+    }
+
+    /// The order (`foody.order`, keyed by `uid`) of an `order_status_updated`, also when it
+    /// drifted but still carries a string `uid`. `None` for `hook_test` (about no order) and
+    /// unknown events.
+    #[must_use]
+    pub fn entity(&self) -> Option<Entity> {
+        match self {
+            Self::OrderStatusUpdated(update) => Entity::new(FOODY_ORDER, update.uid.as_str()),
+            Self::Drifted { raw, .. } => {
+                let wire: Wire<'_> = serde_json::from_str(raw.get()).ok()?;
+                Entity::new(FOODY_ORDER, raw_str(wire.uid)?)
+            }
+            Self::HookTest(_) | Self::Unknown { .. } => None,
+        }
+    }
+
+    /// The order's position: `updateDate` and the status's [`rank`](FoodyStatus::rank). `None`
+    /// when [`entity`](Self::entity) is.
+    #[must_use]
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            Self::OrderStatusUpdated(update) => Position::new(
+                Some(update.update_date),
+                update.status.rank(),
+                update.status.is_terminal(),
+            ),
+            Self::Drifted { raw, .. } => {
+                let wire: Wire<'_> = serde_json::from_str(raw.get()).ok()?;
+                let at = raw_str(wire.update_date).and_then(|date| Timestamp::parse(&date).ok());
+                let status = raw_str(wire.status).map(|status| FoodyStatus::from_wire(&status));
+                Position::new(
+                    at,
+                    status.as_ref().and_then(FoodyStatus::rank),
+                    status.as_ref().is_some_and(FoodyStatus::is_terminal),
+                )
+            }
+            Self::HookTest(_) | Self::Unknown { .. } => None,
         }
     }
 

@@ -23,7 +23,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer, ser::SerializeMap}
 use serde_json::value::RawValue;
 
 use super::{RawJson, body_text, parse_object, raw_str, typed};
-use crate::{DeliveryId, ParseError, PayloadError, Provider, Request};
+use crate::{
+    DeliveryId, ParseError, PayloadError, Provider, Request, Timestamp,
+    entity::{Entity, GRAFENO_CHARGE, GRAFENO_REGISTRATION, Position},
+};
 
 /// The header Grafeno signs: `<uuid>-<status>`.
 pub const UNIQUE_KEY_HEADER: &str = "x-unique-key";
@@ -354,6 +357,46 @@ impl GrafenoEvent {
         !matches!(self.change, GrafenoChange::Unknown(_))
     }
 
+    /// The registration (`grafeno.registration`, keyed by `data.id`) or charge
+    /// (`grafeno.charge`, keyed by `data.uuid`), also when `data` drifted but still carries that
+    /// string. `None` for unknown changes: their `data` is not documented.
+    #[must_use]
+    pub fn entity(&self) -> Option<Entity> {
+        match &self.data {
+            GrafenoData::Registration(registration) => {
+                Entity::new(GRAFENO_REGISTRATION, registration.id.as_str())
+            }
+            GrafenoData::Charge(charge) => Entity::new(GRAFENO_CHARGE, charge.uuid.as_str()),
+            GrafenoData::Drifted { raw, .. } => {
+                let loose: LooseData = serde_json::from_str(raw.get()).ok()?;
+                if self.change.is_registration() {
+                    Entity::new(GRAFENO_REGISTRATION, loose.id?)
+                } else {
+                    Entity::new(GRAFENO_CHARGE, loose.uuid?)
+                }
+            }
+            GrafenoData::Unknown(_) => None,
+        }
+    }
+
+    /// A charge's position: its `updatedAt` (Grafeno documents no order of charge statuses, so
+    /// no rank). `None` for registrations, whose notifications carry no time at all, and for
+    /// unknown changes.
+    #[must_use]
+    pub fn position(&self) -> Option<Position> {
+        let updated_at = match &self.data {
+            GrafenoData::Charge(charge) => charge.updated_at.clone(),
+            GrafenoData::Drifted { raw, .. } if self.change.is_charge() => {
+                serde_json::from_str::<LooseData>(raw.get())
+                    .ok()?
+                    .updated_at
+            }
+            _ => None,
+        };
+        let at = Timestamp::parse(&updated_at?).ok();
+        Position::new(at, None, false)
+    }
+
     /// Why a known change's `data` did not fit its type, if it did not.
     #[must_use]
     pub fn drift(&self) -> Option<&PayloadError> {
@@ -362,6 +405,25 @@ impl GrafenoEvent {
             _ => None,
         }
     }
+}
+
+/// The identifying fields of a `data` that did not fit its type.
+#[derive(Deserialize)]
+struct LooseData {
+    #[serde(default, deserialize_with = "loose_string")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    uuid: Option<String>,
+    #[serde(rename = "updatedAt", default, deserialize_with = "loose_string")]
+    updated_at: Option<String>,
+}
+
+/// A string, or `None` for anything else (a drifted field must not hide the others).
+fn loose_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::String(text) => Some(text),
+        _ => None,
+    })
 }
 
 impl Serialize for GrafenoEvent {

@@ -22,7 +22,10 @@ use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::Value;
 
 use super::body_text;
-use crate::{DeliveryId, ParseError, Provider};
+use crate::{
+    DeliveryId, ParseError, Provider,
+    entity::{Entity, ISET_CATEGORY, ISET_ORDER, ISET_PRODUCT, ISET_STOCK, Position},
+};
 
 /// The most fields an iSET form body may have (PHP's default `max_input_vars`); a form with
 /// more is refused with [`ParseError::TooManyFields`] (`413`) before any field is decoded.
@@ -185,6 +188,26 @@ impl IsetEvent {
     #[must_use]
     pub fn entity_id(&self) -> Option<&str> {
         self.entity_id.as_deref()
+    }
+
+    /// The entity: `iset.order`, `iset.product`, `iset.stock` (keyed by the product id) or
+    /// `iset.category` by kind, with [`entity_id`](Self::entity_id); `None` without an id.
+    #[must_use]
+    pub fn entity(&self) -> Option<Entity> {
+        let kind = match self.kind {
+            IsetKind::OrderUpserted | IsetKind::OrderDeleted => ISET_ORDER,
+            IsetKind::ProductUpserted | IsetKind::ProductDeleted => ISET_PRODUCT,
+            IsetKind::StockChanged => ISET_STOCK,
+            IsetKind::CategoryUpserted | IsetKind::CategoryDeleted => ISET_CATEGORY,
+        };
+        Entity::new(kind, self.entity_id.as_deref()?)
+    }
+
+    /// Always `None`: iSET documents no body, so no timestamp or status hookbr could order by
+    /// (see docs/ENTITIES.md).
+    #[must_use]
+    pub fn position(&self) -> Option<Position> {
+        None
     }
 
     /// The body bytes as received (without a byte-order mark).

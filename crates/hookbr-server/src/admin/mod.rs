@@ -109,6 +109,7 @@ pub(crate) async fn start(
         .route("/", get(list))
         .route("/deliveries/{id}", get(detail))
         .route("/deliveries/{id}/replay", post(replay))
+        .route("/drift", get(drift))
         .route("/metrics", get(metrics_text))
         .route("/reload", post(reload_config))
         .layer(middleware::from_fn_with_state(token, auth::guard))
@@ -255,6 +256,23 @@ async fn replay(State(admin): State<Admin>, Path(id): Path<i64>) -> Result<Respo
         )
             .into_response()
     })
+}
+
+/// `GET /drift`: the Drift page, or with `?format=json` the records as a JSON array (what
+/// `hookbr drift` reads).
+async fn drift(State(admin): State<Admin>, uri: Uri) -> Response {
+    let records = admin.observer.drift_records();
+    let json = query::form_pairs(uri.query().unwrap_or_default())
+        .iter()
+        .any(|(name, value)| name == "format" && value == "json");
+    if json {
+        match serde_json::to_string(&records) {
+            Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
+            Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+        }
+    } else {
+        pages::drift(&records).into_response()
+    }
 }
 
 async fn metrics_text(State(admin): State<Admin>) -> Response {

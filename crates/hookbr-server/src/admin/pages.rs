@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use axum::response::Html;
 use hookbr_core::{
     DecodeRecordError, Provider, WebhookEvent,
+    drift::DriftRecord,
     inbox::{InboxStats, RowState},
     timestamp::rfc3339_millis,
 };
@@ -96,6 +97,7 @@ fn page(title: &str, refresh: bool, body: &Markup) -> Html<String> {
             body {
                 nav {
                     a href="/" { "deliveries" }
+                    a href="/drift" { "drift" }
                     a href="/metrics" { "metrics" }
                 }
                 (body)
@@ -118,6 +120,49 @@ fn options(values: &[&str], selected: Option<&str>) -> Markup {
             }
         }
     }
+}
+
+/// The Drift page: every schema change seen since the server started, most recent first,
+/// with one example each (personal data masked when it was recorded).
+pub(super) fn drift(records: &[DriftRecord]) -> Html<String> {
+    let body = html! {
+        h1 { "Drift" }
+        p {
+            "Field paths, JSON types, kinds and statuses the providers sent that differ from "
+            "what this server saw first (per provider and kind), and payloads that no longer fit "
+            "their type. Examples have personal data masked."
+        }
+        @if records.is_empty() {
+            p id="no-drift" { "no drift seen" }
+        } @else {
+            table id="drift" {
+                tr {
+                    th { "provider" } th { "kind" } th { "change" } th { "detail" }
+                    th { "first seen" } th { "last seen" } th { "count" }
+                }
+                @for record in records {
+                    tr data-change=(record.change.as_str()) {
+                        td { (record.provider) }
+                        td { (record.kind) }
+                        td { (record.change.as_str()) }
+                        td { code { (record.detail) } }
+                        td { (rfc3339_millis(record.first_seen_ms)) }
+                        td { (rfc3339_millis(record.last_seen_ms)) }
+                        td { (record.count) }
+                    }
+                    tr class="example" {
+                        td colspan="7" {
+                            details {
+                                summary { "example" }
+                                pre { code { (record.example) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page("Drift", false, &body)
 }
 
 /// The deliveries page.

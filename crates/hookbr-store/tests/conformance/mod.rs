@@ -619,3 +619,77 @@ pub(crate) async fn a_permanent_failure_is_dead_lettered_at_once(inbox: Arc<dyn 
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1, "never retried by itself");
 }
+
+/// The drift watch (`save_drift`/`load_drift`): saved state loads back after a reopen, paths
+/// merge their type bits, counts add up (two instances saving their own deltas), first/last
+/// seen widen and the first example stays.
+pub(crate) async fn the_drift_watch_is_kept_and_merged<F, Fut>(open: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Arc<dyn Inbox>>,
+{
+    use hookbr_core::drift::{DriftTracker, KindShape};
+
+    let inbox = open().await;
+    let empty = inbox.load_drift().await.unwrap().unwrap();
+    assert!(empty.is_empty());
+
+    // One instance sees a baseline and then a new field twice.
+    let first = DriftTracker::new();
+    first.observe(Provider::Iset, "order_upserted", br#"{"id":1}"#, None, 10);
+    first.observe(
+        Provider::Iset,
+        "order_upserted",
+        br#"{"id":2,"cupom":"X"}"#,
+        None,
+        20,
+    );
+    first.observe(
+        Provider::Iset,
+        "order_upserted",
+        br#"{"id":3,"cupom":"Y"}"#,
+        None,
+        30,
+    );
+    assert!(inbox.save_drift(first.take_unsaved()).await.unwrap());
+    // Another instance (its own tracker) sees the same change, earlier and later, and a number
+    // where `id` was a number too but `cupom` a string.
+    let second = DriftTracker::new();
+    second.restore(inbox.load_drift().await.unwrap().unwrap());
+    second.observe(
+        Provider::Iset,
+        "order_upserted",
+        br#"{"id":4,"cupom":5}"#,
+        None,
+        40,
+    );
+    assert!(inbox.save_drift(second.take_unsaved()).await.unwrap());
+
+    drop(inbox);
+    let reopened = open().await;
+    let state = reopened.load_drift().await.unwrap().unwrap();
+    let shape: &KindShape = state
+        .shapes
+        .iter()
+        .find(|shape| shape.kind == "order_upserted")
+        .unwrap();
+    let mut paths = shape.paths.clone();
+    paths.sort();
+    assert_eq!(paths, [("cupom".to_owned(), 8 | 4), ("id".to_owned(), 4)]);
+    let new_field = state
+        .records
+        .iter()
+        .find(|record| record.detail == "cupom")
+        .unwrap();
+    assert_eq!(new_field.count, 3);
+    assert_eq!((new_field.first_seen_ms, new_field.last_seen_ms), (20, 40));
+    assert!(new_field.example.contains("\"X\""), "{}", new_field.example);
+    assert!(
+        state
+            .records
+            .iter()
+            .any(|record| record.detail == "cupom: string → number")
+    );
+    // Most recently seen first.
+    assert_eq!(state.records[0].last_seen_ms, 40);
+}
