@@ -9,7 +9,10 @@ use futures_channel::oneshot;
 use hookbr_core::{
     DedupKey, StoreError,
     dedup::StoreFuture,
-    inbox::{Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowState, now_ms},
+    inbox::{
+        Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowOutcome, RowState,
+        now_ms,
+    },
     ledger::{BodyFingerprint, Seen, SignatureLedger},
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -88,6 +91,18 @@ const CLAIM_PENDING: &str = "SELECT id, next_attempt_at FROM hookbr_inbox \
 const CLAIM_EXPIRED: &str = "SELECT id, next_attempt_at FROM hookbr_inbox \
      INDEXED BY hookbr_inbox_leased \
      WHERE state = 'in_flight' AND lease_until <= ?1 ORDER BY lease_until LIMIT ?2";
+
+/// [`Inbox::complete`]: fenced by the claim token and the state.
+const COMPLETE: &str = "UPDATE hookbr_inbox SET state = 'done', completed_at = ?3, \
+     lease_until = NULL WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'";
+
+/// [`Inbox::fail`]: fenced by the claim token and the state.
+const FAIL: &str = "UPDATE hookbr_inbox SET state = ?3, next_attempt_at = ?4, last_error = ?5, \
+     lease_until = NULL WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'";
+
+/// [`Inbox::renew`]: fenced by the claim token and the state.
+const RENEW: &str = "UPDATE hookbr_inbox SET lease_until = ?3 \
+     WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'";
 
 /// The oldest row not yet handled: the first entry of `hookbr_inbox_open`.
 const OLDEST_OPEN: &str = "SELECT MIN(received_at) FROM hookbr_inbox INDEXED BY hookbr_inbox_open \
@@ -477,6 +492,24 @@ fn insert_group(
     }
 }
 
+/// [`Inbox::fail`] on `connection` (or inside a transaction).
+fn fail_in(
+    connection: &Connection,
+    id: i64,
+    claim: i64,
+    error: &str,
+    retry_at_ms: Option<i64>,
+) -> rusqlite::Result<bool> {
+    let (state, next) = match retry_at_ms {
+        Some(at) => ("pending", at),
+        None => ("dead", now_ms()),
+    };
+    let changed = connection
+        .prepare_cached(FAIL)?
+        .execute(params![id, claim, state, next, error])?;
+    Ok(changed == 1)
+}
+
 const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matched_key, \
                        received_at, state, attempts, last_error, next_attempt_at, claim_token";
 
@@ -597,11 +630,10 @@ impl Inbox for SqliteInbox {
 
     fn complete(&self, id: i64, claim: i64) -> StoreFuture<'_, bool> {
         self.run(move |connection| {
-            let changed = connection.execute(
-                "UPDATE hookbr_inbox SET state = 'done', completed_at = ?3, lease_until = NULL \
-                 WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'",
-                params![id, claim, now_ms()],
-            )?;
+            let changed =
+                connection
+                    .prepare_cached(COMPLETE)?
+                    .execute(params![id, claim, now_ms()])?;
             Ok(changed == 1)
         })
     }
@@ -613,29 +645,68 @@ impl Inbox for SqliteInbox {
         error: String,
         retry_at_ms: Option<i64>,
     ) -> StoreFuture<'_, bool> {
-        self.run(move |connection| {
-            let (state, next) = match retry_at_ms {
-                Some(at) => ("pending", at),
-                None => ("dead", now_ms()),
-            };
-            let changed = connection.execute(
-                "UPDATE hookbr_inbox SET state = ?3, next_attempt_at = ?4, last_error = ?5, \
-                 lease_until = NULL WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'",
-                params![id, claim, state, next, error],
-            )?;
-            Ok(changed == 1)
-        })
+        self.run(move |connection| fail_in(connection, id, claim, &error, retry_at_ms))
     }
 
     fn renew(&self, id: i64, claim: i64, lease: Duration) -> StoreFuture<'_, bool> {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
         self.run(move |connection| {
-            let changed = connection.execute(
-                "UPDATE hookbr_inbox SET lease_until = ?3 \
-                 WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'",
-                params![id, claim, now_ms().saturating_add(lease_ms)],
-            )?;
+            let changed = connection.prepare_cached(RENEW)?.execute(params![
+                id,
+                claim,
+                now_ms().saturating_add(lease_ms)
+            ])?;
             Ok(changed == 1)
+        })
+    }
+
+    /// One IMMEDIATE transaction (one commit, one fsync) for the whole batch.
+    fn settle_many(&self, outcomes: Vec<RowOutcome>) -> StoreFuture<'_, Vec<bool>> {
+        self.run(move |connection| {
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            let mut settled = Vec::with_capacity(outcomes.len());
+            for outcome in &outcomes {
+                settled.push(match outcome {
+                    RowOutcome::Completed { id, claim } => {
+                        transaction
+                            .prepare_cached(COMPLETE)?
+                            .execute(params![id, claim, now])?
+                            == 1
+                    }
+                    RowOutcome::Failed {
+                        id,
+                        claim,
+                        error,
+                        retry_at_ms,
+                    } => fail_in(&transaction, *id, *claim, error, *retry_at_ms)?,
+                });
+            }
+            transaction.commit()?;
+            Ok(settled)
+        })
+    }
+
+    /// One IMMEDIATE transaction for the whole batch.
+    fn renew_many(&self, rows: &[(i64, i64)], lease: Duration) -> StoreFuture<'_, Vec<bool>> {
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        let rows = rows.to_vec();
+        self.run(move |connection| {
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let until = now_ms().saturating_add(lease_ms);
+            let mut renewed = Vec::with_capacity(rows.len());
+            for (id, claim) in rows {
+                renewed.push(
+                    transaction
+                        .prepare_cached(RENEW)?
+                        .execute(params![id, claim, until])?
+                        == 1,
+                );
+            }
+            transaction.commit()?;
+            Ok(renewed)
         })
     }
 
