@@ -529,9 +529,9 @@ type InsertReply = oneshot::Sender<Result<Inserted, StoreError>>;
 /// together; nothing is answered before the commit. If any member fails, the group is rolled
 /// back and each member runs again alone (the inserts together, then each worker write), so
 /// one failing write never costs the others their commit. Savepoints would isolate members
-/// without the second run, but every page a savepoint first touches is copied to SQLite's
-/// statement journal: measured at ~40-60 µs of the writer thread per delivery
-/// (docs/BENCHMARKS.md, "Inbox throughput").
+/// without the second run, but measured they cost ~40-60 µs of the writer thread per delivery
+/// (likely the statement journal, which copies every page a savepoint first touches; see
+/// docs/BENCHMARKS.md, "Inbox throughput").
 fn write_group(
     connection: &mut Connection,
     inserts: Vec<(InboxRecord, InsertReply)>,
