@@ -545,21 +545,48 @@ fn write_group(
                 job.answer(None);
             }
         }
-        Err(error) if members <= 1 => {
+        // The transaction itself could not start or commit (the lock stayed busy past the
+        // timeout, a full disk): running the members one by one would only wait again.
+        Err(GroupFailed::Transaction(error)) => {
             answer_inserts(inserts, Err(&error));
             for job in grouped {
                 job.answer(Some(&error));
             }
         }
-        Err(_) => {
+        Err(GroupFailed::Member(error)) if members <= 1 => {
+            answer_inserts(inserts, Err(&error));
+            for job in grouped {
+                job.answer(Some(&error));
+            }
+        }
+        Err(GroupFailed::Member(_)) => {
             if !inserts.is_empty() {
                 let results = commit_group(connection, &inserts, &mut []);
-                answer_inserts(inserts, results.as_ref().map(Vec::clone));
+                answer_inserts(
+                    inserts,
+                    results.as_ref().map(Vec::clone).map_err(|e| e.error()),
+                );
             }
             for mut job in grouped {
                 let outcome = commit_group(connection, &[], std::slice::from_mut(&mut job));
-                job.answer(outcome.err().as_ref());
+                job.answer(outcome.err().as_ref().map(GroupFailed::error));
             }
+        }
+    }
+}
+
+/// Why a group transaction committed nothing.
+enum GroupFailed {
+    /// Starting or committing it failed.
+    Transaction(rusqlite::Error),
+    /// One of its members failed (a job that failed keeps its own error too).
+    Member(rusqlite::Error),
+}
+
+impl GroupFailed {
+    fn error(&self) -> &rusqlite::Error {
+        match self {
+            Self::Transaction(error) | Self::Member(error) => error,
         }
     }
 }
@@ -585,25 +612,26 @@ fn answer_inserts(
 }
 
 /// Runs `inserts` and `grouped` in one IMMEDIATE transaction and commits it: the inserts'
-/// results, or the first error (a job that failed keeps its own error; then nothing is
-/// committed).
+/// results, or why nothing was committed (a job that failed keeps its own error).
 fn commit_group(
     connection: &mut Connection,
     inserts: &[(InboxRecord, InsertReply)],
     grouped: &mut [Box<dyn GroupedJob>],
-) -> rusqlite::Result<Vec<Inserted>> {
+) -> Result<Vec<Inserted>, GroupFailed> {
     // IMMEDIATE: the write lock is taken (waiting up to the busy timeout) before reading, so
     // another process's commit cannot turn this transaction's first write into an immediate
     // SQLITE_BUSY (a deferred read transaction in WAL mode cannot be upgraded after it).
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let results = insert_rows(&transaction, inserts)?;
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(GroupFailed::Transaction)?;
+    let results = insert_rows(&transaction, inserts).map_err(GroupFailed::Member)?;
     for job in grouped.iter_mut() {
         if !job.run(&transaction) {
             // Dropping the transaction rolls it back.
-            return Err(rusqlite::Error::ExecuteReturnedResults);
+            return Err(GroupFailed::Member(rusqlite::Error::ExecuteReturnedResults));
         }
     }
-    transaction.commit()?;
+    transaction.commit().map_err(GroupFailed::Transaction)?;
     Ok(results)
 }
 
@@ -1066,6 +1094,43 @@ mod group_commit {
         );
         assert_eq!(count(&connection, "pending"), 2);
         assert_eq!(count(&connection, "done"), 0, "the failed write is undone");
+    }
+
+    /// A group whose transaction cannot start (another connection holds the write lock past
+    /// the busy timeout) is refused whole: its members are not retried one by one (each would
+    /// wait for the lock again).
+    #[test]
+    fn a_busy_database_refuses_the_group_at_once() {
+        use std::sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inbox.sqlite3");
+        let mut connection = Connection::open(&path).unwrap();
+        prepare(&mut connection, &MIGRATIONS).unwrap();
+        connection.busy_timeout(Duration::from_millis(20)).unwrap();
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let jobs: Vec<_> = (0..2)
+            .map(|_| {
+                let runs = runs.clone();
+                grouped(move |_| {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                })
+            })
+            .collect();
+        let (insert, insert_answer) = oneshot::channel();
+        let (jobs, answers): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+        write_group(&mut connection, vec![(record(1), insert)], jobs);
+        assert!(futures_util_free::block_on(insert_answer).unwrap().is_err());
+        for answer in answers {
+            assert!(futures_util_free::block_on(answer).unwrap().is_err());
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
+        holder.execute_batch("ROLLBACK").unwrap();
     }
 
     /// A minimal executor for the answers, which are ready once `write_group` returns.
