@@ -16,6 +16,8 @@
 //! bench-server fill <sqlite> <rows> [--pending N] [--schema 3]   bulk-fill an inbox
 //! bench-server claim-old <sqlite>         time the claim of schema 3 (before migration 4)
 //! bench-server probe <sqlite>             time claim, stats, list, get on an inbox
+//! bench-server stats <sqlite|postgres-url>  the inbox's counts as one TSV line:
+//!                                         pending in_flight done dead (what a run drained)
 //! ```
 //!
 //! Every server mode serves the same paths, so one wrk script drives them all:
@@ -135,6 +137,13 @@ pub(crate) fn webhooks() -> Result<Webhooks, Box<dyn std::error::Error>> {
         ))
 }
 
+/// A number from the environment, if set and valid.
+fn env_number(name: &str) -> Option<usize> {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+}
+
 async fn shutdown() {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("SIGTERM handler");
@@ -155,7 +164,28 @@ const USAGE: &str = "usage: bench-server <bare|hand|hookbr|actix-bare|actix-hook
        bench-server dedup-rss [count]
        bench-server fill <sqlite> <rows> [--pending N] [--schema 3]
        bench-server claim-old <sqlite>
-       bench-server probe <sqlite>";
+       bench-server probe <sqlite>
+       bench-server stats <sqlite-or-postgres-url>";
+
+/// `bench-server stats`: `pending\tin_flight\tdone\tdead` of the inbox at `database`.
+fn inbox_stats(database: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let inbox: Arc<dyn Inbox> = if database.starts_with("postgres") {
+            Arc::new(PostgresInbox::connect_with_pool_size(database, 1).await?)
+        } else {
+            Arc::new(SqliteInbox::open(database)?)
+        };
+        let stats = inbox.stats().await?;
+        println!(
+            "{}\t{}\t{}\t{}",
+            stats.pending, stats.in_flight, stats.done, stats.dead
+        );
+        Ok(())
+    })
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -199,6 +229,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "fill" => return scale::fill(args, USAGE),
         "claim-old" => return scale::claim_old(&args.next().ok_or(USAGE)?),
         "probe" => return scale::probe(&args.next().ok_or(USAGE)?),
+        "stats" => return inbox_stats(&args.next().ok_or(USAGE)?),
         "dedup-rss" => {
             let count = args.next().map_or(Ok(1_000_000), |count| count.parse())?;
             return dedup_rss::run(count);
@@ -249,6 +280,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .and_then(|ms| ms.parse().ok())
                 {
                     options.lease = std::time::Duration::from_millis(ms);
+                }
+                // `scripts/bench-fsync` compares batch sizes and concurrency.
+                if let Some(batch) = env_number("HOOKBR_WORKER_BATCH") {
+                    options = options.batch(batch);
+                }
+                if let Some(concurrency) = env_number("HOOKBR_WORKER_CONCURRENCY") {
+                    options = options.concurrency(concurrency);
                 }
                 worker = Some(Worker::new(
                     inbox.clone(),

@@ -15,7 +15,9 @@
 //! and `renew` take the token back and change the row only while it is still in flight under
 //! that token: a worker whose lease expired and whose row another worker claimed again is
 //! told so (`false`) and changes nothing, so a stale worker can neither move a `done` row
-//! back nor overwrite the outcome of the attempt that now owns the row.
+//! back nor overwrite the outcome of the attempt that now owns the row. The batch forms
+//! ([`settle_many`](Inbox::settle_many), [`complete_many`](Inbox::complete_many),
+//! [`renew_many`](Inbox::renew_many)) fence each row in the same way.
 
 use std::{fmt, time::Duration};
 
@@ -257,6 +259,49 @@ impl ListFilter {
     }
 }
 
+/// One attempt's outcome to record ([`Inbox::settle_many`]): what [`Inbox::complete`] or
+/// [`Inbox::fail`] would record for one row, fenced by its claim token in the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowOutcome {
+    /// The handler succeeded: mark row `id` done (as [`Inbox::complete`]).
+    Completed {
+        /// The row id.
+        id: i64,
+        /// The claim token the worker holds ([`InboxRow::claim`]).
+        claim: i64,
+    },
+    /// The handler failed: retry at `retry_at_ms`, or dead-letter when `None` (as
+    /// [`Inbox::fail`]).
+    Failed {
+        /// The row id.
+        id: i64,
+        /// The claim token the worker holds ([`InboxRow::claim`]).
+        claim: i64,
+        /// The handler's error, kept as the row's last error.
+        error: String,
+        /// When to try again (ms since the epoch); `None` dead-letters the row.
+        retry_at_ms: Option<i64>,
+    },
+}
+
+impl RowOutcome {
+    /// The row this outcome is for.
+    #[must_use]
+    pub fn id(&self) -> i64 {
+        match self {
+            Self::Completed { id, .. } | Self::Failed { id, .. } => *id,
+        }
+    }
+
+    /// The claim token it carries.
+    #[must_use]
+    pub fn claim(&self) -> i64 {
+        match self {
+            Self::Completed { claim, .. } | Self::Failed { claim, .. } => *claim,
+        }
+    }
+}
+
 /// A durable inbox. See the module docs.
 pub trait Inbox: Send + Sync + fmt::Debug {
     /// Stores `record`; resolves only once the row is durable.
@@ -285,6 +330,58 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     /// Extends the lease of row `id` to `lease` from now, if it is still in flight under
     /// `claim`; `false` when the lease was lost.
     fn renew(&self, id: i64, claim: i64, lease: Duration) -> StoreFuture<'_, bool>;
+
+    /// Records the outcomes of several attempts at once, each fenced by its claim token
+    /// exactly as [`complete`](Self::complete) and [`fail`](Self::fail) are: the answer has one
+    /// entry per outcome, in order, `false` where the lease was lost (that row is unchanged).
+    ///
+    /// The default records them one after another. The SQLite and PostgreSQL inboxes record a
+    /// whole batch in one transaction (one commit, one round trip): either every outcome is
+    /// recorded or, on `Err`, none is (the rows stay in flight and are claimed again once
+    /// their lease expires). With the default, an `Err` may come after some were recorded.
+    fn settle_many(&self, outcomes: Vec<RowOutcome>) -> StoreFuture<'_, Vec<bool>> {
+        Box::pin(async move {
+            let mut settled = Vec::with_capacity(outcomes.len());
+            for outcome in outcomes {
+                settled.push(match outcome {
+                    RowOutcome::Completed { id, claim } => self.complete(id, claim).await?,
+                    RowOutcome::Failed {
+                        id,
+                        claim,
+                        error,
+                        retry_at_ms,
+                    } => self.fail(id, claim, error, retry_at_ms).await?,
+                });
+            }
+            Ok(settled)
+        })
+    }
+
+    /// Marks the rows `(id, claim)` done, each only if it is still in flight under its claim
+    /// token ([`complete`](Self::complete) for a batch): one `bool` per row, in order, `false`
+    /// where the lease was lost. Recorded by [`settle_many`](Self::settle_many).
+    fn complete_many(&self, rows: &[(i64, i64)]) -> StoreFuture<'_, Vec<bool>> {
+        self.settle_many(
+            rows.iter()
+                .map(|&(id, claim)| RowOutcome::Completed { id, claim })
+                .collect(),
+        )
+    }
+
+    /// Extends the leases of the rows `(id, claim)` to `lease` from now, each only if it is
+    /// still in flight under its claim token ([`renew`](Self::renew) for a batch): one `bool`
+    /// per row, in order. The default renews them one after another; SQLite and PostgreSQL in
+    /// one transaction.
+    fn renew_many(&self, rows: &[(i64, i64)], lease: Duration) -> StoreFuture<'_, Vec<bool>> {
+        let rows = rows.to_vec();
+        Box::pin(async move {
+            let mut renewed = Vec::with_capacity(rows.len());
+            for (id, claim) in rows {
+                renewed.push(self.renew(id, claim, lease).await?);
+            }
+            Ok(renewed)
+        })
+    }
 
     /// Rows matching `filter`, newest first.
     fn list(&self, filter: ListFilter) -> StoreFuture<'_, Vec<InboxRow>>;

@@ -118,7 +118,7 @@ pub use delivery_id::{Authentication, DedupKey, DeliveryId, Provider, UnknownPro
 pub use error::{ConfigError, ParseError, PayloadError, VerifyError};
 pub use event::{Endpoint, FromWebhookEvent, Settlement, Verified, WebhookEvent};
 #[doc(inline)]
-pub use inbox::{DecodeRecordError, Inbox, InboxRecord, InboxRow, Inserted};
+pub use inbox::{DecodeRecordError, Inbox, InboxRecord, InboxRow, Inserted, RowOutcome};
 pub use limits::ConnectionLimits;
 #[doc(inline)]
 pub use pipeline::{Accepted, Finish, Handled, HandlerOutcome, Pending, Receiver, ReceiverBuilder};

@@ -192,7 +192,11 @@ impl ServerBuilder {
                 inbox.clone(),
                 live,
                 config.worker,
-                config::lease::worker_batch(config.worker.lease, &config.sinks),
+                config::lease::worker_batch(
+                    config.worker.lease,
+                    config.worker.concurrency,
+                    &config.sinks,
+                ),
                 config.retention,
                 stop_rx,
             )
@@ -294,7 +298,8 @@ fn work(
         .max_attempts(settings.max_attempts)
         .backoff(settings.backoff, settings.max_backoff)
         .lease(settings.lease)
-        .batch(batch);
+        .batch(batch)
+        .concurrency(settings.concurrency);
     // Each attempt takes the sinks current when it starts (a reload swaps them).
     let settle = live.clone();
     let worker = Worker::new(

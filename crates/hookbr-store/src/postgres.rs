@@ -7,7 +7,10 @@ use hookbr_core::{
     DedupKey, Provider, StoreError,
     dedup::StoreFuture,
     drift::{ChangeKind, DriftRecord, DriftState, KindShape, MAX_RECORDS},
-    inbox::{Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowState, now_ms},
+    inbox::{
+        Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowOutcome, RowState,
+        now_ms,
+    },
     ledger::{BodyFingerprint, Seen},
 };
 use tokio_postgres::{IsolationLevel, Row};
@@ -101,6 +104,48 @@ const CLAIM: &str = "WITH due AS (SELECT id, next_attempt_at FROM hookbr_inbox \
      UPDATE hookbr_inbox SET state = 'in_flight', lease_until = $2, attempts = attempts + 1, \
      claim_token = claim_token + 1 + floor(random() * 4294967296)::bigint \
      WHERE id IN (SELECT id FROM chosen) RETURNING ";
+
+/// [`Inbox::settle_many`] in one statement: the outcomes arrive as parallel arrays (id, claim
+/// token, new state, next attempt, error), joined to their rows by primary key (`id =
+/// ANY($1)` keeps that an index lookup); each row changes only while it is in flight under
+/// that token, and the ids that changed come back. A completion keeps `next_attempt_at` and
+/// `last_error`, as [`Inbox::complete`] does.
+const SETTLE_MANY: &str = "UPDATE hookbr_inbox AS h SET state = o.state, \
+     completed_at = CASE WHEN o.state = 'done' THEN $6 ELSE h.completed_at END, \
+     next_attempt_at = CASE WHEN o.state = 'done' THEN h.next_attempt_at ELSE o.next_at END, \
+     last_error = CASE WHEN o.state = 'done' THEN h.last_error ELSE o.error END, \
+     lease_until = NULL \
+     FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[]) \
+     AS o(id, claim, state, next_at, error) \
+     WHERE h.id = ANY($1::bigint[]) AND h.id = o.id AND h.claim_token = o.claim \
+     AND h.state = 'in_flight' RETURNING h.id, h.claim_token";
+
+/// [`Inbox::renew_many`] in one statement, fenced as [`Inbox::renew`].
+const RENEW_MANY: &str = "UPDATE hookbr_inbox AS h SET lease_until = $3 \
+     FROM unnest($1::bigint[], $2::bigint[]) AS o(id, claim) \
+     WHERE h.id = ANY($1::bigint[]) AND h.id = o.id AND h.claim_token = o.claim \
+     AND h.state = 'in_flight' RETURNING h.id, h.claim_token";
+
+/// Which of the `(id, claim)` pairs are among the rows a batch statement `changed` (it returns
+/// each changed row's id and claim token), in order; a pair given twice counts once (the
+/// first), as two updates one after the other would.
+fn matched(
+    ids: &[i64],
+    claims: &[i64],
+    changed: &[Row],
+    operation: &'static str,
+) -> Result<Vec<bool>, StoreError> {
+    let mut changed = changed
+        .iter()
+        .map(|row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, i64>(1)?)))
+        .collect::<Result<std::collections::HashSet<(i64, i64)>, tokio_postgres::Error>>()
+        .map_err(failed(operation))?;
+    Ok(ids
+        .iter()
+        .zip(claims)
+        .map(|(&id, &claim)| changed.remove(&(id, claim)))
+        .collect())
+}
 
 /// Completed rows to prune, a batch at a time (oldest id first).
 /// `= ANY(ARRAY(...))`: the ids are looked up by primary key (`IN (SELECT ...)` may be planned
@@ -553,6 +598,75 @@ impl Inbox for PostgresInbox {
                 .await
                 .map_err(failed("renew"))?;
             Ok(changed == 1)
+        })
+    }
+
+    /// One statement, one round trip and one commit for the whole batch.
+    fn settle_many(&self, outcomes: Vec<RowOutcome>) -> StoreFuture<'_, Vec<bool>> {
+        Box::pin(async move {
+            if outcomes.is_empty() {
+                return Ok(Vec::new());
+            }
+            let now = now_ms();
+            let mut ids = Vec::with_capacity(outcomes.len());
+            let mut claims = Vec::with_capacity(outcomes.len());
+            let mut states = Vec::with_capacity(outcomes.len());
+            let mut next = Vec::with_capacity(outcomes.len());
+            let mut errors: Vec<Option<&str>> = Vec::with_capacity(outcomes.len());
+            for outcome in &outcomes {
+                ids.push(outcome.id());
+                claims.push(outcome.claim());
+                match outcome {
+                    RowOutcome::Completed { .. } => {
+                        states.push("done");
+                        next.push(None);
+                        errors.push(None);
+                    }
+                    RowOutcome::Failed {
+                        error, retry_at_ms, ..
+                    } => {
+                        states.push(if retry_at_ms.is_some() {
+                            "pending"
+                        } else {
+                            "dead"
+                        });
+                        next.push(Some(retry_at_ms.unwrap_or(now)));
+                        errors.push(Some(error.as_str()));
+                    }
+                }
+            }
+            let client = self.client("settle").await?;
+            let statement = client
+                .prepare_cached(SETTLE_MANY)
+                .await
+                .map_err(failed("settle"))?;
+            let changed = client
+                .query(&statement, &[&ids, &claims, &states, &next, &errors, &now])
+                .await
+                .map_err(failed("settle"))?;
+            matched(&ids, &claims, &changed, "settle")
+        })
+    }
+
+    /// One statement for the whole batch.
+    fn renew_many(&self, rows: &[(i64, i64)], lease: Duration) -> StoreFuture<'_, Vec<bool>> {
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        let (ids, claims): (Vec<i64>, Vec<i64>) = rows.iter().copied().unzip();
+        Box::pin(async move {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let client = self.client("renew").await?;
+            let statement = client
+                .prepare_cached(RENEW_MANY)
+                .await
+                .map_err(failed("renew"))?;
+            let until = now_ms().saturating_add(lease_ms);
+            let changed = client
+                .query(&statement, &[&ids, &claims, &until])
+                .await
+                .map_err(failed("renew"))?;
+            matched(&ids, &claims, &changed, "renew")
         })
     }
 

@@ -10,7 +10,10 @@ use hookbr_core::{
     DedupKey, Provider, StoreError,
     dedup::StoreFuture,
     drift::{ChangeKind, DriftRecord, DriftState, KindShape, MAX_RECORDS},
-    inbox::{Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowState, now_ms},
+    inbox::{
+        Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowOutcome, RowState,
+        now_ms,
+    },
     ledger::{BodyFingerprint, Seen, SignatureLedger},
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -112,6 +115,26 @@ const CLAIM_EXPIRED: &str = "SELECT id, next_attempt_at FROM hookbr_inbox \
      INDEXED BY hookbr_inbox_leased \
      WHERE state = 'in_flight' AND lease_until <= ?1 ORDER BY lease_until LIMIT ?2";
 
+/// Claims one row: in flight until the lease's end, one more attempt, and a new claim token,
+/// never one this row had (it grows), and not guessable from the row's history (a random
+/// step), so that a row id SQLite reuses after a prune does not hand a stale worker a token it
+/// could match.
+const CLAIM_ROW: &str = "UPDATE hookbr_inbox SET state = 'in_flight', lease_until = ?2, \
+     attempts = attempts + 1, claim_token = claim_token + 1 + (random() & 4294967295) \
+     WHERE id = ?1";
+
+/// [`Inbox::complete`]: fenced by the claim token and the state.
+const COMPLETE: &str = "UPDATE hookbr_inbox SET state = 'done', completed_at = ?3, \
+     lease_until = NULL WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'";
+
+/// [`Inbox::fail`]: fenced by the claim token and the state.
+const FAIL: &str = "UPDATE hookbr_inbox SET state = ?3, next_attempt_at = ?4, last_error = ?5, \
+     lease_until = NULL WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'";
+
+/// [`Inbox::renew`]: fenced by the claim token and the state.
+const RENEW: &str = "UPDATE hookbr_inbox SET lease_until = ?3 \
+     WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'";
+
 /// The oldest row not yet handled: the first entry of `hookbr_inbox_open`.
 const OLDEST_OPEN: &str = "SELECT MIN(received_at) FROM hookbr_inbox INDEXED BY hookbr_inbox_open \
      WHERE state IN ('pending', 'in_flight')";
@@ -140,8 +163,50 @@ const MAX_GROUP: usize = 512;
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
+/// A write that joins the next group transaction (the worker's claims, settlements and
+/// renewals), next to the inserts queued with it. It may run twice: if a member of the group
+/// fails, the group is rolled back and each member runs again in a transaction of its own.
+trait GroupedJob: Send {
+    /// Runs the job inside the caller's transaction and keeps its result; `true` if it
+    /// succeeded.
+    fn run(&mut self, connection: &Connection) -> bool;
+
+    /// Sends the kept result once the transaction's fate is known: `None` when it committed,
+    /// else why it did not (then a successful result is not sent: nothing was written).
+    fn answer(self: Box<Self>, failed: Option<&rusqlite::Error>);
+}
+
+struct Grouped<T, F> {
+    job: F,
+    result: Option<rusqlite::Result<T>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> GroupedJob for Grouped<T, F>
+where
+    T: Send,
+    F: Fn(&Connection) -> rusqlite::Result<T> + Send,
+{
+    fn run(&mut self, connection: &Connection) -> bool {
+        let result = (self.job)(connection);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn answer(self: Box<Self>, failed: Option<&rusqlite::Error>) {
+        let _ = self.reply.send(match (self.result, failed) {
+            (Some(Err(error)), _) => Err(db_error(&error)),
+            (_, Some(error)) => Err(db_error(error)),
+            (Some(Ok(value)), None) => Ok(value),
+            (None, None) => Err(StoreError::new("sqlite inbox: the write did not run")),
+        });
+    }
+}
+
 enum Command {
     Insert(InboxRecord, oneshot::Sender<Result<Inserted, StoreError>>),
+    Grouped(Box<dyn GroupedJob>),
     Run(Job),
 }
 
@@ -151,8 +216,11 @@ enum Command {
 ///   before [`Inbox::insert`] resolves: it survives `kill -9` and power loss. `NORMAL` would be
 ///   faster but may lose the last transactions on power loss, which would break "a `200` means
 ///   stored".
-/// * **Group commit**: one thread owns the connection; inserts that arrive while it is busy are
-///   committed together in one transaction (up to 512), so concurrent requests share one fsync.
+/// * **Group commit**: one thread owns the connection; inserts and the workers' writes (claims,
+///   completions, failures, lease renewals) that arrive while it is busy are committed together
+///   in one transaction (up to 512 of them), so concurrent requests and the worker share one
+///   fsync. Nothing is answered before that commit; if one of them fails, the group is rolled
+///   back and each runs again on its own, so a failing write never costs the others theirs.
 /// * **Schema**: created and migrated on open (`PRAGMA user_version`).
 /// * **Fencing**: each claim sets a new `claim_token`; `complete`, `fail` and `renew` carry it
 ///   in their `WHERE`, so a worker that lost its lease changes nothing (they return `false`).
@@ -248,6 +316,25 @@ fn open_database(
     Ok(commands)
 }
 
+/// Runs `job` on the connection's thread inside the next group transaction (with the inserts
+/// and other worker writes queued meanwhile: one commit, one fsync for all); the answer comes
+/// once that transaction is committed. `job` must not open a transaction of its own.
+fn run_grouped<T: Send + 'static>(
+    commands: &mpsc::Sender<Command>,
+    job: impl Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> StoreFuture<'static, T> {
+    let (reply, answer) = oneshot::channel();
+    let sent = commands.send(Command::Grouped(Box::new(Grouped {
+        job,
+        result: None,
+        reply,
+    })));
+    Box::pin(async move {
+        sent.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    })
+}
+
 /// Runs `job` on the connection's thread.
 fn run_on<T: Send + 'static>(
     commands: &mpsc::Sender<Command>,
@@ -334,6 +421,14 @@ impl SqliteInbox {
     ) -> StoreFuture<'_, T> {
         run_on(&self.commands, job)
     }
+
+    /// [`run_grouped`] on this inbox's thread.
+    fn grouped<T: Send + 'static>(
+        &self,
+        job: impl Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreFuture<'_, T> {
+        run_grouped(&self.commands, job)
+    }
 }
 
 /// Grafeno's signature ledger on its own SQLite file, for direct mode (no inbox): the first
@@ -411,6 +506,8 @@ impl SignatureLedger for SqliteLedger {
 
 fn prepare(connection: &mut Connection, migrations: &[&str]) -> rusqlite::Result<()> {
     connection.busy_timeout(Duration::from_secs(5))?;
+    // Every statement of the inbox stays prepared (the default keeps 16).
+    connection.set_prepared_statement_cache_capacity(64);
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
@@ -427,19 +524,21 @@ fn prepare(connection: &mut Connection, migrations: &[&str]) -> rusqlite::Result
 fn writer(mut connection: Connection, commands: &mpsc::Receiver<Command>) {
     while let Ok(first) = commands.recv() {
         let mut inserts = Vec::new();
+        let mut grouped = Vec::new();
         let mut jobs = Vec::new();
         let mut next = Some(first);
         while let Some(command) = next.take() {
             match command {
                 Command::Insert(record, reply) => inserts.push((record, reply)),
+                Command::Grouped(job) => grouped.push(job),
                 Command::Run(job) => jobs.push(job),
             }
-            if inserts.len() < MAX_GROUP {
+            if inserts.len() + grouped.len() < MAX_GROUP {
                 next = commands.try_recv().ok();
             }
         }
-        if !inserts.is_empty() {
-            insert_group(&mut connection, inserts);
+        if !inserts.is_empty() || !grouped.is_empty() {
+            write_group(&mut connection, inserts, grouped);
         }
         for job in jobs {
             job(&mut connection);
@@ -447,57 +546,166 @@ fn writer(mut connection: Connection, commands: &mpsc::Receiver<Command>) {
     }
 }
 
-fn insert_group(
+type InsertReply = oneshot::Sender<Result<Inserted, StoreError>>;
+
+/// One transaction (one commit, one fsync) for the inserts and the worker's writes queued
+/// together; nothing is answered before the commit. If any member fails, the group is rolled
+/// back and each member runs again alone (the inserts together, then each worker write), so
+/// one failing write never costs the others their commit. Savepoints would isolate members
+/// without the second run, but measured they cost ~40-60 µs of the writer thread per delivery
+/// (likely the statement journal, which copies every page a savepoint first touches; see
+/// docs/BENCHMARKS.md, "Inbox throughput").
+fn write_group(
     connection: &mut Connection,
-    inserts: Vec<(InboxRecord, oneshot::Sender<Result<Inserted, StoreError>>)>,
+    inserts: Vec<(InboxRecord, InsertReply)>,
+    mut grouped: Vec<Box<dyn GroupedJob>>,
 ) {
-    let outcome = (|| {
-        // IMMEDIATE: the write lock is taken (waiting up to the busy timeout) before reading, so
-        // another process's commit cannot turn this transaction's first write into an immediate
-        // SQLITE_BUSY (a deferred read transaction in WAL mode cannot be upgraded after it).
-        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut results = Vec::with_capacity(inserts.len());
-        {
-            let mut statement = transaction.prepare_cached(
-                "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
-                 matched_key, received_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) \
-                 ON CONFLICT (dedup_key) DO NOTHING",
-            )?;
-            for (record, _) in &inserts {
-                let headers =
-                    serde_json::to_string(&record.headers).unwrap_or_else(|_| "[]".into());
-                let changed = statement.execute(params![
-                    record.endpoint,
-                    record.delivery_id,
-                    record.key.as_bytes().as_slice(),
-                    record.body,
-                    headers,
-                    record.matched_key,
-                    record.received_at_ms,
-                ])?;
-                results.push(if changed == 0 {
-                    Inserted::Duplicate
-                } else {
-                    Inserted::New(transaction.last_insert_rowid())
-                });
+    let members = usize::from(!inserts.is_empty()) + grouped.len();
+    match commit_group(connection, &inserts, &mut grouped) {
+        Ok(results) => {
+            answer_inserts(inserts, Ok(results));
+            for job in grouped {
+                job.answer(None);
             }
         }
-        transaction.commit()?;
-        Ok::<_, rusqlite::Error>(results)
-    })();
-    match outcome {
+        // The transaction itself could not start or commit (the lock stayed busy past the
+        // timeout, a full disk): running the members one by one would only wait again.
+        Err(GroupFailed::Transaction(error)) => {
+            answer_inserts(inserts, Err(&error));
+            for job in grouped {
+                job.answer(Some(&error));
+            }
+        }
+        Err(GroupFailed::Member(error)) if members <= 1 => {
+            answer_inserts(inserts, Err(&error));
+            for job in grouped {
+                job.answer(Some(&error));
+            }
+        }
+        Err(GroupFailed::Member(_)) => {
+            if !inserts.is_empty() {
+                let results = commit_group(connection, &inserts, &mut []);
+                answer_inserts(
+                    inserts,
+                    results.as_ref().map(Vec::clone).map_err(|e| e.error()),
+                );
+            }
+            for mut job in grouped {
+                let outcome = commit_group(connection, &[], std::slice::from_mut(&mut job));
+                job.answer(outcome.err().as_ref().map(GroupFailed::error));
+            }
+        }
+    }
+}
+
+/// Why a group transaction committed nothing.
+enum GroupFailed {
+    /// Starting or committing it failed.
+    Transaction(rusqlite::Error),
+    /// One of its members failed (a job that failed keeps its own error too).
+    Member(rusqlite::Error),
+}
+
+impl GroupFailed {
+    fn error(&self) -> &rusqlite::Error {
+        match self {
+            Self::Transaction(error) | Self::Member(error) => error,
+        }
+    }
+}
+
+/// Sends each insert its result, or `error` (nothing of its group was committed: the request
+/// is refused with 503 and the provider retries).
+fn answer_inserts(
+    inserts: Vec<(InboxRecord, InsertReply)>,
+    results: Result<Vec<Inserted>, &rusqlite::Error>,
+) {
+    match results {
         Ok(results) => {
             for ((_, reply), result) in inserts.into_iter().zip(results) {
                 let _ = reply.send(Ok(result));
             }
         }
         Err(error) => {
-            // Nothing of the group is committed: every request is refused (503) and retried.
             for (_, reply) in inserts {
-                let _ = reply.send(Err(db_error(&error)));
+                let _ = reply.send(Err(db_error(error)));
             }
         }
     }
+}
+
+/// Runs `inserts` and `grouped` in one IMMEDIATE transaction and commits it: the inserts'
+/// results, or why nothing was committed (a job that failed keeps its own error).
+fn commit_group(
+    connection: &mut Connection,
+    inserts: &[(InboxRecord, InsertReply)],
+    grouped: &mut [Box<dyn GroupedJob>],
+) -> Result<Vec<Inserted>, GroupFailed> {
+    // IMMEDIATE: the write lock is taken (waiting up to the busy timeout) before reading, so
+    // another process's commit cannot turn this transaction's first write into an immediate
+    // SQLITE_BUSY (a deferred read transaction in WAL mode cannot be upgraded after it).
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(GroupFailed::Transaction)?;
+    let results = insert_rows(&transaction, inserts).map_err(GroupFailed::Member)?;
+    for job in grouped.iter_mut() {
+        if !job.run(&transaction) {
+            // Dropping the transaction rolls it back.
+            return Err(GroupFailed::Member(rusqlite::Error::ExecuteReturnedResults));
+        }
+    }
+    transaction.commit().map_err(GroupFailed::Transaction)?;
+    Ok(results)
+}
+
+/// Inserts `inserts` (inside the caller's transaction), in order: each new row's id, or
+/// `Duplicate`.
+fn insert_rows(
+    connection: &Connection,
+    inserts: &[(InboxRecord, InsertReply)],
+) -> rusqlite::Result<Vec<Inserted>> {
+    let mut results = Vec::with_capacity(inserts.len());
+    let mut statement = connection.prepare_cached(
+        "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
+         matched_key, received_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) \
+         ON CONFLICT (dedup_key) DO NOTHING",
+    )?;
+    for (record, _) in inserts {
+        let headers = serde_json::to_string(&record.headers).unwrap_or_else(|_| "[]".into());
+        let changed = statement.execute(params![
+            record.endpoint,
+            record.delivery_id,
+            record.key.as_bytes().as_slice(),
+            record.body,
+            headers,
+            record.matched_key,
+            record.received_at_ms,
+        ])?;
+        results.push(if changed == 0 {
+            Inserted::Duplicate
+        } else {
+            Inserted::New(connection.last_insert_rowid())
+        });
+    }
+    Ok(results)
+}
+
+/// [`Inbox::fail`] on `connection` (or inside a transaction).
+fn fail_in(
+    connection: &Connection,
+    id: i64,
+    claim: i64,
+    error: &str,
+    retry_at_ms: Option<i64>,
+) -> rusqlite::Result<bool> {
+    let (state, next) = match retry_at_ms {
+        Some(at) => ("pending", at),
+        None => ("dead", now_ms()),
+    };
+    let changed = connection
+        .prepare_cached(FAIL)?
+        .execute(params![id, claim, state, next, error])?;
+    Ok(changed == 1)
 }
 
 const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matched_key, \
@@ -587,44 +795,32 @@ impl Inbox for SqliteInbox {
         })
     }
 
+    /// Grouped with the inserts and worker writes queued meanwhile (one commit; the claim is
+    /// atomic with it). The group's transaction is IMMEDIATE, as for inserts: the claim reads
+    /// then writes, and another process may commit in between.
     fn claim_due(&self, limit: usize, lease: Duration) -> StoreFuture<'_, Vec<InboxRow>> {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-        self.run(move |connection| {
+        self.grouped(move |connection| {
             let now = now_ms();
-            // IMMEDIATE, as for inserts: the claim reads then writes, and another process (a
-            // second instance, `hookbr inbox replay`) may commit in between.
-            let transaction =
-                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let ids = due_ids(&transaction, now, limit)?;
+            let ids = due_ids(connection, now, limit)?;
             let mut rows = Vec::with_capacity(ids.len());
+            let mut claim = connection.prepare_cached(CLAIM_ROW)?;
+            let mut read = connection
+                .prepare_cached(&format!("SELECT {COLUMNS} FROM hookbr_inbox WHERE id = ?1"))?;
             for id in ids {
-                // A new token, never one this row had (it grows), and not guessable from the
-                // row's history (a random step), so that a row id SQLite reuses after a
-                // prune does not hand a stale worker a token it could match.
-                transaction.execute(
-                    "UPDATE hookbr_inbox SET state = 'in_flight', lease_until = ?2, \
-                     attempts = attempts + 1, \
-                     claim_token = claim_token + 1 + (random() & 4294967295) WHERE id = ?1",
-                    params![id, now.saturating_add(lease_ms)],
-                )?;
-                rows.push(transaction.query_row(
-                    &format!("SELECT {COLUMNS} FROM hookbr_inbox WHERE id = ?1"),
-                    params![id],
-                    row,
-                )?);
+                claim.execute(params![id, now.saturating_add(lease_ms)])?;
+                rows.push(read.query_row(params![id], row)?);
             }
-            transaction.commit()?;
             Ok(rows)
         })
     }
 
     fn complete(&self, id: i64, claim: i64) -> StoreFuture<'_, bool> {
-        self.run(move |connection| {
-            let changed = connection.execute(
-                "UPDATE hookbr_inbox SET state = 'done', completed_at = ?3, lease_until = NULL \
-                 WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'",
-                params![id, claim, now_ms()],
-            )?;
+        self.grouped(move |connection| {
+            let changed =
+                connection
+                    .prepare_cached(COMPLETE)?
+                    .execute(params![id, claim, now_ms()])?;
             Ok(changed == 1)
         })
     }
@@ -636,29 +832,59 @@ impl Inbox for SqliteInbox {
         error: String,
         retry_at_ms: Option<i64>,
     ) -> StoreFuture<'_, bool> {
-        self.run(move |connection| {
-            let (state, next) = match retry_at_ms {
-                Some(at) => ("pending", at),
-                None => ("dead", now_ms()),
-            };
-            let changed = connection.execute(
-                "UPDATE hookbr_inbox SET state = ?3, next_attempt_at = ?4, last_error = ?5, \
-                 lease_until = NULL WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'",
-                params![id, claim, state, next, error],
-            )?;
-            Ok(changed == 1)
-        })
+        self.grouped(move |connection| fail_in(connection, id, claim, &error, retry_at_ms))
     }
 
     fn renew(&self, id: i64, claim: i64, lease: Duration) -> StoreFuture<'_, bool> {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-        self.run(move |connection| {
-            let changed = connection.execute(
-                "UPDATE hookbr_inbox SET lease_until = ?3 \
-                 WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'",
-                params![id, claim, now_ms().saturating_add(lease_ms)],
-            )?;
+        self.grouped(move |connection| {
+            let changed = connection.prepare_cached(RENEW)?.execute(params![
+                id,
+                claim,
+                now_ms().saturating_add(lease_ms)
+            ])?;
             Ok(changed == 1)
+        })
+    }
+
+    /// The whole batch in the next group transaction (one commit, one fsync, shared with the
+    /// inserts queued meanwhile): all recorded, or none.
+    fn settle_many(&self, outcomes: Vec<RowOutcome>) -> StoreFuture<'_, Vec<bool>> {
+        self.grouped(move |connection| {
+            let now = now_ms();
+            let mut settled = Vec::with_capacity(outcomes.len());
+            for outcome in &outcomes {
+                settled.push(match outcome {
+                    RowOutcome::Completed { id, claim } => {
+                        connection
+                            .prepare_cached(COMPLETE)?
+                            .execute(params![id, claim, now])?
+                            == 1
+                    }
+                    RowOutcome::Failed {
+                        id,
+                        claim,
+                        error,
+                        retry_at_ms,
+                    } => fail_in(connection, *id, *claim, error, *retry_at_ms)?,
+                });
+            }
+            Ok(settled)
+        })
+    }
+
+    /// The whole batch in the next group transaction.
+    fn renew_many(&self, rows: &[(i64, i64)], lease: Duration) -> StoreFuture<'_, Vec<bool>> {
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        let rows = rows.to_vec();
+        self.grouped(move |connection| {
+            let until = now_ms().saturating_add(lease_ms);
+            let mut statement = connection.prepare_cached(RENEW)?;
+            let mut renewed = Vec::with_capacity(rows.len());
+            for &(id, claim) in &rows {
+                renewed.push(statement.execute(params![id, claim, until])? == 1);
+            }
+            Ok(renewed)
         })
     }
 
@@ -922,6 +1148,147 @@ mod tests {
         std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
         drop(SqliteInbox::open(&shared).unwrap());
         assert_eq!(mode(&shared), 0o640);
+    }
+}
+
+#[cfg(test)]
+mod group_commit {
+    use super::*;
+
+    fn record(n: u8) -> InboxRecord {
+        InboxRecord::new(
+            "bonifiq".into(),
+            format!("d-{n}"),
+            DedupKey::from_bytes([n; 16]),
+            b"{}".to_vec(),
+            Vec::new(),
+            "#0".into(),
+            now_ms(),
+        )
+    }
+
+    fn grouped<T: Send + 'static>(
+        job: impl Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> (
+        Box<dyn GroupedJob>,
+        oneshot::Receiver<Result<T, StoreError>>,
+    ) {
+        let (reply, answer) = oneshot::channel();
+        let job = Grouped {
+            job,
+            result: None,
+            reply,
+        };
+        (Box::new(job), answer)
+    }
+
+    fn count(connection: &Connection, state: &str) -> i64 {
+        connection
+            .query_row(
+                "SELECT COUNT(*) FROM hookbr_inbox WHERE state = ?1",
+                params![state],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    /// Inserts and worker writes share one transaction; a write that fails half-way makes the
+    /// group run again member by member: it is undone alone, the rest is committed and
+    /// answered.
+    #[test]
+    fn a_failing_write_is_undone_alone() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        prepare(&mut connection, &MIGRATIONS).unwrap();
+        let (first, first_answer) = oneshot::channel();
+        let (second, second_answer) = oneshot::channel();
+        // Marks every row done, then fails: rolled back.
+        let (failing, failing_answer) = grouped(|connection| {
+            connection.execute("UPDATE hookbr_inbox SET state = 'done'", [])?;
+            connection.execute("UPDATE no_such_table SET x = 1", [])
+        });
+        let (claim, claim_answer) = grouped(|connection| due_ids(connection, now_ms(), 16));
+        write_group(
+            &mut connection,
+            vec![(record(1), first), (record(2), second)],
+            vec![failing, claim],
+        );
+        let inserted = |answer: oneshot::Receiver<Result<Inserted, StoreError>>| {
+            futures_util_free::block_on(answer).unwrap().unwrap()
+        };
+        assert!(matches!(inserted(first_answer), Inserted::New(_)));
+        assert!(matches!(inserted(second_answer), Inserted::New(_)));
+        assert!(
+            futures_util_free::block_on(failing_answer)
+                .unwrap()
+                .is_err()
+        );
+        assert_eq!(
+            futures_util_free::block_on(claim_answer)
+                .unwrap()
+                .unwrap()
+                .len(),
+            2,
+            "a later write sees the inserts"
+        );
+        assert_eq!(count(&connection, "pending"), 2);
+        assert_eq!(count(&connection, "done"), 0, "the failed write is undone");
+    }
+
+    /// A group whose transaction cannot start (another connection holds the write lock past
+    /// the busy timeout) is refused whole: its members are not retried one by one (each would
+    /// wait for the lock again).
+    #[test]
+    fn a_busy_database_refuses_the_group_at_once() {
+        use std::sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inbox.sqlite3");
+        let mut connection = Connection::open(&path).unwrap();
+        prepare(&mut connection, &MIGRATIONS).unwrap();
+        connection.busy_timeout(Duration::from_millis(20)).unwrap();
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let jobs: Vec<_> = (0..2)
+            .map(|_| {
+                let runs = runs.clone();
+                grouped(move |_| {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                })
+            })
+            .collect();
+        let (insert, insert_answer) = oneshot::channel();
+        let (jobs, answers): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+        write_group(&mut connection, vec![(record(1), insert)], jobs);
+        assert!(futures_util_free::block_on(insert_answer).unwrap().is_err());
+        for answer in answers {
+            assert!(futures_util_free::block_on(answer).unwrap().is_err());
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
+        holder.execute_batch("ROLLBACK").unwrap();
+    }
+
+    /// A minimal executor for the answers, which are ready once `write_group` returns.
+    mod futures_util_free {
+        use std::{
+            future::Future,
+            pin::pin,
+            task::{Context, Poll, Waker},
+        };
+
+        pub(super) fn block_on<F: Future>(future: F) -> F::Output {
+            let mut future = pin!(future);
+            match future
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+            {
+                Poll::Ready(output) => output,
+                Poll::Pending => panic!("not answered"),
+            }
+        }
     }
 }
 

@@ -9,9 +9,19 @@
 //! [`Failure::permanent`]: the row is dead-lettered at once. A worker that
 //! crashes leaves its rows in flight until their lease expires; another worker then takes them.
 //!
+//! **Concurrency.** A round claims up to [`WorkerOptions::batch`] rows and runs the handler on
+//! up to [`WorkerOptions::concurrency`] of them at a time (16 by default: HTTP sinks spend their
+//! time waiting on the network), starting them oldest due first. **Rows of a batch may finish,
+//! and be recorded, in any order**: a handler must not rely on the order of deliveries (the
+//! providers do not guarantee one either). The outcomes are recorded in batches
+//! ([`Inbox::settle_many`]: one transaction for all the attempts that finished while the
+//! previous batch was being recorded). With `concurrency = 1` the rows are handled one after
+//! another, as before.
+//!
 //! **Workers own what they hold.** While a batch is being handled, the worker renews the lease
-//! of every row of the batch not finished yet, every third of the lease, so a slow but alive
-//! handler keeps its rows. Completing or failing a row carries the claim token
+//! of every row of the batch not recorded yet (waiting, running, or finished and being
+//! recorded), every third of the lease ([`Inbox::renew_many`]), so a slow but alive handler
+//! keeps its rows. Completing or failing a row carries the claim token
 //! ([`InboxRow::claim`]): if the lease was lost anyway (the inbox was unreachable for a whole
 //! lease, the process was paused) and another worker claimed the row again, the store refuses
 //! the change, so a stale worker can neither move a `done` row back nor count its outcome.
@@ -43,11 +53,31 @@ use std::{
     time::Duration,
 };
 
-use futures_util::FutureExt as _;
+use futures_util::{FutureExt as _, StreamExt as _, stream::FuturesUnordered};
 use hookbr_core::{
     StoreError, WebhookEvent,
-    inbox::{Inbox, InboxRow, now_ms},
+    inbox::{Inbox, InboxRow, RowOutcome, now_ms},
 };
+
+/// The batch of outcomes being recorded, and the attempts they are for.
+type Settling<'a> = std::pin::Pin<
+    Box<dyn Future<Output = Result<(Vec<Attempt>, Vec<bool>), StoreError>> + Send + 'a>,
+>;
+
+/// One attempt the worker ran (or could not run: a row that no longer decodes), waiting for
+/// its outcome to be recorded.
+#[derive(Debug)]
+struct Attempt {
+    endpoint: String,
+    attempts: u32,
+    /// Whether the handler ran (the hook hears only about those).
+    handled: bool,
+    /// Whether the handler's own transaction marked the row done
+    /// ([`Delivered::completed_by_handler`]): nothing is left to settle.
+    done_by_handler: bool,
+    outcome: RowOutcome,
+    recorded: Recorded,
+}
 
 /// A stored delivery handed to the handler.
 #[derive(Debug, Clone)]
@@ -142,6 +172,10 @@ pub struct WorkerOptions {
     pub base_backoff: Duration,
     /// Longest retry delay (default 1 h).
     pub max_backoff: Duration,
+    /// Rows of a batch handled at the same time (default 16, sized for HTTP sinks that wait
+    /// on the network; 1 handles them one after another). Rows of one batch may finish in any
+    /// order.
+    pub concurrency: usize,
 }
 
 impl Default for WorkerOptions {
@@ -153,9 +187,13 @@ impl Default for WorkerOptions {
             max_attempts: 8,
             base_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(3600),
+            concurrency: DEFAULT_CONCURRENCY,
         }
     }
 }
+
+/// [`WorkerOptions::concurrency`] by default.
+pub const DEFAULT_CONCURRENCY: usize = 16;
 
 impl WorkerOptions {
     /// Sets the attempts before dead-lettering.
@@ -184,6 +222,18 @@ impl WorkerOptions {
     #[must_use]
     pub fn batch(mut self, batch: usize) -> Self {
         self.batch = batch.max(1);
+        self
+    }
+
+    /// Sets how many rows of a batch are handled at the same time (at least 1).
+    ///
+    /// ```
+    /// use hookbr_store::worker::WorkerOptions;
+    /// assert_eq!(WorkerOptions::default().concurrency(0).concurrency, 1);
+    /// ```
+    #[must_use]
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
         self
     }
 
@@ -344,100 +394,179 @@ where
         }
     }
 
+    /// Runs the handler on the rows, up to `concurrency` at a time (started oldest due first),
+    /// and records the outcomes in batches: whatever finished while the previous batch was
+    /// being recorded goes in the next [`Inbox::settle_many`] (one transaction).
     async fn handle(&self, rows: Vec<InboxRow>, held: &Mutex<Held>) -> Result<Round, StoreError> {
         let mut round = Round::default();
-        for row in rows {
-            let (id, claim, attempts) = (row.id, row.claim, row.attempts);
-            if lock(held).lost.contains(&id) {
-                // Another worker holds it now: handing it to the handler would deliver it twice.
-                round.lost += 1;
-                continue;
+        let mut queue = rows.into_iter();
+        let mut running = FuturesUnordered::new();
+        let mut finished: Vec<Attempt> = Vec::new();
+        let mut settling: Option<Settling<'_>> = None;
+        let concurrency = self.options.concurrency.max(1);
+        loop {
+            while running.len() < concurrency {
+                let Some(row) = queue.next() else { break };
+                if lock(held).lost.contains(&row.id) {
+                    // Another worker holds it now: handing it to the handler would deliver it
+                    // twice.
+                    round.lost += 1;
+                    continue;
+                }
+                running.push(self.attempt(row));
             }
-            let endpoint = row.record.endpoint.clone();
-            let completed = Arc::new(AtomicBool::new(false));
-            let (handled, result) = match decode(&row) {
-                Ok(event) => {
-                    let call = (self.handler)(Delivered {
-                        row,
-                        event,
-                        completed: completed.clone(),
-                    });
-                    let result = match AssertUnwindSafe(call).catch_unwind().await {
-                        Ok(result) => result.map_err(Into::into),
-                        Err(_) => Err(Failure::retry("the handler panicked")),
-                    };
-                    (true, result)
+            // Rows the handler's own transaction already marked done (with their claim) are
+            // recorded as they are: settling them again would report a lost lease.
+            if finished.iter().any(|attempt| attempt.done_by_handler) {
+                let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut finished)
+                    .into_iter()
+                    .partition(|attempt| attempt.done_by_handler);
+                finished = open;
+                for attempt in done {
+                    self.record(attempt, true, held, &mut round);
                 }
-                Err(error) => (false, Err(Failure::retry(error))),
-            };
-            let (stored, result) = match result {
-                // The handler's own transaction marked it done (with this claim).
-                Ok(()) if completed.load(Ordering::Acquire) => (true, Recorded::Completed),
-                Ok(()) => (self.inbox.complete(id, claim).await?, Recorded::Completed),
-                Err(Failure { message, permanent })
-                    if permanent || attempts >= self.options.max_attempts =>
-                {
-                    (
-                        self.inbox.fail(id, claim, message.clone(), None).await?,
-                        Recorded::Dead { error: message },
-                    )
-                }
-                Err(Failure { message: error, .. }) => {
-                    let retry_at = now_ms().saturating_add(self.backoff_ms(attempts));
-                    (
-                        self.inbox
-                            .fail(id, claim, error.clone(), Some(retry_at))
-                            .await?,
-                        Recorded::Retried { error },
-                    )
-                }
-            };
-            lock(held).open.retain(|&(open, _)| open != id);
-            let recorded = if stored {
-                result
-            } else {
-                tracing::warn!(
-                    target: "hookbr::worker",
-                    row = id,
-                    attempt = attempts,
-                    "lease lost: another worker claimed the row again; this attempt's outcome \
-                     is not recorded"
-                );
-                Recorded::Lost
-            };
-            match recorded {
-                Recorded::Completed => round.completed += 1,
-                Recorded::Retried { .. } => round.retried += 1,
-                Recorded::Dead { .. } => round.dead += 1,
-                Recorded::Lost => round.lost += 1,
             }
-            if let (true, Some(on_settled)) = (handled, &self.on_settled) {
-                on_settled(&Settled {
-                    id,
-                    endpoint,
-                    attempt: attempts,
-                    recorded,
-                });
+            if settling.is_none() && !finished.is_empty() {
+                let attempts = std::mem::take(&mut finished);
+                let outcomes = attempts.iter().map(|a| a.outcome.clone()).collect();
+                let inbox = &self.inbox;
+                settling = Some(Box::pin(async move {
+                    let stored = inbox.settle_many(outcomes).await?;
+                    Ok((attempts, stored))
+                }));
+            }
+            if running.is_empty() && settling.is_none() {
+                return Ok(round);
+            }
+            tokio::select! {
+                Some(attempt) = running.next(), if !running.is_empty() => {
+                    finished.push(attempt);
+                    // Every attempt that is already over joins the same batch.
+                    while let Some(Some(attempt)) = running.next().now_or_never() {
+                        finished.push(attempt);
+                    }
+                }
+                recorded = async { settling.as_mut().expect("guarded").await }, if settling.is_some() => {
+                    settling = None;
+                    let (attempts, stored) = recorded?;
+                    for (attempt, stored) in attempts.into_iter().zip(stored) {
+                        self.record(attempt, stored, held, &mut round);
+                    }
+                }
             }
         }
-        Ok(round)
     }
 
-    /// Renews the leases of the open rows every third of the lease, forever (the caller stops
-    /// it when the batch is done).
+    /// One run of the handler on `row` (decoded first), and what to record for it.
+    async fn attempt(&self, row: InboxRow) -> Attempt {
+        let (id, claim, attempts) = (row.id, row.claim, row.attempts);
+        let endpoint = row.record.endpoint.clone();
+        let completed = Arc::new(AtomicBool::new(false));
+        let (handled, result) = match decode(&row) {
+            Ok(event) => {
+                let call = (self.handler)(Delivered {
+                    row,
+                    event,
+                    completed: completed.clone(),
+                });
+                let result = match AssertUnwindSafe(call).catch_unwind().await {
+                    Ok(result) => result.map_err(Into::into),
+                    Err(_) => Err(Failure::retry("the handler panicked")),
+                };
+                (true, result)
+            }
+            Err(error) => (false, Err(Failure::retry(error))),
+        };
+        let result_ok = result.is_ok();
+        let (outcome, recorded) = match result {
+            Ok(()) => (RowOutcome::Completed { id, claim }, Recorded::Completed),
+            Err(Failure { message, permanent })
+                if permanent || attempts >= self.options.max_attempts =>
+            {
+                (
+                    RowOutcome::Failed {
+                        id,
+                        claim,
+                        error: message.clone(),
+                        retry_at_ms: None,
+                    },
+                    Recorded::Dead { error: message },
+                )
+            }
+            Err(Failure { message: error, .. }) => {
+                let retry_at = now_ms().saturating_add(self.backoff_ms(attempts));
+                (
+                    RowOutcome::Failed {
+                        id,
+                        claim,
+                        error: error.clone(),
+                        retry_at_ms: Some(retry_at),
+                    },
+                    Recorded::Retried { error },
+                )
+            }
+        };
+        Attempt {
+            endpoint,
+            attempts,
+            handled,
+            done_by_handler: result_ok && completed.load(Ordering::Acquire),
+            outcome,
+            recorded,
+        }
+    }
+
+    /// Counts what the store recorded for `attempt` (`stored`: its outcome was accepted) and
+    /// tells the hook.
+    fn record(&self, attempt: Attempt, stored: bool, held: &Mutex<Held>, round: &mut Round) {
+        let id = attempt.outcome.id();
+        lock(held).open.retain(|&(open, _)| open != id);
+        let recorded = if stored {
+            attempt.recorded
+        } else {
+            tracing::warn!(
+                target: "hookbr::worker",
+                row = id,
+                attempt = attempt.attempts,
+                "lease lost: another worker claimed the row again; this attempt's outcome \
+                 is not recorded"
+            );
+            Recorded::Lost
+        };
+        match recorded {
+            Recorded::Completed => round.completed += 1,
+            Recorded::Retried { .. } => round.retried += 1,
+            Recorded::Dead { .. } => round.dead += 1,
+            Recorded::Lost => round.lost += 1,
+        }
+        if let (true, Some(on_settled)) = (attempt.handled, &self.on_settled) {
+            on_settled(&Settled {
+                id,
+                endpoint: attempt.endpoint,
+                attempt: attempt.attempts,
+                recorded,
+            });
+        }
+    }
+
+    /// Renews the leases of the open rows (handled or waiting, not yet recorded) every third
+    /// of the lease, in one [`Inbox::renew_many`] per turn, forever (the caller stops it when
+    /// the batch is done).
     async fn renew(&self, held: &Mutex<Held>) -> std::convert::Infallible {
         let lease = self.options.lease;
         let every = (lease / 3).max(Duration::from_millis(1));
         loop {
             tokio::time::sleep(every).await;
             let open = lock(held).open.clone();
-            for (id, claim) in open {
-                match self.inbox.renew(id, claim, lease).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        let mut held = lock(held);
+            if open.is_empty() {
+                continue;
+            }
+            match self.inbox.renew_many(&open, lease).await {
+                Ok(renewed) => {
+                    let mut held = lock(held);
+                    for (&(id, _), renewed) in open.iter().zip(renewed) {
                         // Finished meanwhile: not lost, just no longer in flight.
-                        if held.open.iter().any(|&(open, _)| open == id) {
+                        if !renewed && held.open.iter().any(|&(open, _)| open == id) {
                             held.lost.push(id);
                             tracing::warn!(
                                 target: "hookbr::worker",
@@ -446,13 +575,13 @@ where
                             );
                         }
                     }
-                    Err(error) => tracing::warn!(
-                        target: "hookbr::worker",
-                        row = id,
-                        error = %error,
-                        "cannot renew the lease; retrying"
-                    ),
                 }
+                Err(error) => tracing::warn!(
+                    target: "hookbr::worker",
+                    rows = open.len(),
+                    error = %error,
+                    "cannot renew the leases; retrying"
+                ),
             }
         }
     }

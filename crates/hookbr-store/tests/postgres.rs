@@ -550,3 +550,38 @@ async fn the_drift_watch_is_kept_and_merged() {
     .await;
     schema.drop_schema().await;
 }
+
+#[tokio::test]
+async fn outcomes_are_recorded_in_batches_fenced_by_claim() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    conformance::outcomes_are_recorded_in_batches_fenced_by_claim(
+        schema.inbox().await,
+        schema.inbox().await,
+    )
+    .await;
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn a_worker_runs_at_most_concurrency_handlers_at_once() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    conformance::a_worker_runs_at_most_concurrency_handlers_at_once(schema.inbox().await).await;
+    schema.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewed_leases_keep_a_slow_concurrent_batch_with_its_worker() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    conformance::renewed_leases_keep_a_slow_concurrent_batch_with_its_worker(
+        schema.inbox().await,
+        schema.inbox().await,
+    )
+    .await;
+    schema.drop_schema().await;
+}

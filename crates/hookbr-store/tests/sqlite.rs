@@ -275,3 +275,25 @@ async fn the_drift_watch_is_kept_and_merged() {
     conformance::the_drift_watch_is_kept_and_merged(|| async { open(&dir) as Arc<dyn Inbox> })
         .await;
 }
+
+#[tokio::test]
+async fn outcomes_are_recorded_in_batches_fenced_by_claim() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::outcomes_are_recorded_in_batches_fenced_by_claim(open(&dir), open(&dir)).await;
+}
+
+#[tokio::test]
+async fn a_worker_runs_at_most_concurrency_handlers_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::a_worker_runs_at_most_concurrency_handlers_at_once(open(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewed_leases_keep_a_slow_concurrent_batch_with_its_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::renewed_leases_keep_a_slow_concurrent_batch_with_its_worker(
+        open(&dir),
+        open(&dir),
+    )
+    .await;
+}

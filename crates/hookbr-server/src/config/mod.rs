@@ -136,6 +136,9 @@ pub struct WorkerConfig {
     pub max_backoff: Duration,
     /// How long a claimed row is reserved for a worker.
     pub lease: Duration,
+    /// Deliveries of a batch the worker hands to the sinks at the same time (`[worker]
+    /// concurrency`, default 16; 1 handles them one after another).
+    pub concurrency: usize,
 }
 
 /// A checked configuration. See the module docs.
@@ -422,6 +425,17 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
             raw.worker.lease.as_deref(),
             Duration::from_secs(60),
         )?,
+        concurrency: match raw.worker.concurrency {
+            Some(0) => return Err(problem("worker.concurrency", "must be at least 1")),
+            Some(n) if n > lease::MAX_CONCURRENCY => {
+                return Err(problem(
+                    "worker.concurrency",
+                    format!("must be at most {}", lease::MAX_CONCURRENCY),
+                ));
+            }
+            Some(n) => n,
+            None => lease::DEFAULT_CONCURRENCY,
+        },
     };
     if worker.max_backoff < worker.backoff {
         return Err(problem(

@@ -81,6 +81,7 @@ pub(super) struct RawWorker {
     pub(super) backoff: Option<String>,
     pub(super) max_backoff: Option<String>,
     pub(super) lease: Option<String>,
+    pub(super) concurrency: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -14,7 +14,10 @@ use std::{
 use hookbr_core::{
     DeliveryId, Endpoint, Provider, Receiver, Secret,
     dedup::StoreFuture,
-    inbox::{Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowState, now_ms},
+    inbox::{
+        Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowOutcome, RowState,
+        now_ms,
+    },
     testkit,
     verify::HeaderSecretVerifier,
 };
@@ -523,13 +526,35 @@ pub(crate) async fn renewed_leases_keep_a_slow_batch_with_its_worker(
     first: Arc<dyn Inbox>,
     second: Arc<dyn Inbox>,
 ) {
-    const ROWS: usize = 3;
-    for n in 0..ROWS {
-        first.insert(record(&format!("batch-{n}"))).await.unwrap();
+    // Three rows of 250 ms each, one after another, under a 150 ms lease: the batch takes
+    // five leases.
+    slow_batch(first, second, 3, 1).await;
+}
+
+/// See the test of the same name in each backend's file: six rows of 250 ms, two at a time,
+/// under a 150 ms lease; rows waiting for a slot, running, and finished but not yet recorded
+/// all keep their leases.
+pub(crate) async fn renewed_leases_keep_a_slow_concurrent_batch_with_its_worker(
+    first: Arc<dyn Inbox>,
+    second: Arc<dyn Inbox>,
+) {
+    slow_batch(first, second, 6, 2).await;
+}
+
+/// `rows` rows of 250 ms each, `concurrency` at a time, under a 150 ms lease, while a second
+/// worker keeps trying to claim them.
+async fn slow_batch(
+    first: Arc<dyn Inbox>,
+    second: Arc<dyn Inbox>,
+    rows: usize,
+    concurrency: usize,
+) {
+    let tag = format!("batch-{rows}-{concurrency}");
+    for n in 0..rows {
+        first.insert(record(&format!("{tag}-{n}"))).await.unwrap();
     }
     let calls: Arc<[AtomicUsize; 2]> = Arc::default();
     let count = calls.clone();
-    // Three rows of 250 ms each under a 150 ms lease: the batch takes five leases.
     let slow = Worker::new(
         first.clone(),
         move |_: Delivered| {
@@ -539,7 +564,9 @@ pub(crate) async fn renewed_leases_keep_a_slow_batch_with_its_worker(
                 Ok::<(), String>(())
             }
         },
-        leased(Duration::from_millis(150)).batch(ROWS),
+        leased(Duration::from_millis(150))
+            .batch(rows)
+            .concurrency(concurrency),
     );
     let count = calls.clone();
     let other = Worker::new(
@@ -580,17 +607,17 @@ pub(crate) async fn renewed_leases_keep_a_slow_batch_with_its_worker(
         rounds > 10,
         "the second worker kept trying: {rounds} rounds"
     );
-    assert_eq!((round.completed, round.lost), (ROWS, 0));
+    assert_eq!((round.completed, round.lost), (rows, 0));
     assert_eq!(
         [
             calls[0].load(Ordering::SeqCst),
             calls[1].load(Ordering::SeqCst)
         ],
-        [ROWS, 0],
+        [rows, 0],
         "every row delivered once, by the worker that held it"
     );
     let stats = first.stats().await.unwrap();
-    assert_eq!((stats.done, stats.in_flight), (ROWS as u64, 0));
+    assert_eq!((stats.done, stats.in_flight), (rows as u64, 0));
 }
 
 /// See the test of the same name in each backend's file.
@@ -692,4 +719,195 @@ where
     );
     // Most recently seen first.
     assert_eq!(state.records[0].last_seen_ms, 40);
+}
+
+/// See the test of the same name in each backend's file: a batch of outcomes (completions and
+/// failures) is recorded row by row under each row's claim token; a row claimed again by
+/// another worker is reported `false` and left as the new owner has it.
+pub(crate) async fn outcomes_are_recorded_in_batches_fenced_by_claim(
+    first: Arc<dyn Inbox>,
+    second: Arc<dyn Inbox>,
+) {
+    for n in 0..5 {
+        first.insert(record(&format!("many-{n}"))).await.unwrap();
+    }
+    // Three rows held for a minute, two whose 50 ms lease expires.
+    let held = first.claim_due(3, Duration::from_secs(60)).await.unwrap();
+    let expiring = first.claim_due(2, Duration::from_millis(50)).await.unwrap();
+    assert_eq!((held.len(), expiring.len()), (3, 2));
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let taken = second.claim_due(1, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(taken.len(), 1, "one expired lease is claimed again");
+    let taken = &taken[0];
+    let kept = expiring.iter().find(|row| row.id != taken.id).unwrap();
+    let stale = expiring.iter().find(|row| row.id == taken.id).unwrap();
+    assert!(first.settle_many(Vec::new()).await.unwrap().is_empty());
+    let retry_at = now_ms() + 60_000;
+    let outcomes = vec![
+        RowOutcome::Completed {
+            id: held[0].id,
+            claim: held[0].claim,
+        },
+        RowOutcome::Failed {
+            id: held[1].id,
+            claim: held[1].claim,
+            error: "downstream 503".into(),
+            retry_at_ms: Some(retry_at),
+        },
+        RowOutcome::Completed {
+            id: stale.id,
+            claim: stale.claim,
+        },
+        RowOutcome::Failed {
+            id: kept.id,
+            claim: kept.claim,
+            error: "certificate not trusted".into(),
+            retry_at_ms: None,
+        },
+        // A token that was never the row's.
+        RowOutcome::Completed {
+            id: held[2].id,
+            claim: held[2].claim.wrapping_add(1),
+        },
+    ];
+    assert_eq!(
+        first.settle_many(outcomes.clone()).await.unwrap(),
+        [true, true, false, true, false]
+    );
+    let row = |id| {
+        let first = first.clone();
+        async move { first.get(id).await.unwrap().unwrap() }
+    };
+    assert_eq!(row(held[0].id).await.state, RowState::Done);
+    let retried = row(held[1].id).await;
+    assert_eq!(
+        (
+            retried.state,
+            retried.next_attempt_at_ms,
+            retried.last_error
+        ),
+        (RowState::Pending, retry_at, Some("downstream 503".into()))
+    );
+    let owned = row(stale.id).await;
+    assert_eq!(
+        (owned.state, owned.attempts, owned.claim, owned.last_error),
+        (RowState::InFlight, 2, taken.claim, None),
+        "the stale worker's completion changed nothing"
+    );
+    let dead = row(kept.id).await;
+    assert_eq!(
+        (dead.state, dead.last_error.as_deref()),
+        (RowState::Dead, Some("certificate not trusted"))
+    );
+    assert_eq!(row(held[2].id).await.state, RowState::InFlight);
+    // Recorded once: the same batch again changes nothing (done stays done).
+    assert_eq!(
+        first.settle_many(outcomes).await.unwrap(),
+        [false, false, false, false, false]
+    );
+    assert_eq!(row(held[0].id).await.state, RowState::Done);
+    // Renewals are fenced the same way.
+    assert_eq!(
+        first
+            .renew_many(
+                &[(held[2].id, held[2].claim), (stale.id, stale.claim)],
+                Duration::from_secs(60)
+            )
+            .await
+            .unwrap(),
+        [true, false]
+    );
+    assert_eq!(
+        second
+            .renew_many(&[(taken.id, taken.claim)], Duration::from_secs(60))
+            .await
+            .unwrap(),
+        [true]
+    );
+    assert_eq!(
+        second
+            .complete_many(&[
+                (taken.id, stale.claim),
+                (taken.id, taken.claim),
+                (held[2].id, held[2].claim)
+            ])
+            .await
+            .unwrap(),
+        [false, true, true]
+    );
+    assert!(second.complete_many(&[]).await.unwrap().is_empty());
+    let stats = first.stats().await.unwrap();
+    assert_eq!(
+        (stats.done, stats.pending, stats.dead, stats.in_flight),
+        (3, 1, 1, 0)
+    );
+}
+
+/// See the test of the same name in each backend's file: never more than `concurrency`
+/// handlers at once, and that many when the batch allows; every row recorded once.
+pub(crate) async fn a_worker_runs_at_most_concurrency_handlers_at_once(inbox: Arc<dyn Inbox>) {
+    const ROWS: usize = 12;
+    for n in 0..ROWS {
+        inbox.insert(record(&format!("bound-{n}"))).await.unwrap();
+    }
+    for concurrency in [4, 1] {
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (now, most, count) = (running.clone(), peak.clone(), calls.clone());
+        let worker = Worker::new(
+            inbox.clone(),
+            move |delivered: Delivered| {
+                let (now, most, count) = (now.clone(), most.clone(), count.clone());
+                async move {
+                    let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(at_once, Ordering::SeqCst);
+                    count.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    now.fetch_sub(1, Ordering::SeqCst);
+                    // Every third row fails once: failures are recorded in the same batches.
+                    if delivered.row.attempts == 1 && delivered.row.id % 3 == 0 {
+                        Err("downstream 503".to_owned())
+                    } else {
+                        Ok(())
+                    }
+                }
+            },
+            fast().batch(ROWS).concurrency(concurrency),
+        );
+        let mut completed = 0;
+        for _ in 0..200 {
+            completed += worker.run_once().await.unwrap().completed;
+            if completed == ROWS {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(completed, ROWS);
+        assert_eq!(
+            peak.load(Ordering::SeqCst),
+            concurrency,
+            "at most {concurrency} handlers at once, and that many"
+        );
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            ROWS + ROWS / 3,
+            "each row handled once, plus one retry of the failed ones"
+        );
+        let stats = inbox.stats().await.unwrap();
+        assert_eq!(
+            (stats.done, stats.in_flight, stats.pending),
+            (ROWS as u64, 0, 0)
+        );
+        if concurrency == 4 {
+            // The same rows again, for the sequential run.
+            assert_eq!(inbox.prune(now_ms() + 1).await.unwrap(), ROWS as u64);
+            for n in 0..ROWS {
+                inbox
+                    .insert(record(&format!("bound-again-{n}")))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
 }
