@@ -898,7 +898,7 @@ fn command_sink_receives_the_normalized_json() {
     let events = fixture.path().join("events.jsonl");
     let events_text = events.to_str().unwrap();
     let config = format!(
-        "{SERVER}{FAST_WORKER}{BONIFIQ_ENDPOINT}[[sink]]\ntype = \"command\"\ncommand = [\"sh\", \"-c\", \"cat >> {events_text}; echo >> {events_text}\"]\n"
+        "{SERVER}{FAST_WORKER}{BONIFIQ_ENDPOINT}[[sink]]\ntype = \"command\"\ncommand = [\"sh\", \"-c\", \"event=$(cat); printf '%s\\\\n' \\\"$event\\\" >> {events_text}\"]\n"
     );
     let serve = Serve::start(fixture.path(), &config);
     let mut ids = Vec::new();
