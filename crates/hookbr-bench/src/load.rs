@@ -10,9 +10,14 @@
 //! depend on how fast the generator is, which is why `scripts/bench` takes its ratios from it.
 //!
 //! ```text
-//! bench-server load <addr> <bonifiq-fresh|bonifiq-dup|foody-fresh|grafeno>
-//!     [--connections 32] [--duration 8] [--requests N] [--pool grafeno.tsv] [--pid SERVER_PID]
+//! bench-server load <addr[,addr...]> <bonifiq-fresh|bonifiq-dup|foody-fresh|grafeno>
+//!     [--connections 32] [--duration 8] [--requests N] [--pool grafeno.tsv]
+//!     [--pid SERVER_PID[,SERVER_PID...]]
 //! ```
+//!
+//! Several addresses (`scripts/bench-cluster`: one per `hookbr serve` instance) spread the
+//! connections over them in turn (connection `i` to address `i mod n`), and several pids sum
+//! the servers' CPU time.
 //!
 //! It prints one tab-separated line: req/s, p50 µs, p99 µs, requests, non-2xx, errors, server
 //! CPU µs per request (0 without `--pid`), server CPU ÷ wall time (how busy the server was: below
@@ -37,29 +42,40 @@ use crate::{BONIFIQ_PATH, BONIFIQ_SECRET, FOODY_PATH, GRAFENO_PATH};
 /// What one `load` run was told to do.
 #[derive(Debug)]
 pub(crate) struct Options {
-    addr: String,
+    /// One or more addresses, connections spread over them in turn.
+    addrs: Vec<String>,
     scenario: String,
     connections: usize,
     duration: Duration,
     requests: Option<usize>,
     pool: Option<String>,
-    pid: Option<u32>,
+    /// The servers whose CPU time is summed.
+    pids: Vec<u32>,
 }
 
-const USAGE: &str = "usage: bench-server load <addr> <bonifiq-fresh|bonifiq-dup|foody-fresh|grafeno> [--connections N] [--duration S] [--requests N] [--pool FILE] [--pid PID]";
+const USAGE: &str = "usage: bench-server load <addr[,addr...]> <bonifiq-fresh|bonifiq-dup|foody-fresh|grafeno> [--connections N] [--duration S] [--requests N] [--pool FILE] [--pid PID[,PID...]]";
 
 impl Options {
     pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
-        let addr = args.next().ok_or(USAGE)?;
+        let addrs: Vec<String> = args
+            .next()
+            .ok_or(USAGE)?
+            .split(',')
+            .filter(|addr| !addr.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if addrs.is_empty() || addrs.len() > 64 {
+            return Err(format!("1 to 64 addresses\n{USAGE}"));
+        }
         let scenario = args.next().ok_or(USAGE)?;
         let mut options = Self {
-            addr,
+            addrs,
             scenario,
             connections: 32,
             duration: Duration::from_secs(8),
             requests: None,
             pool: None,
-            pid: None,
+            pids: Vec::new(),
         };
         while let Some(flag) = args.next() {
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -73,7 +89,15 @@ impl Options {
                 "--duration" => options.duration = Duration::from_secs(number()?.clamp(1, 600)),
                 "--requests" => options.requests = Some(number()?.max(1) as usize),
                 "--pool" => options.pool = Some(value),
-                "--pid" => options.pid = Some(u32::try_from(number()?).map_err(|e| e.to_string())?),
+                "--pid" => {
+                    options.pids = value
+                        .split(',')
+                        .map(|pid| {
+                            pid.parse::<u32>()
+                                .map_err(|_| format!("--pid: not a process id: {pid:?}"))
+                        })
+                        .collect::<Result<_, _>>()?;
+                }
                 other => return Err(format!("unknown flag {other:?}\n{USAGE}")),
             }
         }
@@ -264,6 +288,11 @@ async fn connection(
     tally
 }
 
+/// utime + stime of the processes `pids` together, in seconds.
+fn cpu_seconds_of(pids: &[u32]) -> Result<f64, Box<dyn std::error::Error>> {
+    pids.iter().map(|pid| cpu_seconds(*pid)).sum()
+}
+
 /// utime + stime of the whole process, in seconds (`/proc/PID/stat` fields 14 and 15, in clock
 /// ticks of 1/100 s: `getconf CLK_TCK` is 100 on Linux).
 fn cpu_seconds(pid: u32) -> Result<f64, Box<dyn std::error::Error>> {
@@ -292,15 +321,20 @@ pub(crate) fn run(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let cpu_before = options.pid.map(cpu_seconds).transpose()?;
+    let measured = !options.pids.is_empty();
+    let cpu_before = if measured {
+        Some(cpu_seconds_of(&options.pids)?)
+    } else {
+        None
+    };
     let start = Instant::now();
     let deadline = start + options.duration;
     let next = Arc::new(AtomicUsize::new(0));
     let tallies = runtime.block_on(async {
         let tasks: Vec<_> = (0..options.connections)
-            .map(|_| {
+            .map(|index| {
                 tokio::spawn(connection(
-                    options.addr.clone(),
+                    options.addrs[index % options.addrs.len()].clone(),
                     requests.clone(),
                     next.clone(),
                     deadline,
@@ -314,9 +348,9 @@ pub(crate) fn run(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
         tallies
     });
     let elapsed = start.elapsed().as_secs_f64();
-    let cpu = match (options.pid, cpu_before) {
-        (Some(pid), Some(before)) => Some(cpu_seconds(pid)? - before),
-        _ => None,
+    let cpu = match cpu_before {
+        Some(before) => Some(cpu_seconds_of(&options.pids)? - before),
+        None => None,
     };
     let mut latencies: Vec<u32> = Vec::new();
     let (mut non2xx, mut errors) = (0, 0);
@@ -366,7 +400,20 @@ mod tests {
         let options = Options::parse(args.iter().map(|s| (*s).to_owned())).unwrap();
         assert_eq!(options.connections, 1);
         assert_eq!(options.duration, Duration::from_secs(600));
-        assert_eq!(options.pid, Some(42));
+        assert_eq!(options.pids, [42]);
+        assert_eq!(options.addrs, ["127.0.0.1:1"]);
+        let several = Options::parse(
+            ["127.0.0.1:1,127.0.0.1:2", "foody-fresh", "--pid", "7,8,9"]
+                .iter()
+                .map(|s| (*s).to_owned()),
+        )
+        .unwrap();
+        assert_eq!(several.addrs, ["127.0.0.1:1", "127.0.0.1:2"]);
+        assert_eq!(several.pids, [7, 8, 9]);
+        assert!(Options::parse([",", "b"].iter().map(|s| (*s).to_owned())).is_err());
+        assert!(
+            Options::parse(["a", "b", "--pid", "1,x"].iter().map(|s| (*s).to_owned())).is_err()
+        );
         assert!(Options::parse(["a", "b", "--nope", "1"].iter().map(|s| (*s).to_owned())).is_err());
         assert!(Options::parse(["a", "b", "--duration"].iter().map(|s| (*s).to_owned())).is_err());
     }

@@ -5,7 +5,7 @@
 //! bench-server <mode> <addr> [database]   serve until SIGTERM/SIGINT
 //! bench-server gen <out.lua> <count>      pre-sign <count> Grafeno deliveries for wrk
 //! bench-server body <bonifiq|foody>       the body wrk sends, its id as @ID@
-//! bench-server load <addr> <scenario> [--connections N] [--duration S] [--pid PID] ...
+//! bench-server load <addr[,addr...]> <scenario> [--connections N] [--duration S] [--pid PID[,PID...]] ...
 //!                                         the load generator (pre-built requests, server CPU)
 //! bench-server report <results.tsv> [grafeno-pool]   print the table and the ratios
 //! bench-server criterion [dir]            summarize the last `cargo bench` of hookbr-core
@@ -156,7 +156,7 @@ async fn shutdown() {
 const USAGE: &str = "usage: bench-server <bare|hand|hookbr|actix-bare|actix-hookbr|inbox-sqlite|inbox-postgres|redis-direct> <addr> [database]
        bench-server gen <out.lua> <count>
        bench-server body <bonifiq|foody>
-       bench-server load <addr> <bonifiq-fresh|bonifiq-dup|foody-fresh|grafeno> [--connections N] [--duration S] [--requests N] [--pool FILE] [--pid PID]
+       bench-server load <addr[,addr...]> <bonifiq-fresh|bonifiq-dup|foody-fresh|grafeno> [--connections N] [--duration S] [--requests N] [--pool FILE] [--pid PID[,PID...]]
        bench-server report <results.tsv> [grafeno-pool]
        bench-server criterion [target/criterion]
        bench-server decode <bonifiq|foody|iset|grafeno> <typed|value> <count>
