@@ -5,12 +5,14 @@
 //! 2xx later (bounded attempts, backoff, another port, as behind a load balancer) and sends
 //! some to two instances at once; meanwhile a killer `kill -9`s a random instance at least 10
 //! times and restarts it on the same ports (waiting for its `/healthz`). At the end every
-//! acknowledged delivery is in the stream exactly once (counted by `Nats-Msg-Id`), nothing is
-//! there that was never sent, and the inbox holds one `done` row per delivery.
+//! acknowledged delivery is in the stream exactly once (counted by `Nats-Msg-Id`) and in the
+//! `type = "postgres"` table sink exactly once (by `webhook_id`; the table lives in the inbox's
+//! database, so each row is inserted in the transaction that marks its inbox row done), nothing
+//! is there that was never sent, and the inbox holds one `done` row per delivery.
 //!
 //! The sinks under test are a list: each has its `[[sink]]` table and a way to read back the
 //! webhook ids it holds, and one function checks each against the acknowledged ids, which are
-//! computed once. Another sink (a database table) is added by adding one entry.
+//! computed once.
 //!
 //! Needs `HOOKBR_TEST_POSTGRES_URL` and `HOOKBR_TEST_NATS_URL` (`scripts/test` starts both);
 //! without them it prints a notice and passes, in CI it fails. Everything is bounded: the whole
@@ -342,11 +344,62 @@ impl SinkUnderTest for NatsStream {
     }
 }
 
+/// The `type = "postgres"` table sink in the inbox's own database (the same URL): each row
+/// inserted in the transaction that marks its inbox row done, `ON CONFLICT (webhook_id) DO
+/// NOTHING`.
+struct PostgresTable {
+    url: String,
+    base: String,
+    schema: String,
+}
+
+impl SinkUnderTest for PostgresTable {
+    fn name(&self) -> String {
+        format!("PostgreSQL table {}.hookbr_events", self.schema)
+    }
+
+    fn config(&self) -> String {
+        format!(
+            "[[sink]]\ntype = \"postgres\"\nurl = \"{}\"\ntable = \"hookbr_events\"\ntimeout = \"2s\"\n\n",
+            self.url
+        )
+    }
+
+    fn stored(&self, rt: &tokio::runtime::Runtime) -> Vec<Stored> {
+        rt.block_on(async {
+            let (client, connection) =
+                tokio_postgres::connect(&self.base, tokio_postgres::NoTls)
+                    .await
+                    .expect("connects to PostgreSQL");
+            tokio::spawn(connection);
+            client
+                .query(
+                    &format!(
+                        "SELECT webhook_id, message -> 'data' ->> 'delivery_id' \
+                         FROM {}.hookbr_events",
+                        self.schema
+                    ),
+                    &[],
+                )
+                .await
+                .expect("reads the table")
+                .iter()
+                .map(|row| Stored {
+                    webhook_id: row.get(0),
+                    delivery_id: row.get(1),
+                })
+                .collect()
+        })
+    }
+}
+
 /// A PostgreSQL schema of its own for the shared inbox.
 struct Database {
     client: tokio_postgres::Client,
     /// The inbox URL (the base URL with `search_path` set to the schema).
     url: String,
+    /// The schema.
+    schema: String,
 }
 
 impl Database {
@@ -371,7 +424,11 @@ impl Database {
                 .batch_execute(&format!("SET search_path = {schema}"))
                 .await
                 .expect("sets the search path");
-            Self { client, url }
+            Self {
+                client,
+                url,
+                schema,
+            }
         })
     }
 
@@ -742,7 +799,7 @@ fn killer(
 }
 
 #[test]
-fn three_instances_one_inbox_one_stream_survive_kill_9() {
+fn three_instances_one_inbox_one_stream_one_table_survive_kill_9() {
     let Some(postgres) = service("HOOKBR_TEST_POSTGRES_URL") else {
         return;
     };
@@ -760,7 +817,14 @@ fn three_instances_one_inbox_one_stream_survive_kill_9() {
         .unwrap();
 
     let database = Database::create(&rt, &postgres);
-    let sinks: Vec<Box<dyn SinkUnderTest>> = vec![Box::new(NatsStream::create(&rt, &nats))];
+    let sinks: Vec<Box<dyn SinkUnderTest>> = vec![
+        Box::new(NatsStream::create(&rt, &nats)),
+        Box::new(PostgresTable {
+            url: database.url.clone(),
+            base: postgres.clone(),
+            schema: database.schema.clone(),
+        }),
+    ];
 
     // Credentials in files, a fresh Grafeno key pair.
     let dir = tempfile::tempdir().unwrap();
@@ -814,6 +878,13 @@ fn three_instances_one_inbox_one_stream_survive_kill_9() {
         instances: Arc::new(Mutex::new(instances)),
         stop: Arc::default(),
     };
+    // The table sink's table, created the documented way.
+    let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_hookbr"))
+        .args(["sink", "migrate", "--config"])
+        .arg(&deployment.instances.lock().unwrap()[0].config)
+        .output()
+        .expect("runs hookbr sink migrate");
+    assert!(migrate.status.success(), "hookbr sink migrate: {migrate:?}");
     for instance in deployment.instances.lock().unwrap().iter_mut() {
         instance.start();
     }
