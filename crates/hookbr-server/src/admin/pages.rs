@@ -332,6 +332,22 @@ pub(super) fn detail(view: &DetailPage) -> Html<String> {
                 }
             }
         }
+        @if view.row.revealed {
+            p id="revealed" class="failed" {
+                "Revealed: personal data shown unmasked (this reveal was logged). "
+                a href={ "/deliveries/" (row.id) } { "back to the masked view" }
+            }
+        } @else {
+            p id="masked" { "Personal data is masked (CPF, e-mail, phone, name, ...: docs/PRIVACY.md)." }
+            form method="post" action={ "/deliveries/" (row.id) "/reveal" } id="reveal" {
+                "Reveal this delivery: admin token "
+                input type="password" name="token" required autocomplete="off";
+                " reason "
+                input type="text" name="reason" required maxlength="500";
+                " "
+                button type="submit" { "Reveal (logged)" }
+            }
+        }
         h2 { "Headers" }
         p { "Only what decoding needs is stored; secret headers never are." }
         pre id="headers" {
