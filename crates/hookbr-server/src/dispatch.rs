@@ -125,7 +125,7 @@ impl Dispatcher {
         fence: Option<Fence<'_>>,
     ) -> Result<(), Failed> {
         let message = Message::new(processed)?;
-        let result = self.sinks.deliver(&message, fence).await;
+        let result = self.sinks.deliver(&message, processed, fence).await;
         match &result {
             Ok(()) => tracing::info!(
                 target: "hookbr::worker",
