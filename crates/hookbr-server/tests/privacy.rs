@@ -80,12 +80,26 @@ async fn seed(url: &InboxUrl) -> usize {
     all.len()
 }
 
+/// A command sink writing each message to `out/<webhook-id>.json` (a retry overwrites it;
+/// concurrent runs never interleave).
 fn command_sink(out: &Path, mask: &str) -> String {
+    std::fs::create_dir(out).unwrap();
     format!(
-        "[[sink]]\ntype = \"command\"\ncommand = [\"sh\", \"-c\", \"cat >> '{}'; echo >> '{}'\"]\ntimeout = \"5s\"\n{mask}\n\n",
+        "[[sink]]\ntype = \"command\"\n\
+         command = [\"sh\", \"-c\", \"cat > '{}'/\\\"$HOOKBR_WEBHOOK_ID\\\".json\"]\n\
+         timeout = \"5s\"\n{mask}\n\n",
         out.display(),
-        out.display()
     )
+}
+
+/// Every message a [`command_sink`] received, one per line.
+fn received(out: &Path) -> String {
+    let mut messages: Vec<String> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    messages.sort();
+    messages.join("\n")
 }
 
 fn assert_masked(what: &str, text: &str) {
@@ -103,9 +117,9 @@ async fn the_inspector_masks_and_reveals_only_with_token_and_reason() {
     let inbox_path = base.join("inbox.sqlite3");
     let count = seed(&InboxUrl::Sqlite(inbox_path.to_str().unwrap().to_owned())).await;
     let (plain, all, fields) = (
-        base.join("plain.jsonl"),
-        base.join("masked.jsonl"),
-        base.join("fields.jsonl"),
+        base.join("plain"),
+        base.join("masked"),
+        base.join("fields"),
     );
     let text = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n\n[inbox]\nurl = \"sqlite:{}\"\n\n\
@@ -140,9 +154,9 @@ async fn the_inspector_masks_and_reveals_only_with_token_and_reason() {
 
     // Sinks: without mask the original, with mask = true nothing raw, with the list only the
     // e-mail of the documented Customer.
-    let plain = std::fs::read_to_string(&plain).unwrap();
+    let plain = received(&plain);
     assert!(plain.contains(CPF) && plain.contains(EMAIL), "{plain}");
-    let masked = std::fs::read_to_string(&all).unwrap();
+    let masked = received(&all);
     assert_eq!(
         masked.lines().filter(|l| !l.is_empty()).count(),
         5,
@@ -150,7 +164,7 @@ async fn the_inspector_masks_and_reveals_only_with_token_and_reason() {
     );
     assert_masked("the mask = true sink", &masked);
     assert!(masked.contains("***.982.247-**"), "{masked}");
-    let fields = std::fs::read_to_string(&fields).unwrap();
+    let fields = received(&fields);
     let bonifiq = fields
         .lines()
         .find(|line| line.contains("Point_Add"))

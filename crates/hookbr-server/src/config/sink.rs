@@ -560,4 +560,85 @@ mod tests {
         );
         assert!(webhook_secret("whsec_!!!").is_err());
     }
+
+    #[test]
+    fn masks() {
+        let list = |entries: &[&str]| {
+            resolve_mask(
+                "sink[1]",
+                Some(RawMask::Fields(
+                    entries.iter().map(|entry| (*entry).to_owned()).collect(),
+                )),
+            )
+        };
+        assert_eq!(resolve_mask("sink[0]", None), Ok(SinkMask::Off));
+        assert_eq!(
+            resolve_mask("sink[0]", Some(RawMask::All(false))),
+            Ok(SinkMask::Off)
+        );
+        assert_eq!(
+            resolve_mask("sink[0]", Some(RawMask::All(true))),
+            Ok(SinkMask::All)
+        );
+        assert_eq!(list(&[]), Ok(SinkMask::Off));
+        // Whole paths and tails name the same field; repeats count once.
+        assert_eq!(
+            list(&[
+                "Customer.Email",
+                "Payload.Customer.Email",
+                "Document",
+                "data.pendencies[].text"
+            ]),
+            Ok(SinkMask::Fields(vec![
+                "Payload.Customer.Email",
+                "Payload.Customer.Document",
+                "data.pendencies[].text"
+            ]))
+        );
+        for bad in ["Email.Customer", "mail", "Customer", "", "Payload.Points"] {
+            let error = list(&["Customer.Email", bad]).unwrap_err();
+            assert!(error.contains("sink[1].mask[1]"), "{error}");
+            assert!(error.contains("Payload.Customer.Email"), "{error}");
+        }
+    }
+
+    #[test]
+    fn every_sink_type_takes_mask() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("sink.secret"),
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        )
+        .unwrap();
+        let base = dir.path();
+        for sink in [
+            "type = \"command\"\ncommand = [\"true\"]",
+            "type = \"sqlite\"\npath = \"app.sqlite3\"",
+            "type = \"postgres\"\nurl = \"postgres://u@127.0.0.1/app\"",
+            "type = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\nstream = \"HOOKBR\"",
+            "type = \"http\"\nurl = \"http://127.0.0.1:3000/\"\n\
+             secret = \"file:sink.secret\"",
+        ] {
+            let resolved = |text: &str| {
+                let raw: RawSink = toml::from_str(text).unwrap();
+                resolve_sink("sink[0]", raw, base).unwrap()
+            };
+            let config = resolved(&format!("{sink}\nmask = [\"Customer.Email\"]\n"));
+            assert_eq!(
+                config.mask(),
+                &SinkMask::Fields(vec!["Payload.Customer.Email"]),
+                "{sink}"
+            );
+            assert!(
+                config
+                    .describe()
+                    .ends_with(", masked: Payload.Customer.Email"),
+                "{}",
+                config.describe()
+            );
+            let config = resolved(&format!("{sink}\nmask = true\n"));
+            assert_eq!(config.mask(), &SinkMask::All, "{sink}");
+            assert_eq!(resolved(sink).mask(), &SinkMask::Off, "{sink}");
+        }
+    }
 }
