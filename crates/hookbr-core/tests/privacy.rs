@@ -218,7 +218,11 @@ fn mask_fields_changes_only_the_listed_fields() {
         }
     }
     // No listed path, another provider's path, an unknown one: the bytes as they were.
-    for only in [&[][..], &["data.pendencies[].text"][..], &["Payload.Points"][..]] {
+    for only in [
+        &[][..],
+        &["data.pendencies[].text"][..],
+        &["Payload.Points"][..],
+    ] {
         assert_eq!(
             mask_fields(Provider::Bonifiq, kind, body.as_bytes(), only),
             body.as_bytes()

@@ -116,11 +116,7 @@ async fn the_inspector_masks_and_reveals_only_with_token_and_reason() {
     std::fs::write(base.join("admin.token"), ADMIN_TOKEN).unwrap();
     let inbox_path = base.join("inbox.sqlite3");
     let count = seed(&InboxUrl::Sqlite(inbox_path.to_str().unwrap().to_owned())).await;
-    let (plain, all, fields) = (
-        base.join("plain"),
-        base.join("masked"),
-        base.join("fields"),
-    );
+    let (plain, all, fields) = (base.join("plain"), base.join("masked"), base.join("fields"));
     let text = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n\n[inbox]\nurl = \"sqlite:{}\"\n\n\
          [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"file:admin.token\"\n\n\

@@ -245,6 +245,7 @@ async fn detail(State(admin): State<Admin>, Path(id): Path<i64>) -> Result<Respo
             decoded: row.record.decode(),
             attempts: admin.observer.attempts(row.id),
             row: RowDetail::new(&row),
+            can_reveal: admin.token.is_some(),
         })
         .into_response(),
         None => (StatusCode::NOT_FOUND, pages::not_found()).into_response(),
@@ -313,6 +314,7 @@ async fn reveal(
                 decoded: row.record.decode(),
                 attempts: admin.observer.attempts(row.id),
                 row: RowDetail::revealed(&row),
+                can_reveal: true,
             })
             .into_response()
         }
