@@ -187,3 +187,59 @@ fn inbox_show_masks_unless_revealed_with_a_reason() {
         assert!(!run.stderr.contains(raw), "{raw} in the audit line: {line}");
     }
 }
+
+/// `[server] log_bodies = true`: the worker's body lines are masked, for every provider.
+#[test]
+fn logged_bodies_are_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.sqlite3");
+    let ids = seed(&path);
+    std::fs::write(
+        dir.path().join("bonifiq.secret"),
+        "a-bonifiq-secret-for-tests",
+    )
+    .unwrap();
+    let config = dir.path().join("hookbr.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nlog_bodies = true\n\n[inbox]\nurl = \"sqlite:{}\"\n\n\
+             [[endpoint]]\nprovider = \"bonifiq\"\npath = \"/webhooks/bonifiq\"\n\
+             secrets = [\"file:bonifiq.secret\"]\n\n\
+             [[sink]]\ntype = \"command\"\ncommand = [\"sh\", \"-c\", \"cat > /dev/null\"]\ntimeout = \"5s\"\n",
+            path.display()
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("serve.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hookbr"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("HOOKBR_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let inbox = format!("sqlite:{}", path.display());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut done = 0;
+    while std::time::Instant::now() < deadline {
+        let run = hookbr(&["inbox", "stats", "--json", "--inbox", &inbox]);
+        done = run.json()["done"].as_u64().unwrap_or(0);
+        if done == 5 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(done, 5, "{text}");
+    let bodies: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("personal data masked"))
+        .collect();
+    assert_eq!(bodies.len(), ids.len(), "{text}");
+    assert_masked(&text);
+    assert!(text.contains("***.982.247-**"), "{text}");
+}
