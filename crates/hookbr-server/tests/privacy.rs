@@ -206,6 +206,11 @@ async fn the_inspector_masks_and_reveals_only_with_token_and_reason() {
     assert_masked("the Drift page", &drift);
     let (_, drift) = get("/drift?format=json".to_owned()).await;
     assert_masked("the Drift JSON", &drift);
+    // The custom BonifiQ body is an unknown kind: its example is there, masked.
+    assert!(
+        drift.contains("unknown_kind") && drift.contains("***982247**"),
+        "{drift}"
+    );
 
     // Reveal: POST, token and a reason.
     let first = rows.iter().map(|row| row.id).min().unwrap();
@@ -246,6 +251,17 @@ async fn the_inspector_masks_and_reveals_only_with_token_and_reason() {
     let form: &'static [(&str, &str)] = &[("reason", "ticket 43"), ("token", ADMIN_TOKEN)];
     let (status, page) = reveal(form, Some(&bearer)).await;
     assert_eq!(status, 200, "{page}");
+    // From another site (a form on a page elsewhere): refused before the token is looked at.
+    let response = client
+        .post(format!("http://{admin}/deliveries/{first}/reveal"))
+        .header("authorization", &bearer)
+        .header("origin", "http://evil.example")
+        .form(&[("reason", "x"), ("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert_masked("a cross-site reveal", &response.text().await.unwrap());
     // Afterwards the page is masked again.
     let (_, page) = get(format!("/deliveries/{first}")).await;
     assert_masked("the detail page after a reveal", &page);
