@@ -195,9 +195,12 @@ async fn execute(command: &Command, store: &dyn Inbox, as_json: bool) -> Result<
             id, reveal, reason, ..
         } => {
             let reason = reason.as_deref().filter(|_| *reveal);
-            let row = inbox::show(store, *id, reason.is_some())
-                .await?
-                .ok_or_else(|| Failure::rejected(format!("no delivery with id {id}")))?;
+            let row = if reason.is_some() {
+                inbox::show_revealed(store, *id).await?
+            } else {
+                inbox::show(store, *id).await?
+            };
+            let row = row.ok_or_else(|| Failure::rejected(format!("no delivery with id {id}")))?;
             if let Some(reason) = reason {
                 init_audit_log();
                 inbox::audit_reveal(*id, reason.trim(), "cli");

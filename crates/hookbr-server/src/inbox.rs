@@ -268,21 +268,25 @@ pub async fn list(inbox: &dyn Inbox, filter: ListFilter) -> Result<Vec<RowSummar
     Ok(rows.iter().map(RowSummary::new).collect())
 }
 
-/// Row `id` in full, if there is one: personal data masked, or `revealed` (the caller audits
-/// it with [`audit_reveal`]).
+/// Row `id` in full, if there is one, personal data masked.
 ///
 /// # Errors
 ///
 /// [`Error::Runtime`] when the inbox fails.
-pub async fn show(inbox: &dyn Inbox, id: i64, revealed: bool) -> Result<Option<RowDetail>, Error> {
+pub async fn show(inbox: &dyn Inbox, id: i64) -> Result<Option<RowDetail>, Error> {
     let row = inbox.get(id).await.map_err(|e| store_error(&e))?;
-    Ok(row.as_ref().map(|row| {
-        if revealed {
-            RowDetail::revealed(row)
-        } else {
-            RowDetail::new(row)
-        }
-    }))
+    Ok(row.as_ref().map(RowDetail::new))
+}
+
+/// Row `id` in full, if there is one, unmasked ([`RowDetail::revealed`]): the caller audits
+/// the reveal with [`audit_reveal`].
+///
+/// # Errors
+///
+/// [`Error::Runtime`] when the inbox fails.
+pub async fn show_revealed(inbox: &dyn Inbox, id: i64) -> Result<Option<RowDetail>, Error> {
+    let row = inbox.get(id).await.map_err(|e| store_error(&e))?;
+    Ok(row.as_ref().map(RowDetail::revealed))
 }
 
 /// Puts the dead-lettered rows among `ids` back in the queue.
