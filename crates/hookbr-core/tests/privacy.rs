@@ -195,7 +195,7 @@ fn seed_personal_data_is_masked() {
 fn mask_fields_changes_only_the_listed_fields() {
     let body = fixture("bonifiq/earn_purchase_points_legacy.json").unwrap();
     let kind = "Communication_EarnPurchasePoints";
-    let original: Value = serde_json::from_str(&body).unwrap();
+    let original: Value = serde_json::from_str(body).unwrap();
     let masked = mask_fields(
         Provider::Bonifiq,
         kind,
