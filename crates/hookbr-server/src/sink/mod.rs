@@ -42,6 +42,11 @@
 //! last step of the delivery. `hookbr sink migrate` ([`migrate`]) creates the tables; `serve`
 //! checks at start that they exist with their columns.
 //!
+//! Every sink gets the event's data as received unless its `mask` says otherwise
+//! ([`SinkMask`]): `mask = true` masks `data.event` as the inspector shows it, a list of
+//! documented paths masks only those fields; the rest of the message is the same for every
+//! sink (a masked message is built once per distinct `mask` and attempt).
+//!
 //! An `https://` sink verifies the application's certificate against the system's roots, or
 //! `ca_file`'s. A certificate it refuses is not retried: the delivery fails permanently (the
 //! worker dead-letters the row at once with `TLS handshake with host:port failed: <why>`; fix
