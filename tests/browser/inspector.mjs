@@ -4,7 +4,8 @@
 // admin listener on loopback), sends a burst with `hookbr send` (processed, duplicate, forged,
 // and one delivery that is dead-lettered), then drives Debian's headless Chromium through
 // playwright-core: the list shows the rows and the rejection, the detail view shows the
-// redacted body and the attempts, Replay completes the dead-lettered delivery. Screenshots go
+// redacted body and the attempts, Replay completes the dead-lettered delivery, a customer's
+// CPF and e-mail show masked on the detail page. Screenshots go
 // to cargo's target directory (wherever cargo puts build outputs: CARGO_TARGET_DIR, ...; see
 // scripts/target-dir), where `hookbr` is also looked for unless HOOKBR_BIN names it. Everything
 // runs on 127.0.0.1 and is bounded in time.
@@ -242,8 +243,45 @@ command = ["sh", "-c", "cat > /dev/null; if [ -e '${flag}' ]; then echo 'the app
   check(/hookbr_dead_lettered_total\{provider="foody"\} 1/.test(metrics), 'dead_lettered counted');
   check(/hookbr_deliveries_rejected_total\{provider="bonifiq",reason="invalid_secret"\} 1/.test(metrics), 'rejection counted');
   check(/hookbr_inbox_depth\{state="dead"\} 0/.test(metrics), 'inbox depth gauge after replay');
+
+  // Personal data: a customer's CPF, e-mail and phone show masked on the detail page; without
+  // an admin token there is no reveal form, and a reveal is refused.
+  writeFileSync(join(dir, 'customer.json'), JSON.stringify({
+    Uuid: '4834c95e-84f7-485e-90de-09353df57fd3', Timestamp: '2024-03-01T13:16:11.396371',
+    Topic: 0, TopicName: 'Point_Add',
+    Payload: {
+      Points: 200, PointType: 0, PointAction: 1, PointId: 4740,
+      Customer: {
+        Email: 'joao.silva@example.com', Id: '152740926', Name: 'Joao da Silva',
+        Phone: '+55 (11) 98719-8778', Document: '529.982.247-25',
+      },
+    },
+  }));
+  hookbr([...bonifiq, '--file', 'customer.json']);
+  await until('the customer delivery to be done', () => stats().done === 7);
+  const listed = JSON.parse(hookbr(['inbox', 'list', '--json', '--config', 'hookbr.toml']).stdout);
+  const customerId = Math.max(...listed.map((row) => row.id));
+  await page.goto(`${admin}/deliveries/${customerId}`, { waitUntil: 'load' });
+  const customerBody = await page.locator('#body').innerText();
+  check(customerBody.includes('***.982.247-**'), `the CPF is shown masked: ${customerBody}`);
+  check(customerBody.includes('j***@e***.com'), `the e-mail is shown masked: ${customerBody}`);
+  const customerPage = await page.content();
+  for (const raw of ['529.982.247-25', '52998224725', 'joao.silva@example.com', '98719-8778', 'Joao da Silva']) {
+    check(!customerPage.includes(raw), `${raw} is nowhere on the detail page`);
+  }
+  // This server has no admin token: no reveal form, a note instead.
+  check((await page.locator('form#reveal').count()) === 0, 'no reveal form without a token');
+  check((await page.locator('#no-reveal').count()) === 1, 'the page says why nothing can be revealed');
+  await page.screenshot({ path: join(shots, 'inspector-masked.png'), fullPage: true });
+  const revealed = await fetch(`${admin}/deliveries/${customerId}/reveal`, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'reason=test', redirect: 'manual',
+  });
+  check(revealed.status === 401, `reveal without an admin token refused, got ${revealed.status}`);
+  check(!(await revealed.text()).includes('529.982.247-25'), 'a refused reveal shows nothing');
+
   check(!serverLog.includes('browser-test-'), 'no secret in the server log');
-  console.log(`browser test passed: list, filters, detail, replay, metrics; screenshots in ${shots}`);
+  console.log(`browser test passed: list, filters, detail, masking, replay, metrics; screenshots in ${shots}`);
 }
 
 function stats() {

@@ -51,9 +51,18 @@ pub(crate) enum Command {
         target: Target,
     },
     /// One delivery in full: headers (secrets are never stored), body, attempts, last error.
+    ///
+    /// Personal data (CPF, CNPJ, e-mail, phone, names, ...) is masked; `--reveal --reason
+    /// "..."` shows it unmasked and writes an audit line (target hookbr::audit) to stderr.
     Show {
         /// The row id (first column of `list`).
         id: i64,
+        /// Show the delivery unmasked (needs --reason; audited).
+        #[arg(long)]
+        reveal: bool,
+        /// Why the delivery is revealed (required with --reveal; written to the audit line).
+        #[arg(long, requires = "reveal", value_name = "TEXT")]
+        reason: Option<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -120,6 +129,21 @@ pub(crate) fn inbox_url(target: &Target) -> Result<InboxUrl, Failure> {
 
 /// Runs `hookbr inbox …`.
 pub(crate) fn run(command: &Command) -> Result<(), Failure> {
+    if let Command::Show {
+        reveal: true,
+        reason,
+        ..
+    } = command
+    {
+        if reason
+            .as_deref()
+            .is_none_or(|reason| reason.trim().is_empty())
+        {
+            return Err(Failure::usage(
+                "--reveal needs --reason \"...\": every reveal of personal data is audited",
+            ));
+        }
+    }
     let target = command.target();
     let url = inbox_url(target)?;
     runtime()?.block_on(async {
@@ -167,10 +191,20 @@ async fn execute(command: &Command, store: &dyn Inbox, as_json: bool) -> Result<
                 .limit((*limit).max(1));
             print_rows(&inbox::list(store, filter).await?, as_json);
         }
-        Command::Show { id, .. } => {
-            let row = inbox::show(store, *id)
-                .await?
-                .ok_or_else(|| Failure::rejected(format!("no delivery with id {id}")))?;
+        Command::Show {
+            id, reveal, reason, ..
+        } => {
+            let reason = reason.as_deref().filter(|_| *reveal);
+            let row = if reason.is_some() {
+                inbox::show_revealed(store, *id).await?
+            } else {
+                inbox::show(store, *id).await?
+            };
+            let row = row.ok_or_else(|| Failure::rejected(format!("no delivery with id {id}")))?;
+            if let Some(reason) = reason {
+                init_audit_log();
+                inbox::audit_reveal(*id, reason.trim(), "cli");
+            }
             if as_json {
                 print_line(&row.to_json().to_string());
             } else {
@@ -226,6 +260,15 @@ async fn execute(command: &Command, store: &dyn Inbox, as_json: bool) -> Result<
         }
     }
     Ok(())
+}
+
+/// The audit line of a reveal goes to stderr, whatever `HOOKBR_LOG` says.
+fn init_audit_log() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("hookbr::audit=info"))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
 }
 
 fn print_rows(rows: &[RowSummary], as_json: bool) {

@@ -21,8 +21,9 @@
 //! Logs go to stderr through `tracing`, filtered by `HOOKBR_LOG` (default `info`). Targets:
 //! `hookbr` (service messages), `hookbr::delivery` (one span per request: provider, endpoint,
 //! kind and delivery id in direct mode, outcome, reason, status, latency), `hookbr::rejection`
-//! (one event per refused delivery with its precise reason), `hookbr::worker` (each attempt).
-//! Bodies are logged only with `[server] log_bodies = true`, with Foody's token redacted. With
+//! (one event per refused delivery with its precise reason), `hookbr::worker` (each attempt),
+//! `hookbr::audit` (each reveal of a delivery's personal data). Bodies are logged only with
+//! `[server] log_bodies = true`, with Foody's token redacted and personal data masked. With
 //! `[admin]`, the inspector page and Prometheus `/metrics` are served on a loopback listener.
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::indexing_slicing))]

@@ -535,6 +535,51 @@ fn same_database_insert_commits_with_the_done_mark_and_notifies_after_commit() {
     drop(listener);
 }
 
+/// Two table sinks in the inbox's database, one with `mask = true`: both rows commit with the
+/// done mark, the masked one without the customer's e-mail, the other with it.
+#[test]
+fn a_masked_table_sink_in_the_inbox_database_gets_masked_data() {
+    let Some(schema) = Schema::new() else { return };
+    let fixture = Fixture::new();
+    let listen = addr();
+    let config = fixture.config(&format!(
+        "{}[[sink]]\ntype = \"postgres\"\nurl = \"{}\"\n\n\
+         [[sink]]\ntype = \"postgres\"\nurl = \"{}\"\ntable = \"masked_events\"\nmask = true\n",
+        head(listen, &schema.url, &fixture),
+        schema.url,
+        schema.url,
+    ));
+    let run = migrate(&config);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let serve = Serve::started(&config, listen);
+    let delivery_id = fixture.send(serve.addr);
+    wait_for("the delivery to be done", || {
+        (inbox_json(&serve.config, &["stats"])["done"] == 1).then_some(())
+    });
+    let plain = schema.rows("hookbr_events");
+    let masked = schema.rows("masked_events");
+    assert_eq!((plain.len(), masked.len()), (1, 1), "{plain:?} {masked:?}");
+    assert_row(&plain[0], &delivery_id);
+    assert_eq!(plain[0]["webhook_id"], masked[0]["webhook_id"]);
+    let email = |row: &Value| {
+        row["message"]["data"]["event"]["Payload"]["Customer"]["Email"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no Customer.Email in {row}"))
+            .to_owned()
+    };
+    let (original, hidden) = (email(&plain[0]), email(&masked[0]));
+    assert!(!original.contains("***"), "{original}");
+    assert!(hidden.contains("***@"), "{hidden}");
+    assert_eq!(
+        masked[0]["message"]["data"]["delivery_id"],
+        delivery_id.as_str()
+    );
+    let text = masked[0]["message"].to_string();
+    assert!(!text.contains(&original), "{text}");
+    let log = serve.log();
+    assert!(!log.contains("lease lost"), "{log}");
+}
+
 /// Direct mode (no inbox), two instances without shared deduplication given the same
 /// delivery at once: both run the sinks, each table keeps one row.
 #[test]

@@ -18,8 +18,8 @@ use hookbr_core::{
     Endpoint, Provider, Request, WebhookEvent,
     iset::IsetKind,
     privacy::{
-        DataClass, is_br_phone, is_cnpj, is_cpf, is_email, mask_as, mask_body, mask_text,
-        personal_fields,
+        DataClass, is_br_phone, is_cnpj, is_cpf, is_email, mask_as, mask_body, mask_fields,
+        mask_text, personal_fields,
     },
     testkit::{fixture, fixture_paths},
 };
@@ -187,6 +187,76 @@ fn seed_personal_data_is_masked() {
         "{masked}"
     );
     assert!(masked.contains(r#""pontos": 10"#), "{masked}");
+}
+
+/// `mask_fields` (a sink's `mask` list) changes the listed mapped fields only: not the other
+/// mapped ones, not what the detectors would find, not a custom body, not a form.
+#[test]
+fn mask_fields_changes_only_the_listed_fields() {
+    let body = fixture("bonifiq/earn_purchase_points_legacy.json").unwrap();
+    let kind = "Communication_EarnPurchasePoints";
+    let original: Value = serde_json::from_str(body).unwrap();
+    let masked = mask_fields(
+        Provider::Bonifiq,
+        kind,
+        body.as_bytes(),
+        &["Payload.Customer.Email", "Payload.Customer.Phone"],
+    );
+    let masked: Value = serde_json::from_slice(&masked).unwrap();
+    let customer = &masked["Payload"]["Customer"];
+    assert_eq!(customer["Email"], "e***@t***.com.br");
+    assert_eq!(customer["Phone"], "*******8778");
+    // Everything else exactly as received.
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    leaves(&original, "", &mut before);
+    leaves(&masked, "", &mut after);
+    assert_eq!(before.len(), after.len());
+    for ((path, was), (same_path, now)) in before.iter().zip(&after) {
+        assert_eq!(path, same_path);
+        if !path.ends_with("Customer.Email") && !path.ends_with("Customer.Phone") {
+            assert_eq!(was, now, "{path}");
+        }
+    }
+    // No listed path, another provider's path, an unknown one: the bytes as they were.
+    for only in [
+        &[][..],
+        &["data.pendencies[].text"][..],
+        &["Payload.Points"][..],
+    ] {
+        assert_eq!(
+            mask_fields(Provider::Bonifiq, kind, body.as_bytes(), only),
+            body.as_bytes()
+        );
+    }
+    // The map does not apply to custom bodies, nor to bodies that are not JSON.
+    let custom = br#"{"Payload":{"Customer":{"Email":"joao@example.com"}}}"#;
+    let email = ["Payload.Customer.Email"];
+    assert_eq!(
+        mask_fields(Provider::Bonifiq, "custom", custom, &email),
+        custom
+    );
+    assert_eq!(
+        mask_fields(Provider::Bonifiq, "Point_Add", custom, &email),
+        br#"{"Payload":{"Customer":{"Email":"j***@e***.com"}}}"#
+    );
+    let form = b"email=joao%40example.com&cpf=52998224725";
+    assert_eq!(
+        mask_fields(Provider::Iset, "order_upserted", form, &email),
+        form
+    );
+    // Grafeno's pendency texts, in every element.
+    let body = fixture("grafeno/cadastro_validation_pendencies.json").unwrap();
+    let masked = mask_fields(
+        Provider::Grafeno,
+        "validation_pendencies",
+        body.as_bytes(),
+        &["data.pendencies[].text"],
+    );
+    let masked: Value = serde_json::from_slice(&masked).unwrap();
+    assert_eq!(
+        masked["data"]["pendencies"][0]["text"],
+        "[masked text, 28 characters]"
+    );
 }
 
 #[test]
@@ -407,6 +477,18 @@ proptest! {
             // Still JSON, same outer type.
             let parsed: Value = serde_json::from_slice(&masked).unwrap();
             prop_assert_eq!(std::mem::discriminant(&parsed), std::mem::discriminant(&body));
+            let paths: Vec<&str> = personal_fields(provider).map(|field| field.path).collect();
+            let masked = mask_fields(provider, "Point_Add", &bytes, &paths);
+            let parsed: Value = serde_json::from_slice(&masked).unwrap();
+            prop_assert_eq!(std::mem::discriminant(&parsed), std::mem::discriminant(&body));
+        }
+    }
+
+    #[test]
+    fn mask_fields_never_panics(body in vec(any::<u8>(), 0..512)) {
+        for provider in Provider::ALL {
+            let paths: Vec<&str> = personal_fields(provider).map(|field| field.path).collect();
+            let _ = mask_fields(provider, "Point_Add", &body, &paths);
         }
     }
 }

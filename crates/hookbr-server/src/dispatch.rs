@@ -7,7 +7,7 @@ use hookbr_core::{Endpoint, Verified, inbox::now_ms};
 use hookbr_store::worker::{Delivered, Failure, Recorded, Settled};
 
 use crate::{
-    inbox::body_json,
+    inbox::{Shown, shown_body},
     lifecycle::log,
     observe::{Attempt, Observer},
     sink::{Failed, Fence, Message, Processed, Sinks},
@@ -56,8 +56,8 @@ impl Dispatcher {
             tracing::info!(
                 target: "hookbr::worker",
                 row = row.id,
-                body = %body_json(&row.record),
-                "body (secrets redacted)"
+                body = %shown_body(&row.record, Shown::Masked),
+                "body (secrets redacted, personal data masked)"
             );
         }
         let record = &row.record;
@@ -125,7 +125,7 @@ impl Dispatcher {
         fence: Option<Fence<'_>>,
     ) -> Result<(), Failed> {
         let message = Message::new(processed)?;
-        let result = self.sinks.deliver(&message, fence).await;
+        let result = self.sinks.deliver(&message, processed, fence).await;
         match &result {
             Ok(()) => tracing::info!(
                 target: "hookbr::worker",

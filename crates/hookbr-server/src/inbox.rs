@@ -1,7 +1,11 @@
 //! The inbox's operations as data: what `hookbr inbox` prints and the inspector shows.
 //!
 //! Rows become [`RowSummary`] and [`RowDetail`] (times as RFC 3339 text, Foody's body token
-//! redacted), with the JSON shapes of `hookbr inbox --json`; printing is the caller's.
+//! redacted, personal data masked unless [revealed](RowDetail::revealed)), with the JSON shapes
+//! of `hookbr inbox --json`; printing is the caller's. Every surface a person looks at (the
+//! inspector, `hookbr inbox show`, the `log_bodies` log line) shows bodies through
+//! [`RowDetail`] and the one helper behind it, which masks with
+//! [`hookbr_core::privacy::mask_body`].
 //!
 //! ```no_run
 //! use hookbr_core::inbox::{ListFilter, RowState};
@@ -18,8 +22,9 @@
 use std::{path::Path, sync::Arc};
 
 use hookbr_core::{
-    Endpoint, Inbox, InboxRecord, InboxRow, StoreError,
+    Endpoint, Inbox, InboxRecord, InboxRow, Provider, StoreError,
     inbox::{ListFilter, RowState, now_ms},
+    privacy::{mask_body, mask_text},
     timestamp::rfc3339_millis,
 };
 use serde_json::{Value, json};
@@ -36,13 +41,13 @@ pub struct RowSummary {
     pub provider: String,
     /// The endpoint text (`bonifiq`, `iset:order_upserted`, …).
     pub endpoint: String,
-    /// The delivery id.
+    /// The delivery id (personal data in it masked).
     pub delivery_id: String,
     /// `pending`, `in_flight`, `done` or `dead`.
     pub state: RowState,
     /// Attempts so far.
     pub attempts: u32,
-    /// The last attempt's error.
+    /// The last attempt's error (personal data in it masked).
     pub last_error: Option<String>,
     /// When it was received (RFC 3339, milliseconds).
     pub received_at: String,
@@ -53,17 +58,25 @@ pub struct RowSummary {
 }
 
 impl RowSummary {
-    /// The summary of `row`.
+    /// The summary of `row`, personal data in its delivery id and last error masked.
     #[must_use]
     pub fn new(row: &InboxRow) -> Self {
+        Self::shown(row, Shown::Masked)
+    }
+
+    fn shown(row: &InboxRow, shown: Shown) -> Self {
+        let text = |value: &str| match shown {
+            Shown::Masked => mask_text(value),
+            Shown::Revealed => value.to_owned(),
+        };
         Self {
             id: row.id,
             provider: provider_of(&row.record),
             endpoint: row.record.endpoint.clone(),
-            delivery_id: row.record.delivery_id.clone(),
+            delivery_id: text(&row.record.delivery_id),
             state: row.state,
             attempts: row.attempts,
-            last_error: row.last_error.clone(),
+            last_error: row.last_error.as_deref().map(text),
             received_at: rfc3339_millis(row.record.received_at_ms),
             next_attempt_at: (row.state == RowState::Pending)
                 .then(|| rfc3339_millis(row.next_attempt_at_ms)),
@@ -95,20 +108,49 @@ impl RowSummary {
 pub struct RowDetail {
     /// What the list shows.
     pub summary: RowSummary,
-    /// The stored headers (only what decoding needs; never a secret header).
+    /// The stored headers (only what decoding needs; never a secret header), values masked
+    /// unless revealed.
     pub headers: Vec<(String, String)>,
-    /// The body: JSON when it is JSON (Foody's `token` redacted), else a string.
+    /// The body: JSON when it is JSON (Foody's `token` redacted), else a string; personal data
+    /// masked unless revealed.
     pub body: Value,
+    /// Whether this is the unmasked view ([`RowDetail::revealed`]).
+    pub revealed: bool,
 }
 
 impl RowDetail {
-    /// The detail of `row`.
+    /// The detail of `row`, personal data masked (docs/PRIVACY.md): what every surface shows
+    /// by default.
     #[must_use]
     pub fn new(row: &InboxRow) -> Self {
+        Self::shown(row, Shown::Masked)
+    }
+
+    /// The detail of `row` unmasked (Foody's `token` still redacted: a secret, not personal
+    /// data). Only for an explicit reveal, which the caller audits ([`audit_reveal`]).
+    #[must_use]
+    pub fn revealed(row: &InboxRow) -> Self {
+        Self::shown(row, Shown::Revealed)
+    }
+
+    fn shown(row: &InboxRow, shown: Shown) -> Self {
+        let headers = row
+            .record
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = match shown {
+                    Shown::Masked => mask_text(value),
+                    Shown::Revealed => value.clone(),
+                };
+                (name.clone(), value)
+            })
+            .collect();
         Self {
-            summary: RowSummary::new(row),
-            headers: row.record.headers.clone(),
-            body: body_json(&row.record),
+            summary: RowSummary::shown(row, shown),
+            headers,
+            body: shown_body(&row.record, shown),
+            revealed: shown == Shown::Revealed,
         }
     }
 
@@ -226,7 +268,7 @@ pub async fn list(inbox: &dyn Inbox, filter: ListFilter) -> Result<Vec<RowSummar
     Ok(rows.iter().map(RowSummary::new).collect())
 }
 
-/// Row `id` in full, if there is one.
+/// Row `id` in full, if there is one, personal data masked.
 ///
 /// # Errors
 ///
@@ -234,6 +276,17 @@ pub async fn list(inbox: &dyn Inbox, filter: ListFilter) -> Result<Vec<RowSummar
 pub async fn show(inbox: &dyn Inbox, id: i64) -> Result<Option<RowDetail>, Error> {
     let row = inbox.get(id).await.map_err(|e| store_error(&e))?;
     Ok(row.as_ref().map(RowDetail::new))
+}
+
+/// Row `id` in full, if there is one, unmasked ([`RowDetail::revealed`]): the caller audits
+/// the reveal with [`audit_reveal`].
+///
+/// # Errors
+///
+/// [`Error::Runtime`] when the inbox fails.
+pub async fn show_revealed(inbox: &dyn Inbox, id: i64) -> Result<Option<RowDetail>, Error> {
+    let row = inbox.get(id).await.map_err(|e| store_error(&e))?;
+    Ok(row.as_ref().map(RowDetail::revealed))
 }
 
 /// Puts the dead-lettered rows among `ids` back in the queue.
@@ -281,6 +334,33 @@ pub async fn stats(inbox: &dyn Inbox) -> Result<StatsSummary, Error> {
     })
 }
 
+/// Writes the audit line of a reveal (target `hookbr::audit`, WARN): which delivery, why, and
+/// who (`cli`, or the admin token), never the data.
+pub fn audit_reveal(id: i64, reason: &str, who: &str) {
+    // One line whatever the reason holds.
+    let reason: String = reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    tracing::warn!(
+        target: "hookbr::audit",
+        action = "reveal",
+        delivery = id,
+        reason = %reason,
+        who = %who,
+        "delivery {id} revealed unmasked by {who}: {reason}"
+    );
+}
+
+/// Whether a body is shown masked (the default) or revealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shown {
+    /// Personal data masked ([`mask_body`]).
+    Masked,
+    /// As stored (an audited reveal).
+    Revealed,
+}
+
 /// The provider of a record (its endpoint text when the endpoint is unknown).
 pub(crate) fn provider_of(record: &InboxRecord) -> String {
     Endpoint::from_text(&record.endpoint).map_or_else(
@@ -289,10 +369,32 @@ pub(crate) fn provider_of(record: &InboxRecord) -> String {
     )
 }
 
-/// The body as JSON when it is JSON (Foody's `token` redacted), else as text. A Foody body
-/// that does not parse is never shown: it would carry the token.
-pub(crate) fn body_json(record: &InboxRecord) -> Value {
-    let body = &record.body;
+/// The body as a person sees it: personal data masked by [`mask_body`] (by the record's
+/// provider and kind; an unknown endpoint gets the detectors and key rules only), unless
+/// revealed; then [`body_json`]. The one helper behind the inspector, `hookbr inbox show` and
+/// the `log_bodies` line.
+pub(crate) fn shown_body(record: &InboxRecord, shown: Shown) -> Value {
+    match shown {
+        Shown::Revealed => body_json(record, &record.body),
+        Shown::Masked => {
+            let (provider, kind) = match Endpoint::from_text(&record.endpoint) {
+                Some(endpoint) => (
+                    endpoint.provider(),
+                    record
+                        .decode()
+                        .map_or_else(|_| "unknown".to_owned(), |event| event.kind().to_owned()),
+                ),
+                // `custom`: the map does not apply, detectors and key rules do.
+                None => (Provider::Bonifiq, "custom".to_owned()),
+            };
+            body_json(record, &mask_body(provider, &kind, &record.body))
+        }
+    }
+}
+
+/// `body` (the record's, masked or not) as JSON when it is JSON (Foody's `token` redacted),
+/// else as text. A Foody body that does not parse is never shown: it would carry the token.
+fn body_json(record: &InboxRecord, body: &[u8]) -> Value {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let foody = provider_of(record) == "foody";
     match serde_json::from_slice::<Value>(body) {
@@ -339,7 +441,7 @@ mod tests {
     }
 
     fn body_json(row: &InboxRow) -> Value {
-        super::body_json(&row.record)
+        super::shown_body(&row.record, Shown::Masked)
     }
 
     #[test]

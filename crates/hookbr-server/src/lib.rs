@@ -51,7 +51,9 @@
 //!   handshake);
 //! * `hookbr::worker`: each attempt at the sinks, in both modes (INFO when delivered, WARN when
 //!   a sink failed), and, only with `[server] log_bodies = true`, each stored body at INFO as
-//!   the worker takes it (Foody's token redacted).
+//!   the worker takes it (Foody's token redacted, personal data masked).
+//! * `hookbr::audit`: each reveal of a delivery's personal data in the inspector (WARN: the
+//!   delivery id, the reason and who; never the data).
 //!
 //! Metrics go through the `metrics` crate: the server installs a Prometheus recorder once per
 //! process and serves it at the admin listener's `/metrics` (names in the README).

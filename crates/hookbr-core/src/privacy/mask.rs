@@ -129,32 +129,83 @@ pub fn mask_body(provider: Provider, kind: &str, body: &[u8]) -> Vec<u8> {
         return format!("[body of {} bytes not shown: not UTF-8]", body.len()).into_bytes();
     };
     if let Ok(mut node) = serde_json::from_str::<Node>(text) {
-        let paths: Vec<(Vec<&str>, DataClass)> = MAP
-            .iter()
-            .filter(|field| field.provider == provider)
-            .filter(|field| {
-                if field.kinds.is_empty() {
-                    kind != "custom"
-                } else {
-                    field.kinds.contains(&kind)
-                }
-            })
-            .map(|field| (split_path(field.path), field.class))
-            .collect();
+        let paths = mapped_paths(provider, kind, |_| true);
         let mut path = Vec::new();
-        walk(&mut node, &paths, &mut path, None, 0);
-        let pretty = text.trim().contains('\n');
-        let out = if pretty {
-            serde_json::to_vec_pretty(&node)
-        } else {
-            serde_json::to_vec(&node)
-        };
-        return out.unwrap_or_else(|_| b"[body not shown: cannot serialize]".to_vec());
+        walk(&mut node, &paths, &mut path, None, 0, true);
+        return reserialize(&node, text);
     }
     if let Some(form) = mask_form(text) {
         return form.into_bytes();
     }
     mask_text(text).into_bytes()
+}
+
+/// Masks only the mapped fields of `provider`/`kind` (see
+/// [`personal_fields`](super::personal_fields)) whose path is one of `only` (as the map writes
+/// it: `Payload.Customer.Email`), each by its class; nothing else changes (no key rules, no
+/// detectors). For a sink that must not receive a few fields: a JSON body keeps its shape as
+/// with [`mask_body`]; a body that is not JSON (or over [`MAX_MASKED_BODY`]) is returned as
+/// it is, since the map only describes JSON.
+///
+/// ```
+/// use hookbr_core::{Provider, privacy::mask_fields};
+///
+/// let body = br#"{"Payload":{"Customer":{"Email":"joao@example.com","Name":"Joao Silva"}}}"#;
+/// let masked = mask_fields(Provider::Bonifiq, "Point_Add", body, &["Payload.Customer.Email"]);
+/// assert_eq!(
+///     masked,
+///     br#"{"Payload":{"Customer":{"Email":"j***@e***.com","Name":"Joao Silva"}}}"#
+/// );
+/// ```
+#[must_use]
+pub fn mask_fields(provider: Provider, kind: &str, body: &[u8], only: &[&str]) -> Vec<u8> {
+    let paths = mapped_paths(provider, kind, |path| only.contains(&path));
+    if paths.is_empty() || body.len() > MAX_MASKED_BODY {
+        return body.to_vec();
+    }
+    let trimmed = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let Ok(text) = std::str::from_utf8(trimmed) else {
+        return body.to_vec();
+    };
+    match serde_json::from_str::<Node>(text) {
+        Ok(mut node) => {
+            let mut path = Vec::new();
+            walk(&mut node, &paths, &mut path, None, 0, false);
+            reserialize(&node, text)
+        }
+        Err(_) => body.to_vec(),
+    }
+}
+
+/// The map's paths of `provider`/`kind` that `keep` accepts, split.
+fn mapped_paths(
+    provider: Provider,
+    kind: &str,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<(Vec<&'static str>, DataClass)> {
+    MAP.iter()
+        .filter(|field| field.provider == provider)
+        .filter(|field| {
+            if field.kinds.is_empty() {
+                kind != "custom"
+            } else {
+                field.kinds.contains(&kind)
+            }
+        })
+        .filter(|field| keep(field.path))
+        .map(|field| (split_path(field.path), field.class))
+        .collect()
+}
+
+/// `node` written back in the layout of `text` (indented when it was).
+fn reserialize(node: &Node, text: &str) -> Vec<u8> {
+    let pretty = text.trim().contains('\n');
+    let out = if pretty {
+        serde_json::to_vec_pretty(node)
+    } else {
+        serde_json::to_vec(node)
+    };
+    out.unwrap_or_else(|_| b"[body not shown: cannot serialize]".to_vec())
 }
 
 /// `Payload.Customer.Email` → `["Payload", "Customer", "Email"]`; `a.b[].c` → `["a", "b", "[]",
@@ -173,15 +224,21 @@ fn split_path(path: &str) -> Vec<&str> {
     parts
 }
 
+/// Masks `node` at `path`: the mapped `paths` by their class; with `full`, also what key rules
+/// and detectors find ([`mask_body`]), else nothing more ([`mask_fields`]).
 fn walk(
     node: &mut Node,
     paths: &[(Vec<&str>, DataClass)],
     path: &mut Vec<String>,
     inherited: Option<DataClass>,
     depth: usize,
+    full: bool,
 ) {
     if depth > MAX_MASK_DEPTH {
-        *node = Node::String(TOO_DEEP.to_owned());
+        // The map's paths are shallow: only the display cuts what it does not walk.
+        if full {
+            *node = Node::String(TOO_DEEP.to_owned());
+        }
         return;
     }
     let mapped = paths
@@ -195,10 +252,11 @@ fn walk(
         Node::Object(entries) => {
             for (key, value) in entries {
                 path.push(key.clone());
-                walk(value, paths, path, class_of_key(key).or(class), depth + 1);
+                let by_key = if full { class_of_key(key) } else { None };
+                walk(value, paths, path, by_key.or(class), depth + 1, full);
                 path.pop();
                 // A custom template can use a value as a key.
-                if key.contains('@') || key.bytes().any(|b| b.is_ascii_digit()) {
+                if full && (key.contains('@') || key.bytes().any(|b| b.is_ascii_digit())) {
                     *key = mask_text(key);
                 }
             }
@@ -206,14 +264,15 @@ fn walk(
         Node::Array(items) => {
             for item in items {
                 path.push("[]".to_owned());
-                walk(item, paths, path, class, depth + 1);
+                walk(item, paths, path, class, depth + 1, full);
                 path.pop();
             }
         }
         Node::String(text) => {
             *text = match class {
                 Some(class) => mask_as(class, text),
-                None => mask_text(text),
+                None if full => mask_text(text),
+                None => return,
             };
         }
         Node::Number(number) => {

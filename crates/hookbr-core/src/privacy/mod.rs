@@ -35,4 +35,4 @@ mod mask;
 
 pub use detect::{is_br_phone, is_cnpj, is_cpf, is_email};
 pub use map::{DataClass, PersonalField, personal_fields};
-pub use mask::{MAX_MASK_DEPTH, MAX_MASKED_BODY, mask_as, mask_body, mask_text};
+pub use mask::{MAX_MASK_DEPTH, MAX_MASKED_BODY, mask_as, mask_body, mask_fields, mask_text};

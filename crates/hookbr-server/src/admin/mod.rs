@@ -8,6 +8,11 @@
 //! the page itself (`Origin`/`Sec-Fetch-Site` checked), so another site open in the same browser
 //! cannot replay deliveries through a form ([`auth`]).
 //!
+//! Personal data is masked on every page (docs/PRIVACY.md). One delivery is shown unmasked
+//! only by `POST /deliveries/{id}/reveal` with the admin token (form field `token` or
+//! `Authorization: Bearer`, even when the cookie is valid) and a non-empty `reason`; each
+//! reveal writes a `hookbr::audit` log line. Without `[admin] token` nothing can be revealed.
+//!
 //! Everything is server-rendered HTML with no script and no external resource (nothing outside
 //! loopback may be reachable); the list refreshes itself every few seconds ([`pages`]).
 
@@ -15,8 +20,9 @@ use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Router,
+    body::Bytes,
     extract::{Path, State},
-    http::{StatusCode, Uri, header},
+    http::{HeaderMap, StatusCode, Uri, header},
     middleware,
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
@@ -32,7 +38,7 @@ use tokio::{sync::watch, task::JoinHandle};
 use crate::{
     Error, ReloadHandle,
     health::{self, Alive},
-    inbox::{RowDetail, RowSummary},
+    inbox::{RowDetail, RowSummary, audit_reveal},
     observe::{self, ListenerMetrics, Observer, inbox_gauges},
 };
 
@@ -62,6 +68,8 @@ struct Admin {
     /// Connection counters by listener (`receiver`, `admin`).
     listeners: Arc<[ListenerMetrics; 2]>,
     reload: ReloadHandle,
+    /// The access token, which a reveal must present.
+    token: Option<Arc<Secret>>,
 }
 
 /// A running admin listener.
@@ -104,11 +112,13 @@ pub(crate) async fn start(
             ListenerMetrics::new("admin", admin_stats.clone()),
         ]),
         reload,
+        token: token.clone(),
     };
     let app = Router::new()
         .route("/", get(list))
         .route("/deliveries/{id}", get(detail))
         .route("/deliveries/{id}/replay", post(replay))
+        .route("/deliveries/{id}/reveal", post(reveal))
         .route("/drift", get(drift))
         .route("/metrics", get(metrics_text))
         .route("/reload", post(reload_config))
@@ -235,8 +245,79 @@ async fn detail(State(admin): State<Admin>, Path(id): Path<i64>) -> Result<Respo
             decoded: row.record.decode(),
             attempts: admin.observer.attempts(row.id),
             row: RowDetail::new(&row),
+            can_reveal: admin.token.is_some(),
         })
         .into_response(),
+        None => (StatusCode::NOT_FOUND, pages::not_found()).into_response(),
+    })
+}
+
+/// The longest reveal reason kept, in characters.
+const MAX_REASON_CHARS: usize = 500;
+
+/// `POST /deliveries/{id}/reveal`: the delivery's page unmasked, for the admin token (form
+/// field `token` or Bearer header: the cookie alone is not enough) and a non-empty `reason`
+/// (form field). `401` without the token (or when none is configured), `400` without a reason;
+/// every reveal is audited ([`audit_reveal`]).
+async fn reveal(
+    State(admin): State<Admin>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Unavailable> {
+    let form = query::form_pairs(&String::from_utf8_lossy(&body));
+    let field = |name: &str| {
+        form.iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    let Some(token) = &admin.token else {
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            "revealing personal data needs the admin token: set [admin] token",
+        )
+            .into_response());
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    let presented = bearer
+        .or_else(|| field("token"))
+        .is_some_and(|offered| token.matches(offered.as_bytes()));
+    if !presented {
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            "revealing personal data needs the admin token (form field token)",
+        )
+            .into_response());
+    }
+    let reason: String = field("reason")
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(MAX_REASON_CHARS)
+        .collect();
+    if reason.is_empty() {
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            "revealing personal data needs a reason (form field reason)",
+        )
+            .into_response());
+    }
+    let row = admin.inbox()?.get(id).await.map_err(Unavailable::failed)?;
+    Ok(match row {
+        Some(row) => {
+            audit_reveal(id, &reason, "admin.token");
+            pages::detail(&pages::DetailPage {
+                decoded: row.record.decode(),
+                attempts: admin.observer.attempts(row.id),
+                row: RowDetail::revealed(&row),
+                can_reveal: true,
+            })
+            .into_response()
+        }
         None => (StatusCode::NOT_FOUND, pages::not_found()).into_response(),
     })
 }

@@ -55,6 +55,8 @@ pub(super) struct DetailPage {
     pub(super) decoded: Result<WebhookEvent, DecodeRecordError>,
     /// The attempts this process made.
     pub(super) attempts: Vec<Attempt>,
+    /// Whether `[admin] token` is set (without it nothing can be revealed).
+    pub(super) can_reveal: bool,
 }
 
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}\
@@ -332,6 +334,26 @@ pub(super) fn detail(view: &DetailPage) -> Html<String> {
                 }
             }
         }
+        @if view.row.revealed {
+            p id="revealed" class="failed" {
+                "Revealed: personal data shown unmasked (this reveal was logged). "
+                a href={ "/deliveries/" (row.id) } { "back to the masked view" }
+            }
+        } @else {
+            p id="masked" { "Personal data is masked (CPF, e-mail, phone, name, ...: docs/PRIVACY.md)." }
+            @if view.can_reveal {
+                form method="post" action={ "/deliveries/" (row.id) "/reveal" } id="reveal" {
+                    "Reveal this delivery: admin token "
+                    input type="password" name="token" required autocomplete="off";
+                    " reason "
+                    input type="text" name="reason" required maxlength="500";
+                    " "
+                    button type="submit" { "Reveal (logged)" }
+                }
+            } @else {
+                p id="no-reveal" { "Revealing it needs an admin token: set [admin] token." }
+            }
+        }
         h2 { "Headers" }
         p { "Only what decoding needs is stored; secret headers never are." }
         pre id="headers" {
@@ -392,6 +414,46 @@ mod tests {
     }
 
     #[test]
+    fn personal_data_is_masked_unless_revealed() {
+        let record = InboxRecord::new(
+            "iset:order_upserted".into(),
+            "d".into(),
+            DedupKey::from_bytes([0; 16]),
+            b"pedido=1&cpf=52998224725&email=joao%40example.com".to_vec(),
+            vec![("x-buyer".into(), "joao@example.com".into())],
+            "#0".into(),
+            0,
+        );
+        let row = InboxRow::new(7, record);
+        let page = |row: RowDetail, can_reveal: bool| {
+            detail(&DetailPage {
+                decoded: Err(DecodeRecordError::UnknownEndpoint("x".into())),
+                attempts: Vec::new(),
+                row,
+                can_reveal,
+            })
+            .0
+        };
+        let masked = page(RowDetail::new(&row), true);
+        for raw in ["52998224725", "joao@example.com", "joao%40example.com"] {
+            assert!(!masked.contains(raw), "{raw} in {masked}");
+        }
+        assert!(masked.contains("cpf=***982247**"), "{masked}");
+        assert!(masked.contains("id=\"reveal\""), "{masked}");
+        let without_token = page(RowDetail::new(&row), false);
+        assert!(!without_token.contains("id=\"reveal\""), "{without_token}");
+        assert!(
+            without_token.contains("id=\"no-reveal\""),
+            "{without_token}"
+        );
+        let revealed = page(RowDetail::revealed(&row), true);
+        assert!(revealed.contains("cpf=52998224725"), "{revealed}");
+        assert!(revealed.contains("joao@example.com"), "{revealed}");
+        assert!(revealed.contains("id=\"revealed\""), "{revealed}");
+        assert!(!revealed.contains("id=\"reveal\""), "{revealed}");
+    }
+
+    #[test]
     fn data_is_escaped() {
         let record = InboxRecord::new(
             "<b>bonifiq".into(),
@@ -407,6 +469,7 @@ mod tests {
             row: RowDetail::new(&InboxRow::new(7, record)),
             decoded,
             attempts: Vec::new(),
+            can_reveal: true,
         })
         .0;
         for raw in ["<script>", "<img", "<svg>", "<b>bonifiq", "<i>"] {

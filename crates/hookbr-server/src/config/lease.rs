@@ -108,6 +108,7 @@ mod tests {
         SinkConfig::Command {
             command: vec!["true".into()],
             timeout,
+            mask: crate::config::SinkMask::Off,
         }
     }
 

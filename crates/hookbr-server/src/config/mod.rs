@@ -52,9 +52,9 @@ mod value;
 pub use endpoint::EndpointConfig;
 pub use nats::{NatsAuth, NatsSubject, subject_covers, subject_token};
 pub(crate) use reference::resolve_value;
-pub use sink::SinkConfig;
 #[cfg(test)]
 pub(crate) use sink::webhook_secret;
+pub use sink::{SinkConfig, SinkMask};
 pub use spec::{Labeled, SecretIn, VerifierSpec};
 pub use table::{DEFAULT_TABLE, Identifier, TableName};
 pub use tls::TlsConfig;

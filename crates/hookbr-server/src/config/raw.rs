@@ -116,16 +116,26 @@ pub(super) enum RawSink {
         // TLS client of an https:// sink (see `sink.rs`).
         ca_file: Option<String>,
         insecure_skip_verify: Option<bool>,
+        mask: Option<RawMask>,
     },
     Command {
         command: Vec<String>,
         timeout: Option<String>,
+        mask: Option<RawMask>,
     },
     // JetStream (see `sink.rs` and `nats.rs`).
     Nats(RawNats),
     // Table sinks (see `table.rs`).
     Postgres(RawPostgresTable),
     Sqlite(RawSqliteTable),
+}
+
+/// `[[sink]] mask`: `true`/`false`, or a list of documented field paths.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawMask {
+    All(bool),
+    Fields(Vec<String>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,6 +145,7 @@ pub(super) struct RawPostgresTable {
     pub(super) table: Option<String>,
     pub(super) notify: Option<String>,
     pub(super) timeout: Option<String>,
+    pub(super) mask: Option<RawMask>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +154,7 @@ pub(super) struct RawSqliteTable {
     pub(super) path: String,
     pub(super) table: Option<String>,
     pub(super) timeout: Option<String>,
+    pub(super) mask: Option<RawMask>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -160,4 +172,5 @@ pub(super) struct RawNats {
     pub(super) ca_file: Option<String>,
     pub(super) secret: Option<String>,
     pub(super) timeout: Option<String>,
+    pub(super) mask: Option<RawMask>,
 }

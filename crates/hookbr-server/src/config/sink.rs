@@ -11,7 +11,7 @@ use hookbr_tls::{ClientTls, Roots, Verify, is_loopback_host, url_host};
 
 use super::{
     nats::{NatsAuth, NatsSubject, check_stream_name},
-    raw::{RawNats, RawSink},
+    raw::{RawMask, RawNats, RawSink},
     reference::resolve_secret,
     reference::{rebase_file, resolve_value},
     table::{Identifier, TableName, resolve_postgres, resolve_sqlite},
@@ -33,6 +33,8 @@ pub enum SinkConfig {
         /// The TLS client of an `https://` URL (`None` for `http://`): the system's roots, or
         /// `ca_file`'s; no verification with `insecure_skip_verify` (loopback hosts only).
         tls: Option<ClientTls>,
+        /// What it receives masked (`mask`; nothing by default).
+        mask: SinkMask,
     },
     /// Run `command` with the normalized JSON on stdin; exit 0 is success.
     Command {
@@ -40,6 +42,8 @@ pub enum SinkConfig {
         command: Vec<String>,
         /// The longest a run may take before it is killed and counted as a failure.
         timeout: Duration,
+        /// What it receives masked (`mask`; nothing by default).
+        mask: SinkMask,
     },
     /// Publish the normalized JSON to a JetStream stream, `Nats-Msg-Id` = `webhook-id`.
     Nats {
@@ -59,6 +63,8 @@ pub enum SinkConfig {
         secret: Option<Arc<Secret>>,
         /// Per-attempt timeout: connecting, and publishing until the PubAck.
         timeout: Duration,
+        /// What it receives masked (`mask`; nothing by default).
+        mask: SinkMask,
     },
     /// Insert one row per event into a PostgreSQL table (`ON CONFLICT (webhook_id) DO
     /// NOTHING`), in the same transaction as the inbox row's done mark when the database is
@@ -72,6 +78,8 @@ pub enum SinkConfig {
         notify: Option<Identifier>,
         /// Per-attempt timeout: a connection, and the transaction.
         timeout: Duration,
+        /// What it receives masked (`mask`; nothing by default).
+        mask: SinkMask,
     },
     /// Insert one row per event into a SQLite table (`ON CONFLICT (webhook_id) DO NOTHING`).
     Sqlite {
@@ -81,13 +89,119 @@ pub enum SinkConfig {
         table: TableName,
         /// Per-attempt timeout (the wait for a lock held by another writer included).
         timeout: Duration,
+        /// What it receives masked (`mask`; nothing by default).
+        mask: SinkMask,
     },
 }
 
+/// What a sink receives masked (`[[sink]] mask`, docs/PRIVACY.md). By default nothing: the
+/// application gets the data as received.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SinkMask {
+    /// `mask = false` (the default): nothing masked.
+    #[default]
+    Off,
+    /// `mask = true`: everything the inspector masks (the map, key rules and detectors;
+    /// [`hookbr_core::privacy::mask_body`]) in `data.event`.
+    All,
+    /// `mask = ["Payload.Customer.Email", ...]`: only these documented fields (paths of
+    /// [`hookbr_core::privacy::personal_fields`]; `Customer.Email` names the same field), by
+    /// their class ([`hookbr_core::privacy::mask_fields`]).
+    Fields(Vec<&'static str>),
+}
+
+impl SinkMask {
+    /// ` (masked: …)` for the banner, empty when nothing is masked.
+    fn describe(&self) -> String {
+        match self {
+            Self::Off => String::new(),
+            Self::All => ", personal data masked".to_owned(),
+            Self::Fields(paths) => format!(", masked: {}", paths.join(", ")),
+        }
+    }
+}
+
+/// Every documented personal-data path (all providers), in map order, without repeats.
+fn documented_paths() -> Vec<&'static str> {
+    let mut paths: Vec<&'static str> = Vec::new();
+    for provider in hookbr_core::Provider::ALL {
+        for field in hookbr_core::privacy::personal_fields(provider) {
+            if !paths.contains(&field.path) {
+                paths.push(field.path);
+            }
+        }
+    }
+    paths
+}
+
+/// `[[sink]] mask`: `true`, `false`, or a list of documented paths (each must name one:
+/// `Payload.Customer.Email`, or its tail `Customer.Email`).
+pub(super) fn resolve_mask(key: &str, raw: Option<RawMask>) -> Result<SinkMask, String> {
+    match raw {
+        None | Some(RawMask::All(false)) => Ok(SinkMask::Off),
+        Some(RawMask::All(true)) => Ok(SinkMask::All),
+        Some(RawMask::Fields(entries)) => {
+            let documented = documented_paths();
+            let mut paths: Vec<&'static str> = Vec::new();
+            for (index, entry) in entries.iter().enumerate() {
+                let entry = entry.trim();
+                let found: Vec<&'static str> = documented
+                    .iter()
+                    .copied()
+                    .filter(|path| {
+                        !entry.is_empty()
+                            && (*path == entry
+                                || path
+                                    .strip_suffix(entry)
+                                    .is_some_and(|head| head.ends_with('.')))
+                    })
+                    .collect();
+                if found.is_empty() {
+                    return Err(problem(
+                        format!("{key}.mask[{index}]"),
+                        format!(
+                            "{entry:?} is not a documented personal-data field (docs/PRIVACY.md);                              one of: {} (or mask = true for everything)",
+                            documented.join(", ")
+                        ),
+                    ));
+                }
+                for path in found {
+                    if !paths.contains(&path) {
+                        paths.push(path);
+                    }
+                }
+            }
+            Ok(if paths.is_empty() {
+                SinkMask::Off
+            } else {
+                SinkMask::Fields(paths)
+            })
+        }
+    }
+}
+
 impl SinkConfig {
-    /// One line for a start-up banner (no secrets, no URL credentials).
+    /// What this sink receives masked.
+    #[must_use]
+    pub fn mask(&self) -> &SinkMask {
+        match self {
+            Self::Http { mask, .. }
+            | Self::Command { mask, .. }
+            | Self::Nats { mask, .. }
+            | Self::Postgres { mask, .. }
+            | Self::Sqlite { mask, .. } => mask,
+        }
+    }
+
+    /// One line for a start-up banner (no secrets, no URL credentials), with what is masked.
     #[must_use]
     pub fn describe(&self) -> String {
+        format!("{}{}", self.describe_target(), self.mask().describe())
+    }
+
+    /// One line for a start-up banner (no secrets, no URL credentials).
+    fn describe_target(&self) -> String {
         match self {
             Self::Http { url, tls, .. } => {
                 let trust = match tls {
@@ -166,7 +280,9 @@ pub(super) fn resolve_sink(key: &str, raw: RawSink, base: &Path) -> Result<SinkC
             timeout,
             ca_file,
             insecure_skip_verify,
+            mask,
         } => {
+            let mask = resolve_mask(key, mask)?;
             let url =
                 resolve_value(&url).map_err(|message| problem(format!("{key}.url"), message))?;
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -191,12 +307,18 @@ pub(super) fn resolve_sink(key: &str, raw: RawSink, base: &Path) -> Result<SinkC
                     Duration::from_secs(10),
                 )?,
                 tls,
+                mask,
             })
         }
         RawSink::Nats(raw) => resolve_nats(key, raw, base),
         RawSink::Postgres(raw) => resolve_postgres(key, raw, base),
         RawSink::Sqlite(raw) => resolve_sqlite(key, raw, base),
-        RawSink::Command { command, timeout } => {
+        RawSink::Command {
+            command,
+            timeout,
+            mask,
+        } => {
+            let mask = resolve_mask(key, mask)?;
             if command.first().is_none_or(String::is_empty) {
                 return Err(problem(
                     format!("{key}.command"),
@@ -210,6 +332,7 @@ pub(super) fn resolve_sink(key: &str, raw: RawSink, base: &Path) -> Result<SinkC
                     timeout.as_deref(),
                     Duration::from_secs(30),
                 )?,
+                mask,
             })
         }
     }
@@ -230,7 +353,9 @@ fn resolve_nats(key: &str, raw: RawNats, base: &Path) -> Result<SinkConfig, Stri
         ca_file,
         secret,
         timeout,
+        mask,
     } = raw;
+    let mask = resolve_mask(key, mask)?;
     let url = resolve_value(&url).map_err(|message| problem(format!("{key}.url"), message))?;
     let is_tls = url.starts_with("tls://");
     if !(url.starts_with("nats://") || is_tls) {
@@ -355,6 +480,7 @@ fn resolve_nats(key: &str, raw: RawNats, base: &Path) -> Result<SinkConfig, Stri
             timeout.as_deref(),
             Duration::from_secs(10),
         )?,
+        mask,
     })
 }
 
@@ -433,5 +559,86 @@ mod tests {
                 .contains("24 to 64")
         );
         assert!(webhook_secret("whsec_!!!").is_err());
+    }
+
+    #[test]
+    fn masks() {
+        let list = |entries: &[&str]| {
+            resolve_mask(
+                "sink[1]",
+                Some(RawMask::Fields(
+                    entries.iter().map(|entry| (*entry).to_owned()).collect(),
+                )),
+            )
+        };
+        assert_eq!(resolve_mask("sink[0]", None), Ok(SinkMask::Off));
+        assert_eq!(
+            resolve_mask("sink[0]", Some(RawMask::All(false))),
+            Ok(SinkMask::Off)
+        );
+        assert_eq!(
+            resolve_mask("sink[0]", Some(RawMask::All(true))),
+            Ok(SinkMask::All)
+        );
+        assert_eq!(list(&[]), Ok(SinkMask::Off));
+        // Whole paths and tails name the same field; repeats count once.
+        assert_eq!(
+            list(&[
+                "Customer.Email",
+                "Payload.Customer.Email",
+                "Document",
+                "data.pendencies[].text"
+            ]),
+            Ok(SinkMask::Fields(vec![
+                "Payload.Customer.Email",
+                "Payload.Customer.Document",
+                "data.pendencies[].text"
+            ]))
+        );
+        for bad in ["Email.Customer", "mail", "Customer", "", "Payload.Points"] {
+            let error = list(&["Customer.Email", bad]).unwrap_err();
+            assert!(error.contains("sink[1].mask[1]"), "{error}");
+            assert!(error.contains("Payload.Customer.Email"), "{error}");
+        }
+    }
+
+    #[test]
+    fn every_sink_type_takes_mask() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("sink.secret"),
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        )
+        .unwrap();
+        let base = dir.path();
+        for sink in [
+            "type = \"command\"\ncommand = [\"true\"]",
+            "type = \"sqlite\"\npath = \"app.sqlite3\"",
+            "type = \"postgres\"\nurl = \"postgres://u@127.0.0.1/app\"",
+            "type = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\nstream = \"HOOKBR\"",
+            "type = \"http\"\nurl = \"http://127.0.0.1:3000/\"\n\
+             secret = \"file:sink.secret\"",
+        ] {
+            let resolved = |text: &str| {
+                let raw: RawSink = toml::from_str(text).unwrap();
+                resolve_sink("sink[0]", raw, base).unwrap()
+            };
+            let config = resolved(&format!("{sink}\nmask = [\"Customer.Email\"]\n"));
+            assert_eq!(
+                config.mask(),
+                &SinkMask::Fields(vec!["Payload.Customer.Email"]),
+                "{sink}"
+            );
+            assert!(
+                config
+                    .describe()
+                    .ends_with(", masked: Payload.Customer.Email"),
+                "{}",
+                config.describe()
+            );
+            let config = resolved(&format!("{sink}\nmask = true\n"));
+            assert_eq!(config.mask(), &SinkMask::All, "{sink}");
+            assert_eq!(resolved(sink).mask(), &SinkMask::Off, "{sink}");
+        }
     }
 }

@@ -123,7 +123,9 @@ pub(super) fn resolve_postgres(
         table: name,
         notify,
         timeout: wait,
+        mask,
     } = raw;
+    let mask = super::sink::resolve_mask(key, mask)?;
     let url_key = format!("{key}.url");
     let url =
         resolve_value(&rebase_file(&url, base)).map_err(|message| problem(&url_key, message))?;
@@ -148,6 +150,7 @@ pub(super) fn resolve_postgres(
         table: table(key, name.as_deref())?,
         notify,
         timeout,
+        mask,
     })
 }
 
@@ -161,7 +164,9 @@ pub(super) fn resolve_sqlite(
         path,
         table: name,
         timeout: wait,
+        mask,
     } = raw;
+    let mask = super::sink::resolve_mask(key, mask)?;
     let path_key = format!("{key}.path");
     let path =
         resolve_value(&rebase_file(&path, base)).map_err(|message| problem(&path_key, message))?;
@@ -186,6 +191,7 @@ pub(super) fn resolve_sqlite(
         path,
         table,
         timeout: timeout(key, wait.as_deref())?,
+        mask,
     })
 }
 

@@ -2,8 +2,14 @@
 
 use std::sync::Arc;
 
-use hookbr_core::{Authentication, DedupKey, WebhookEvent};
+use hookbr_core::{
+    Authentication, DedupKey, WebhookEvent,
+    privacy::{mask_body, mask_fields},
+};
 use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::config::SinkMask;
 
 use hookbr_core::timestamp::rfc3339_millis;
 
@@ -54,7 +60,7 @@ struct Data<'a> {
     matched_key: &'a str,
     authenticated: Authentication,
     attempt: u32,
-    event: &'a WebhookEvent,
+    event: &'a RawValue,
 }
 
 /// What a processed delivery is made of.
@@ -103,7 +109,31 @@ impl<'a> Processed<'a> {
 impl Message {
     /// The normalized message for `processed`.
     pub(crate) fn new(processed: &Processed<'_>) -> Result<Self, String> {
+        Self::build(processed, &SinkMask::Off)
+    }
+
+    /// The normalized message for `processed` with `data.event` masked as `mask` says (a
+    /// sink's `mask`); everything else as [`Message::new`] makes it.
+    pub(crate) fn masked(processed: &Processed<'_>, mask: &SinkMask) -> Result<Self, String> {
+        Self::build(processed, mask)
+    }
+
+    fn build(processed: &Processed<'_>, mask: &SinkMask) -> Result<Self, String> {
         let event = processed.event;
+        let raw = serde_json::to_vec(event)
+            .map_err(|error| format!("cannot serialize the event: {error}"))?;
+        let (provider, kind) = (event.provider(), event.kind());
+        let raw = match mask {
+            SinkMask::Off => raw,
+            SinkMask::All => mask_body(provider, kind, &raw),
+            SinkMask::Fields(paths) => mask_fields(provider, kind, &raw, paths),
+        };
+        // What masking returns for JSON is JSON; its notice for a body over the limit is not,
+        // and travels as a JSON string instead.
+        let raw = String::from_utf8(raw).map_err(|_| "the masked event is not UTF-8".to_owned())?;
+        let event_json = RawValue::from_string(raw.clone())
+            .or_else(|_| serde_json::to_string(&raw).and_then(RawValue::from_string))
+            .map_err(|error| format!("cannot serialize the event: {error}"))?;
         let event_type = format!("{}.{}", event.provider(), event.kind());
         // A documented kind whose payload did not fit its type is forwarded raw: the
         // application must not read it as the documented shape.
@@ -123,7 +153,7 @@ impl Message {
                 matched_key: processed.matched_key,
                 authenticated: event.provider().authentication(),
                 attempt: processed.attempt,
-                event,
+                event: &event_json,
             },
         };
         let body = serde_json::to_vec(&envelope)

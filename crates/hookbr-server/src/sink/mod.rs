@@ -42,6 +42,11 @@
 //! last step of the delivery. `hookbr sink migrate` ([`migrate`]) creates the tables; `serve`
 //! checks at start that they exist with their columns.
 //!
+//! Every sink gets the event's data as received unless its `mask` says otherwise
+//! ([`SinkMask`]): `mask = true` masks `data.event` as the inspector shows it, a list of
+//! documented paths masks only those fields; the rest of the message is the same for every
+//! sink (a masked message is built once per distinct `mask` and attempt).
+//!
 //! An `https://` sink verifies the application's certificate against the system's roots, or
 //! `ca_file`'s. A certificate it refuses is not retried: the delivery fails permanently (the
 //! worker dead-letters the row at once with `TLS handshake with host:port failed: <why>`; fix
@@ -53,7 +58,10 @@ use hookbr_core::Secret;
 use hookbr_store::{PostgresInbox, worker::Delivered};
 use tokio::sync::mpsc;
 
-use crate::{Error, config::SinkConfig};
+use crate::{
+    Error,
+    config::{SinkConfig, SinkMask},
+};
 
 mod command;
 mod http;
@@ -129,6 +137,8 @@ enum Sink {
 #[derive(Debug)]
 pub(crate) struct Sinks {
     sinks: Vec<Sink>,
+    /// What each of `sinks` receives masked (same order; in-process channels: nothing).
+    masks: Vec<SinkMask>,
 }
 
 impl Sinks {
@@ -147,13 +157,16 @@ impl Sinks {
                     secret,
                     timeout,
                     tls,
+                    ..
                 } => Sink::Http {
                     url: url.clone(),
                     secret: secret.clone(),
                     timeout: *timeout,
                     client: client(tls.as_ref())?,
                 },
-                SinkConfig::Command { command, timeout } => Sink::Command {
+                SinkConfig::Command {
+                    command, timeout, ..
+                } => Sink::Command {
                     command: command.clone(),
                     timeout: *timeout,
                 },
@@ -166,6 +179,7 @@ impl Sinks {
                     tls,
                     secret,
                     timeout,
+                    ..
                 } => Sink::Nats(Box::new(nats::Nats {
                     key: format!("sink[{index}]"),
                     url: url.clone(),
@@ -184,6 +198,7 @@ impl Sinks {
                     table,
                     notify,
                     timeout,
+                    ..
                 } => {
                     let shared = inbox
                         .filter(|inbox| inbox.url == *url)
@@ -211,6 +226,7 @@ impl Sinks {
                     path,
                     table,
                     timeout,
+                    ..
                 } => Sink::Sqlite(Box::new(table::SqliteTable::new(
                     format!("sink[{index}]"),
                     path.clone(),
@@ -219,8 +235,10 @@ impl Sinks {
                 ))),
             });
         }
+        let mut masks: Vec<SinkMask> = configs.iter().map(|c| c.mask().clone()).collect();
+        masks.resize(configs.len() + channels.len(), SinkMask::Off);
         sinks.extend(channels.into_iter().map(Sink::Channel));
-        Ok(Self { sinks })
+        Ok(Self { sinks, masks })
     }
 
     /// Connects the NATS sinks and checks their streams (start-up: a stream that does not
@@ -255,19 +273,33 @@ impl Sinks {
         Ok(())
     }
 
-    /// Hands `message` to every sink; the first failure is returned. The table sinks in the
-    /// inbox's database come last: with `fence` (an inbox row), their inserts and the row's
-    /// done mark are one transaction, and `fence.delivered` is told.
+    /// Hands `message` (the message of `processed`) to every sink, or to a sink with a `mask`
+    /// the message with `data.event` masked; the first failure is returned. The table sinks in
+    /// the inbox's database come last: with `fence` (an inbox row), their inserts and the
+    /// row's done mark are one transaction, and `fence.delivered` is told.
     pub(crate) async fn deliver(
         &self,
         message: &Message,
+        processed: &Processed<'_>,
         fence: Option<Fence<'_>>,
     ) -> Result<(), Failed> {
         let mut joined = Vec::new();
-        for sink in &self.sinks {
+        let mut masked: Vec<(&SinkMask, Message)> = Vec::new();
+        for (sink, mask) in self.sinks.iter().zip(&self.masks) {
+            let message = if *mask == SinkMask::Off {
+                message
+            } else {
+                if !masked.iter().any(|(done, _)| *done == mask) {
+                    masked.push((mask, Message::masked(processed, mask)?));
+                }
+                masked
+                    .iter()
+                    .find(|(done, _)| *done == mask)
+                    .map_or(message, |(_, message)| message)
+            };
             match sink {
                 Sink::Postgres(table) if table.inbox.is_some() && fence.is_some() => {
-                    joined.push(&**table);
+                    joined.push((&**table, message.clone()));
                 }
                 Sink::Postgres(table) => table.insert(message).await?,
                 Sink::Sqlite(table) => table.insert(message).await?,
@@ -286,12 +318,13 @@ impl Sinks {
                     .map_err(|_| Failed::from("the in-process sink is closed".to_owned()))?,
             }
         }
-        let (Some(fence), Some(inbox)) = (fence, joined.first().and_then(|t| t.inbox.as_ref()))
+        let (Some(fence), Some(inbox)) =
+            (fence, joined.first().and_then(|(t, _)| t.inbox.as_ref()))
         else {
             return Ok(());
         };
         let row = &fence.delivered.row;
-        if table::insert_with_done_mark(inbox, &joined, row.id, row.claim, message).await? {
+        if table::insert_with_done_mark(inbox, &joined, row.id, row.claim).await? {
             fence.delivered.completed_by_handler();
             Ok(())
         } else {

@@ -317,20 +317,24 @@ impl PostgresTable {
     }
 }
 
-/// Inserts `message` into every sink of `tables` (all in the inbox's database) in the
-/// transaction that marks row `id` done under `claim`. `Ok(false)`: the lease was lost,
-/// nothing was inserted.
+/// Inserts each table's message (masked as that sink says) into every sink of `tables` (all
+/// in the inbox's database) in the transaction that marks row `id` done under `claim`.
+/// `Ok(false)`: the lease was lost, nothing was inserted.
 pub(super) async fn insert_with_done_mark(
     inbox: &PostgresInbox,
-    tables: &[&PostgresTable],
+    joined: &[(&PostgresTable, Message)],
     id: i64,
     claim: i64,
-    message: &Message,
 ) -> Result<bool, Failed> {
-    let values = Values::new(message)?;
+    let values = joined
+        .iter()
+        .map(|(_, message)| Values::new(message))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tables: Vec<&PostgresTable> = joined.iter().map(|(table, _)| *table).collect();
     let parameters: Vec<Vec<&(dyn ToSql + Sync)>> = tables
         .iter()
-        .map(|table| values.postgres(table.notify.as_ref()))
+        .zip(&values)
+        .map(|(table, values)| values.postgres(table.notify.as_ref()))
         .collect();
     let statements: Vec<Statement<'_>> = tables
         .iter()
