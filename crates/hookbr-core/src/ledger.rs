@@ -292,7 +292,11 @@ impl BodyFingerprint {
     /// The fingerprint of `body`.
     #[must_use]
     pub fn of(body: &[u8]) -> Self {
-        let mut canonical = canonical::Canonical::default();
+        // The canonical text is at most about the body's size: one allocation, no regrowth.
+        let mut canonical = canonical::Canonical {
+            out: Vec::with_capacity(body.len().saturating_add(16)),
+            private_key: false,
+        };
         match canonical::write(body, &mut canonical) {
             Ok(()) if !canonical.private_key => {
                 let mut hasher = Sha256::new();
