@@ -1,6 +1,9 @@
 -- The PostgreSQL claim before and after migration 4 on :rows rows (every :every-th pending), for
 -- scripts/bench-scale (HOOKBR_BENCH_POSTGRES_URL): EXPLAIN ANALYZE of one 16-row claim each,
--- rolled back; works in a schema of its own (bench_scale), dropped at the end.
+-- rolled back; then, on the schema after migration 4, every other query the worker, the
+-- inspector and `hookbr inbox` run (as hookbr-store's postgres.rs writes them): the first list
+-- page, the list of dead rows, stats, one prune batch (rolled back) and a get. Works in a
+-- schema of its own (bench_scale), dropped at the end.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 DROP SCHEMA IF EXISTS bench_scale CASCADE;
@@ -46,4 +49,23 @@ EXPLAIN (ANALYZE, COSTS OFF) WITH due AS (SELECT id, next_attempt_at FROM hookbr
   UPDATE hookbr_inbox SET state = 'in_flight', lease_until = 9e15::bigint, attempts = attempts + 1,
   claim_token = claim_token + 1 + floor(random() * 4294967296)::bigint WHERE id IN (SELECT id FROM chosen) RETURNING id;
 ROLLBACK;
+\echo list page
+EXPLAIN (ANALYZE, COSTS OFF) SELECT id, endpoint, delivery_id, dedup_key, body, headers, matched_key, received_at, state, attempts, last_error, next_attempt_at, claim_token
+  FROM hookbr_inbox ORDER BY id DESC LIMIT 100;
+\echo list dead
+EXPLAIN (ANALYZE, COSTS OFF) SELECT id, endpoint, delivery_id, dedup_key, body, headers, matched_key, received_at, state, attempts, last_error, next_attempt_at, claim_token
+  FROM hookbr_inbox WHERE state = 'dead' ORDER BY id DESC LIMIT 100;
+\echo stats
+EXPLAIN (ANALYZE, COSTS OFF) SELECT COUNT(*) FILTER (WHERE state = 'pending'),
+  COUNT(*) FILTER (WHERE state = 'in_flight'), COUNT(*) FILTER (WHERE state = 'done'),
+  COUNT(*) FILTER (WHERE state = 'dead'),
+  MIN(received_at) FILTER (WHERE state IN ('pending', 'in_flight')) FROM hookbr_inbox;
+\echo prune batch
+BEGIN;
+EXPLAIN (ANALYZE, COSTS OFF) DELETE FROM hookbr_inbox WHERE id = ANY(ARRAY(SELECT id FROM hookbr_inbox
+  WHERE state = 'done' AND received_at < 9e15::bigint ORDER BY id LIMIT 5000));
+ROLLBACK;
+\echo get
+EXPLAIN (ANALYZE, COSTS OFF) SELECT id, endpoint, delivery_id, dedup_key, body, headers, matched_key, received_at, state, attempts, last_error, next_attempt_at, claim_token
+  FROM hookbr_inbox WHERE id = 12345;
 DROP SCHEMA bench_scale CASCADE;

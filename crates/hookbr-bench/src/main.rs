@@ -13,6 +13,7 @@
 //! bench-server rsa-verify <ring|awslc-unparsed|awslc|grafeno> <2048|4096> <count>
 //!                                         RSA verify loop, for callgrind counts
 //! bench-server dedup-rss [count]          MemoryStore bytes per entry, from RSS
+//! bench-server dedup-claims <count> [probes]   MemoryStore claim latency and RSS at a size
 //! bench-server fill <sqlite> <rows> [--pending N] [--schema 3]   bulk-fill an inbox
 //! bench-server claim-old <sqlite>         time the claim of schema 3 (before migration 4)
 //! bench-server probe <sqlite>             time claim, stats, list, get on an inbox
@@ -31,7 +32,13 @@
 //! | `actix-hookbr` | hookbr-actix direct mode | body token | RSA-2048 signature |
 //! | `inbox-sqlite` | hookbr-axum inbox mode on the SQLite file `database`, plus a worker | same | same |
 //! | `inbox-postgres` | the same on PostgreSQL, `database` being its URL | same | same |
+//! | `sink-204` | any path, any method: `204 No Content` (the HTTP sink the backlog drains to) | same | same |
+//! | `sink-stall` | any path, any method: never answers (a sink that keeps a worker waiting, idle) | same | same |
 //! | `redis-direct` | direct mode, dedup shared on Redis (`database` = URL), 20 ms handler | same | same |
+//!
+//! `inbox-sqlite` with `HOOKBR_BENCH_PRUNE=1` also prunes, as it starts, every row
+//! completed before it started (`Inbox::prune`, as `hookbr serve`'s hourly prune), and prints
+//! `pruned N rows in X ms` when done.
 //!
 //! Secrets: `bench-secret` (BonifiQ), `bench-token` (Foody), the committed 2048-bit test key
 //! (Grafeno). Every server runs on one worker thread: the scripts pin it to one core and the
@@ -144,6 +151,19 @@ fn env_number(name: &str) -> Option<usize> {
         .and_then(|value| value.parse().ok())
 }
 
+/// Prunes every row completed before now, once, and says how long it took.
+async fn prune_now(inbox: Arc<dyn Inbox>) {
+    let before = hookbr_core::inbox::now_ms();
+    let started = std::time::Instant::now();
+    match inbox.prune(before).await {
+        Ok(pruned) => println!(
+            "pruned {pruned} rows in {:.0} ms",
+            started.elapsed().as_secs_f64() * 1_000.0
+        ),
+        Err(error) => println!("prune failed: {error}"),
+    }
+}
+
 async fn shutdown() {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("SIGTERM handler");
@@ -153,7 +173,7 @@ async fn shutdown() {
     }
 }
 
-const USAGE: &str = "usage: bench-server <bare|hand|hookbr|actix-bare|actix-hookbr|inbox-sqlite|inbox-postgres|redis-direct> <addr> [database]
+const USAGE: &str = "usage: bench-server <bare|hand|hookbr|actix-bare|actix-hookbr|inbox-sqlite|inbox-postgres|redis-direct|sink-204|sink-stall> <addr> [database]
        bench-server gen <out.lua> <count>
        bench-server body <bonifiq|foody>
        bench-server load <addr[,addr...]> <bonifiq-fresh|bonifiq-dup|foody-fresh|grafeno> [--connections N] [--duration S] [--requests N] [--pool FILE] [--pid PID[,PID...]]
@@ -162,6 +182,7 @@ const USAGE: &str = "usage: bench-server <bare|hand|hookbr|actix-bare|actix-hook
        bench-server decode <bonifiq|foody|iset|grafeno> <typed|value> <count>
        bench-server rsa-verify <ring|awslc-unparsed|awslc|grafeno> <2048|4096> <count>
        bench-server dedup-rss [count]
+       bench-server dedup-claims <count> [probes]
        bench-server fill <sqlite> <rows> [--pending N] [--schema 3]
        bench-server claim-old <sqlite>
        bench-server probe <sqlite>
@@ -230,6 +251,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "claim-old" => return scale::claim_old(&args.next().ok_or(USAGE)?),
         "probe" => return scale::probe(&args.next().ok_or(USAGE)?),
         "stats" => return inbox_stats(&args.next().ok_or(USAGE)?),
+        "dedup-claims" => {
+            let count = args.next().ok_or(USAGE)?.parse()?;
+            let probes = args.next().map_or(Ok(100_000), |probes| probes.parse())?;
+            return dedup_rss::claims(count, probes);
+        }
         "dedup-rss" => {
             let count = args.next().map_or(Ok(1_000_000), |count| count.parse())?;
             return dedup_rss::run(count);
@@ -259,6 +285,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .route(FOODY_PATH, post(hand_foody))
                 .with_state(Arc::new(HandWritten::default())),
             "hookbr" => webhooks()?.into_router(handler)?,
+            "sink-204" => Router::new().fallback(|| async { StatusCode::NO_CONTENT }),
+            "sink-stall" => Router::new().fallback(std::future::pending::<StatusCode>),
             "redis-direct" => {
                 let url = database.ok_or("redis-direct needs a Redis URL")?;
                 let store = RedisStore::connect(&url).await?;
@@ -287,6 +315,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 if let Some(concurrency) = env_number("HOOKBR_WORKER_CONCURRENCY") {
                     options = options.concurrency(concurrency);
+                }
+                if std::env::var_os("HOOKBR_BENCH_PRUNE").is_some_and(|on| on == "1") {
+                    tokio::spawn(prune_now(inbox.clone()));
                 }
                 worker = Some(Worker::new(
                     inbox.clone(),

@@ -63,8 +63,200 @@ pub const DEFAULT_LEDGER_CAPACITY: usize = 1_000_000;
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BodyFingerprint([u8; 16]);
 
+/// The canonical form of a JSON body, written while serde_json's tokenizer reads it (no
+/// `serde_json::Value` tree is built): every scalar as serde_json writes it, every object's
+/// entries sorted by key, the last of duplicate keys kept, no insignificant whitespace. The
+/// same bytes as serializing the parsed `serde_json::Value` with its objects' keys sorted
+/// (the reference the property test `streaming_canonical_form_matches_the_value_one` checks
+/// against), since it sees the same visitor calls a `Value` would (numbers, escapes, depth
+/// limit, trailing characters).
+mod canonical {
+    use std::{borrow::Cow, fmt, ops::Range};
+
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    /// A key serde_json's `Value` reads specially (its `raw_value` feature): a body carrying
+    /// one is fingerprinted through the reference path.
+    const PRIVATE_KEY_PREFIX: &str = "$serde_json::private::";
+
+    /// Where the canonical bytes go.
+    #[derive(Debug, Default)]
+    pub(super) struct Canonical {
+        /// The canonical text written so far.
+        pub(super) out: Vec<u8>,
+        /// Set when a key serde_json's `Value` would treat specially was seen.
+        pub(super) private_key: bool,
+    }
+
+    /// Writes the canonical form of `body` into `canonical`; `Err` when `body` is not one JSON
+    /// value for serde_json (the caller hashes the bytes as received).
+    pub(super) fn write(body: &[u8], canonical: &mut Canonical) -> Result<(), serde_json::Error> {
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        Seed(canonical).deserialize(&mut deserializer)?;
+        deserializer.end()
+    }
+
+    struct Seed<'s>(&'s mut Canonical);
+
+    impl<'de> DeserializeSeed<'de> for Seed<'_> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    fn write_json<E: de::Error, T: serde::Serialize + ?Sized>(
+        out: &mut Vec<u8>,
+        value: &T,
+    ) -> Result<(), E> {
+        serde_json::to_writer(out, value).map_err(E::custom)
+    }
+
+    impl<'de> Visitor<'de> for Seed<'_> {
+        type Value = ();
+
+        fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+            formatter.write_str("any JSON value")
+        }
+
+        fn visit_bool<E: de::Error>(self, value: bool) -> Result<(), E> {
+            self.0
+                .out
+                .extend_from_slice(if value { b"true" } else { b"false" });
+            Ok(())
+        }
+
+        fn visit_i64<E: de::Error>(self, value: i64) -> Result<(), E> {
+            write_json(&mut self.0.out, &value)
+        }
+
+        fn visit_u64<E: de::Error>(self, value: u64) -> Result<(), E> {
+            write_json(&mut self.0.out, &value)
+        }
+
+        fn visit_f64<E: de::Error>(self, value: f64) -> Result<(), E> {
+            // As `Value` keeps it: a non-finite float (never parsed from JSON) is `null`.
+            if value.is_finite() {
+                write_json(&mut self.0.out, &value)
+            } else {
+                self.visit_unit()
+            }
+        }
+
+        fn visit_str<E: de::Error>(self, value: &str) -> Result<(), E> {
+            write_json(&mut self.0.out, value)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+            self.0.out.extend_from_slice(b"null");
+            Ok(())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let canonical = self.0;
+            canonical.out.push(b'[');
+            let mut first = true;
+            loop {
+                let at = canonical.out.len();
+                if !first {
+                    canonical.out.push(b',');
+                }
+                if seq.next_element_seed(Seed(canonical))?.is_none() {
+                    canonical.out.truncate(at);
+                    break;
+                }
+                first = false;
+            }
+            canonical.out.push(b']');
+            Ok(())
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let canonical = self.0;
+            let start = canonical.out.len();
+            canonical.out.push(b'{');
+            // Each entry written `"key":value` in arrival order (commas between), remembered
+            // with its decoded key; reordered below only when the keys were not already
+            // strictly ascending.
+            let mut entries: Vec<(Cow<'de, str>, Range<usize>)> = Vec::new();
+            let mut sorted = true;
+            while let Some(key) = map.next_key_seed(KeySeed)? {
+                if key.starts_with(PRIVATE_KEY_PREFIX) {
+                    canonical.private_key = true;
+                }
+                if let Some((previous, _)) = entries.last() {
+                    sorted &= *previous < key;
+                    canonical.out.push(b',');
+                }
+                let at = canonical.out.len();
+                write_json(&mut canonical.out, key.as_ref())?;
+                canonical.out.push(b':');
+                map.next_value_seed(Seed(canonical))?;
+                entries.push((key, at..canonical.out.len()));
+            }
+            if !sorted {
+                // Stable: duplicate keys stay in arrival order, and the last one is kept.
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut object = Vec::with_capacity(canonical.out.len() - start + 1);
+                object.push(b'{');
+                let mut first = true;
+                for (n, (key, range)) in entries.iter().enumerate() {
+                    if entries.get(n + 1).is_some_and(|(next, _)| next == key) {
+                        continue;
+                    }
+                    if !first {
+                        object.push(b',');
+                    }
+                    first = false;
+                    object.extend_from_slice(canonical.out.get(range.clone()).unwrap_or_default());
+                }
+                canonical.out.truncate(start);
+                canonical.out.extend_from_slice(&object);
+            }
+            canonical.out.push(b'}');
+            Ok(())
+        }
+    }
+
+    /// An object's key, borrowed from the body when it has no escape.
+    struct KeySeed;
+
+    impl<'de> DeserializeSeed<'de> for KeySeed {
+        type Value = Cow<'de, str>;
+
+        fn deserialize<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for KeySeed {
+        type Value = Cow<'de, str>;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+            formatter.write_str("an object key")
+        }
+
+        fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(value))
+        }
+
+        fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(value.to_owned()))
+        }
+
+        fn visit_string<E: de::Error>(self, value: String) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(value))
+        }
+    }
+}
+
 /// Feeds `value` to `hasher` in a canonical form: objects with their keys sorted, every string
-/// and number as serde_json writes it (whatever the map order serde_json was built with).
+/// and number as serde_json writes it (whatever the map order serde_json was built with). The
+/// reference [`canonical`] must match; used for the rare bodies it defers to.
 fn hash_canonical(value: &serde_json::Value, hasher: &mut Sha256) {
     use serde_json::Value;
     match value {
@@ -100,6 +292,31 @@ impl BodyFingerprint {
     /// The fingerprint of `body`.
     #[must_use]
     pub fn of(body: &[u8]) -> Self {
+        // The canonical text is at most about the body's size: one allocation, no regrowth.
+        let mut canonical = canonical::Canonical {
+            out: Vec::with_capacity(body.len().saturating_add(16)),
+            private_key: false,
+        };
+        match canonical::write(body, &mut canonical) {
+            Ok(()) if !canonical.private_key => {
+                let mut hasher = Sha256::new();
+                hasher.update(b"json:");
+                hasher.update(&canonical.out);
+                Self::from_digest(hasher)
+            }
+            Ok(()) => Self::of_value_parse(body),
+            Err(_) => {
+                let mut hasher = Sha256::new();
+                hasher.update(b"bytes:");
+                hasher.update(body);
+                Self::from_digest(hasher)
+            }
+        }
+    }
+
+    /// The fingerprint through a parsed `serde_json::Value` (the definition [`of`](Self::of)
+    /// streams; kept for bodies with keys `Value` reads specially, and as the tests' reference).
+    fn of_value_parse(body: &[u8]) -> Self {
         let mut hasher = Sha256::new();
         match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(value) => {
@@ -111,6 +328,10 @@ impl BodyFingerprint {
                 hasher.update(body);
             }
         }
+        Self::from_digest(hasher)
+    }
+
+    fn from_digest(hasher: Sha256) -> Self {
         let digest = hasher.finalize();
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
@@ -361,6 +582,186 @@ mod tests {
             BodyFingerprint::of(b"b=2&a=1")
         );
         assert_ne!(BodyFingerprint::of(b"\"x\""), BodyFingerprint::of(b"x"));
+    }
+
+    mod streaming {
+        use proptest::prelude::*;
+
+        use super::BodyFingerprint;
+
+        fn space() -> impl Strategy<Value = String> {
+            prop::sample::select(vec!["", "", " ", "\n", "\t", "\r\n ", "  "])
+                .prop_map(str::to_owned)
+        }
+
+        /// A JSON string token: plain and non-ASCII text, every escape (a lone surrogate too,
+        /// which serde_json refuses), few distinct keys so objects repeat them.
+        fn string() -> impl Strategy<Value = String> {
+            prop::collection::vec(
+                prop::sample::select(vec![
+                    "a",
+                    "b",
+                    "id",
+                    "Id",
+                    "é",
+                    "😀",
+                    " ",
+                    "\\\"",
+                    "\\\\",
+                    "\\/",
+                    "\\n",
+                    "\\t",
+                    "\\u0041",
+                    "\\u00e9",
+                    "\\u001f",
+                    "\\ud83d\\ude00",
+                    "\\ud800",
+                    "\\u0000",
+                    "$serde_json::private::RawValue",
+                    "\u{7f}",
+                ]),
+                0..4,
+            )
+            .prop_map(|pieces| format!("\"{}\"", pieces.concat()))
+        }
+
+        fn number() -> impl Strategy<Value = String> {
+            (
+                any::<bool>(),
+                prop::sample::select(vec![
+                    "0",
+                    "1",
+                    "7",
+                    "10",
+                    "255",
+                    "9007199254740993",
+                    "18446744073709551615",
+                    "18446744073709551616",
+                    "9223372036854775808",
+                    "123456789012345678901234567890",
+                ]),
+                prop::option::of(prop::sample::select(vec![
+                    ".0",
+                    ".5",
+                    ".25",
+                    ".1000",
+                    ".333333333333333333333",
+                ])),
+                prop::option::of(prop::sample::select(vec![
+                    "e0", "E+2", "e-7", "e308", "e400", "e-400", "E-0",
+                ])),
+            )
+                .prop_map(|(negative, digits, fraction, exponent)| {
+                    format!(
+                        "{}{digits}{}{}",
+                        if negative { "-" } else { "" },
+                        fraction.unwrap_or(""),
+                        exponent.unwrap_or("")
+                    )
+                })
+        }
+
+        fn json() -> impl Strategy<Value = String> {
+            let leaf = prop_oneof![
+                Just("null".to_owned()),
+                Just("true".to_owned()),
+                Just("false".to_owned()),
+                number(),
+                string(),
+            ];
+            leaf.prop_recursive(5, 48, 6, |inner| {
+                prop_oneof![
+                    (
+                        prop::collection::vec((space(), inner.clone()), 0..6),
+                        space()
+                    )
+                        .prop_map(|(items, end)| {
+                            let items: Vec<_> =
+                                items.into_iter().map(|(s, v)| format!("{s}{v}")).collect();
+                            format!("[{}{end}]", items.join(","))
+                        }),
+                    (
+                        prop::collection::vec((space(), string(), space(), inner), 0..6),
+                        space()
+                    )
+                        .prop_map(|(entries, end)| {
+                            let entries: Vec<_> = entries
+                                .into_iter()
+                                .map(|(s, k, t, v)| format!("{s}{k}{t}:{v}"))
+                                .collect();
+                            format!("{{{}{end}}}", entries.join(","))
+                        }),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4096))]
+
+            /// The streaming canonicalizer gives the fingerprint of the parsed-`Value` one on
+            /// every body, JSON or not.
+            #[test]
+            fn streaming_canonical_form_matches_the_value_one(
+                (lead, body, trail) in (space(), json(), space()),
+                cut in any::<prop::sample::Index>(),
+                byte in any::<u8>(),
+                mutate in 0..4u8,
+            ) {
+                let mut bytes = format!("{lead}{body}{trail}").into_bytes();
+                let at = cut.index(bytes.len() + 1);
+                match mutate {
+                    1 => bytes.truncate(at),
+                    2 => bytes.insert(at, byte),
+                    3 if at < bytes.len() => bytes[at] = byte,
+                    _ => {}
+                }
+                prop_assert_eq!(
+                    BodyFingerprint::of(&bytes),
+                    BodyFingerprint::of_value_parse(&bytes),
+                    "{}",
+                    String::from_utf8_lossy(&bytes)
+                );
+            }
+        }
+
+        #[test]
+        fn nesting_limit_and_edge_cases_match() {
+            for depth in [126, 127, 128, 129, 130] {
+                for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
+                    let body = format!("{}1{}", open.repeat(depth), close.repeat(depth));
+                    assert_eq!(
+                        BodyFingerprint::of(body.as_bytes()),
+                        BodyFingerprint::of_value_parse(body.as_bytes()),
+                        "depth {depth}"
+                    );
+                }
+            }
+            for body in [
+                &b""[..],
+                b" ",
+                b"{}",
+                b"[]",
+                b"-0",
+                b"-0.0",
+                b"1e400",
+                b"1.0",
+                b"{\"b\":1,\"a\":2,\"b\":3}",
+                b"{\"a\":1,\"a\":2}",
+                b"{\"$serde_json::private::RawValue\":\"[1]\"}",
+                b"\"\xff\"",
+                b"[1,]",
+                b"{\"a\":1,}",
+                b"nul",
+                b"{} {}",
+            ] {
+                assert_eq!(
+                    BodyFingerprint::of(body),
+                    BodyFingerprint::of_value_parse(body),
+                    "{}",
+                    String::from_utf8_lossy(body)
+                );
+            }
+        }
     }
 
     #[test]

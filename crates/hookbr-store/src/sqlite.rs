@@ -144,8 +144,10 @@ const PRUNE_BATCH: &str = "DELETE FROM hookbr_inbox WHERE id IN (SELECT id FROM 
      WHERE state = 'done' AND received_at < ?1 ORDER BY id LIMIT ?2)";
 
 /// Rows deleted per transaction by [`Inbox::prune`]: the writer thread commits inserts
-/// between two batches, so a prune of millions of rows never holds it for long.
-const PRUNE_BATCH_ROWS: i64 = 5_000;
+/// between two batches, so a prune of millions of rows never holds it for long. An insert
+/// waits for at most one batch: at 5,000 rows (each delete also updates the indexes and the
+/// counts' trigger) a prune of 1 M rows raised ingest p99 9.8× (docs/BENCHMARKS.md).
+const PRUNE_BATCH_ROWS: i64 = 500;
 
 /// The signature ledger's table: migration 3 of the inbox, and the whole schema of a
 /// [`SqliteLedger`] file.
