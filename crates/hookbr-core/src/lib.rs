@@ -95,6 +95,7 @@ pub mod entity;
 mod error;
 mod event;
 pub mod inbox;
+pub mod ordering;
 pub mod ledger;
 mod limits;
 pub mod pipeline;
