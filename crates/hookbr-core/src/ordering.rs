@@ -137,6 +137,15 @@ struct State {
     tick: u64,
 }
 
+/// The capacity of [`Guard::default`]: 100 000 entities (a few MiB).
+pub const DEFAULT_CAPACITY: usize = 100_000;
+
+impl Default for Guard {
+    fn default() -> Self {
+        Self::new(DEFAULT_CAPACITY)
+    }
+}
+
 impl Guard {
     /// A guard remembering at most `capacity` entities (at least 1).
     #[must_use]
@@ -181,6 +190,28 @@ impl Guard {
             state.latest.remove(&oldest);
         }
         verdict
+    }
+
+    /// Whether `position` is the next status of a documented lifecycle after `entity`'s
+    /// latest position (its rank is one more, and it is not before it), or the lifecycle's
+    /// first status (rank 0) of an entity not seen yet. Used by `hold` to forward without
+    /// waiting when nothing can be missing in between.
+    #[must_use]
+    pub fn is_next(&self, entity: &Entity, position: &Position) -> bool {
+        let Ok(state) = self.state.lock() else {
+            return false;
+        };
+        let Some(rank) = position.rank else {
+            return false;
+        };
+        match state.latest.get(entity) {
+            None => rank == 0,
+            Some((latest, _)) => {
+                !latest.terminal
+                    && latest.rank.is_some_and(|latest| latest.checked_add(1) == Some(rank))
+                    && position.compare(latest) == Some(CmpOrdering::Greater)
+            }
+        }
     }
 
     /// How many entities are remembered.

@@ -210,6 +210,8 @@ pub(crate) struct Observer {
     drift: DriftTracker,
     /// Where the drift watch is persisted (inbox mode).
     drift_store: OnceLock<Arc<dyn Inbox>>,
+    /// The ordering guard (kept across reloads).
+    pub(crate) ordering: crate::ordering::Ordering,
 }
 
 impl Observer {

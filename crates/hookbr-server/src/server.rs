@@ -119,7 +119,10 @@ impl ServerBuilder {
         sinks
             .check(inbox.is_some().then_some(config.worker.max_backoff))
             .await?;
-        let dispatcher = Arc::new(Dispatcher::new(sinks, observer.clone(), config.log_bodies));
+        let dispatcher = Arc::new(
+            Dispatcher::new(sinks, observer.clone(), config.log_bodies)
+                .with_ordering(&config.endpoints),
+        );
         let ledger = direct_ledger(&config, inbox.is_none())?;
         let shared = Shared {
             claims: claims.clone(),

@@ -483,6 +483,16 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
     }
     if inbox == InboxUrl::None {
         listener::direct_mode(&mut limits, &raw.server.listener(), &sinks)?;
+        if let Some(index) = endpoints
+            .iter()
+            .position(|endpoint| endpoint.ordering == hookbr_core::ordering::OrderingMode::Hold)
+        {
+            return Err(problem(
+                format!("endpoint[{index}].ordering"),
+                "\"hold\" needs the inbox (the worker holds deliveries); in direct mode use \
+                 \"annotate\" or \"drop-stale\"",
+            ));
+        }
     }
     Ok(Config {
         admin,
