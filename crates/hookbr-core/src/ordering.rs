@@ -123,6 +123,100 @@ pub fn judge(latest: Option<&Position>, new: &Position) -> (Verdict, bool) {
     }
 }
 
+/// A [`Position`] as an inbox keeps it: the time in milliseconds since the epoch (so two
+/// times within one millisecond compare equal), the rank, and whether it is terminal. It
+/// compares as [`Position::compare`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct StoredPosition {
+    /// The provider's time, in milliseconds since the Unix epoch.
+    pub at_ms: Option<i64>,
+    /// The status rank.
+    pub rank: Option<u8>,
+    /// Whether the status ends the lifecycle.
+    pub terminal: bool,
+}
+
+impl StoredPosition {
+    /// A stored position (see the fields); `None` with neither a time nor a rank.
+    #[must_use]
+    pub fn new(at_ms: Option<i64>, rank: Option<u8>, terminal: bool) -> Option<Self> {
+        (at_ms.is_some() || rank.is_some()).then_some(Self {
+            at_ms,
+            rank,
+            terminal,
+        })
+    }
+
+    /// How two stored positions compare: as [`Position::compare`].
+    #[must_use]
+    pub fn compare(&self, other: &Self) -> Option<CmpOrdering> {
+        if let (Some(a), Some(b)) = (self.at_ms, other.at_ms) {
+            if a != b {
+                return Some(a.cmp(&b));
+            }
+        }
+        match (self.rank, other.rank) {
+            (Some(a), Some(b)) => Some(a.cmp(&b)),
+            _ => (self.at_ms.is_some() && self.at_ms == other.at_ms).then_some(CmpOrdering::Equal),
+        }
+    }
+
+    /// Whether this position comes strictly before `other`.
+    #[must_use]
+    pub fn precedes(&self, other: &Self) -> bool {
+        self.compare(other) == Some(CmpOrdering::Less)
+    }
+
+    /// Whether this is the next status of a documented lifecycle after `latest` (`None`: the
+    /// first status, rank 0): one rank more and not before it in time.
+    #[must_use]
+    pub fn is_next_after(&self, latest: Option<&Self>) -> bool {
+        let Some(rank) = self.rank else {
+            return false;
+        };
+        match latest {
+            None => rank == 0,
+            Some(latest) => {
+                !latest.terminal
+                    && latest.rank.and_then(|r| r.checked_add(1)) == Some(rank)
+                    && self.compare(latest) == Some(CmpOrdering::Greater)
+            }
+        }
+    }
+}
+
+impl From<&Position> for StoredPosition {
+    fn from(position: &Position) -> Self {
+        Self {
+            at_ms: position.at.map(|at| {
+                at.unix_seconds()
+                    .saturating_mul(1_000)
+                    .saturating_add(i64::from(at.subsec_nanos() / 1_000_000))
+            }),
+            rank: position.rank,
+            terminal: position.terminal,
+        }
+    }
+}
+
+/// [`judge`] for stored positions: the verdict for `new` against `latest`, and whether it
+/// becomes the latest.
+#[must_use]
+pub fn judge_stored(latest: Option<&StoredPosition>, new: &StoredPosition) -> (Verdict, bool) {
+    let Some(latest) = latest else {
+        return (Verdict::Fresh, true);
+    };
+    if latest.terminal && !new.terminal {
+        return (Verdict::Stale, false);
+    }
+    match new.compare(latest) {
+        Some(CmpOrdering::Less) => (Verdict::Stale, false),
+        Some(CmpOrdering::Greater) => (Verdict::Fresh, true),
+        Some(CmpOrdering::Equal) | None => (Verdict::Fresh, false),
+    }
+}
+
 /// The latest position per entity, in memory, bounded (least recently seen forgotten first).
 #[derive(Debug)]
 pub struct Guard {
@@ -190,28 +284,6 @@ impl Guard {
             state.latest.remove(&oldest);
         }
         verdict
-    }
-
-    /// Whether `position` is the next status of a documented lifecycle after `entity`'s
-    /// latest position (its rank is one more, and it is not before it), or the lifecycle's
-    /// first status (rank 0) of an entity not seen yet. Used by `hold` to forward without
-    /// waiting when nothing can be missing in between.
-    #[must_use]
-    pub fn is_next(&self, entity: &Entity, position: &Position) -> bool {
-        let Ok(state) = self.state.lock() else {
-            return false;
-        };
-        let Some(rank) = position.rank else {
-            return false;
-        };
-        match state.latest.get(entity) {
-            None => rank == 0,
-            Some((latest, _)) => {
-                !latest.terminal
-                    && latest.rank.is_some_and(|latest| latest.checked_add(1) == Some(rank))
-                    && position.compare(latest) == Some(CmpOrdering::Greater)
-            }
-        }
     }
 
     /// How many entities are remembered.

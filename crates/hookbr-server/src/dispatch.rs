@@ -112,17 +112,16 @@ impl Dispatcher {
             &delivered.event,
         );
         let (mode, hold_for) = self.mode(&record.endpoint);
-        // `hold`: the delivery stays in the held set until forwarded (the release is dropped
-        // at the end of this attempt), so a later one of its entity waits for it.
-        let _release = if mode == OrderingMode::Hold {
-            self.observer
-                .ordering
-                .hold(&delivered.event, record.received_at_ms, hold_for)
-                .await
-        } else {
-            None
-        };
-        match self.observer.ordering.decide(mode, &delivered.event) {
+        let ordering = &self.observer.ordering;
+        if mode == OrderingMode::Hold {
+            if let Some(held) = ordering.hold(row, &delivered.event, hold_for).await? {
+                return Err(held);
+            }
+        }
+        match ordering
+            .decide_stored(mode, row.id, &delivered.event)
+            .await?
+        {
             Decision::Forward { stale } => processed.stale = stale,
             Decision::Drop => {
                 tracing::info!(

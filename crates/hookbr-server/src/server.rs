@@ -113,6 +113,7 @@ impl ServerBuilder {
         let observer = Observer::new();
         if let Some(inbox) = &inbox {
             observer.keep_drift_in(inbox.clone()).await;
+            observer.ordering.keep_in(inbox.clone());
         }
         let _ = observe::prometheus();
         let sinks = Sinks::new(&config.sinks, channels.clone(), database.as_ref())?;
