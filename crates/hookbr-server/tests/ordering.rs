@@ -68,6 +68,7 @@ async fn start(dir: &Path, inbox: &str, ordering: &str, sink: &str) -> Server {
     };
     let text = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n\n[inbox]\nurl = \"{inbox}\"\n\n\
+         [admin]\nlisten = \"127.0.0.1:0\"\n\n\
          [worker]\nbackoff = \"100ms\"\nmax_backoff = \"200ms\"\n\n\
          [[endpoint]]\nprovider = \"foody\"\npath = \"/webhooks/foody\"\ntokens = [\"file:foody.token\"]\n\
          ordering = \"{ordering}\"\n{hold_for}\n\
@@ -222,6 +223,7 @@ async fn drop_stale_forwards_a_monotone_sequence(inbox: &str) {
             states,
             ["stale", "stale", "forwarded", "forwarded", "forwarded"]
         );
+        inspector_shows_the_timeline(&client, &server, &timeline[0].row.id.to_string()).await;
     }
     server.stop().await.unwrap();
 }
@@ -234,6 +236,78 @@ async fn drop_stale_forwards_a_monotone_sequence_in_direct_mode() {
 #[tokio::test]
 async fn drop_stale_forwards_a_monotone_sequence_in_inbox_mode() {
     drop_stale_forwards_a_monotone_sequence("sqlite:inbox.sqlite3").await;
+}
+
+async fn get(client: &reqwest::Client, url: String) -> String {
+    let response = client.get(url).send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    response.text().await.unwrap()
+}
+
+/// The inspector: the entity page (HTML and JSON) in position order with the states, the link
+/// from a delivery's page, and the deliveries page's search by entity id, delivery id and row
+/// id.
+async fn inspector_shows_the_timeline(client: &reqwest::Client, server: &Server, first: &str) {
+    let admin = server.admin_addr().unwrap();
+    let page = get(client, format!("http://{admin}/entities/foody.order/{ORDER}")).await;
+    let states: Vec<&str> = page
+        .split("data-state=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["stale", "stale", "forwarded", "forwarded", "forwarded"],
+        "{page}"
+    );
+    let json: Value = serde_json::from_str(
+        &get(
+            client,
+            format!("http://{admin}/entities/foody.order/{ORDER}?format=json"),
+        )
+        .await,
+    )
+    .unwrap();
+    let ranks: Vec<_> = json["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["rank"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ranks, [0, 1, 2, 3, 4]);
+    let detail = get(client, format!("http://{admin}/deliveries/{first}")).await;
+    assert!(
+        detail.contains(&format!("href=\"/entities/foody.order/{ORDER}\"")),
+        "{detail}"
+    );
+    let found = get(client, format!("http://{admin}/?q={ORDER}")).await;
+    assert!(found.contains("id=\"found-entities\""), "{found}");
+    assert!(found.contains(&format!("/entities/foody.order/{ORDER}")));
+    let delivery_id = json["deliveries"][0]["delivery_id"].as_str().unwrap();
+    let encoded: String = form_urlencoded_byte(delivery_id);
+    let found = get(client, format!("http://{admin}/?q={encoded}")).await;
+    assert!(found.contains("id=\"found-deliveries\""), "{found}");
+    let found = get(client, format!("http://{admin}/?q={first}")).await;
+    assert!(found.contains(&format!("href=\"/deliveries/{first}\"")));
+    let missing = client
+        .get(format!("http://{admin}/entities/nope.kind/1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
+/// Percent-encodes a query value.
+fn form_urlencoded_byte(text: &str) -> String {
+    text.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+                char::from(byte).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
 }
 
 /// `hold`: the shuffled order, posted at once, reaches the application in lifecycle order,
