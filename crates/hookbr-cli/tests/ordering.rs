@@ -192,10 +192,12 @@ fn a_shuffled_foody_order_before_and_after_the_guard() {
         assert_eq!(post(serve.addr, &foody(status, date)), 200);
         // One at a time through the worker, so "late" is well defined (bounded).
         let started = Instant::now();
-        while hookbr(&["inbox", "stats", "--config", config, "--json"]).json()["done"]
-            != index + 1
+        while hookbr(&["inbox", "stats", "--config", config, "--json"]).json()["done"] != index + 1
         {
-            assert!(started.elapsed() < WAIT, "the worker did not handle {status}");
+            assert!(
+                started.elapsed() < WAIT,
+                "the worker did not handle {status}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -203,14 +205,27 @@ fn a_shuffled_foody_order_before_and_after_the_guard() {
         .lock()
         .unwrap()
         .iter()
-        .map(|message| message["data"]["event"]["status"].as_str().unwrap().to_owned())
+        .map(|message| {
+            message["data"]["event"]["status"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     let sent: Vec<&str> = sent.iter().map(|(status, _)| *status).collect();
     println!("sent by Foody:      {}", sent.join(" → "));
     println!("forwarded (guard):  {}", forwarded.join(" → "));
     assert_eq!(forwarded, ["dispatched", "delivered", "closed"]);
 
-    let run = hookbr(&["inbox", "entity", "foody.order", ORDER, "--config", config, "--json"]);
+    let run = hookbr(&[
+        "inbox",
+        "entity",
+        "foody.order",
+        ORDER,
+        "--config",
+        config,
+        "--json",
+    ]);
     assert_eq!(run.code, Some(0), "{run:?}");
     let timeline = run.json();
     assert_eq!(timeline["kind"], "foody.order");
@@ -241,12 +256,22 @@ fn a_shuffled_foody_order_before_and_after_the_guard() {
     assert_eq!(table.code, Some(0), "{table:?}");
     println!("{}", table.stdout.trim_end());
     let lines: Vec<&str> = table.stdout.lines().collect();
-    assert!(lines[0].contains("POSITION") && lines[0].contains("STATE"), "{table:?}");
+    assert!(
+        lines[0].contains("POSITION") && lines[0].contains("STATE"),
+        "{table:?}"
+    );
     assert_eq!(lines.len(), 6, "{table:?}");
     assert!(lines[1].contains("2020-06-19T17:30:05.000Z") && lines[1].contains("stale"));
     assert!(lines[5].contains("2020-06-19T18:05:00.000Z") && lines[5].contains("forwarded"));
 
-    let none = hookbr(&["inbox", "entity", "foody.order", "no-such-order", "--config", config]);
+    let none = hookbr(&[
+        "inbox",
+        "entity",
+        "foody.order",
+        "no-such-order",
+        "--config",
+        config,
+    ]);
     assert_eq!(none.code, Some(0), "{none:?}");
     assert!(none.stdout.contains("no deliveries"), "{none:?}");
     let unknown = hookbr(&["inbox", "entity", "foody.pizza", ORDER, "--config", config]);

@@ -24,8 +24,8 @@ use std::{fmt, time::Duration};
 use crate::{
     DedupKey,
     dedup::StoreFuture,
-    ordering::StoredPosition,
     ledger::{BodyFingerprint, Seen},
+    ordering::StoredPosition,
 };
 
 /// A verified delivery to store.

@@ -7,9 +7,9 @@ use hookbr_core::{Endpoint, Verified, inbox::now_ms, ordering::OrderingMode};
 use hookbr_store::worker::{Delivered, Failure, Recorded, Settled};
 
 use crate::{
+    config::EndpointConfig,
     inbox::body_json,
     lifecycle::log,
-    config::EndpointConfig,
     observe::{Attempt, Observer},
     ordering::Decision,
     sink::{Failed, Fence, Message, Processed, Sinks},

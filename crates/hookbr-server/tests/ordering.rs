@@ -249,7 +249,11 @@ async fn get(client: &reqwest::Client, url: String) -> String {
 /// id.
 async fn inspector_shows_the_timeline(client: &reqwest::Client, server: &Server, first: &str) {
     let admin = server.admin_addr().unwrap();
-    let page = get(client, format!("http://{admin}/entities/foody.order/{ORDER}")).await;
+    let page = get(
+        client,
+        format!("http://{admin}/entities/foody.order/{ORDER}"),
+    )
+    .await;
     let states: Vec<&str> = page
         .split("data-state=\"")
         .skip(1)

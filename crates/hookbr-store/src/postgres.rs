@@ -8,8 +8,8 @@ use hookbr_core::{
     dedup::StoreFuture,
     drift::{ChangeKind, DriftRecord, DriftState, KindShape, MAX_RECORDS},
     inbox::{
-        EntityDelivery, EntityMark, Inbox, InboxRecord, InboxRow, InboxStats, Inserted,
-        ListFilter, RowOutcome, RowState, now_ms,
+        EntityDelivery, EntityMark, Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter,
+        RowOutcome, RowState, now_ms,
     },
     ledger::{BodyFingerprint, Seen},
     ordering::{StoredPosition, Verdict, judge_stored},
@@ -116,8 +116,16 @@ CREATE INDEX hookbr_entity_latest_updated ON hookbr_entity_latest (updated_at);
 ];
 
 /// A stored position from its columns.
-fn stored_position(at_ms: Option<i64>, rank: Option<i16>, terminal: bool) -> Option<StoredPosition> {
-    StoredPosition::new(at_ms, rank.and_then(|rank| u8::try_from(rank).ok()), terminal)
+fn stored_position(
+    at_ms: Option<i64>,
+    rank: Option<i16>,
+    terminal: bool,
+) -> Option<StoredPosition> {
+    StoredPosition::new(
+        at_ms,
+        rank.and_then(|rank| u8::try_from(rank).ok()),
+        terminal,
+    )
 }
 
 /// The claim: the first `$3` due rows by `next_attempt_at` and the first `$3` expired leases
@@ -962,7 +970,11 @@ impl Inbox for PostgresInbox {
                 .await
                 .map_err(failed(operation))?
                 .map(|row| -> Result<_, tokio_postgres::Error> {
-                    Ok(stored_position(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+                    Ok(stored_position(
+                        row.try_get(0)?,
+                        row.try_get(1)?,
+                        row.try_get(2)?,
+                    ))
                 })
                 .transpose()
                 .map_err(failed(operation))?

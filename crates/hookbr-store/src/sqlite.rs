@@ -11,12 +11,11 @@ use hookbr_core::{
     dedup::StoreFuture,
     drift::{ChangeKind, DriftRecord, DriftState, KindShape, MAX_RECORDS},
     inbox::{
-        EntityDelivery, EntityMark, Inbox, InboxRecord, InboxRow, InboxStats, Inserted,
-        ListFilter, RowOutcome, RowState,
-        now_ms,
+        EntityDelivery, EntityMark, Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter,
+        RowOutcome, RowState, now_ms,
     },
-    ordering::{StoredPosition, Verdict, judge_stored},
     ledger::{BodyFingerprint, Seen, SignatureLedger},
+    ordering::{StoredPosition, Verdict, judge_stored},
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -132,8 +131,16 @@ CREATE INDEX hookbr_entity_latest_updated ON hookbr_entity_latest (updated_at);
 ];
 
 /// A stored position from its columns.
-fn stored_position(at_ms: Option<i64>, rank: Option<i64>, terminal: bool) -> Option<StoredPosition> {
-    StoredPosition::new(at_ms, rank.and_then(|rank| u8::try_from(rank).ok()), terminal)
+fn stored_position(
+    at_ms: Option<i64>,
+    rank: Option<i64>,
+    terminal: bool,
+) -> Option<StoredPosition> {
+    StoredPosition::new(
+        at_ms,
+        rank.and_then(|rank| u8::try_from(rank).ok()),
+        terminal,
+    )
 }
 
 /// The ordering guard's judgement of row `id` (see [`Inbox::judge_entity`]), in the caller's
@@ -1087,7 +1094,8 @@ impl Inbox for SqliteInbox {
 
     fn judge_entity(&self, id: i64) -> StoreFuture<'_, Option<Verdict>> {
         self.run(move |connection| {
-            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let verdict = judge_entity_in(&transaction, id)?;
             transaction.commit()?;
             Ok(Some(verdict))
@@ -1096,7 +1104,8 @@ impl Inbox for SqliteInbox {
 
     fn hold_entity(&self, id: i64, claim: i64) -> StoreFuture<'_, bool> {
         self.run(move |connection| {
-            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let changed = transaction.execute(
                 "UPDATE hookbr_inbox SET attempts = MAX(attempts - 1, 0) \
                  WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'",

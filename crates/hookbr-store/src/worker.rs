@@ -520,18 +520,15 @@ where
             ),
             Err(Failure {
                 message, permanent, ..
-            }) if permanent || attempts >= self.options.max_attempts =>
-            {
-                (
-                    RowOutcome::Failed {
-                        id,
-                        claim,
-                        error: message.clone(),
-                        retry_at_ms: None,
-                    },
-                    Recorded::Dead { error: message },
-                )
-            }
+            }) if permanent || attempts >= self.options.max_attempts => (
+                RowOutcome::Failed {
+                    id,
+                    claim,
+                    error: message.clone(),
+                    retry_at_ms: None,
+                },
+                Recorded::Dead { error: message },
+            ),
             Err(Failure { message: error, .. }) => {
                 let retry_at = now_ms().saturating_add(self.backoff_ms(attempts));
                 (

@@ -60,7 +60,11 @@ pub(super) async fn timeline(
     Ok(if json {
         let entries: Vec<Value> = entries.iter().map(TimelineEntry::to_json).collect();
         let body = json!({ "kind": kind, "id": id, "deliveries": entries });
-        ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response()
     } else {
         timeline_page(&kind, &id, &entries).into_response()
     })

@@ -160,10 +160,9 @@ fn filters(uri: &Uri) -> (Option<RowState>, Option<Provider>, bool, Option<Strin
 async fn list(State(admin): State<Admin>, uri: Uri) -> Response {
     let (state, provider, live, search) = filters(&uri);
     let found = match (&admin.inbox, &search) {
-        (Some(inbox), Some(text)) => Some((
-            text.clone(),
-            entities::search(inbox.as_ref(), text).await,
-        )),
+        (Some(inbox), Some(text)) => {
+            Some((text.clone(), entities::search(inbox.as_ref(), text).await))
+        }
         _ => None,
     };
     let inbox = match &admin.inbox {

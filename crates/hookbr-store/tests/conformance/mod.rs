@@ -944,7 +944,11 @@ pub(crate) async fn entities_are_indexed_and_judged(inbox: Arc<dyn Inbox>) {
     ];
     let mut ids = Vec::new();
     for (status, date, _) in &sent {
-        match inbox.insert(foody_record(&uid, status, date)).await.unwrap() {
+        match inbox
+            .insert(foody_record(&uid, status, date))
+            .await
+            .unwrap()
+        {
             Inserted::New(id) => ids.push(id),
             other => panic!("{other:?}"),
         }
@@ -996,10 +1000,7 @@ pub(crate) async fn entities_are_indexed_and_judged(inbox: Arc<dyn Inbox>) {
     );
 
     // Held: the claim's attempt is given back, the row shows as held.
-    let claimed = inbox
-        .claim_due(100, Duration::from_secs(30))
-        .await
-        .unwrap();
+    let claimed = inbox.claim_due(100, Duration::from_secs(30)).await.unwrap();
     let row = claimed.iter().find(|row| row.id == ids[1]).unwrap();
     assert_eq!(row.attempts, 1);
     assert!(inbox.hold_entity(row.id, row.claim).await.unwrap());
