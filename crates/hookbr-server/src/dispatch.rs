@@ -57,13 +57,15 @@ impl Dispatcher {
     }
 
     /// Direct mode: the verified delivery of a request on `endpoint`, first and only attempt
-    /// (the provider's retry is the next one).
+    /// (the provider's retry is the next one). `Ok(Some(note))` when the ordering guard found
+    /// it stale (`stale_dropped`: not forwarded; `stale_annotated`: forwarded with `"stale":
+    /// true`), for the recent-requests log.
     pub(crate) async fn direct(
         &self,
         endpoint: &str,
         verified: &Verified,
         body: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<Option<&'static str>, String> {
         self.observer.drift(body, verified.event()).await;
         let id = verified.delivery_id();
         let label = verified.matched_key().to_string();
@@ -77,11 +79,12 @@ impl Dispatcher {
                     delivery_id,
                     "stale: not forwarded (ordering = \"drop-stale\")"
                 );
-                return Ok(());
+                return Ok(Some("stale_dropped"));
             }
         }
         self.deliver(&processed, None)
             .await
+            .map(|()| (processed.stale == Some(true)).then_some("stale_annotated"))
             .map_err(|failed| failed.message)
     }
 

@@ -212,6 +212,11 @@ async fn drop_stale_forwards_a_monotone_sequence(inbox: &str) {
     }
     let seen = forwarded(&received, 3).await;
     assert_eq!(statuses(&seen), ["dispatched", "delivered", "closed"]);
+    if server.inbox().is_none() {
+        // Direct mode: the recent-requests log says which ones were not forwarded.
+        let page = get(&client, format!("http://{}/", server.admin_addr().unwrap())).await;
+        assert_eq!(page.matches("stale_dropped").count(), 2, "{page}");
+    }
     if let Some(inbox) = server.inbox() {
         // The dropped ones are stored and marked stale.
         let timeline = inbox
