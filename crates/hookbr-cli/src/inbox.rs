@@ -12,7 +12,7 @@ use hookbr_core::{
 use hookbr_server::{
     Config,
     config::InboxUrl,
-    inbox::{self, RowDetail, RowSummary},
+    inbox::{self, RowDetail, RowSummary, TimelineEntry},
     lifecycle::runtime,
 };
 use serde_json::{Value, json};
@@ -90,6 +90,17 @@ pub(crate) enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Every stored delivery of one entity in position order, with its state (forwarded,
+    /// stale, held, pending, dead), e.g. `hookbr inbox entity foody.order 12345`.
+    Entity {
+        /// The entity kind: foody.order, bonifiq.customer, grafeno.registration,
+        /// grafeno.charge, iset.order, iset.product, iset.stock or iset.category.
+        kind: String,
+        /// The entity id as the provider sends it (Foody `uid`, BonifiQ `Customer.Id`, …).
+        id: String,
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 impl Command {
@@ -99,7 +110,8 @@ impl Command {
             | Self::Show { target, .. }
             | Self::Replay { target, .. }
             | Self::Dead { target, .. }
-            | Self::Stats { target } => target,
+            | Self::Stats { target }
+            | Self::Entity { target, .. } => target,
         }
     }
 }
@@ -237,6 +249,24 @@ async fn execute(command: &Command, store: &dyn Inbox, as_json: bool) -> Result<
                 )));
             }
         }
+        Command::Entity { kind, id, .. } => {
+            if !hookbr_core::entity::KINDS.contains(&kind.as_str()) {
+                return Err(Failure::usage(format!(
+                    "unknown entity kind {kind:?}: expected one of {}",
+                    hookbr_core::entity::KINDS.join(", ")
+                )));
+            }
+            let timeline = inbox::entity(store, kind, id).await?;
+            if as_json {
+                let entries = timeline.iter().map(TimelineEntry::to_json).collect();
+                print_line(
+                    &json!({ "kind": kind, "id": id, "deliveries": Value::Array(entries) })
+                        .to_string(),
+                );
+            } else {
+                print_timeline(&timeline);
+            }
+        }
         Command::Stats { .. } => {
             let stats = inbox::stats(store).await?;
             if as_json {
@@ -298,6 +328,32 @@ fn print_rows(rows: &[RowSummary], as_json: bool) {
                 .as_deref()
                 .map(|e| shorten(e, 80))
                 .unwrap_or_default(),
+        );
+    }
+    print_line(&text);
+}
+
+fn print_timeline(entries: &[TimelineEntry]) {
+    if entries.is_empty() {
+        print_line("no deliveries of this entity");
+        return;
+    }
+    let mut text = format!(
+        "{:>6}  {:<24}  {:<4}  {:<9}  {:<24}  {}",
+        "ID", "POSITION", "RANK", "STATE", "RECEIVED", "DELIVERY ID"
+    );
+    for entry in entries {
+        let _ = write!(
+            text,
+            "\n{:>6}  {:<24}  {:<4}  {:<9}  {:<24}  {}",
+            entry.summary.id,
+            entry.position_at.as_deref().unwrap_or("-"),
+            entry
+                .rank
+                .map_or_else(|| "-".to_owned(), |rank| rank.to_string()),
+            entry.state,
+            entry.summary.received_at,
+            shorten(&entry.summary.delivery_id, 60),
         );
     }
     print_line(&text);

@@ -25,6 +25,7 @@ use crate::{
     DedupKey,
     dedup::StoreFuture,
     ledger::{BodyFingerprint, Seen},
+    ordering::StoredPosition,
 };
 
 /// A verified delivery to store.
@@ -88,6 +89,15 @@ impl InboxRecord {
             .ok_or_else(|| DecodeRecordError::UnknownEndpoint(self.endpoint.clone()))?;
         let request = crate::Request::new(&self.body).with_headers(&self.headers);
         crate::WebhookEvent::decode(endpoint, &request).map_err(DecodeRecordError::Parse)
+    }
+
+    /// The entity of the stored delivery and its position (decoding it again), for the
+    /// inbox's entity index; `None` when it has no entity or does not decode.
+    #[must_use]
+    pub fn entity_note(&self) -> Option<(crate::entity::Entity, Option<StoredPosition>)> {
+        let event = self.decode().ok()?;
+        let entity = event.entity()?;
+        Some((entity, event.position().as_ref().map(StoredPosition::from)))
     }
 }
 
@@ -431,6 +441,125 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     /// (the default) when this inbox keeps none.
     fn load_drift(&self) -> StoreFuture<'_, Option<crate::drift::DriftState>> {
         Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// The ordering guard, durable (`ordering = "annotate" | "hold" | "drop-stale"` in inbox
+    /// mode): judges row `id` against its entity's latest position that passed, atomically
+    /// with other workers, records the new latest when it is later, and marks the row
+    /// [`EntityMark::Passed`] or [`EntityMark::Stale`]. `Ok(Some(Verdict::Untracked))` when
+    /// the row has no entity or no position; `Ok(None)` (the default) when this inbox keeps
+    /// no entities (the caller then judges in memory).
+    fn judge_entity(&self, id: i64) -> StoreFuture<'_, Option<crate::ordering::Verdict>> {
+        let _ = id;
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// `ordering = "hold"`: marks row `id`, in flight under `claim`, [`EntityMark::Held`] and
+    /// gives back the attempt its claim counted (holding is not a failure); the worker then
+    /// schedules it again. `false` when the claim is no longer current, or (the default) this
+    /// inbox keeps no entities.
+    fn hold_entity(&self, id: i64, claim: i64) -> StoreFuture<'_, bool> {
+        let _ = (id, claim);
+        Box::pin(std::future::ready(Ok(false)))
+    }
+
+    /// The stored deliveries of entity `kind` `id` (at most `limit`, the most recent), from
+    /// an index on the entity (not a scan of bodies), in position order
+    /// ([`EntityDelivery::sort`]). Empty (the default) when this inbox keeps no entities.
+    fn entity_deliveries(
+        &self,
+        kind: String,
+        id: String,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<EntityDelivery>> {
+        let _ = (kind, id, limit);
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+}
+
+/// What the ordering guard recorded for a stored delivery of an entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EntityMark {
+    /// It passed the guard (not older than its entity's latest): forwarded, or being.
+    Passed,
+    /// It was older than its entity's latest (annotated `stale`, or not forwarded).
+    Stale,
+    /// The worker is holding it back for an earlier delivery (`ordering = "hold"`).
+    Held,
+}
+
+impl EntityMark {
+    /// `passed`, `stale`, `held` (the stored text).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Stale => "stale",
+            Self::Held => "held",
+        }
+    }
+
+    /// The mark named `text` ([`as_str`](Self::as_str)).
+    #[must_use]
+    pub fn from_text(text: &str) -> Option<Self> {
+        match text {
+            "passed" => Some(Self::Passed),
+            "stale" => Some(Self::Stale),
+            "held" => Some(Self::Held),
+            _ => None,
+        }
+    }
+}
+
+/// One stored delivery of an entity ([`Inbox::entity_deliveries`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EntityDelivery {
+    /// The inbox row.
+    pub row: InboxRow,
+    /// Its position, as stored (`None`: the provider gives none).
+    pub position: Option<StoredPosition>,
+    /// What the ordering guard recorded (`None`: not judged, or no guard).
+    pub mark: Option<EntityMark>,
+}
+
+impl EntityDelivery {
+    /// A delivery of an entity (see the fields).
+    #[must_use]
+    pub fn new(row: InboxRow, position: Option<StoredPosition>, mark: Option<EntityMark>) -> Self {
+        Self {
+            row,
+            position,
+            mark,
+        }
+    }
+
+    /// Its state on the timeline: `stale` (the guard found a later one first), `dead`,
+    /// `forwarded` (done), `held` (waiting for an earlier one), else `pending`.
+    #[must_use]
+    pub fn state(&self) -> &'static str {
+        match (self.mark, self.row.state) {
+            (Some(EntityMark::Stale), _) => "stale",
+            (_, RowState::Dead) => "dead",
+            (_, RowState::Done) => "forwarded",
+            (Some(EntityMark::Held), _) => "held",
+            _ => "pending",
+        }
+    }
+
+    /// Sorts `deliveries` in position order: by [`StoredPosition::compare`] where it decides,
+    /// then by arrival (row id); deliveries without a position last, by arrival.
+    pub fn sort(deliveries: &mut [Self]) {
+        deliveries.sort_by(|a, b| match (&a.position, &b.position) {
+            (Some(x), Some(y)) => x
+                .compare(y)
+                .filter(|order| order.is_ne())
+                .unwrap_or_else(|| a.row.id.cmp(&b.row.id)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.row.id.cmp(&b.row.id),
+        });
     }
 }
 

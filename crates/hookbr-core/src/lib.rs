@@ -97,6 +97,7 @@ mod event;
 pub mod inbox;
 pub mod ledger;
 mod limits;
+pub mod ordering;
 pub mod pipeline;
 pub mod privacy;
 pub mod providers;

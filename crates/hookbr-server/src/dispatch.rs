@@ -1,15 +1,17 @@
 //! One path from a processed event to the sinks, taken by direct mode (inside the request) and
 //! by the inbox worker (one attempt of a stored row).
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use hookbr_core::{Endpoint, Verified, inbox::now_ms};
+use hookbr_core::{Endpoint, Verified, inbox::now_ms, ordering::OrderingMode};
 use hookbr_store::worker::{Delivered, Failure, Recorded, Settled};
 
 use crate::{
+    config::EndpointConfig,
     inbox::{Shown, shown_body},
     lifecycle::log,
     observe::{Attempt, Observer},
+    ordering::Decision,
     sink::{Failed, Fence, Message, Processed, Sinks},
 };
 
@@ -19,6 +21,8 @@ pub(crate) struct Dispatcher {
     sinks: Sinks,
     observer: Arc<Observer>,
     log_bodies: bool,
+    /// The ordering guard's mode and `hold_for` per endpoint text (absent: `off`).
+    ordering: HashMap<String, (OrderingMode, Duration)>,
 }
 
 impl Dispatcher {
@@ -27,24 +31,60 @@ impl Dispatcher {
             sinks,
             observer,
             log_bodies,
+            ordering: HashMap::new(),
         }
     }
 
+    /// The ordering guard of each of `endpoints` (`ordering`, `hold_for`). Endpoints that
+    /// share an endpoint text (two Foody URLs) share the first guarded one's setting.
+    #[must_use]
+    pub(crate) fn with_ordering(mut self, endpoints: &[EndpointConfig]) -> Self {
+        for endpoint in endpoints {
+            if endpoint.ordering != OrderingMode::Off {
+                self.ordering
+                    .entry(endpoint.endpoint.to_text())
+                    .or_insert((endpoint.ordering, endpoint.hold_for));
+            }
+        }
+        self
+    }
+
+    fn mode(&self, endpoint: &str) -> (OrderingMode, Duration) {
+        self.ordering
+            .get(endpoint)
+            .copied()
+            .unwrap_or((OrderingMode::Off, Duration::ZERO))
+    }
+
     /// Direct mode: the verified delivery of a request on `endpoint`, first and only attempt
-    /// (the provider's retry is the next one).
+    /// (the provider's retry is the next one). `Ok(Some(note))` when the ordering guard found
+    /// it stale (`stale_dropped`: not forwarded; `stale_annotated`: forwarded with `"stale":
+    /// true`), for the recent-requests log.
     pub(crate) async fn direct(
         &self,
         endpoint: &str,
         verified: &Verified,
         body: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<Option<&'static str>, String> {
         self.observer.drift(body, verified.event()).await;
         let id = verified.delivery_id();
         let label = verified.matched_key().to_string();
         let (delivery_id, key, event) = (id.as_str(), id.key(), verified.event());
-        let processed = Processed::new(endpoint, delivery_id, key, &label, now_ms(), 1, event);
+        let mut processed = Processed::new(endpoint, delivery_id, key, &label, now_ms(), 1, event);
+        match self.observer.ordering.decide(self.mode(endpoint).0, event) {
+            Decision::Forward { stale } => processed.stale = stale,
+            Decision::Drop => {
+                tracing::info!(
+                    target: "hookbr::worker",
+                    delivery_id,
+                    "stale: not forwarded (ordering = \"drop-stale\")"
+                );
+                return Ok(Some("stale_dropped"));
+            }
+        }
         self.deliver(&processed, None)
             .await
+            .map(|()| (processed.stale == Some(true)).then_some("stale_annotated"))
             .map_err(|failed| failed.message)
     }
 
@@ -65,7 +105,7 @@ impl Dispatcher {
         if row.attempts <= 1 {
             self.observer.drift(&record.body, &delivered.event).await;
         }
-        let processed = Processed::new(
+        let mut processed = Processed::new(
             &record.endpoint,
             &record.delivery_id,
             record.key,
@@ -74,6 +114,28 @@ impl Dispatcher {
             row.attempts,
             &delivered.event,
         );
+        let (mode, hold_for) = self.mode(&record.endpoint);
+        let ordering = &self.observer.ordering;
+        if mode == OrderingMode::Hold {
+            if let Some(held) = ordering.hold(row, &delivered.event, hold_for).await? {
+                return Err(held);
+            }
+        }
+        match ordering
+            .decide_stored(mode, row.id, &delivered.event)
+            .await?
+        {
+            Decision::Forward { stale } => processed.stale = stale,
+            Decision::Drop => {
+                tracing::info!(
+                    target: "hookbr::worker",
+                    row = row.id,
+                    delivery_id = record.delivery_id,
+                    "stale: not forwarded (ordering = \"drop-stale\")"
+                );
+                return Ok(());
+            }
+        }
         let fence = Fence { delivered };
         self.deliver(&processed, Some(fence))
             .await

@@ -23,7 +23,7 @@ use std::{path::Path, sync::Arc};
 
 use hookbr_core::{
     Endpoint, Inbox, InboxRecord, InboxRow, Provider, StoreError,
-    inbox::{ListFilter, RowState, now_ms},
+    inbox::{EntityDelivery, ListFilter, RowState, now_ms},
     privacy::{mask_body, mask_text},
     timestamp::rfc3339_millis,
 };
@@ -482,4 +482,76 @@ mod tests {
         assert_eq!(json["headers"], json!([]));
         assert!(detail.body_text().contains("\"uid\": \"u\""));
     }
+}
+
+/// The most deliveries an entity timeline shows (the most recent ones).
+pub const TIMELINE_LIMIT: usize = 1_000;
+
+/// One delivery on an entity's timeline ([`entity`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TimelineEntry {
+    /// The row, as listed.
+    pub summary: RowSummary,
+    /// `forwarded`, `stale`, `held`, `pending` or `dead` ([`EntityDelivery::state`]).
+    pub state: &'static str,
+    /// The provider's time of the change (RFC 3339, milliseconds), when it gives one.
+    pub position_at: Option<String>,
+    /// The status rank in a documented lifecycle, when there is one.
+    pub rank: Option<u8>,
+    /// Whether the status ends the lifecycle.
+    pub terminal: bool,
+}
+
+impl TimelineEntry {
+    fn new(delivery: &EntityDelivery) -> Self {
+        Self {
+            summary: RowSummary::new(&delivery.row),
+            state: delivery.state(),
+            position_at: delivery
+                .position
+                .and_then(|position| position.at_ms)
+                .map(rfc3339_millis),
+            rank: delivery.position.and_then(|position| position.rank),
+            terminal: delivery.position.is_some_and(|position| position.terminal),
+        }
+    }
+
+    /// The JSON object of `hookbr inbox entity --json` (one per delivery).
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.summary.id,
+            "delivery_id": self.summary.delivery_id,
+            "endpoint": self.summary.endpoint,
+            "received_at": self.summary.received_at,
+            "position_at": self.position_at,
+            "rank": self.rank,
+            "terminal": self.terminal,
+            "state": self.state,
+            "row_state": self.summary.state.as_str(),
+            "attempts": self.summary.attempts,
+        })
+    }
+}
+
+/// Every stored delivery of entity `kind` `id` (at most [`TIMELINE_LIMIT`], the most recent)
+/// in position order, with its state, from the inbox's entity index.
+///
+/// # Errors
+///
+/// [`Error::Config`] for a `kind` hookbr does not know (`hookbr_core::entity::KINDS`),
+/// [`Error::Runtime`] when the inbox fails.
+pub async fn entity(inbox: &dyn Inbox, kind: &str, id: &str) -> Result<Vec<TimelineEntry>, Error> {
+    if !hookbr_core::entity::KINDS.contains(&kind) {
+        return Err(Error::config(format!(
+            "unknown entity kind {kind:?}: expected one of {}",
+            hookbr_core::entity::KINDS.join(", ")
+        )));
+    }
+    let deliveries = inbox
+        .entity_deliveries(kind.to_owned(), id.to_owned(), TIMELINE_LIMIT)
+        .await
+        .map_err(|e| store_error(&e))?;
+    Ok(deliveries.iter().map(TimelineEntry::new).collect())
 }

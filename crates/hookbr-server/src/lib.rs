@@ -68,6 +68,7 @@ mod health;
 pub mod inbox;
 pub mod lifecycle;
 mod observe;
+mod ordering;
 pub mod reload;
 mod routes;
 mod server;

@@ -210,6 +210,8 @@ pub(crate) struct Observer {
     drift: DriftTracker,
     /// Where the drift watch is persisted (inbox mode).
     drift_store: OnceLock<Arc<dyn Inbox>>,
+    /// The ordering guard (kept across reloads).
+    pub(crate) ordering: crate::ordering::Ordering,
 }
 
 impl Observer {
@@ -360,6 +362,12 @@ impl Route {
 
 /// The one outcome taxonomy: hookbr-tower puts it in the extensions of its own answers; the
 /// handler's responses are told by their status ([`Outcome::of_response`]).
+/// A note the direct-mode handler leaves on its answer for the recent-requests log (the
+/// ordering guard's `stale_dropped` / `stale_annotated`), shown as the reason of a processed
+/// delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Note(pub(crate) &'static str);
+
 fn outcome_of(response: &Response) -> Outcome {
     Outcome::of_response(response.status().as_u16(), response.extensions().get())
 }
@@ -416,7 +424,9 @@ pub(crate) async fn record(State(route): State<Route>, request: Request, next: N
         path: route.path.clone(),
         status,
         outcome: outcome.as_str(),
-        reason: outcome.reason(),
+        reason: outcome
+            .reason()
+            .or_else(|| response.extensions().get::<Note>().map(|note| note.0)),
         micros,
     });
     response

@@ -275,11 +275,10 @@ impl Reloader {
             .check(max_backoff)
             .await
             .map_err(|error| Error::config(error.to_string()))?;
-        let dispatcher = Arc::new(Dispatcher::new(
-            sinks,
-            self.observer.clone(),
-            config.log_bodies,
-        ));
+        let dispatcher = Arc::new(
+            Dispatcher::new(sinks, self.observer.clone(), config.log_bodies)
+                .with_ordering(&config.endpoints),
+        );
         let shared = Shared {
             claims: self.claims.clone(),
             ledger: self.ledger.clone(),

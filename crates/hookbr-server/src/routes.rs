@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::{Router, http::StatusCode, routing::any};
+use axum::{Router, http::StatusCode, response::IntoResponse as _, routing::any};
 use hookbr_axum::{Webhook, WebhookLayer};
 use hookbr_core::{
     IdempotencyStore, Inbox, Receiver, RouteOptions, Webhooks, ledger::SignatureLedger,
@@ -93,10 +93,16 @@ fn mount(app: Router, path: &str, receiver: Arc<Receiver>, shared: &Shared) -> R
         let name = name.clone();
         async move {
             match dispatcher.direct(&name, &verified, &body).await {
-                Ok(()) => StatusCode::OK,
+                Ok(note) => {
+                    let mut response = StatusCode::OK.into_response();
+                    if let Some(note) = note {
+                        response.extensions_mut().insert(observe::Note(note));
+                    }
+                    response
+                }
                 // The status table's "handler failed": the layer releases the claim, so the
                 // provider's retry is processed (503 would claim the store is unavailable).
-                Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
             }
         }
     };

@@ -113,13 +113,17 @@ impl ServerBuilder {
         let observer = Observer::new();
         if let Some(inbox) = &inbox {
             observer.keep_drift_in(inbox.clone()).await;
+            observer.ordering.keep_in(inbox.clone());
         }
         let _ = observe::prometheus();
         let sinks = Sinks::new(&config.sinks, channels.clone(), database.as_ref())?;
         sinks
             .check(inbox.is_some().then_some(config.worker.max_backoff))
             .await?;
-        let dispatcher = Arc::new(Dispatcher::new(sinks, observer.clone(), config.log_bodies));
+        let dispatcher = Arc::new(
+            Dispatcher::new(sinks, observer.clone(), config.log_bodies)
+                .with_ordering(&config.endpoints),
+        );
         let ledger = direct_ledger(&config, inbox.is_none())?;
         let shared = Shared {
             claims: claims.clone(),

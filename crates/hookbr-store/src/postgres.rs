@@ -8,17 +8,18 @@ use hookbr_core::{
     dedup::StoreFuture,
     drift::{ChangeKind, DriftRecord, DriftState, KindShape, MAX_RECORDS},
     inbox::{
-        Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowOutcome, RowState,
-        now_ms,
+        EntityDelivery, EntityMark, Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter,
+        RowOutcome, RowState, now_ms,
     },
     ledger::{BodyFingerprint, Seen},
+    ordering::{StoredPosition, Verdict, judge_stored},
 };
 use tokio_postgres::{IsolationLevel, Row};
 
 use crate::postgres_tls::{self, HandshakeFailed};
 
 /// Schema migrations, applied in order; `hookbr_schema_version` records which ran.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     r"
 CREATE TABLE hookbr_inbox (
     id              BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -86,7 +87,46 @@ CREATE TABLE hookbr_drift_changes (
     PRIMARY KEY (provider, kind, change, detail)
 );
 ",
+    // 6: entities (`hookbr_core::entity`, docs/ENTITIES.md): each stored delivery's entity and
+    // position, written with the row and removed with it (the timeline reads the index on
+    // the entity, never the bodies), and the ordering guard's latest position per entity
+    // (pruned with the rows: an entity not seen for the retention is forgotten).
+    r"
+CREATE TABLE hookbr_entity_rows (
+    row_id    BIGINT   PRIMARY KEY REFERENCES hookbr_inbox (id) ON DELETE CASCADE,
+    kind      TEXT     NOT NULL,
+    entity_id TEXT     NOT NULL,
+    at_ms     BIGINT,
+    rank      SMALLINT,
+    terminal  BOOLEAN  NOT NULL DEFAULT FALSE,
+    mark      TEXT
+);
+CREATE INDEX hookbr_entity_rows_entity ON hookbr_entity_rows (kind, entity_id, row_id);
+CREATE TABLE hookbr_entity_latest (
+    kind       TEXT     NOT NULL,
+    entity_id  TEXT     NOT NULL,
+    at_ms      BIGINT,
+    rank       SMALLINT,
+    terminal   BOOLEAN  NOT NULL,
+    updated_at BIGINT   NOT NULL,
+    PRIMARY KEY (kind, entity_id)
+);
+CREATE INDEX hookbr_entity_latest_updated ON hookbr_entity_latest (updated_at);
+",
 ];
+
+/// A stored position from its columns.
+fn stored_position(
+    at_ms: Option<i64>,
+    rank: Option<i16>,
+    terminal: bool,
+) -> Option<StoredPosition> {
+    StoredPosition::new(
+        at_ms,
+        rank.and_then(|rank| u8::try_from(rank).ok()),
+        terminal,
+    )
+}
 
 /// The claim: the first `$3` due rows by `next_attempt_at` and the first `$3` expired leases
 /// by `lease_until`, each an index walk that stops at its limit and locks what it returns
@@ -173,6 +213,14 @@ const INSERT: &str = "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key
                       matched_key, received_at, next_attempt_at) \
                       VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
                       ON CONFLICT (dedup_key) DO NOTHING RETURNING id";
+
+/// [`INSERT`] with the delivery's entity and position in the same statement (one commit).
+const INSERT_WITH_ENTITY: &str = "WITH inserted AS (INSERT INTO hookbr_inbox (endpoint, \
+     delivery_id, dedup_key, body, headers, matched_key, received_at, next_attempt_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (dedup_key) DO NOTHING RETURNING id), \
+     noted AS (INSERT INTO hookbr_entity_rows (row_id, kind, entity_id, at_ms, rank, terminal) \
+     SELECT id, $8, $9, $10, $11, $12 FROM inserted) \
+     SELECT id FROM inserted";
 
 const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matched_key, \
                        received_at, state, attempts, last_error, next_attempt_at, claim_token";
@@ -481,26 +529,45 @@ impl Inbox for PostgresInbox {
     fn insert(&self, record: InboxRecord) -> StoreFuture<'_, Inserted> {
         Box::pin(async move {
             let client = self.client("insert").await?;
+            let note = record.entity_note();
             let statement = client
-                .prepare_cached(INSERT)
+                .prepare_cached(if note.is_some() {
+                    INSERT_WITH_ENTITY
+                } else {
+                    INSERT
+                })
                 .await
                 .map_err(failed("insert"))?;
             let headers = serde_json::to_string(&record.headers).unwrap_or_else(|_| "[]".into());
+            let key = record.key.as_bytes().as_slice();
+            let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
+                &record.endpoint,
+                &record.delivery_id,
+                &key,
+                &record.body,
+                &headers,
+                &record.matched_key,
+                &record.received_at_ms,
+            ];
+            let (kind, entity, at_ms, rank, terminal) = note.map_or_else(
+                || (String::new(), String::new(), None, None, false),
+                |(entity, position)| {
+                    (
+                        entity.kind.to_owned(),
+                        entity.id,
+                        position.and_then(|p| p.at_ms),
+                        position.and_then(|p| p.rank).map(i16::from),
+                        position.is_some_and(|p| p.terminal),
+                    )
+                },
+            );
+            if !kind.is_empty() {
+                values.extend_from_slice(&[&kind, &entity, &at_ms, &rank, &terminal]);
+            }
             // Autocommit: the future resolves after the server's ReadyForQuery, that is after
             // the commit.
             let inserted = client
-                .query_opt(
-                    &statement,
-                    &[
-                        &record.endpoint,
-                        &record.delivery_id,
-                        &record.key.as_bytes().as_slice(),
-                        &record.body,
-                        &headers,
-                        &record.matched_key,
-                        &record.received_at_ms,
-                    ],
-                )
+                .query_opt(&statement, &values)
                 .await
                 .map_err(failed("insert"))?;
             match inserted {
@@ -796,6 +863,15 @@ impl Inbox for PostgresInbox {
                 )
                 .await
                 .map_err(failed("prune"))?;
+            // Entity rows went with their inbox rows; the guard forgets entities not seen
+            // since.
+            client
+                .execute(
+                    "DELETE FROM hookbr_entity_latest WHERE updated_at < $1",
+                    &[&before_ms],
+                )
+                .await
+                .map_err(failed("prune"))?;
             Ok(deleted)
         })
     }
@@ -847,6 +923,169 @@ impl Inbox for PostgresInbox {
             } else {
                 Seen::Different
             }))
+        })
+    }
+
+    fn judge_entity(&self, id: i64) -> StoreFuture<'_, Option<Verdict>> {
+        Box::pin(async move {
+            let operation = "judge entity";
+            let mut client = self.client(operation).await?;
+            let transaction = client.transaction().await.map_err(failed(operation))?;
+            let note = transaction
+                .query_opt(
+                    "SELECT kind, entity_id, at_ms, rank, terminal FROM hookbr_entity_rows \
+                     WHERE row_id = $1",
+                    &[&id],
+                )
+                .await
+                .map_err(failed(operation))?;
+            let Some(note) = note else {
+                return Ok(Some(Verdict::Untracked));
+            };
+            let read = |note: &Row| -> Result<_, tokio_postgres::Error> {
+                Ok((
+                    note.try_get::<_, String>(0)?,
+                    note.try_get::<_, String>(1)?,
+                    stored_position(note.try_get(2)?, note.try_get(3)?, note.try_get(4)?),
+                ))
+            };
+            let (kind, entity, position) = read(&note).map_err(failed(operation))?;
+            let Some(position) = position else {
+                return Ok(Some(Verdict::Untracked));
+            };
+            // One judge at a time per entity, across workers and instances, until the commit.
+            transaction
+                .execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 6))",
+                    &[&kind, &entity],
+                )
+                .await
+                .map_err(failed(operation))?;
+            let latest = transaction
+                .query_opt(
+                    "SELECT at_ms, rank, terminal FROM hookbr_entity_latest \
+                     WHERE kind = $1 AND entity_id = $2",
+                    &[&kind, &entity],
+                )
+                .await
+                .map_err(failed(operation))?
+                .map(|row| -> Result<_, tokio_postgres::Error> {
+                    Ok(stored_position(
+                        row.try_get(0)?,
+                        row.try_get(1)?,
+                        row.try_get(2)?,
+                    ))
+                })
+                .transpose()
+                .map_err(failed(operation))?
+                .flatten();
+            let (verdict, advance) = judge_stored(latest.as_ref(), &position);
+            let now = now_ms();
+            if advance {
+                transaction
+                    .execute(
+                        "INSERT INTO hookbr_entity_latest (kind, entity_id, at_ms, rank, \
+                         terminal, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (kind, entity_id) DO UPDATE SET at_ms = EXCLUDED.at_ms, \
+                         rank = EXCLUDED.rank, terminal = EXCLUDED.terminal, \
+                         updated_at = EXCLUDED.updated_at",
+                        &[
+                            &kind,
+                            &entity,
+                            &position.at_ms,
+                            &position.rank.map(i16::from),
+                            &position.terminal,
+                            &now,
+                        ],
+                    )
+                    .await
+                    .map_err(failed(operation))?;
+            } else {
+                transaction
+                    .execute(
+                        "UPDATE hookbr_entity_latest SET updated_at = $3 \
+                         WHERE kind = $1 AND entity_id = $2",
+                        &[&kind, &entity, &now],
+                    )
+                    .await
+                    .map_err(failed(operation))?;
+            }
+            let mark = if verdict == Verdict::Stale {
+                EntityMark::Stale
+            } else {
+                EntityMark::Passed
+            };
+            transaction
+                .execute(
+                    "UPDATE hookbr_entity_rows SET mark = $2 WHERE row_id = $1",
+                    &[&id, &mark.as_str()],
+                )
+                .await
+                .map_err(failed(operation))?;
+            transaction.commit().await.map_err(failed(operation))?;
+            Ok(Some(verdict))
+        })
+    }
+
+    fn hold_entity(&self, id: i64, claim: i64) -> StoreFuture<'_, bool> {
+        Box::pin(async move {
+            let operation = "hold entity";
+            let client = self.client(operation).await?;
+            // One statement: the attempt is given back and the row marked held together.
+            let changed = client
+                .query(
+                    "WITH given AS (UPDATE hookbr_inbox SET attempts = GREATEST(attempts - 1, 0) \
+                     WHERE id = $1 AND claim_token = $2 AND state = 'in_flight' RETURNING id) \
+                     UPDATE hookbr_entity_rows SET mark = 'held' \
+                     WHERE row_id IN (SELECT id FROM given) RETURNING row_id",
+                    &[&id, &claim],
+                )
+                .await
+                .map_err(failed(operation))?;
+            Ok(!changed.is_empty())
+        })
+    }
+
+    fn entity_deliveries(
+        &self,
+        kind: String,
+        id: String,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<EntityDelivery>> {
+        Box::pin(async move {
+            let operation = "entity deliveries";
+            let client = self.client(operation).await?;
+            let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+            let columns = COLUMNS
+                .split(", ")
+                .map(|column| format!("i.{}", column.trim()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT {columns}, e.at_ms, e.rank, e.terminal, e.mark \
+                         FROM hookbr_entity_rows AS e JOIN hookbr_inbox AS i ON i.id = e.row_id \
+                         WHERE e.kind = $1 AND e.entity_id = $2 ORDER BY e.row_id DESC LIMIT $3"
+                    ),
+                    &[&kind, &id, &limit],
+                )
+                .await
+                .map_err(failed(operation))?;
+            let mut deliveries = rows
+                .iter()
+                .map(|r| -> Result<_, tokio_postgres::Error> {
+                    let mark: Option<String> = r.try_get(16)?;
+                    Ok(EntityDelivery::new(
+                        inbox_row(r)?,
+                        stored_position(r.try_get(13)?, r.try_get(14)?, r.try_get(15)?),
+                        mark.as_deref().and_then(EntityMark::from_text),
+                    ))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(failed(operation))?;
+            EntityDelivery::sort(&mut deliveries);
+            Ok(deliveries)
         })
     }
 

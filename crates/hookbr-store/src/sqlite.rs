@@ -11,15 +11,16 @@ use hookbr_core::{
     dedup::StoreFuture,
     drift::{ChangeKind, DriftRecord, DriftState, KindShape, MAX_RECORDS},
     inbox::{
-        Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowOutcome, RowState,
-        now_ms,
+        EntityDelivery, EntityMark, Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter,
+        RowOutcome, RowState, now_ms,
     },
     ledger::{BodyFingerprint, Seen, SignatureLedger},
+    ordering::{StoredPosition, Verdict, judge_stored},
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     r#"
 CREATE TABLE hookbr_inbox (
     id              INTEGER PRIMARY KEY,
@@ -101,7 +102,106 @@ CREATE TABLE hookbr_drift_changes (
     PRIMARY KEY (provider, kind, change, detail)
 ) WITHOUT ROWID;
 "#,
+    // 6: entities (`hookbr_core::entity`, docs/ENTITIES.md): each stored delivery's entity and
+    // position, written with the row and removed with it (the timeline reads the index on
+    // the entity, never the bodies), and the ordering guard's latest position per entity
+    // (pruned with the rows: an entity not seen for the retention is forgotten).
+    r#"
+CREATE TABLE hookbr_entity_rows (
+    row_id    INTEGER PRIMARY KEY REFERENCES hookbr_inbox (id) ON DELETE CASCADE,
+    kind      TEXT    NOT NULL,
+    entity_id TEXT    NOT NULL,
+    at_ms     INTEGER,
+    rank      INTEGER,
+    terminal  INTEGER NOT NULL DEFAULT 0,
+    mark      TEXT
+);
+CREATE INDEX hookbr_entity_rows_entity ON hookbr_entity_rows (kind, entity_id, row_id);
+CREATE TABLE hookbr_entity_latest (
+    kind       TEXT    NOT NULL,
+    entity_id  TEXT    NOT NULL,
+    at_ms      INTEGER,
+    rank       INTEGER,
+    terminal   INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, entity_id)
+) WITHOUT ROWID;
+CREATE INDEX hookbr_entity_latest_updated ON hookbr_entity_latest (updated_at);
+"#,
 ];
+
+/// A stored position from its columns.
+fn stored_position(
+    at_ms: Option<i64>,
+    rank: Option<i64>,
+    terminal: bool,
+) -> Option<StoredPosition> {
+    StoredPosition::new(
+        at_ms,
+        rank.and_then(|rank| u8::try_from(rank).ok()),
+        terminal,
+    )
+}
+
+/// The ordering guard's judgement of row `id` (see [`Inbox::judge_entity`]), in the caller's
+/// transaction.
+fn judge_entity_in(connection: &Connection, id: i64) -> rusqlite::Result<Verdict> {
+    let note = connection
+        .prepare_cached(
+            "SELECT kind, entity_id, at_ms, rank, terminal FROM hookbr_entity_rows              WHERE row_id = ?1",
+        )?
+        .query_row(params![id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                stored_position(r.get(2)?, r.get(3)?, r.get(4)?),
+            ))
+        })
+        .optional()?;
+    let Some((kind, entity, Some(position))) = note else {
+        return Ok(Verdict::Untracked);
+    };
+    let latest = connection
+        .prepare_cached(
+            "SELECT at_ms, rank, terminal FROM hookbr_entity_latest              WHERE kind = ?1 AND entity_id = ?2",
+        )?
+        .query_row(params![kind, entity], |r| {
+            Ok(stored_position(r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?
+        .flatten();
+    let (verdict, advance) = judge_stored(latest.as_ref(), &position);
+    let now = now_ms();
+    if advance {
+        connection
+            .prepare_cached(
+                "INSERT INTO hookbr_entity_latest (kind, entity_id, at_ms, rank, terminal,                  updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (kind, entity_id) DO                  UPDATE SET at_ms = excluded.at_ms, rank = excluded.rank,                  terminal = excluded.terminal, updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                kind,
+                entity,
+                position.at_ms,
+                position.rank,
+                position.terminal,
+                now
+            ])?;
+    } else {
+        connection
+            .prepare_cached(
+                "UPDATE hookbr_entity_latest SET updated_at = ?3                  WHERE kind = ?1 AND entity_id = ?2",
+            )?
+            .execute(params![kind, entity, now])?;
+    }
+    let mark = if verdict == Verdict::Stale {
+        EntityMark::Stale
+    } else {
+        EntityMark::Passed
+    };
+    connection
+        .prepare_cached("UPDATE hookbr_entity_rows SET mark = ?2 WHERE row_id = ?1")?
+        .execute(params![id, mark.as_str()])?;
+    Ok(verdict)
+}
 
 /// Due rows, oldest due first: a walk of `hookbr_inbox_pending` that stops at the limit.
 /// `INDEXED BY` pins the plan: without statistics SQLite would prefer the equality on
@@ -686,7 +786,22 @@ fn insert_rows(
         results.push(if changed == 0 {
             Inserted::Duplicate
         } else {
-            Inserted::New(connection.last_insert_rowid())
+            let id = connection.last_insert_rowid();
+            if let Some((entity, position)) = record.entity_note() {
+                connection
+                    .prepare_cached(
+                        "INSERT INTO hookbr_entity_rows (row_id, kind, entity_id, at_ms, rank,                          terminal) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![
+                        id,
+                        entity.kind,
+                        entity.id,
+                        position.and_then(|p| p.at_ms),
+                        position.and_then(|p| p.rank),
+                        position.is_some_and(|p| p.terminal),
+                    ])?;
+            }
+            Inserted::New(id)
         });
     }
     Ok(results)
@@ -955,6 +1070,15 @@ impl Inbox for SqliteInbox {
             }
             // The ledger outlives the rows: only its own expiry removes an entry.
             self.run(|connection| prune_ledger(connection)).await?;
+            // Entity rows went with their inbox rows; the guard forgets entities not seen
+            // since.
+            self.run(move |connection| {
+                connection.execute(
+                    "DELETE FROM hookbr_entity_latest WHERE updated_at < ?1",
+                    params![before_ms],
+                )
+            })
+            .await?;
             Ok(total)
         })
     }
@@ -968,6 +1092,69 @@ impl Inbox for SqliteInbox {
         let future =
             self.run(move |connection| remember_body_in(connection, key, fingerprint, keep));
         Box::pin(async move { future.await.map(Some) })
+    }
+
+    fn judge_entity(&self, id: i64) -> StoreFuture<'_, Option<Verdict>> {
+        self.run(move |connection| {
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let verdict = judge_entity_in(&transaction, id)?;
+            transaction.commit()?;
+            Ok(Some(verdict))
+        })
+    }
+
+    fn hold_entity(&self, id: i64, claim: i64) -> StoreFuture<'_, bool> {
+        self.run(move |connection| {
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changed = transaction.execute(
+                "UPDATE hookbr_inbox SET attempts = MAX(attempts - 1, 0) \
+                 WHERE id = ?1 AND claim_token = ?2 AND state = 'in_flight'",
+                params![id, claim],
+            )?;
+            if changed == 1 {
+                transaction.execute(
+                    "UPDATE hookbr_entity_rows SET mark = 'held' WHERE row_id = ?1",
+                    params![id],
+                )?;
+            }
+            transaction.commit()?;
+            Ok(changed == 1)
+        })
+    }
+
+    fn entity_deliveries(
+        &self,
+        kind: String,
+        id: String,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<EntityDelivery>> {
+        self.run(move |connection| {
+            let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+            let columns = COLUMNS
+                .split(", ")
+                .map(|column| format!("i.{}", column.trim()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT {columns}, e.at_ms, e.rank, e.terminal, e.mark \
+                 FROM hookbr_entity_rows AS e JOIN hookbr_inbox AS i ON i.id = e.row_id \
+                 WHERE e.kind = ?1 AND e.entity_id = ?2 ORDER BY e.row_id DESC LIMIT ?3"
+            ))?;
+            let mut deliveries = statement
+                .query_map(params![kind, id, limit], |r| {
+                    let mark: Option<String> = r.get(16)?;
+                    Ok(EntityDelivery::new(
+                        row(r)?,
+                        stored_position(r.get(13)?, r.get(14)?, r.get(15)?),
+                        mark.as_deref().and_then(EntityMark::from_text),
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            EntityDelivery::sort(&mut deliveries);
+            Ok(deliveries)
+        })
     }
 
     fn save_drift(&self, state: DriftState) -> StoreFuture<'_, bool> {

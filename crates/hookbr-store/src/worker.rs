@@ -108,6 +108,8 @@ impl Delivered {
 pub struct Failure {
     message: String,
     permanent: bool,
+    /// [`hold`](Self::hold): try again at this time (ms since the epoch), not a failure.
+    hold_until_ms: Option<i64>,
 }
 
 impl Failure {
@@ -117,6 +119,20 @@ impl Failure {
         Self {
             message: message.into(),
             permanent: false,
+            hold_until_ms: None,
+        }
+    }
+
+    /// Not a failure: the handler holds the row back until `until_ms` (ms since the epoch),
+    /// e.g. waiting for an earlier delivery of the same entity. The row is scheduled again
+    /// then, with `message` as its note (its last error), and never dead-lettered for it; the
+    /// handler gives the attempt back itself (`Inbox::hold_entity`).
+    #[must_use]
+    pub fn hold(until_ms: i64, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            permanent: false,
+            hold_until_ms: Some(until_ms),
         }
     }
 
@@ -127,6 +143,7 @@ impl Failure {
         Self {
             message: message.into(),
             permanent: true,
+            hold_until_ms: None,
         }
     }
 
@@ -297,6 +314,12 @@ pub enum Recorded {
     /// The lease was lost (another worker claimed the row again): nothing was recorded, and
     /// the attempt does not count as a result.
     Lost,
+    /// The handler held the row back ([`Failure::hold`]); it is scheduled again at
+    /// `until_ms`.
+    Held {
+        /// When it is due again (ms since the epoch).
+        until_ms: i64,
+    },
 }
 
 impl<H> fmt::Debug for Worker<H> {
@@ -321,6 +344,8 @@ pub struct Round {
     /// Rows whose lease was lost (another worker claimed them again): their outcome was not
     /// recorded, and a row whose lease was lost before its turn was not handled.
     pub lost: usize,
+    /// Rows the handler held back ([`Failure::hold`]).
+    pub held: usize,
 }
 
 impl Round {
@@ -480,19 +505,30 @@ where
         let result_ok = result.is_ok();
         let (outcome, recorded) = match result {
             Ok(()) => (RowOutcome::Completed { id, claim }, Recorded::Completed),
-            Err(Failure { message, permanent })
-                if permanent || attempts >= self.options.max_attempts =>
-            {
-                (
-                    RowOutcome::Failed {
-                        id,
-                        claim,
-                        error: message.clone(),
-                        retry_at_ms: None,
-                    },
-                    Recorded::Dead { error: message },
-                )
-            }
+            Err(Failure {
+                message,
+                hold_until_ms: Some(until),
+                ..
+            }) => (
+                RowOutcome::Failed {
+                    id,
+                    claim,
+                    error: message,
+                    retry_at_ms: Some(until),
+                },
+                Recorded::Held { until_ms: until },
+            ),
+            Err(Failure {
+                message, permanent, ..
+            }) if permanent || attempts >= self.options.max_attempts => (
+                RowOutcome::Failed {
+                    id,
+                    claim,
+                    error: message.clone(),
+                    retry_at_ms: None,
+                },
+                Recorded::Dead { error: message },
+            ),
             Err(Failure { message: error, .. }) => {
                 let retry_at = now_ms().saturating_add(self.backoff_ms(attempts));
                 (
@@ -538,6 +574,7 @@ where
             Recorded::Retried { .. } => round.retried += 1,
             Recorded::Dead { .. } => round.dead += 1,
             Recorded::Lost => round.lost += 1,
+            Recorded::Held { .. } => round.held += 1,
         }
         if let (true, Some(on_settled)) = (attempt.handled, &self.on_settled) {
             on_settled(&Settled {

@@ -173,7 +173,7 @@ async fn concurrent_connects_migrate_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 5, "each of the five migrations ran once");
+    assert_eq!(versions, 6, "each of the six migrations ran once");
     let Inserted::New(id) = a.insert(record("m")).await.unwrap() else {
         panic!("new")
     };
@@ -534,8 +534,8 @@ async fn version_1_schemas_upgrade_in_place() {
         .unwrap()
         .get(0);
     // Claim tokens (2), the signature ledger (3), the indexes per state (4), then the drift
-    // watch's tables (5).
-    assert_eq!(version, 5);
+    // watch's tables (5), the entity index and the ordering guard (6).
+    assert_eq!(version, 6);
     schema.drop_schema().await;
 }
 
@@ -583,5 +583,14 @@ async fn renewed_leases_keep_a_slow_concurrent_batch_with_its_worker() {
         schema.inbox().await,
     )
     .await;
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn entities_are_indexed_and_judged() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    conformance::entities_are_indexed_and_judged(schema.inbox().await).await;
     schema.drop_schema().await;
 }

@@ -189,8 +189,8 @@ async fn version_1_databases_upgrade_in_place() {
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
     // Claim tokens (2), the signature ledger (3), the indexes per state (4), then the drift
-    // watch's tables (5).
-    assert_eq!(version, 5);
+    // watch's tables (5), the entity index and the ordering guard (6).
+    assert_eq!(version, 6);
 }
 
 /// The direct-mode ledger file: survives a reopen, expires entries after the time asked for,
@@ -296,4 +296,10 @@ async fn renewed_leases_keep_a_slow_concurrent_batch_with_its_worker() {
         open(&dir),
     )
     .await;
+}
+
+#[tokio::test]
+async fn entities_are_indexed_and_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::entities_are_indexed_and_judged(open(&dir)).await;
 }

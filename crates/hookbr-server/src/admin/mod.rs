@@ -43,6 +43,7 @@ use crate::{
 };
 
 mod auth;
+mod entities;
 mod pages;
 mod query;
 
@@ -119,6 +120,7 @@ pub(crate) async fn start(
         .route("/deliveries/{id}", get(detail))
         .route("/deliveries/{id}/replay", post(replay))
         .route("/deliveries/{id}/reveal", post(reveal))
+        .route("/entities/{kind}/{id}", get(entities::timeline))
         .route("/drift", get(drift))
         .route("/metrics", get(metrics_text))
         .route("/reload", post(reload_config))
@@ -149,22 +151,30 @@ pub(crate) async fn start(
     Ok(AdminServer { addr, task })
 }
 
-/// The list page's query: `state`, `provider` (empty or unknown values mean any) and `live=0`.
-fn filters(uri: &Uri) -> (Option<RowState>, Option<Provider>, bool) {
-    let (mut state, mut provider, mut live) = (None, None, true);
+/// The list page's query: `state`, `provider` (empty or unknown values mean any), `live=0`
+/// and the search text `q`.
+fn filters(uri: &Uri) -> (Option<RowState>, Option<Provider>, bool, Option<String>) {
+    let (mut state, mut provider, mut live, mut search) = (None, None, true, None);
     for (name, value) in query::form_pairs(uri.query().unwrap_or_default()) {
         match name.as_str() {
             "state" => state = RowState::from_text(&value),
             "provider" => provider = value.parse::<Provider>().ok(),
             "live" => live = value != "0",
+            "q" if !value.trim().is_empty() => search = Some(value.trim().to_owned()),
             _ => {}
         }
     }
-    (state, provider, live)
+    (state, provider, live, search)
 }
 
 async fn list(State(admin): State<Admin>, uri: Uri) -> Response {
-    let (state, provider, live) = filters(&uri);
+    let (state, provider, live, search) = filters(&uri);
+    let found = match (&admin.inbox, &search) {
+        (Some(inbox), Some(text)) => {
+            Some((text.clone(), entities::search(inbox.as_ref(), text).await))
+        }
+        _ => None,
+    };
     let inbox = match &admin.inbox {
         Some(inbox) => {
             let stats = inbox.stats().await.ok();
@@ -200,7 +210,9 @@ async fn list(State(admin): State<Admin>, uri: Uri) -> Response {
         provider,
         inbox,
         recent: admin.observer.recent(),
-        live,
+        // A search result page does not refresh itself.
+        live: live && found.is_none(),
+        search: found,
     })
     .into_response()
 }
@@ -238,10 +250,20 @@ impl Admin {
     }
 }
 
+/// The entity a stored delivery is about, with its timeline's address.
+fn entity_link(row: &hookbr_core::InboxRow) -> Option<(String, hookbr_core::entity::Entity)> {
+    row.record
+        .decode()
+        .ok()
+        .and_then(|event| event.entity())
+        .map(|entity| (entities::href(&entity), entity))
+}
+
 async fn detail(State(admin): State<Admin>, Path(id): Path<i64>) -> Result<Response, Unavailable> {
     let row = admin.inbox()?.get(id).await.map_err(Unavailable::failed)?;
     Ok(match row {
         Some(row) => pages::detail(&pages::DetailPage {
+            entity: entity_link(&row),
             decoded: row.record.decode(),
             attempts: admin.observer.attempts(row.id),
             row: RowDetail::new(&row),
@@ -315,6 +337,7 @@ async fn reveal(
                 attempts: admin.observer.attempts(row.id),
                 row: RowDetail::revealed(&row),
                 can_reveal: true,
+                entity: entity_link(&row),
             })
             .into_response()
         }

@@ -37,6 +37,8 @@ pub(super) struct ListPage {
     pub(super) recent: Vec<Seen>,
     /// Refresh every few seconds.
     pub(super) live: bool,
+    /// The search text and what it found (`?q=`).
+    pub(super) search: Option<(String, Result<super::entities::Found, String>)>,
 }
 
 /// The inbox's counts (when it answered) and rows (or its error).
@@ -57,6 +59,8 @@ pub(super) struct DetailPage {
     pub(super) attempts: Vec<Attempt>,
     /// Whether `[admin] token` is set (without it nothing can be revealed).
     pub(super) can_reveal: bool,
+    /// The entity the delivery is about, and its timeline's address.
+    pub(super) entity: Option<(String, hookbr_core::entity::Entity)>,
 }
 
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}\
@@ -83,7 +87,7 @@ pub(super) fn content_security_policy() -> &'static str {
     })
 }
 
-fn page(title: &str, refresh: bool, body: &Markup) -> Html<String> {
+pub(super) fn page(title: &str, refresh: bool, body: &Markup) -> Html<String> {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
@@ -182,6 +186,12 @@ pub(super) fn list(view: &ListPage) -> Html<String> {
             }
             " "
             button type="submit" { "filter" }
+        }
+        @if view.inbox.is_some() {
+            (super::entities::search_box(view.search.as_ref().map(|(text, _)| text.as_str())))
+        }
+        @if let Some((text, found)) = &view.search {
+            (super::entities::search_results(text, found))
         }
         @match &view.inbox {
             Some(InboxPart { stats, rows }) => {
@@ -303,6 +313,9 @@ pub(super) fn detail(view: &DetailPage) -> Html<String> {
             tr { th { "attempts" } td { (row.attempts) } }
             tr { th { "received" } td { (row.received_at) } }
             tr { th { "verification" } td { "authentic: matched " (row.matched_key) } }
+            @if let Some((href, entity)) = &view.entity {
+                tr { th { "entity" } td { a id="entity" href=(href) { (entity.kind) " " (entity.id) } " (timeline)" } }
+            }
             @if let Some(error) = &row.last_error {
                 tr { th { "last error" } td class="failed" { (error) } }
             }
@@ -392,6 +405,7 @@ mod tests {
             inbox: None,
             recent: vec![seen; 500],
             live: true,
+            search: None,
         })
         .0;
         assert!(html.len() < 100_000, "{} bytes", html.len());
@@ -431,6 +445,7 @@ mod tests {
                 attempts: Vec::new(),
                 row,
                 can_reveal,
+                entity: None,
             })
             .0
         };
@@ -470,6 +485,7 @@ mod tests {
             decoded,
             attempts: Vec::new(),
             can_reveal: true,
+            entity: None,
         })
         .0;
         for raw in ["<script>", "<img", "<svg>", "<b>bonifiq", "<i>"] {

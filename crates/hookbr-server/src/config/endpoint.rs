@@ -1,10 +1,11 @@
 //! `[[endpoint]]`: one route, its provider's [`VerifierSpec`] and its options.
 
-use std::path::Path;
+use std::{path::Path, time::Duration};
 
 use hookbr_core::{
     Endpoint, Provider, Secret,
     iset::IsetKind,
+    ordering::OrderingMode,
     verify::{AnyVerifier, BONIFIQ_SECRET_HEADER, RsaAlgorithm, RsaPublicKey},
 };
 
@@ -12,7 +13,7 @@ use super::{
     raw::RawEndpoint,
     reference::{is_reference, rebase_file, resolve_secret, resolve_value},
     spec::{Labeled, SecretIn, VerifierSpec},
-    value::{limit, problem},
+    value::{duration, limit, problem},
 };
 
 /// One route of the receiver.
@@ -39,7 +40,16 @@ pub struct EndpointConfig {
     /// other's deliveries as duplicates; endpoints given the same one deduplicate across each
     /// other on purpose).
     pub dedup_namespace: Option<String>,
+    /// The ordering guard (`ordering`, default `off`): what happens to a delivery older than
+    /// its entity's latest one (docs/ENTITIES.md).
+    pub ordering: OrderingMode,
+    /// With `ordering = "hold"`: how long the worker waits for an earlier delivery of an
+    /// entity before forwarding a later one anyway (`hold_for`, default 30 s).
+    pub hold_for: Duration,
 }
+
+/// `hold_for`'s default.
+pub(super) const DEFAULT_HOLD_FOR: Duration = Duration::from_secs(30);
 
 impl EndpointConfig {
     /// The methods shown for this route: the configured ones, else the provider's defaults
@@ -389,6 +399,22 @@ pub(super) fn resolve_endpoint(
     check_path(key, &raw.path)?;
     check_options(key, &raw, provider)?;
     let (endpoint, spec) = spec(key, &raw, provider, base)?;
+    let ordering: OrderingMode = raw
+        .ordering
+        .as_deref()
+        .map_or(Ok(OrderingMode::Off), str::parse)
+        .map_err(|error| problem(format!("{key}.ordering"), error))?;
+    if raw.hold_for.is_some() && ordering != OrderingMode::Hold {
+        return Err(problem(
+            format!("{key}.hold_for"),
+            "only applies with ordering = \"hold\"",
+        ));
+    }
+    let hold_for = duration(
+        &format!("{key}.hold_for"),
+        raw.hold_for.as_deref(),
+        DEFAULT_HOLD_FOR,
+    )?;
     let verifier = spec
         .build_naming_option()
         .map_err(|(option, error)| match option {
@@ -407,6 +433,8 @@ pub(super) fn resolve_endpoint(
         strict: raw.strict.unwrap_or(default_strict),
         secret_segment: raw.secret_in.as_deref() == Some("path"),
         dedup_namespace: dedup_namespace(key, raw.dedup_namespace)?,
+        ordering,
+        hold_for,
         path: raw.path,
     })
 }

@@ -483,6 +483,16 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
     }
     if inbox == InboxUrl::None {
         listener::direct_mode(&mut limits, &raw.server.listener(), &sinks)?;
+        if let Some(index) = endpoints
+            .iter()
+            .position(|endpoint| endpoint.ordering == hookbr_core::ordering::OrderingMode::Hold)
+        {
+            return Err(problem(
+                format!("endpoint[{index}].ordering"),
+                "\"hold\" needs the inbox (the worker holds deliveries); in direct mode use \
+                 \"annotate\" or \"drop-stale\"",
+            ));
+        }
     }
     Ok(Config {
         admin,
@@ -564,6 +574,7 @@ pub(crate) fn toml_string(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hookbr_core::ordering::OrderingMode;
 
     fn parse(text: &str) -> Result<Config, String> {
         parse_text(text, Path::new("/base"))
@@ -646,6 +657,55 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.starts_with("endpoint[0].kind"), "{error}");
+    }
+
+    #[test]
+    fn ordering_is_checked_per_endpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("token.txt"), "t0ken").unwrap();
+        let endpoint = |extra: &str| {
+            format!(
+                "[[endpoint]]\nprovider = \"foody\"\npath = \"/f\"\n\
+                 tokens = [\"file:token.txt\"]\n{extra}"
+            )
+        };
+        let config = parse_text(&endpoint(""), dir.path()).unwrap();
+        assert_eq!(config.endpoints[0].ordering, OrderingMode::Off);
+        let config = parse_text(&endpoint("ordering = \"hold\"\n"), dir.path()).unwrap();
+        assert_eq!(config.endpoints[0].ordering, OrderingMode::Hold);
+        assert_eq!(config.endpoints[0].hold_for, Duration::from_secs(30));
+        let config = parse_text(
+            &endpoint("ordering = \"hold\"\nhold_for = \"5s\"\n"),
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(config.endpoints[0].hold_for, Duration::from_secs(5));
+        for (extra, key) in [
+            ("ordering = \"sorted\"\n", "endpoint[0].ordering"),
+            (
+                "ordering = \"annotate\"\nhold_for = \"5s\"\n",
+                "endpoint[0].hold_for",
+            ),
+            (
+                "ordering = \"hold\"\nhold_for = \"0s\"\n",
+                "endpoint[0].hold_for",
+            ),
+        ] {
+            let error = parse_text(&endpoint(extra), dir.path()).unwrap_err();
+            assert!(error.starts_with(key), "{extra}: {error}");
+        }
+        // Direct mode has no worker to hold deliveries.
+        let direct = format!(
+            "[inbox]\nurl = \"none\"\n\n[[sink]]\ntype = \"command\"\ncommand = [\"true\"]\n\n{}",
+            endpoint("ordering = \"hold\"\n")
+        );
+        let error = parse_text(&direct, dir.path()).unwrap_err();
+        assert!(error.starts_with("endpoint[0].ordering"), "{error}");
+        let direct = direct.replace("\"hold\"", "\"drop-stale\"");
+        assert_eq!(
+            parse_text(&direct, dir.path()).unwrap().endpoints[0].ordering,
+            OrderingMode::DropStale
+        );
     }
 
     #[test]

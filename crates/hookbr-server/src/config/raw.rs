@@ -104,6 +104,8 @@ pub(super) struct RawEndpoint {
     pub(super) body_limit: Option<u64>,
     pub(super) strict: Option<bool>,
     pub(super) dedup_namespace: Option<String>,
+    pub(super) ordering: Option<String>,
+    pub(super) hold_for: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

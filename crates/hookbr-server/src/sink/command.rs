@@ -82,6 +82,7 @@ mod tests {
             known: true,
             occurred_at_ms: None,
             received_at_ms: 0,
+            stale: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.json");

@@ -38,6 +38,10 @@ pub struct Message {
     pub occurred_at_ms: Option<i64>,
     /// `data.received_at`, in milliseconds since the epoch.
     pub received_at_ms: i64,
+    /// As in `data.stale`: `Some(true)` when the ordering guard found a later delivery of the
+    /// same entity already forwarded; `None` when the endpoint has no guard or the event no
+    /// entity or position (the field is then absent).
+    pub stale: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -54,6 +58,8 @@ struct Data<'a> {
     kind: &'a str,
     known: bool,
     drift: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stale: Option<bool>,
     delivery_id: &'a str,
     occurred_at: Option<String>,
     received_at: String,
@@ -80,6 +86,8 @@ pub(crate) struct Processed<'a> {
     pub(crate) attempt: u32,
     /// The decoded event.
     pub(crate) event: &'a WebhookEvent,
+    /// The ordering guard's verdict (`data.stale`; `None`: no field).
+    pub(crate) stale: Option<bool>,
 }
 
 impl<'a> Processed<'a> {
@@ -102,6 +110,7 @@ impl<'a> Processed<'a> {
             received_at_ms,
             attempt,
             event,
+            stale: None,
         }
     }
 }
@@ -147,6 +156,7 @@ impl Message {
                 kind: event.kind(),
                 known,
                 drift: event.drift().map(ToString::to_string),
+                stale: processed.stale,
                 delivery_id: processed.delivery_id,
                 occurred_at: event.occurred_at().map(|at| at.to_string()),
                 received_at: rfc3339_millis(processed.received_at_ms),
@@ -179,6 +189,7 @@ impl Message {
                     .saturating_add(i64::from(at.subsec_nanos() / 1_000_000))
             }),
             received_at_ms: processed.received_at_ms,
+            stale: processed.stale,
         })
     }
 }

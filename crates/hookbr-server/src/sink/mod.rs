@@ -10,6 +10,10 @@
 //!          "authenticated":{"by":"header-secret","covers":"sender"},"attempt":1,"event":{…}}}
 //! ```
 //!
+//! With `ordering` on the endpoint (docs/ENTITIES.md), `data` also holds `"stale"`: `true`
+//! when a later delivery of the same entity was already forwarded, `false` otherwise; the field
+//! is absent when the endpoint has no guard or the event no entity or position.
+//!
 //! `authenticated` says what the provider's credential proves (`covers`: `sender`, or Grafeno's
 //! `x-unique-key`: no provider signs its body). `known` is false for a kind hookbr has no type for, and for a documented kind whose payload
 //! did not fit its type; `drift` then says why (the field and position, never a value). `event`

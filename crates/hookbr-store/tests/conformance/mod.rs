@@ -911,3 +911,130 @@ pub(crate) async fn a_worker_runs_at_most_concurrency_handlers_at_once(inbox: Ar
         }
     }
 }
+
+/// A Foody record of order `uid` at `status` and `date` (delivery id as Foody's).
+fn foody_record(uid: &str, status: &str, date: &str) -> InboxRecord {
+    let body = format!(
+        r#"{{"uid":"{uid}","updateDate":"{date}","event":"order_status_updated","token":"[redacted]","status":"{status}"}}"#
+    );
+    let id = format!("{uid}-{date}-{status}");
+    InboxRecord::new(
+        "foody".into(),
+        id.clone(),
+        DeliveryId::new(Provider::Foody, id.as_str()).key(),
+        body.into_bytes(),
+        vec![("content-type".into(), "application/json".into())],
+        "#0".into(),
+        now_ms(),
+    )
+}
+
+/// The entity index and the ordering guard (migration 6): a shuffled Foody order is noted
+/// with its positions, judged atomically (the late ones stale, a terminal status ends the
+/// order), listed in position order with states, held without losing the attempt, and
+/// removed with its rows; a row without an entity is untracked.
+pub(crate) async fn entities_are_indexed_and_judged(inbox: Arc<dyn Inbox>) {
+    use hookbr_core::{inbox::EntityMark, ordering::Verdict};
+    let uid = format!("order-{}", now_ms());
+    let sent = [
+        ("dispatched", "2020-06-19T17:42:12Z", Verdict::Fresh),
+        ("open", "2020-06-19T17:30:05Z", Verdict::Stale),
+        ("closed", "2020-06-19T18:05:00Z", Verdict::Fresh),
+        ("delivered", "2020-06-19T18:30:00Z", Verdict::Stale),
+    ];
+    let mut ids = Vec::new();
+    for (status, date, _) in &sent {
+        match inbox
+            .insert(foody_record(&uid, status, date))
+            .await
+            .unwrap()
+        {
+            Inserted::New(id) => ids.push(id),
+            other => panic!("{other:?}"),
+        }
+    }
+    for (id, (status, _, verdict)) in ids.iter().zip(&sent) {
+        assert_eq!(
+            inbox.judge_entity(*id).await.unwrap(),
+            Some(*verdict),
+            "{status}"
+        );
+    }
+    // Judged again (a retry): the same verdicts.
+    assert_eq!(
+        inbox.judge_entity(ids[0]).await.unwrap(),
+        Some(Verdict::Stale),
+        "dispatched is now before the terminal closed"
+    );
+    let mut hook_test = foody_record(&uid, "x", "y");
+    hook_test.body = br#"{"event":"hook_test","token":"[redacted]"}"#.to_vec();
+    let untracked = match inbox.insert(hook_test).await.unwrap() {
+        Inserted::New(id) => id,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        inbox.judge_entity(untracked).await.unwrap(),
+        Some(Verdict::Untracked)
+    );
+
+    let timeline = inbox
+        .entity_deliveries("foody.order".into(), uid.clone(), 100)
+        .await
+        .unwrap();
+    let ranks: Vec<_> = timeline
+        .iter()
+        .map(|delivery| delivery.position.and_then(|p| p.rank))
+        .collect();
+    // By the provider's time: the late `delivered` (after `closed`) comes last, stale.
+    assert_eq!(ranks, [Some(0), Some(2), Some(4), Some(3)]);
+    assert_eq!(timeline[0].mark, Some(EntityMark::Stale));
+    assert_eq!(timeline[2].mark, Some(EntityMark::Passed));
+    assert!(timeline[2].position.unwrap().terminal);
+    assert_eq!(timeline[3].mark, Some(EntityMark::Stale));
+    assert!(
+        inbox
+            .entity_deliveries("foody.order".into(), "other".into(), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Held: the claim's attempt is given back, the row shows as held.
+    let claimed = inbox.claim_due(100, Duration::from_secs(30)).await.unwrap();
+    let row = claimed.iter().find(|row| row.id == ids[1]).unwrap();
+    assert_eq!(row.attempts, 1);
+    assert!(inbox.hold_entity(row.id, row.claim).await.unwrap());
+    assert!(!inbox.hold_entity(row.id, row.claim + 1).await.unwrap());
+    assert_eq!(inbox.get(row.id).await.unwrap().unwrap().attempts, 0);
+    let timeline = inbox
+        .entity_deliveries("foody.order".into(), uid.clone(), 100)
+        .await
+        .unwrap();
+    assert_eq!(timeline[0].mark, Some(EntityMark::Held));
+
+    // Pruned with the rows.
+    for row in &claimed {
+        assert!(inbox.complete(row.id, row.claim).await.unwrap());
+    }
+    inbox.prune(now_ms() + 1).await.unwrap();
+    assert!(
+        inbox
+            .entity_deliveries("foody.order".into(), uid.clone(), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The latest position went too: the next delivery is the entity's first again.
+    let again = match inbox
+        .insert(foody_record(&uid, "open", "2020-06-19T17:30:06Z"))
+        .await
+        .unwrap()
+    {
+        Inserted::New(id) => id,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        inbox.judge_entity(again).await.unwrap(),
+        Some(Verdict::Fresh)
+    );
+}
