@@ -91,7 +91,10 @@ pub(super) fn parse_keys(raw: &RawInbox, base: &Path) -> Result<Vec<InboxKeyRef>
         if keys.iter().any(|known| known.id == entry.id) {
             return Err(problem(
                 &key,
-                format!("key id {:?} is given twice (write \"ID:env:NAME\")", entry.id),
+                format!(
+                    "key id {:?} is given twice (write \"ID:env:NAME\")",
+                    entry.id
+                ),
             ));
         }
         keys.push(entry);
