@@ -130,3 +130,50 @@ pub fn resolve_keys(keys: &[InboxKeyRef]) -> Result<Option<Arc<InboxKeys>>, Erro
         .map(|keys| Some(Arc::new(keys)))
         .map_err(|error| Error::runtime(format!("inbox encryption keys: {error}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(key: Option<&str>, keys: Option<&[&str]>) -> RawInbox {
+        RawInbox {
+            encryption_key: key.map(str::to_owned),
+            encryption_keys: keys.map(|keys| keys.iter().map(|k| (*k).to_owned()).collect()),
+            ..RawInbox::default()
+        }
+    }
+
+    #[test]
+    fn entries_take_an_optional_id_and_references_only() {
+        let base = Path::new("/etc/hookbr");
+        assert_eq!(parse_keys(&raw(None, None), base), Ok(Vec::new()));
+        let one = parse_keys(&raw(Some("env:K"), None), base).unwrap();
+        assert_eq!((one[0].id.as_str(), one[0].reference.as_str()), ("k1", "env:K"));
+        let two = parse_keys(&raw(None, Some(&["k2:env:NEW", "k1:file:old.key"])), base).unwrap();
+        assert_eq!(two[0].id, "k2");
+        assert_eq!(two[1].reference, "file:/etc/hookbr/old.key");
+        for (key, keys, needle) in [
+            (Some("env:A"), Some(&["env:B"][..]), "not both"),
+            (None, Some(&[][..]), "is empty"),
+            (None, Some(&["env:A", "env:B"][..]), "given twice"),
+            (Some("q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s="), None, "never inline"),
+            (Some("none:env:A"), None, "key id \"none\""),
+            (Some("bad id:env:A"), None, "key id"),
+        ] {
+            let error = parse_keys(&raw(key, keys), base).unwrap_err();
+            assert!(error.contains(needle), "{error}");
+            assert!(!error.contains("q6ur"), "{error}");
+        }
+    }
+
+    #[test]
+    fn resolution_names_the_key_id_never_the_value() {
+        let keys = [InboxKeyRef {
+            id: "k7".into(),
+            reference: "env:HOOKBR_TEST_UNSET_INBOX_KEY".into(),
+        }];
+        let error = resolve_keys(&keys).unwrap_err().to_string();
+        assert!(error.contains("\"k7\"") && error.contains("not set"), "{error}");
+        assert!(resolve_keys(&[]).unwrap().is_none());
+    }
+}
