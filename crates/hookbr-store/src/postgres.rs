@@ -1142,99 +1142,6 @@ impl PostgresInbox {
     }
 }
 
-#[cfg(test)]
-mod plans {
-    //! The plans PostgreSQL chooses for the queries that must not read every row, on a real
-    //! server (`HOOKBR_TEST_POSTGRES_URL`, started by `scripts/test`; skipped without it
-    //! outside CI) and an analyzed table of 200,000 rows.
-
-    use super::*;
-
-    #[tokio::test]
-    async fn the_claim_and_prune_walk_indexes_in_order() {
-        let base = match std::env::var("HOOKBR_TEST_POSTGRES_URL") {
-            Ok(url) => url,
-            Err(_) if std::env::var_os("CI").is_some() => {
-                panic!("HOOKBR_TEST_POSTGRES_URL is not set in CI")
-            }
-            Err(_) => return,
-        };
-        let schema = format!("plans_{}_{}", std::process::id(), now_ms());
-        let (admin, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        admin
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .unwrap();
-        let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
-        let inbox = PostgresInbox::connect_with_pool_size(&url, 1)
-            .await
-            .unwrap();
-        let client = inbox.client("test").await.unwrap();
-        // 200,000 rows: most done, 2,000 pending and due, 500 in flight with expired leases.
-        client
-            .batch_execute(
-                "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
-                 matched_key, received_at, next_attempt_at, state, lease_until) \
-                 SELECT 'bonifiq', n::text, sha256(n::text::bytea), '\\x', '[]', '#0', n, n, \
-                 CASE WHEN n % 100 = 0 THEN 'pending' WHEN n % 400 = 1 THEN 'in_flight' \
-                 ELSE 'done' END, CASE WHEN n % 400 = 1 THEN n END \
-                 FROM generate_series(1, 200000) AS n; ANALYZE hookbr_inbox",
-            )
-            .await
-            .unwrap();
-        let plan = |sql: String| {
-            let client = &client;
-            async move {
-                let rows = client.query(&format!("EXPLAIN {sql}"), &[]).await.unwrap();
-                rows.iter()
-                    .map(|row| row.get::<_, String>(0))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            }
-        };
-        let claim = plan(
-            format!("{CLAIM}id")
-                .replace("$1", "300000")
-                .replace("$2", "400000")
-                .replace("$3", "16"),
-        )
-        .await;
-        for (bad, what) in [
-            ("Seq Scan", "reads the whole table"),
-            ("BitmapOr", "reads every due row"),
-            ("Bitmap Heap Scan", "reads every due row"),
-        ] {
-            assert!(!claim.contains(bad), "the claim {what}:\n{claim}");
-        }
-        assert!(claim.contains("hookbr_inbox_pending"), "{claim}");
-        assert!(claim.contains("hookbr_inbox_leased"), "{claim}");
-        // The only sort is of the (at most 2 × 16) rows both walks returned.
-        for line in claim.lines().filter(|line| line.contains("Sort  (")) {
-            let rows: u64 = line
-                .split("rows=")
-                .nth(1)
-                .and_then(|rest| rest.split(' ').next())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(u64::MAX);
-            assert!(rows <= 32, "the claim sorts {rows} rows:\n{claim}");
-        }
-        let prune = plan(PRUNE_BATCH.replace("$1", "300000").replace("$2", "5000")).await;
-        assert!(
-            !prune.contains("Seq Scan"),
-            "the prune reads everything:\n{prune}"
-        );
-        drop(client);
-        admin
-            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-            .await
-            .unwrap();
-    }
-}
-
 /// Rows looked at per rekey pass at most, whatever the batch asked.
 const MAX_REKEY_BATCH: i64 = 10_000;
 
@@ -1367,5 +1274,98 @@ impl PostgresInbox {
         }
         transaction.commit().await.map_err(failed("rekey"))?;
         Ok((done, last))
+    }
+}
+
+#[cfg(test)]
+mod plans {
+    //! The plans PostgreSQL chooses for the queries that must not read every row, on a real
+    //! server (`HOOKBR_TEST_POSTGRES_URL`, started by `scripts/test`; skipped without it
+    //! outside CI) and an analyzed table of 200,000 rows.
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_claim_and_prune_walk_indexes_in_order() {
+        let base = match std::env::var("HOOKBR_TEST_POSTGRES_URL") {
+            Ok(url) => url,
+            Err(_) if std::env::var_os("CI").is_some() => {
+                panic!("HOOKBR_TEST_POSTGRES_URL is not set in CI")
+            }
+            Err(_) => return,
+        };
+        let schema = format!("plans_{}_{}", std::process::id(), now_ms());
+        let (admin, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
+        let inbox = PostgresInbox::connect_with_pool_size(&url, 1)
+            .await
+            .unwrap();
+        let client = inbox.client("test").await.unwrap();
+        // 200,000 rows: most done, 2,000 pending and due, 500 in flight with expired leases.
+        client
+            .batch_execute(
+                "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
+                 matched_key, received_at, next_attempt_at, state, lease_until) \
+                 SELECT 'bonifiq', n::text, sha256(n::text::bytea), '\\x', '[]', '#0', n, n, \
+                 CASE WHEN n % 100 = 0 THEN 'pending' WHEN n % 400 = 1 THEN 'in_flight' \
+                 ELSE 'done' END, CASE WHEN n % 400 = 1 THEN n END \
+                 FROM generate_series(1, 200000) AS n; ANALYZE hookbr_inbox",
+            )
+            .await
+            .unwrap();
+        let plan = |sql: String| {
+            let client = &client;
+            async move {
+                let rows = client.query(&format!("EXPLAIN {sql}"), &[]).await.unwrap();
+                rows.iter()
+                    .map(|row| row.get::<_, String>(0))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        };
+        let claim = plan(
+            format!("{CLAIM}id")
+                .replace("$1", "300000")
+                .replace("$2", "400000")
+                .replace("$3", "16"),
+        )
+        .await;
+        for (bad, what) in [
+            ("Seq Scan", "reads the whole table"),
+            ("BitmapOr", "reads every due row"),
+            ("Bitmap Heap Scan", "reads every due row"),
+        ] {
+            assert!(!claim.contains(bad), "the claim {what}:\n{claim}");
+        }
+        assert!(claim.contains("hookbr_inbox_pending"), "{claim}");
+        assert!(claim.contains("hookbr_inbox_leased"), "{claim}");
+        // The only sort is of the (at most 2 × 16) rows both walks returned.
+        for line in claim.lines().filter(|line| line.contains("Sort  (")) {
+            let rows: u64 = line
+                .split("rows=")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(u64::MAX);
+            assert!(rows <= 32, "the claim sorts {rows} rows:\n{claim}");
+        }
+        let prune = plan(PRUNE_BATCH.replace("$1", "300000").replace("$2", "5000")).await;
+        assert!(
+            !prune.contains("Seq Scan"),
+            "the prune reads everything:\n{prune}"
+        );
+        drop(client);
+        admin
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .unwrap();
     }
 }

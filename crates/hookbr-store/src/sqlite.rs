@@ -902,9 +902,13 @@ impl Inbox for SqliteInbox {
         let (reply, answer) = oneshot::channel();
         // Sealed on the caller's thread, not the writer's.
         let stored = StoredRecord::new(record, self.keys.as_deref());
-        let sent = stored.map(|stored| self.commands.send(Command::Insert(stored, reply)));
+        let sent = stored.and_then(|stored| {
+            self.commands
+                .send(Command::Insert(stored, reply))
+                .map_err(|_| stopped())
+        });
         Box::pin(async move {
-            sent?.map_err(|_| stopped())?;
+            sent?;
             answer.await.map_err(|_| stopped())?
         })
     }
@@ -1284,6 +1288,110 @@ mod tests {
     }
 }
 
+/// Rows looked at per rekey pass at most, whatever the batch asked.
+const MAX_REKEY_BATCH: i64 = 10_000;
+
+/// [`SqliteInbox::check_keys`] on the connection: `Err` is the message for the operator.
+fn check_keys_in(
+    connection: &mut Connection,
+    keys: Option<&InboxKeys>,
+) -> rusqlite::Result<Result<(), String>> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if let Some(keys) = keys {
+        for id in keys.ids() {
+            let stored: Option<Vec<u8>> = transaction
+                .query_row(
+                    "SELECT check_value FROM hookbr_inbox_keys WHERE key_id = ?1",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match stored {
+                Some(stored) if !keys.check_matches(id, &stored) => {
+                    return Ok(Err(format!(
+                        "inbox encryption key {id:?} is not the key this inbox's rows under \
+                         {id:?} were written with (wrong key for that id)"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    let Ok(Some(check)) = keys.check_value(id) else {
+                        return Ok(Err(format!("inbox encryption key {id:?}: cannot seal")));
+                    };
+                    transaction.execute(
+                        "INSERT INTO hookbr_inbox_keys (key_id, check_value, created_at) \
+                         VALUES (?1, ?2, ?3)",
+                        params![id, check, now_ms()],
+                    )?;
+                }
+            }
+        }
+    }
+    // The key ids rows are stored under, one index probe each.
+    let mut after = String::new();
+    let mut next = transaction.prepare(
+        "SELECT MIN(key_id) FROM hookbr_inbox INDEXED BY hookbr_inbox_key WHERE key_id > ?1",
+    )?;
+    for _ in 0..10_000 {
+        let Some(id): Option<String> = next.query_row(params![after], |r| r.get(0))? else {
+            break;
+        };
+        if id != PLAINTEXT_KEY_ID && !keys.is_some_and(|keys| keys.ids().any(|k| k == id)) {
+            return Ok(Err(format!(
+                "inbox rows are encrypted under key {id:?}, which is not configured \
+                 ([inbox] encryption_key / encryption_keys)"
+            )));
+        }
+        after = id;
+    }
+    drop(next);
+    transaction.commit()?;
+    Ok(Ok(()))
+}
+
+/// [`SqliteInbox::rekey`] on the connection.
+fn rekey_in(
+    connection: &mut Connection,
+    keys: &InboxKeys,
+    after: i64,
+    batch: i64,
+) -> rusqlite::Result<(Rekeyed, i64)> {
+    let current = keys.current_id().to_owned();
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut done = Rekeyed::default();
+    let mut last = after;
+    {
+        let mut select = transaction.prepare(&format!(
+            "SELECT {COLUMNS} FROM hookbr_inbox WHERE id > ?1 AND key_id <> ?2 \
+             ORDER BY id LIMIT ?3"
+        ))?;
+        let rows = select
+            .query_map(
+                params![after, current, batch.min(MAX_REKEY_BATCH)],
+                sealed_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        done.more = i64::try_from(rows.len()).unwrap_or(i64::MAX) == batch.min(MAX_REKEY_BATCH);
+        let mut update = transaction.prepare(
+            "UPDATE hookbr_inbox SET body = ?2, headers = '', key_id = ?3 \
+             WHERE id = ?1 AND key_id = ?4",
+        )?;
+        for (row, key_id) in rows {
+            last = row.id;
+            let id = row.id;
+            let sealed = open_row(Some(keys), row, &key_id).and_then(|row| keys.seal(&row.record));
+            match sealed {
+                Ok((new_id, body)) => {
+                    done.rekeyed += update.execute(params![id, body, new_id, key_id])? as u64;
+                }
+                Err(error) => done.failure(&error),
+            }
+        }
+    }
+    transaction.commit()?;
+    Ok((done, last))
+}
+
 #[cfg(test)]
 mod group_commit {
     use super::*;
@@ -1565,108 +1673,4 @@ mod plans {
             .unwrap();
         assert_eq!(counts(&connection), expect(1, 0, 1, 0));
     }
-}
-
-/// Rows looked at per rekey pass at most, whatever the batch asked.
-const MAX_REKEY_BATCH: i64 = 10_000;
-
-/// [`SqliteInbox::check_keys`] on the connection: `Err` is the message for the operator.
-fn check_keys_in(
-    connection: &mut Connection,
-    keys: Option<&InboxKeys>,
-) -> rusqlite::Result<Result<(), String>> {
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if let Some(keys) = keys {
-        for id in keys.ids() {
-            let stored: Option<Vec<u8>> = transaction
-                .query_row(
-                    "SELECT check_value FROM hookbr_inbox_keys WHERE key_id = ?1",
-                    params![id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match stored {
-                Some(stored) if !keys.check_matches(id, &stored) => {
-                    return Ok(Err(format!(
-                        "inbox encryption key {id:?} is not the key this inbox's rows under \
-                         {id:?} were written with (wrong key for that id)"
-                    )));
-                }
-                Some(_) => {}
-                None => {
-                    let Ok(Some(check)) = keys.check_value(id) else {
-                        return Ok(Err(format!("inbox encryption key {id:?}: cannot seal")));
-                    };
-                    transaction.execute(
-                        "INSERT INTO hookbr_inbox_keys (key_id, check_value, created_at) \
-                         VALUES (?1, ?2, ?3)",
-                        params![id, check, now_ms()],
-                    )?;
-                }
-            }
-        }
-    }
-    // The key ids rows are stored under, one index probe each.
-    let mut after = String::new();
-    let mut next = transaction.prepare(
-        "SELECT MIN(key_id) FROM hookbr_inbox INDEXED BY hookbr_inbox_key WHERE key_id > ?1",
-    )?;
-    for _ in 0..10_000 {
-        let Some(id): Option<String> = next.query_row(params![after], |r| r.get(0))? else {
-            break;
-        };
-        if id != PLAINTEXT_KEY_ID && !keys.is_some_and(|keys| keys.ids().any(|k| k == id)) {
-            return Ok(Err(format!(
-                "inbox rows are encrypted under key {id:?}, which is not configured \
-                 ([inbox] encryption_key / encryption_keys)"
-            )));
-        }
-        after = id;
-    }
-    drop(next);
-    transaction.commit()?;
-    Ok(Ok(()))
-}
-
-/// [`SqliteInbox::rekey`] on the connection.
-fn rekey_in(
-    connection: &mut Connection,
-    keys: &InboxKeys,
-    after: i64,
-    batch: i64,
-) -> rusqlite::Result<(Rekeyed, i64)> {
-    let current = keys.current_id().to_owned();
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut done = Rekeyed::default();
-    let mut last = after;
-    {
-        let mut select = transaction.prepare(&format!(
-            "SELECT {COLUMNS} FROM hookbr_inbox WHERE id > ?1 AND key_id <> ?2 \
-             ORDER BY id LIMIT ?3"
-        ))?;
-        let rows = select
-            .query_map(
-                params![after, current, batch.min(MAX_REKEY_BATCH)],
-                sealed_row,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        done.more = i64::try_from(rows.len()).unwrap_or(i64::MAX) == batch.min(MAX_REKEY_BATCH);
-        let mut update = transaction.prepare(
-            "UPDATE hookbr_inbox SET body = ?2, headers = '', key_id = ?3 \
-             WHERE id = ?1 AND key_id = ?4",
-        )?;
-        for (row, key_id) in rows {
-            last = row.id;
-            let id = row.id;
-            let sealed = open_row(Some(keys), row, &key_id).and_then(|row| keys.seal(&row.record));
-            match sealed {
-                Ok((new_id, body)) => {
-                    done.rekeyed += update.execute(params![id, body, new_id, key_id])? as u64;
-                }
-                Err(error) => done.failure(&error),
-            }
-        }
-    }
-    transaction.commit()?;
-    Ok((done, last))
 }

@@ -148,7 +148,10 @@ mod tests {
         let base = Path::new("/etc/hookbr");
         assert_eq!(parse_keys(&raw(None, None), base), Ok(Vec::new()));
         let one = parse_keys(&raw(Some("env:K"), None), base).unwrap();
-        assert_eq!((one[0].id.as_str(), one[0].reference.as_str()), ("k1", "env:K"));
+        assert_eq!(
+            (one[0].id.as_str(), one[0].reference.as_str()),
+            ("k1", "env:K")
+        );
         let two = parse_keys(&raw(None, Some(&["k2:env:NEW", "k1:file:old.key"])), base).unwrap();
         assert_eq!(two[0].id, "k2");
         assert_eq!(two[1].reference, "file:/etc/hookbr/old.key");
@@ -156,7 +159,11 @@ mod tests {
             (Some("env:A"), Some(&["env:B"][..]), "not both"),
             (None, Some(&[][..]), "is empty"),
             (None, Some(&["env:A", "env:B"][..]), "given twice"),
-            (Some("q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s="), None, "never inline"),
+            (
+                Some("q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s="),
+                None,
+                "never inline",
+            ),
             (Some("none:env:A"), None, "key id \"none\""),
             (Some("bad id:env:A"), None, "key id"),
         ] {
@@ -173,7 +180,10 @@ mod tests {
             reference: "env:HOOKBR_TEST_UNSET_INBOX_KEY".into(),
         }];
         let error = resolve_keys(&keys).unwrap_err().to_string();
-        assert!(error.contains("\"k7\"") && error.contains("not set"), "{error}");
+        assert!(
+            error.contains("\"k7\"") && error.contains("not set"),
+            "{error}"
+        );
         assert!(resolve_keys(&[]).unwrap().is_none());
     }
 }
