@@ -453,3 +453,116 @@ fn keygen_prints_an_inbox_key_and_bad_keys_are_refused() {
     let bytes = fixture.inbox_bytes();
     assert!(!contains(&bytes, EMAIL) && !contains(&bytes, CPF));
 }
+
+/// The PostgreSQL server of `scripts/test`, or `None` (with a notice) outside CI.
+fn postgres_url() -> Option<String> {
+    match std::env::var("HOOKBR_TEST_POSTGRES_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("HOOKBR_TEST_POSTGRES_URL is not set in CI: run the tests through scripts/test")
+        }
+        Err(_) => {
+            eprintln!("NOTICE: HOOKBR_TEST_POSTGRES_URL not set: PostgreSQL test skipped");
+            None
+        }
+    }
+}
+
+fn pg_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn serve_on_postgres_seals_rows_and_refuses_a_missing_key() {
+    let Some(base) = postgres_url() else {
+        return;
+    };
+    let runtime = pg_runtime();
+    let name = format!("enc_cli_{}", std::process::id());
+    let admin = runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
+            ))
+            .await
+            .unwrap();
+        client
+    });
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options=-csearch_path%3D{name}");
+
+    let fixture = Fixture::new();
+    let key = [("HOOKBR_INBOX_KEY", KEY1)];
+    fixture.write_config(&format!(
+        "url = \"{url}\"\nencryption_key = \"env:HOOKBR_INBOX_KEY\""
+    ));
+    let serve = Serve::start(&fixture.config(), &key);
+    fixture.send(&serve);
+    wait_delivered(&fixture, 1, &key);
+    serve.stop();
+    let events = std::fs::read_to_string(fixture.events()).unwrap();
+    assert!(events.contains(EMAIL) && events.contains(CPF), "{events}");
+    let rows = runtime.block_on(async {
+        admin
+            .query(
+                &format!("SELECT key_id, body, headers FROM {name}.hookbr_inbox"),
+                &[],
+            )
+            .await
+            .unwrap()
+    });
+    assert_eq!(rows.len(), 1);
+    let key_id: String = rows[0].get(0);
+    let body: Vec<u8> = rows[0].get(1);
+    let headers: String = rows[0].get(2);
+    assert_eq!(key_id, "k1");
+    assert!(!contains(&body, EMAIL) && !contains(&body, CPF));
+    assert!(!headers.contains("content-type"));
+
+    // The key missing: serve exits 1 naming k1; `inbox show` says the key is not configured.
+    fixture.write_config(&format!("url = \"{url}\""));
+    let run = hookbr(
+        &["serve", "--config", fixture.config().to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains("\"k1\"") && run.stderr.contains("not configured"),
+        "{run:?}"
+    );
+    let rows = fixture.inbox(&["list", "--json"], &[]);
+    assert_eq!(rows.code, Some(1), "{rows:?}");
+    assert!(rows.stderr.contains("\"k1\""), "{rows:?}");
+
+    // Rotation to k2 and rekey on PostgreSQL.
+    let both = [("HOOKBR_KEY_NEW", KEY2), ("HOOKBR_KEY_OLD", KEY1)];
+    fixture.write_config(&format!(
+        "url = \"{url}\"\nencryption_keys = [\"k2:env:HOOKBR_KEY_NEW\", \"k1:env:HOOKBR_KEY_OLD\"]"
+    ));
+    let run = fixture.inbox(&["rekey", "--json"], &both);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.json()["rekeyed"], 1, "{run:?}");
+    let k2 = [("HOOKBR_KEY_NEW", KEY2)];
+    fixture.write_config(&format!(
+        "url = \"{url}\"\nencryption_keys = [\"k2:env:HOOKBR_KEY_NEW\"]"
+    ));
+    let run = fixture.inbox(&["show", "1", "--json"], &k2);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.json()["body"]["Payload"]["Customer"].is_object(),
+        "{run:?}"
+    );
+    runtime.block_on(async {
+        admin
+            .batch_execute(&format!("DROP SCHEMA {name} CASCADE"))
+            .await
+            .unwrap();
+    });
+}
