@@ -537,9 +537,19 @@ fn serve_on_postgres_seals_rows_and_refuses_a_missing_key() {
         run.stderr.contains("\"k1\"") && run.stderr.contains("not configured"),
         "{run:?}"
     );
-    let rows = fixture.inbox(&["list", "--json"], &[]);
-    assert_eq!(rows.code, Some(1), "{rows:?}");
-    assert!(rows.stderr.contains("\"k1\""), "{rows:?}");
+    let run = fixture.inbox(&["list", "--json"], &[]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let reason = run.json()[0]["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        reason.contains("\"k1\"") && reason.contains("not configured"),
+        "{run:?}"
+    );
+    let run = fixture.inbox(&["show", "1"], &[]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("\"k1\""), "{run:?}");
 
     // Rotation to k2 and rekey on PostgreSQL.
     let both = [("HOOKBR_KEY_NEW", KEY2), ("HOOKBR_KEY_OLD", KEY1)];

@@ -283,6 +283,23 @@ pub fn open_row(
     Ok(row)
 }
 
+/// [`open_row`] for a listing: a row that does not open comes back with an empty body and no
+/// headers, and the reason (naming its key id) as its last error, so that one row cannot hide
+/// the others from `hookbr inbox list`/`dead` and the inspector; [`open_row`] (`get`, the
+/// worker's claim) refuses it instead.
+pub(crate) fn open_listed(keys: Option<&InboxKeys>, row: InboxRow, key_id: &str) -> InboxRow {
+    let mut blank = row.clone();
+    match open_row(keys, row, key_id) {
+        Ok(row) => row,
+        Err(error) => {
+            blank.record.body = Vec::new();
+            blank.record.headers = Vec::new();
+            blank.last_error = Some(error.to_string());
+            blank
+        }
+    }
+}
+
 /// What a rekey pass did ([`SqliteInbox::rekey`](crate::SqliteInbox::rekey),
 /// [`PostgresInbox::rekey`](crate::PostgresInbox::rekey)).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use hookbr_core::{
 use tokio_postgres::{IsolationLevel, Row};
 
 use crate::{
-    crypt::{InboxKeys, PLAINTEXT_KEY_ID, Rekeyed, open_row},
+    crypt::{InboxKeys, PLAINTEXT_KEY_ID, Rekeyed, open_listed, open_row},
     postgres_tls::{self, HandshakeFailed},
 };
 
@@ -488,7 +488,7 @@ fn sealed_row(row: &Row) -> Result<(InboxRow, String), tokio_postgres::Error> {
     Ok((inbox_row(row)?, row.try_get(13)?))
 }
 
-/// Reads and opens `rows`: the first that does not open fails them all.
+/// Reads and opens listed `rows` ([`open_listed`]).
 fn inbox_rows(
     operation: &'static str,
     keys: Option<&InboxKeys>,
@@ -497,7 +497,7 @@ fn inbox_rows(
     rows.iter()
         .map(|row| {
             let (row, key_id) = sealed_row(row).map_err(failed(operation))?;
-            open_row(keys, row, &key_id)
+            Ok(open_listed(keys, row, &key_id))
         })
         .collect()
 }

@@ -18,7 +18,7 @@ use hookbr_core::{
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::crypt::{InboxKeys, PLAINTEXT_KEY_ID, Rekeyed, open_row};
+use crate::crypt::{InboxKeys, PLAINTEXT_KEY_ID, Rekeyed, open_listed, open_row};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: [&str; 6] = [
@@ -861,16 +861,6 @@ fn sealed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(InboxRow, String)> {
     Ok((plain_row(row)?, row.get(13)?))
 }
 
-/// Opens rows read with [`sealed_row`]: the first that does not open fails them all.
-fn open_rows(
-    keys: Option<&InboxKeys>,
-    rows: Vec<(InboxRow, String)>,
-) -> Result<Vec<InboxRow>, StoreError> {
-    rows.into_iter()
-        .map(|(row, key_id)| open_row(keys, row, &key_id))
-        .collect()
-}
-
 fn plain_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
     let key: Vec<u8> = row.get(3)?;
     let mut key_bytes = [0u8; 16];
@@ -1022,13 +1012,19 @@ impl Inbox for SqliteInbox {
             let limit = if filter.limit == 0 { 100 } else { filter.limit };
             let (sql, values) = list_query(&filter, limit);
             let mut statement = connection.prepare_cached(&sql)?;
-            let rows = statement
+            let rows: Vec<(InboxRow, String)> = statement
                 .query_map(rusqlite::params_from_iter(values), sealed_row)?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(rows)
         });
         let keys = self.keys.clone();
-        Box::pin(async move { open_rows(keys.as_deref(), rows.await?) })
+        Box::pin(async move {
+            Ok(rows
+                .await?
+                .into_iter()
+                .map(|(row, key_id)| open_listed(keys.as_deref(), row, &key_id))
+                .collect())
+        })
     }
 
     fn get(&self, id: i64) -> StoreFuture<'_, Option<InboxRow>> {

@@ -298,12 +298,26 @@ async fn scenario(backend: Backend) {
     );
     let stats = k2.inbox().stats().await.unwrap();
     assert_eq!((stats.dead, stats.in_flight), (1, 2), "{stats:?}");
+    // Listed with the reason and no body, so it does not hide the other rows.
     let dead = k2
         .inbox()
-        .list(hookbr_core::inbox::ListFilter::new().state(RowState::Dead));
-    // Listing includes the tampered row: refused as a whole, with the reason.
-    let error = dead.await.unwrap_err().to_string();
-    assert!(error.contains(&format!("inbox row {b}")), "{error}");
+        .list(hookbr_core::inbox::ListFilter::new().state(RowState::Dead))
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, b);
+    assert!(dead[0].record.body.is_empty());
+    let reason = dead[0].last_error.clone().unwrap_or_default();
+    assert!(
+        reason.contains("does not decrypt under key \"k2\""),
+        "{reason}"
+    );
+    let all = k2
+        .inbox()
+        .list(hookbr_core::inbox::ListFilter::new())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
     // A rekey pass reports it and leaves it.
     assert_eq!(k2.rekey_all(10).await, (0, 0), "already under k2: not read");
 }
