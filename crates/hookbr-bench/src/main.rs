@@ -40,6 +40,9 @@
 //! completed before it started (`Inbox::prune`, as `hookbr serve`'s hourly prune), and prints
 //! `pruned N rows in X ms` when done.
 //!
+//! In both inbox modes, `HOOKBR_BENCH_INBOX_KEY` (32 bytes, base64 or hex) turns on encryption at
+//! rest (key id `k1`).
+//!
 //! Secrets: `bench-secret` (BonifiQ), `bench-token` (Foody), the committed 2048-bit test key
 //! (Grafeno). Every server runs on one worker thread: the scripts pin it to one core and the
 //! load generator to the other.
@@ -296,10 +299,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             "inbox-sqlite" | "inbox-postgres" => {
                 let database = database.ok_or("inbox modes need a database path or URL")?;
+                // Encryption at rest (docs/BENCHMARKS.md, "Inbox encryption"): the key, as base64
+                // or hex, under id k1.
+                let keys = match std::env::var("HOOKBR_BENCH_INBOX_KEY") {
+                    Ok(text) => Some(Arc::new(hookbr_store::InboxKeys::new(vec![(
+                        "k1".to_owned(),
+                        hookbr_store::crypt::decode_key("k1", &text)?,
+                    )])?)),
+                    Err(_) => None,
+                };
                 let inbox: Arc<dyn Inbox> = if mode == "inbox-sqlite" {
-                    Arc::new(SqliteInbox::open(database)?)
+                    Arc::new(SqliteInbox::open(database)?.with_keys(keys))
                 } else {
-                    Arc::new(PostgresInbox::connect(&database).await?)
+                    Arc::new(PostgresInbox::connect(&database).await?.with_keys(keys))
                 };
                 let mut options = WorkerOptions::default();
                 // Crash tests shorten the lease so rows of a killed process come back quickly.

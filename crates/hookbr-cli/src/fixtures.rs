@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::{
     Failure,
-    inbox::{Target, inbox_url},
+    inbox::{Target, inbox_keys, inbox_url},
     print_line,
 };
 
@@ -39,9 +39,10 @@ pub(crate) enum Command {
 pub(crate) fn run(command: &Command) -> Result<(), Failure> {
     let Command::Export { ids, out, target } = command;
     let url = inbox_url(target)?;
+    let keys = inbox_keys(target)?;
     let json_output = target.json;
     runtime()?.block_on(async {
-        let store = inbox::open_existing(&url).await?;
+        let store = inbox::open_existing_with_keys(&url, &keys).await?;
         export(store.as_ref(), ids, out, json_output).await
     })
 }

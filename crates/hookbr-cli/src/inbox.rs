@@ -11,7 +11,7 @@ use hookbr_core::{
 };
 use hookbr_server::{
     Config,
-    config::InboxUrl,
+    config::{InboxKeyRef, InboxUrl},
     inbox::{self, RowDetail, RowSummary, TimelineEntry},
     lifecycle::runtime,
 };
@@ -101,6 +101,16 @@ pub(crate) enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Re-encrypt every stored delivery not under the current key ([inbox] encryption_key, or
+    /// the first of encryption_keys), plaintext rows included, in batches; safe to interrupt
+    /// and run again. Exit 1 when some rows could not be opened.
+    Rekey {
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 impl Command {
@@ -112,6 +122,7 @@ impl Command {
             | Self::Dead { target, .. }
             | Self::Stats { target }
             | Self::Entity { target, .. } => target,
+            Self::Rekey { target, .. } => target,
         }
     }
 }
@@ -139,6 +150,14 @@ pub(crate) fn inbox_url(target: &Target) -> Result<InboxUrl, Failure> {
     }
 }
 
+/// The encryption keys of `--config` (none when the file is absent, with `--inbox`).
+pub(crate) fn inbox_keys(target: &Target) -> Result<Vec<InboxKeyRef>, Failure> {
+    if target.inbox.is_some() && !target.config.exists() {
+        return Ok(Vec::new());
+    }
+    Ok(Config::load_inbox_keys(&target.config)?)
+}
+
 /// Runs `hookbr inbox …`.
 pub(crate) fn run(command: &Command) -> Result<(), Failure> {
     if let Command::Show {
@@ -158,10 +177,51 @@ pub(crate) fn run(command: &Command) -> Result<(), Failure> {
     }
     let target = command.target();
     let url = inbox_url(target)?;
+    let keys = inbox_keys(target)?;
+    if let Command::Rekey { batch, .. } = command {
+        return runtime()?.block_on(rekey(&url, &keys, *batch, target.json));
+    }
     runtime()?.block_on(async {
-        let inbox = inbox::open_existing(&url).await?;
+        let inbox = inbox::open_existing_with_keys(&url, &keys).await?;
         execute(command, inbox.as_ref(), target.json).await
     })
+}
+
+/// `hookbr inbox rekey`: the totals after each batch (tables only), then the summary.
+async fn rekey(
+    url: &InboxUrl,
+    keys: &[InboxKeyRef],
+    batch: usize,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let report = inbox::rekey(url, keys, batch.max(1), |so_far| {
+        if !as_json {
+            print_line(&format!(
+                "batch {}: {} rekeyed, {} failed so far",
+                so_far.batches, so_far.rekeyed, so_far.failed
+            ));
+        }
+    })
+    .await?;
+    if as_json {
+        print_line(&report.to_json().to_string());
+    } else {
+        print_line(&format!(
+            "rekeyed {} deliveries to key {:?} in {} batches; {} could not be opened",
+            report.rekeyed, report.key_id, report.batches, report.failed
+        ));
+        for error in &report.errors {
+            print_line(&format!("  {error}"));
+        }
+    }
+    if report.failed > 0 {
+        return Err(Failure::rejected(format!(
+            "{} deliveries could not be opened (key not configured, or ciphertext altered) and \
+             were left as they are",
+            report.failed
+        )));
+    }
+    Ok(())
 }
 
 fn list_filter(
@@ -267,6 +327,8 @@ async fn execute(command: &Command, store: &dyn Inbox, as_json: bool) -> Result<
                 print_timeline(&timeline);
             }
         }
+        // Run by `rekey` before an inbox is opened here.
+        Command::Rekey { .. } => {}
         Command::Stats { .. } => {
             let stats = inbox::stats(store).await?;
             if as_json {

@@ -22,6 +22,22 @@ pub(crate) struct Args {
     /// Overwrite existing files (without it, keygen refuses and exits 2).
     #[arg(long)]
     force: bool,
+    /// Instead of an RSA pair, print a new inbox encryption key (32 random bytes, base64) for
+    /// `[inbox] encryption_key`: put it in the variable or file the configuration names.
+    #[arg(long, conflicts_with_all = ["bits", "out", "force"])]
+    inbox_key: bool,
+}
+
+/// `hookbr keygen --inbox-key`: 32 bytes from the system's CSPRNG, base64, on stdout.
+fn inbox_key() -> Result<(), Failure> {
+    use base64::Engine as _;
+    use ring::rand::SecureRandom as _;
+    let mut key = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut key)
+        .map_err(|_| Failure::runtime("no random bytes available"))?;
+    print_line(&base64::engine::general_purpose::STANDARD.encode(key));
+    Ok(())
 }
 
 /// `PREFIX` + `suffix` (`grafeno-sim` → `grafeno-sim.key.pem`).
@@ -52,6 +68,9 @@ fn exists(path: &Path) -> Failure {
 
 /// Runs `hookbr keygen`.
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
+    if args.inbox_key {
+        return inbox_key();
+    }
     let private_path = with_suffix(&args.out, ".key.pem");
     let public_path = with_suffix(&args.out, ".pub.pem");
     if !args.force {

@@ -29,7 +29,11 @@ use hookbr_core::{
 };
 use serde_json::{Value, json};
 
-use crate::{Error, config::InboxUrl, lifecycle::open_inbox};
+use crate::{
+    Error,
+    config::{InboxKeyRef, InboxUrl, resolve_keys},
+    lifecycle::open_inbox_with_keys,
+};
 
 /// One row, as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,6 +245,28 @@ fn store_error(error: &StoreError) -> Error {
 /// [`Error::Config`] for direct mode or a missing SQLite file, [`Error::Runtime`] when the
 /// inbox cannot be opened.
 pub async fn open_existing(url: &InboxUrl) -> Result<Arc<dyn Inbox>, Error> {
+    open_existing_with_keys(url, &[]).await
+}
+
+/// [`open_existing`] with the inbox's encryption keys (resolved here): rows sealed under a key
+/// not given are refused with an error naming their key id.
+///
+/// # Errors
+///
+/// As [`open_existing`]; [`Error::Runtime`] when a key cannot be resolved.
+pub async fn open_existing_with_keys(
+    url: &InboxUrl,
+    keys: &[InboxKeyRef],
+) -> Result<Arc<dyn Inbox>, Error> {
+    check_existing(url)?;
+    let keys = resolve_keys(keys)?;
+    open_inbox_with_keys(url, keys)
+        .await?
+        .ok_or_else(|| Error::config("no inbox configured"))
+}
+
+/// Refuses direct mode and a missing SQLite file ([`open_existing`]).
+fn check_existing(url: &InboxUrl) -> Result<(), Error> {
     if *url == InboxUrl::None {
         return Err(Error::config(
             "this configuration runs in direct mode (inbox.url = \"none\"): there is no inbox",
@@ -253,9 +279,107 @@ pub async fn open_existing(url: &InboxUrl) -> Result<Arc<dyn Inbox>, Error> {
             )));
         }
     }
-    open_inbox(url)
-        .await?
-        .ok_or_else(|| Error::config("no inbox configured"))
+    Ok(())
+}
+
+/// What [`rekey`] did in total.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RekeyReport {
+    /// The key id every row is now under (the first configured key).
+    pub key_id: String,
+    /// Rows re-encrypted under it.
+    pub rekeyed: u64,
+    /// Rows that could not be opened (their key is not configured, or their ciphertext was
+    /// altered): left as they are.
+    pub failed: u64,
+    /// Batches (transactions) run.
+    pub batches: u64,
+    /// The first failures' messages.
+    pub errors: Vec<String>,
+}
+
+impl RekeyReport {
+    /// The JSON object of `hookbr inbox rekey --json`.
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        json!({
+            "key_id": self.key_id,
+            "rekeyed": self.rekeyed,
+            "failed": self.failed,
+            "batches": self.batches,
+            "errors": self.errors,
+        })
+    }
+}
+
+/// Re-encrypts every row of the inbox at `url` that is not under the first of `keys`
+/// (plaintext rows included), `batch` rows per transaction, oldest first; `progress` sees the
+/// totals after each batch. Interrupted, it starts over where rows are still under another
+/// key (rows already moved are skipped), so it can be run again until it reports no failure.
+///
+/// # Errors
+///
+/// [`Error::Config`] without keys or for direct mode; [`Error::Runtime`] when a key cannot be
+/// resolved or the inbox fails.
+pub async fn rekey(
+    url: &InboxUrl,
+    keys: &[InboxKeyRef],
+    batch: usize,
+    mut progress: impl FnMut(&RekeyReport),
+) -> Result<RekeyReport, Error> {
+    check_existing(url)?;
+    let keys = resolve_keys(keys)?.ok_or_else(|| {
+        Error::config("no [inbox] encryption_key or encryption_keys configured: nothing to rekey")
+    })?;
+    let mut report = RekeyReport {
+        key_id: keys.current_id().to_owned(),
+        ..RekeyReport::default()
+    };
+    let failed = |error: &dyn std::fmt::Display| {
+        Error::runtime(format!("cannot rekey the inbox {url}: {error}"))
+    };
+    enum Opened {
+        Sqlite(hookbr_store::SqliteInbox),
+        Postgres(hookbr_store::PostgresInbox),
+    }
+    let opened = match url {
+        InboxUrl::Sqlite(path) => Opened::Sqlite(
+            hookbr_store::SqliteInbox::open(path)
+                .map_err(|e| failed(&e))?
+                .with_keys(Some(keys.clone())),
+        ),
+        InboxUrl::Postgres(database) => Opened::Postgres(
+            hookbr_store::PostgresInbox::connect_with_pool_size(database, 1)
+                .await
+                .map_err(|e| failed(&e))?
+                .with_keys(Some(keys.clone())),
+        ),
+        InboxUrl::None => return Err(Error::config("there is no inbox in direct mode")),
+    };
+    let mut after = 0;
+    // Every pass moves `after` forward past at least one row, or stops.
+    for _ in 0..u32::MAX {
+        let (done, last) = match &opened {
+            Opened::Sqlite(inbox) => inbox.rekey(after, batch).await,
+            Opened::Postgres(inbox) => inbox.rekey(after, batch).await,
+        }
+        .map_err(|e| failed(&e))?;
+        report.batches += 1;
+        report.rekeyed += done.rekeyed;
+        report.failed += done.failed;
+        for error in done.errors {
+            if report.errors.len() < 10 {
+                report.errors.push(error);
+            }
+        }
+        progress(&report);
+        if !done.more || last <= after {
+            break;
+        }
+        after = last;
+    }
+    Ok(report)
 }
 
 /// Rows matching `filter`, newest first.

@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use hookbr_core::{Inbox, inbox::now_ms};
-use hookbr_store::{PostgresInbox, SqliteInbox};
+use hookbr_store::{InboxKeys, PostgresInbox, SqliteInbox};
 use tokio::sync::watch;
 
 use crate::{Error, config::InboxUrl, sink::InboxDatabase};
@@ -94,18 +94,39 @@ impl Default for Hangups {
 ///
 /// [`Error::Runtime`] naming the inbox (a PostgreSQL password is never shown).
 pub async fn open_inbox(url: &InboxUrl) -> Result<Option<Arc<dyn Inbox>>, Error> {
-    Ok(open_inbox_database(url).await?.0)
+    Ok(open_inbox_database(url, None, false).await?.0)
 }
 
-/// [`open_inbox`], and the PostgreSQL inbox's database for the table sinks that write into
-/// it.
+/// [`open_inbox`] with the inbox's encryption keys (`None`: rows are written in clear, and
+/// only plaintext rows can be read).
+///
+/// # Errors
+///
+/// As [`open_inbox`].
+pub async fn open_inbox_with_keys(
+    url: &InboxUrl,
+    keys: Option<Arc<InboxKeys>>,
+) -> Result<Option<Arc<dyn Inbox>>, Error> {
+    Ok(open_inbox_database(url, keys, false).await?.0)
+}
+
+/// [`open_inbox`] with `keys`, and the PostgreSQL inbox's database for the table sinks that
+/// write into it. With `check`, the keys are checked against the inbox first (a different key
+/// under a known id, or rows under a key id not configured, is an error naming the id).
 pub(crate) async fn open_inbox_database(
     url: &InboxUrl,
+    keys: Option<Arc<InboxKeys>>,
+    check: bool,
 ) -> Result<(Option<Arc<dyn Inbox>>, Option<InboxDatabase>), Error> {
+    let refused = |error: &dyn std::fmt::Display| Error::runtime(format!("{error}"));
     if let InboxUrl::Postgres(database) = url {
         let inbox = PostgresInbox::connect(database)
             .await
-            .map_err(|error| Error::runtime(format!("cannot open the inbox {url}: {error}")))?;
+            .map_err(|error| Error::runtime(format!("cannot open the inbox {url}: {error}")))?
+            .with_keys(keys);
+        if check {
+            inbox.check_keys().await.map_err(|e| refused(&e))?;
+        }
         let shared = InboxDatabase {
             url: database.clone(),
             inbox: inbox.clone(),
@@ -116,7 +137,15 @@ pub(crate) async fn open_inbox_database(
         Error::runtime(format!("cannot open the inbox {url}: {error}"))
     };
     let inbox: Option<Arc<dyn Inbox>> = match url {
-        InboxUrl::Sqlite(path) => Some(Arc::new(SqliteInbox::open(path).map_err(|e| failed(&e))?)),
+        InboxUrl::Sqlite(path) => {
+            let inbox = SqliteInbox::open(path)
+                .map_err(|e| failed(&e))?
+                .with_keys(keys);
+            if check {
+                inbox.check_keys().await.map_err(|e| refused(&e))?;
+            }
+            Some(Arc::new(inbox))
+        }
         // Opened above.
         InboxUrl::Postgres(_) | InboxUrl::None => None,
     };

@@ -170,6 +170,15 @@ pub(crate) fn fixed(config: &Config) -> Fixed {
         ),
         ("inbox.url", inbox),
         (
+            "inbox.encryption_key / encryption_keys",
+            config
+                .encryption_keys
+                .iter()
+                .map(|key| format!("{}:{}", key.id, key.reference))
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        (
             "inbox.redis",
             config
                 .redis

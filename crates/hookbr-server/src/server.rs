@@ -108,7 +108,8 @@ impl ServerBuilder {
             path,
             fixed,
         } = self;
-        let (inbox, database) = open_inbox_database(&config.inbox).await?;
+        let keys = crate::config::resolve_keys(&config.encryption_keys)?;
+        let (inbox, database) = open_inbox_database(&config.inbox, keys, true).await?;
         let claims = claims(inbox.as_ref(), config.redis.as_deref()).await?;
         let observer = Observer::new();
         if let Some(inbox) = &inbox {

@@ -31,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod crypt;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "postgres")]
@@ -42,6 +43,7 @@ mod redis_store;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+pub use crypt::{InboxKeys, Rekeyed};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresInbox, Statement};
 #[cfg(feature = "postgres")]

@@ -1,4 +1,4 @@
-use std::{fmt, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
@@ -16,10 +16,13 @@ use hookbr_core::{
 };
 use tokio_postgres::{IsolationLevel, Row};
 
-use crate::postgres_tls::{self, HandshakeFailed};
+use crate::{
+    crypt::{InboxKeys, PLAINTEXT_KEY_ID, Rekeyed, open_listed, open_row},
+    postgres_tls::{self, HandshakeFailed},
+};
 
 /// Schema migrations, applied in order; `hookbr_schema_version` records which ran.
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     r"
 CREATE TABLE hookbr_inbox (
     id              BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -112,6 +115,18 @@ CREATE TABLE hookbr_entity_latest (
     PRIMARY KEY (kind, entity_id)
 );
 CREATE INDEX hookbr_entity_latest_updated ON hookbr_entity_latest (updated_at);
+",
+    // 7: encryption at rest (`crate::crypt`): the key each row's body and headers are sealed
+    // under (`none`: stored in clear), indexed for the start-up check and `rekey`; and a
+    // check value per key id, so a different key under a known id is refused at start-up.
+    r"
+ALTER TABLE hookbr_inbox ADD COLUMN key_id TEXT NOT NULL DEFAULT 'none';
+CREATE INDEX hookbr_inbox_key ON hookbr_inbox (key_id, id);
+CREATE TABLE hookbr_inbox_keys (
+    key_id      TEXT   PRIMARY KEY,
+    check_value BYTEA  NOT NULL,
+    created_at  BIGINT NOT NULL
+);
 ",
 ];
 
@@ -210,20 +225,22 @@ const DEFAULT_POOL_SIZE: usize = 16;
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
 const INSERT: &str = "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
-                      matched_key, received_at, next_attempt_at) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+                      matched_key, received_at, next_attempt_at, key_id) \
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
                       ON CONFLICT (dedup_key) DO NOTHING RETURNING id";
 
 /// [`INSERT`] with the delivery's entity and position in the same statement (one commit).
 const INSERT_WITH_ENTITY: &str = "WITH inserted AS (INSERT INTO hookbr_inbox (endpoint, \
-     delivery_id, dedup_key, body, headers, matched_key, received_at, next_attempt_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (dedup_key) DO NOTHING RETURNING id), \
+     delivery_id, dedup_key, body, headers, matched_key, received_at, next_attempt_at, key_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) ON CONFLICT (dedup_key) DO NOTHING \
+     RETURNING id), \
      noted AS (INSERT INTO hookbr_entity_rows (row_id, kind, entity_id, at_ms, rank, terminal) \
-     SELECT id, $8, $9, $10, $11, $12 FROM inserted) \
+     SELECT id, $9, $10, $11, $12, $13 FROM inserted) \
      SELECT id FROM inserted";
 
 const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matched_key, \
-                       received_at, state, attempts, last_error, next_attempt_at, claim_token";
+                       received_at, state, attempts, last_error, next_attempt_at, claim_token, \
+                       key_id";
 
 /// The durable inbox on PostgreSQL: one database shared by many instances behind a load
 /// balancer, each running its own receivers and [`Worker`](crate::worker::Worker)s.
@@ -301,6 +318,7 @@ const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matc
 #[derive(Clone)]
 pub struct PostgresInbox {
     pool: Pool,
+    keys: Option<Arc<InboxKeys>>,
 }
 
 impl fmt::Debug for PostgresInbox {
@@ -419,7 +437,7 @@ impl PostgresInbox {
             .recycle_timeout(Some(POOL_TIMEOUT))
             .build()
             .map_err(|_| StoreError::new("postgres: connect: cannot build the pool"))?;
-        let inbox = Self { pool };
+        let inbox = Self { pool, keys: None };
         let mut client = inbox.client("connect").await?;
         let synchronous_commit: String = client
             .query_one("SELECT current_setting('synchronous_commit')", &[])
@@ -514,11 +532,23 @@ fn inbox_row(row: &Row) -> Result<InboxRow, tokio_postgres::Error> {
     Ok(inbox_row)
 }
 
-fn inbox_rows(operation: &'static str, rows: &[Row]) -> Result<Vec<InboxRow>, StoreError> {
+/// A row as stored, with the id of the key it is sealed under.
+fn sealed_row(row: &Row) -> Result<(InboxRow, String), tokio_postgres::Error> {
+    Ok((inbox_row(row)?, row.try_get(13)?))
+}
+
+/// Reads and opens listed `rows` ([`open_listed`]).
+fn inbox_rows(
+    operation: &'static str,
+    keys: Option<&InboxKeys>,
+    rows: &[Row],
+) -> Result<Vec<InboxRow>, StoreError> {
     rows.iter()
-        .map(inbox_row)
-        .collect::<Result<_, _>>()
-        .map_err(failed(operation))
+        .map(|row| {
+            let (row, key_id) = sealed_row(row).map_err(failed(operation))?;
+            Ok(open_listed(keys, row, &key_id))
+        })
+        .collect()
 }
 
 fn count(n: i64) -> u64 {
@@ -528,8 +558,20 @@ fn count(n: i64) -> u64 {
 impl Inbox for PostgresInbox {
     fn insert(&self, record: InboxRecord) -> StoreFuture<'_, Inserted> {
         Box::pin(async move {
-            let client = self.client("insert").await?;
+            // The entity and position are read from the clear body, before it is sealed.
             let note = record.entity_note();
+            let (key_id, body, headers) = match self.keys.as_deref() {
+                Some(keys) => {
+                    let (key_id, body) = keys.seal(&record)?;
+                    (key_id, body, String::new())
+                }
+                None => (
+                    PLAINTEXT_KEY_ID.to_owned(),
+                    record.body,
+                    serde_json::to_string(&record.headers).unwrap_or_else(|_| "[]".into()),
+                ),
+            };
+            let client = self.client("insert").await?;
             let statement = client
                 .prepare_cached(if note.is_some() {
                     INSERT_WITH_ENTITY
@@ -538,16 +580,16 @@ impl Inbox for PostgresInbox {
                 })
                 .await
                 .map_err(failed("insert"))?;
-            let headers = serde_json::to_string(&record.headers).unwrap_or_else(|_| "[]".into());
             let key = record.key.as_bytes().as_slice();
             let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
                 &record.endpoint,
                 &record.delivery_id,
                 &key,
-                &record.body,
+                &body,
                 &headers,
                 &record.matched_key,
                 &record.received_at_ms,
+                &key_id,
             ];
             let (kind, entity, at_ms, rank, terminal) = note.map_or_else(
                 || (String::new(), String::new(), None, None, false),
@@ -591,8 +633,21 @@ impl Inbox for PostgresInbox {
                 .query(&statement, &[&now, &now.saturating_add(lease_ms), &limit])
                 .await
                 .map_err(failed("claim"))?;
+            // A row that does not open (key not configured, ciphertext altered) is not handed
+            // out: it is dead-lettered with the reason as its error.
+            let mut opened = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let (row, key_id) = sealed_row(row).map_err(failed("claim"))?;
+                let (id, claim) = (row.id, row.claim);
+                match open_row(self.keys.as_deref(), row, &key_id) {
+                    Ok(row) => opened.push(row),
+                    Err(error) => {
+                        self.fail(id, claim, error.to_string(), None).await?;
+                    }
+                }
+            }
             // RETURNING has no order: hand the rows out oldest due first, as SQLite does.
-            let mut rows = inbox_rows("claim", &rows)?;
+            let mut rows = opened;
             rows.sort_by_key(|row| (row.next_attempt_at_ms, row.id));
             Ok(rows)
         })
@@ -780,7 +835,7 @@ impl Inbox for PostgresInbox {
                 .query(&statement, &values)
                 .await
                 .map_err(failed("list"))?;
-            inbox_rows("list", &rows)
+            inbox_rows("list", self.keys.as_deref(), &rows)
         })
     }
 
@@ -796,9 +851,11 @@ impl Inbox for PostgresInbox {
                 .await
                 .map_err(failed("get"))?;
             row.as_ref()
-                .map(inbox_row)
+                .map(|row| {
+                    let (row, key_id) = sealed_row(row).map_err(failed("get"))?;
+                    open_row(self.keys.as_deref(), row, &key_id)
+                })
                 .transpose()
-                .map_err(failed("get"))
         })
     }
 
@@ -1075,10 +1132,11 @@ impl Inbox for PostgresInbox {
             let mut deliveries = rows
                 .iter()
                 .map(|r| -> Result<_, tokio_postgres::Error> {
-                    let mark: Option<String> = r.try_get(16)?;
+                    let mark: Option<String> = r.try_get(17)?;
+                    let (row, key_id) = sealed_row(r)?;
                     Ok(EntityDelivery::new(
-                        inbox_row(r)?,
-                        stored_position(r.try_get(13)?, r.try_get(14)?, r.try_get(15)?),
+                        open_listed(self.keys.as_deref(), row, &key_id),
+                        stored_position(r.try_get(14)?, r.try_get(15)?, r.try_get(16)?),
                         mark.as_deref().and_then(EntityMark::from_text),
                     ))
                 })
@@ -1323,6 +1381,141 @@ impl PostgresInbox {
         }
         transaction.commit().await.map_err(failed("complete"))?;
         Ok(true)
+    }
+}
+
+/// Rows looked at per rekey pass at most, whatever the batch asked.
+const MAX_REKEY_BATCH: i64 = 10_000;
+
+impl PostgresInbox {
+    /// Seals the bodies and headers of new rows under the current key of `keys`, and opens
+    /// stored rows under theirs ([`crate::crypt`]). Call [`check_keys`](Self::check_keys)
+    /// before serving.
+    #[must_use]
+    pub fn with_keys(mut self, keys: Option<Arc<InboxKeys>>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// Checks the configured keys against the inbox, as
+    /// [`SqliteInbox::check_keys`](crate::SqliteInbox::check_keys) does.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] naming the key id that is wrong or missing.
+    pub async fn check_keys(&self) -> Result<(), StoreError> {
+        let client = self.client("check keys").await?;
+        if let Some(keys) = self.keys.as_deref() {
+            for id in keys.ids() {
+                let Some(check) = keys.check_value(id)? else {
+                    continue;
+                };
+                client
+                    .execute(
+                        "INSERT INTO hookbr_inbox_keys (key_id, check_value, created_at) \
+                         VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING",
+                        &[&id, &check, &now_ms()],
+                    )
+                    .await
+                    .map_err(failed("check keys"))?;
+                let stored: Vec<u8> = client
+                    .query_one(
+                        "SELECT check_value FROM hookbr_inbox_keys WHERE key_id = $1",
+                        &[&id],
+                    )
+                    .await
+                    .and_then(|row| row.try_get(0))
+                    .map_err(failed("check keys"))?;
+                if !keys.check_matches(id, &stored) {
+                    return Err(StoreError::new(format!(
+                        "inbox encryption key {id:?} is not the key this inbox's rows under \
+                         {id:?} were written with (wrong key for that id)"
+                    )));
+                }
+            }
+        }
+        // The key ids rows are stored under, one index probe each.
+        let mut after = String::new();
+        for _ in 0..10_000 {
+            let next: Option<String> = client
+                .query_one(
+                    "SELECT MIN(key_id) FROM hookbr_inbox WHERE key_id > $1",
+                    &[&after],
+                )
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(failed("check keys"))?;
+            let Some(id) = next else { break };
+            if id != PLAINTEXT_KEY_ID
+                && !self
+                    .keys
+                    .as_deref()
+                    .is_some_and(|keys| keys.ids().any(|k| k == id))
+            {
+                return Err(StoreError::new(format!(
+                    "inbox rows are encrypted under key {id:?}, which is not configured \
+                     ([inbox] encryption_key / encryption_keys)"
+                )));
+            }
+            after = id;
+        }
+        Ok(())
+    }
+
+    /// Re-encrypts up to `batch` rows not under the current key (plaintext rows included),
+    /// with ids above `after`, oldest first: what it did, and the last id it looked at (give
+    /// it back as `after` to go on). Each row is updated only if its key id is still the one
+    /// read, so concurrent rekeys do not undo each other. Rows that do not open are left as
+    /// they are and counted as failed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] without keys configured, or when the database fails.
+    pub async fn rekey(&self, after: i64, batch: usize) -> Result<(Rekeyed, i64), StoreError> {
+        let keys = self
+            .keys
+            .as_deref()
+            .ok_or_else(|| StoreError::new("rekey needs an encryption key"))?;
+        let batch = i64::try_from(batch.max(1))
+            .unwrap_or(i64::MAX)
+            .min(MAX_REKEY_BATCH);
+        let mut client = self.client("rekey").await?;
+        let transaction = client.transaction().await.map_err(failed("rekey"))?;
+        let rows = transaction
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM hookbr_inbox WHERE id > $1 AND key_id <> $2 \
+                     ORDER BY id LIMIT $3"
+                ),
+                &[&after, &keys.current_id(), &batch],
+            )
+            .await
+            .map_err(failed("rekey"))?;
+        let mut done = Rekeyed {
+            more: i64::try_from(rows.len()).unwrap_or(i64::MAX) == batch,
+            ..Rekeyed::default()
+        };
+        let mut last = after;
+        for row in &rows {
+            let (row, key_id) = sealed_row(row).map_err(failed("rekey"))?;
+            last = row.id;
+            let id = row.id;
+            match open_row(Some(keys), row, &key_id).and_then(|row| keys.seal(&row.record)) {
+                Ok((new_id, body)) => {
+                    done.rekeyed += transaction
+                        .execute(
+                            "UPDATE hookbr_inbox SET body = $2, headers = '', key_id = $3 \
+                             WHERE id = $1 AND key_id = $4",
+                            &[&id, &body, &new_id, &key_id],
+                        )
+                        .await
+                        .map_err(failed("rekey"))?;
+                }
+                Err(error) => done.failure(&error),
+            }
+        }
+        transaction.commit().await.map_err(failed("rekey"))?;
+        Ok((done, last))
     }
 }
 

@@ -1,7 +1,7 @@
 use std::{
     fmt,
     path::{Path, PathBuf},
-    sync::mpsc,
+    sync::{Arc, mpsc},
     time::Duration,
 };
 
@@ -19,8 +19,10 @@ use hookbr_core::{
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use crate::crypt::{InboxKeys, PLAINTEXT_KEY_ID, Rekeyed, open_listed, open_row};
+
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     r#"
 CREATE TABLE hookbr_inbox (
     id              INTEGER PRIMARY KEY,
@@ -128,6 +130,11 @@ CREATE TABLE hookbr_entity_latest (
 ) WITHOUT ROWID;
 CREATE INDEX hookbr_entity_latest_updated ON hookbr_entity_latest (updated_at);
 "#,
+    // 7: encryption at rest (`crate::crypt`): the key each row's body and headers are sealed
+    // under (`none`: stored in clear, before encryption was enabled), indexed so that the
+    // start-up check and `rekey` find a key's rows without a scan; and a check value per key
+    // id, so a different key under a known id is refused at start-up.
+    KEYS_MIGRATION,
 ];
 
 /// A stored position from its columns.
@@ -202,6 +209,17 @@ fn judge_entity_in(connection: &Connection, id: i64) -> rusqlite::Result<Verdict
         .execute(params![id, mark.as_str()])?;
     Ok(verdict)
 }
+
+/// Migration 7 (see [`MIGRATIONS`]).
+const KEYS_MIGRATION: &str = r#"
+ALTER TABLE hookbr_inbox ADD COLUMN key_id TEXT NOT NULL DEFAULT 'none';
+CREATE INDEX hookbr_inbox_key ON hookbr_inbox (key_id);
+CREATE TABLE hookbr_inbox_keys (
+    key_id      TEXT    PRIMARY KEY,
+    check_value BLOB    NOT NULL,
+    created_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
 
 /// Due rows, oldest due first: a walk of `hookbr_inbox_pending` that stops at the limit.
 /// `INDEXED BY` pins the plan: without statistics SQLite would prefer the equality on
@@ -306,8 +324,44 @@ where
     }
 }
 
+/// A record as it is written: its body (sealed when encrypted), its headers column, the key
+/// id (`none` in clear), and its entity and position (read from the clear body, before sealing).
+struct StoredRecord {
+    record: InboxRecord,
+    headers: String,
+    key_id: String,
+    note: Option<(hookbr_core::entity::Entity, Option<StoredPosition>)>,
+}
+
+impl StoredRecord {
+    /// `record` sealed under the current key of `keys`, or in clear without keys.
+    fn new(record: InboxRecord, keys: Option<&InboxKeys>) -> Result<Self, StoreError> {
+        let note = record.entity_note();
+        match keys {
+            Some(keys) => {
+                let (key_id, body) = keys.seal(&record)?;
+                let mut record = record;
+                record.body = body;
+                record.headers = Vec::new();
+                Ok(Self {
+                    record,
+                    headers: String::new(),
+                    key_id,
+                    note,
+                })
+            }
+            None => Ok(Self {
+                headers: serde_json::to_string(&record.headers).unwrap_or_else(|_| "[]".into()),
+                record,
+                key_id: PLAINTEXT_KEY_ID.to_owned(),
+                note,
+            }),
+        }
+    }
+}
+
 enum Command {
-    Insert(InboxRecord, oneshot::Sender<Result<Inserted, StoreError>>),
+    Insert(StoredRecord, oneshot::Sender<Result<Inserted, StoreError>>),
     Grouped(Box<dyn GroupedJob>),
     Run(Job),
 }
@@ -340,6 +394,7 @@ enum Command {
 pub struct SqliteInbox {
     commands: mpsc::Sender<Command>,
     path: PathBuf,
+    keys: Option<Arc<InboxKeys>>,
 }
 
 impl fmt::Debug for SqliteInbox {
@@ -508,7 +563,51 @@ impl SqliteInbox {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let commands = open_database(&path, &MIGRATIONS, "inbox")?;
-        Ok(Self { commands, path })
+        Ok(Self {
+            commands,
+            path,
+            keys: None,
+        })
+    }
+
+    /// Seals the bodies and headers of new rows under the current key of `keys`, and opens
+    /// stored rows under theirs ([`crate::crypt`]). Call [`check_keys`](Self::check_keys)
+    /// before serving.
+    #[must_use]
+    pub fn with_keys(mut self, keys: Option<Arc<InboxKeys>>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// Checks the configured keys against the inbox: each configured key id seen before must
+    /// be the same key (its check value opens), and every key id that rows are stored under
+    /// must be configured. Records the check values of new key ids.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] naming the key id that is wrong or missing.
+    pub fn check_keys(&self) -> StoreFuture<'_, ()> {
+        let keys = self.keys.clone();
+        let checked = self.run(move |connection| check_keys_in(connection, keys.as_deref()));
+        Box::pin(async move { checked.await?.map_err(StoreError::new) })
+    }
+
+    /// Re-encrypts up to `batch` rows not under the current key (plaintext rows included),
+    /// with ids above `after`, oldest first, in one transaction: what it did, and the last
+    /// id it looked at (give it back as `after` to go on). Rows that do not open are left as
+    /// they are and counted as failed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] without keys configured, or when the database fails.
+    pub fn rekey(&self, after: i64, batch: usize) -> StoreFuture<'_, (Rekeyed, i64)> {
+        let keys = self.keys.clone();
+        let batch = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
+        Box::pin(async move {
+            let keys = keys.ok_or_else(|| StoreError::new("rekey needs an encryption key"))?;
+            self.run(move |connection| rekey_in(connection, &keys, after, batch))
+                .await
+        })
     }
 
     /// The database file.
@@ -659,7 +758,7 @@ type InsertReply = oneshot::Sender<Result<Inserted, StoreError>>;
 /// docs/BENCHMARKS.md, "Inbox throughput").
 fn write_group(
     connection: &mut Connection,
-    inserts: Vec<(InboxRecord, InsertReply)>,
+    inserts: Vec<(StoredRecord, InsertReply)>,
     mut grouped: Vec<Box<dyn GroupedJob>>,
 ) {
     let members = usize::from(!inserts.is_empty()) + grouped.len();
@@ -719,7 +818,7 @@ impl GroupFailed {
 /// Sends each insert its result, or `error` (nothing of its group was committed: the request
 /// is refused with 503 and the provider retries).
 fn answer_inserts(
-    inserts: Vec<(InboxRecord, InsertReply)>,
+    inserts: Vec<(StoredRecord, InsertReply)>,
     results: Result<Vec<Inserted>, &rusqlite::Error>,
 ) {
     match results {
@@ -740,7 +839,7 @@ fn answer_inserts(
 /// results, or why nothing was committed (a job that failed keeps its own error).
 fn commit_group(
     connection: &mut Connection,
-    inserts: &[(InboxRecord, InsertReply)],
+    inserts: &[(StoredRecord, InsertReply)],
     grouped: &mut [Box<dyn GroupedJob>],
 ) -> Result<Vec<Inserted>, GroupFailed> {
     // IMMEDIATE: the write lock is taken (waiting up to the busy timeout) before reading, so
@@ -764,30 +863,31 @@ fn commit_group(
 /// `Duplicate`.
 fn insert_rows(
     connection: &Connection,
-    inserts: &[(InboxRecord, InsertReply)],
+    inserts: &[(StoredRecord, InsertReply)],
 ) -> rusqlite::Result<Vec<Inserted>> {
     let mut results = Vec::with_capacity(inserts.len());
     let mut statement = connection.prepare_cached(
         "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
-         matched_key, received_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) \
-         ON CONFLICT (dedup_key) DO NOTHING",
+         matched_key, received_at, next_attempt_at, key_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8) ON CONFLICT (dedup_key) DO NOTHING",
     )?;
-    for (record, _) in inserts {
-        let headers = serde_json::to_string(&record.headers).unwrap_or_else(|_| "[]".into());
+    for (stored, _) in inserts {
+        let record = &stored.record;
         let changed = statement.execute(params![
             record.endpoint,
             record.delivery_id,
             record.key.as_bytes().as_slice(),
             record.body,
-            headers,
+            stored.headers,
             record.matched_key,
             record.received_at_ms,
+            stored.key_id,
         ])?;
         results.push(if changed == 0 {
             Inserted::Duplicate
         } else {
             let id = connection.last_insert_rowid();
-            if let Some((entity, position)) = record.entity_note() {
+            if let Some((entity, position)) = &stored.note {
                 connection
                     .prepare_cached(
                         "INSERT INTO hookbr_entity_rows (row_id, kind, entity_id, at_ms, rank,                          terminal) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -826,7 +926,8 @@ fn fail_in(
 }
 
 const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matched_key, \
-                       received_at, state, attempts, last_error, next_attempt_at, claim_token";
+                       received_at, state, attempts, last_error, next_attempt_at, claim_token, \
+                       key_id";
 
 /// The statement of [`Inbox::list`] with only the filters given (an `?1 IS NULL OR ...` form
 /// would keep SQLite from walking `hookbr_inbox_state`), and its values.
@@ -876,7 +977,12 @@ fn due_ids(connection: &Connection, now: i64, limit: usize) -> rusqlite::Result<
     Ok(due.into_iter().take(limit).map(|(_, id)| id).collect())
 }
 
-fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
+/// A row as stored, with the id of the key it is sealed under ([`crate::crypt::open_row`]).
+fn sealed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(InboxRow, String)> {
+    Ok((plain_row(row)?, row.get(13)?))
+}
+
+fn plain_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
     let key: Vec<u8> = row.get(3)?;
     let mut key_bytes = [0u8; 16];
     for (slot, byte) in key_bytes.iter_mut().zip(key) {
@@ -905,9 +1011,15 @@ fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
 impl Inbox for SqliteInbox {
     fn insert(&self, record: InboxRecord) -> StoreFuture<'_, Inserted> {
         let (reply, answer) = oneshot::channel();
-        let sent = self.commands.send(Command::Insert(record, reply));
+        // Sealed on the caller's thread, not the writer's.
+        let stored = StoredRecord::new(record, self.keys.as_deref());
+        let sent = stored.and_then(|stored| {
+            self.commands
+                .send(Command::Insert(stored, reply))
+                .map_err(|_| stopped())
+        });
         Box::pin(async move {
-            sent.map_err(|_| stopped())?;
+            sent?;
             answer.await.map_err(|_| stopped())?
         })
     }
@@ -915,8 +1027,12 @@ impl Inbox for SqliteInbox {
     /// Grouped with the inserts and worker writes queued meanwhile (one commit; the claim is
     /// atomic with it). The group's transaction is IMMEDIATE, as for inserts: the claim reads
     /// then writes, and another process may commit in between.
+    /// A row that does not open (its key is not configured, or its ciphertext was altered) is
+    /// not handed out: it is dead-lettered in the same transaction with the reason as its
+    /// error.
     fn claim_due(&self, limit: usize, lease: Duration) -> StoreFuture<'_, Vec<InboxRow>> {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        let keys = self.keys.clone();
         self.grouped(move |connection| {
             let now = now_ms();
             let ids = due_ids(connection, now, limit)?;
@@ -926,7 +1042,14 @@ impl Inbox for SqliteInbox {
                 .prepare_cached(&format!("SELECT {COLUMNS} FROM hookbr_inbox WHERE id = ?1"))?;
             for id in ids {
                 claim.execute(params![id, now.saturating_add(lease_ms)])?;
-                rows.push(read.query_row(params![id], row)?);
+                let (row, key_id) = read.query_row(params![id], sealed_row)?;
+                let claim_token = row.claim;
+                match open_row(keys.as_deref(), row, &key_id) {
+                    Ok(row) => rows.push(row),
+                    Err(error) => {
+                        fail_in(connection, id, claim_token, &error.to_string(), None)?;
+                    }
+                }
             }
             Ok(rows)
         })
@@ -1006,26 +1129,40 @@ impl Inbox for SqliteInbox {
     }
 
     fn list(&self, filter: ListFilter) -> StoreFuture<'_, Vec<InboxRow>> {
-        self.run(move |connection| {
+        let rows = self.run(move |connection| {
             let limit = if filter.limit == 0 { 100 } else { filter.limit };
             let (sql, values) = list_query(&filter, limit);
             let mut statement = connection.prepare_cached(&sql)?;
-            let rows = statement
-                .query_map(rusqlite::params_from_iter(values), row)?
+            let rows: Vec<(InboxRow, String)> = statement
+                .query_map(rusqlite::params_from_iter(values), sealed_row)?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(rows)
+        });
+        let keys = self.keys.clone();
+        Box::pin(async move {
+            Ok(rows
+                .await?
+                .into_iter()
+                .map(|(row, key_id)| open_listed(keys.as_deref(), row, &key_id))
+                .collect())
         })
     }
 
     fn get(&self, id: i64) -> StoreFuture<'_, Option<InboxRow>> {
-        self.run(move |connection| {
+        let row = self.run(move |connection| {
             connection
                 .query_row(
                     &format!("SELECT {COLUMNS} FROM hookbr_inbox WHERE id = ?1"),
                     params![id],
-                    row,
+                    sealed_row,
                 )
                 .optional()
+        });
+        let keys = self.keys.clone();
+        Box::pin(async move {
+            row.await?
+                .map(|(row, key_id)| open_row(keys.as_deref(), row, &key_id))
+                .transpose()
         })
     }
 
@@ -1130,6 +1267,7 @@ impl Inbox for SqliteInbox {
         id: String,
         limit: usize,
     ) -> StoreFuture<'_, Vec<EntityDelivery>> {
+        let keys = self.keys.clone();
         self.run(move |connection| {
             let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
             let columns = COLUMNS
@@ -1144,10 +1282,11 @@ impl Inbox for SqliteInbox {
             ))?;
             let mut deliveries = statement
                 .query_map(params![kind, id, limit], |r| {
-                    let mark: Option<String> = r.get(16)?;
+                    let mark: Option<String> = r.get(17)?;
+                    let (row, key_id) = sealed_row(r)?;
                     Ok(EntityDelivery::new(
-                        row(r)?,
-                        stored_position(r.get(13)?, r.get(14)?, r.get(15)?),
+                        open_listed(keys.as_deref(), row, &key_id),
+                        stored_position(r.get(14)?, r.get(15)?, r.get(16)?),
                         mark.as_deref().and_then(EntityMark::from_text),
                     ))
                 })?
@@ -1340,9 +1479,117 @@ mod tests {
     }
 }
 
+/// Rows looked at per rekey pass at most, whatever the batch asked.
+const MAX_REKEY_BATCH: i64 = 10_000;
+
+/// [`SqliteInbox::check_keys`] on the connection: `Err` is the message for the operator.
+fn check_keys_in(
+    connection: &mut Connection,
+    keys: Option<&InboxKeys>,
+) -> rusqlite::Result<Result<(), String>> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if let Some(keys) = keys {
+        for id in keys.ids() {
+            let stored: Option<Vec<u8>> = transaction
+                .query_row(
+                    "SELECT check_value FROM hookbr_inbox_keys WHERE key_id = ?1",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match stored {
+                Some(stored) if !keys.check_matches(id, &stored) => {
+                    return Ok(Err(format!(
+                        "inbox encryption key {id:?} is not the key this inbox's rows under \
+                         {id:?} were written with (wrong key for that id)"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    let Ok(Some(check)) = keys.check_value(id) else {
+                        return Ok(Err(format!("inbox encryption key {id:?}: cannot seal")));
+                    };
+                    transaction.execute(
+                        "INSERT INTO hookbr_inbox_keys (key_id, check_value, created_at) \
+                         VALUES (?1, ?2, ?3)",
+                        params![id, check, now_ms()],
+                    )?;
+                }
+            }
+        }
+    }
+    // The key ids rows are stored under, one index probe each.
+    let mut after = String::new();
+    let mut next = transaction.prepare(
+        "SELECT MIN(key_id) FROM hookbr_inbox INDEXED BY hookbr_inbox_key WHERE key_id > ?1",
+    )?;
+    for _ in 0..10_000 {
+        let Some(id): Option<String> = next.query_row(params![after], |r| r.get(0))? else {
+            break;
+        };
+        if id != PLAINTEXT_KEY_ID && !keys.is_some_and(|keys| keys.ids().any(|k| k == id)) {
+            return Ok(Err(format!(
+                "inbox rows are encrypted under key {id:?}, which is not configured \
+                 ([inbox] encryption_key / encryption_keys)"
+            )));
+        }
+        after = id;
+    }
+    drop(next);
+    transaction.commit()?;
+    Ok(Ok(()))
+}
+
+/// [`SqliteInbox::rekey`] on the connection.
+fn rekey_in(
+    connection: &mut Connection,
+    keys: &InboxKeys,
+    after: i64,
+    batch: i64,
+) -> rusqlite::Result<(Rekeyed, i64)> {
+    let current = keys.current_id().to_owned();
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut done = Rekeyed::default();
+    let mut last = after;
+    {
+        let mut select = transaction.prepare(&format!(
+            "SELECT {COLUMNS} FROM hookbr_inbox WHERE id > ?1 AND key_id <> ?2 \
+             ORDER BY id LIMIT ?3"
+        ))?;
+        let rows = select
+            .query_map(
+                params![after, current, batch.min(MAX_REKEY_BATCH)],
+                sealed_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        done.more = i64::try_from(rows.len()).unwrap_or(i64::MAX) == batch.min(MAX_REKEY_BATCH);
+        let mut update = transaction.prepare(
+            "UPDATE hookbr_inbox SET body = ?2, headers = '', key_id = ?3 \
+             WHERE id = ?1 AND key_id = ?4",
+        )?;
+        for (row, key_id) in rows {
+            last = row.id;
+            let id = row.id;
+            let sealed = open_row(Some(keys), row, &key_id).and_then(|row| keys.seal(&row.record));
+            match sealed {
+                Ok((new_id, body)) => {
+                    done.rekeyed += update.execute(params![id, body, new_id, key_id])? as u64;
+                }
+                Err(error) => done.failure(&error),
+            }
+        }
+    }
+    transaction.commit()?;
+    Ok((done, last))
+}
+
 #[cfg(test)]
 mod group_commit {
     use super::*;
+
+    fn stored(n: u8) -> StoredRecord {
+        StoredRecord::new(record(n), None).unwrap()
+    }
 
     fn record(n: u8) -> InboxRecord {
         InboxRecord::new(
@@ -1398,7 +1645,7 @@ mod group_commit {
         let (claim, claim_answer) = grouped(|connection| due_ids(connection, now_ms(), 16));
         write_group(
             &mut connection,
-            vec![(record(1), first), (record(2), second)],
+            vec![(stored(1), first), (stored(2), second)],
             vec![failing, claim],
         );
         let inserted = |answer: oneshot::Receiver<Result<Inserted, StoreError>>| {
@@ -1451,7 +1698,7 @@ mod group_commit {
             .collect();
         let (insert, insert_answer) = oneshot::channel();
         let (jobs, answers): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
-        write_group(&mut connection, vec![(record(1), insert)], jobs);
+        write_group(&mut connection, vec![(stored(1), insert)], jobs);
         assert!(futures_util_free::block_on(insert_answer).unwrap().is_err());
         for answer in answers {
             assert!(futures_util_free::block_on(answer).unwrap().is_err());

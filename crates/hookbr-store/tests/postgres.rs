@@ -173,7 +173,7 @@ async fn concurrent_connects_migrate_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 6, "each of the six migrations ran once");
+    assert_eq!(versions, 7, "each of the seven migrations ran once");
     let Inserted::New(id) = a.insert(record("m")).await.unwrap() else {
         panic!("new")
     };
@@ -533,9 +533,10 @@ async fn version_1_schemas_upgrade_in_place() {
         .await
         .unwrap()
         .get(0);
-    // Claim tokens (2), the signature ledger (3), the indexes per state (4), then the drift
-    // watch's tables (5), the entity index and the ordering guard (6).
-    assert_eq!(version, 6);
+    // Claim tokens (2), the signature ledger (3), the indexes per state (4), the drift
+    // watch's tables (5), the entity index and the ordering guard (6), then the encryption key
+    // ids (7).
+    assert_eq!(version, 7);
     schema.drop_schema().await;
 }
 

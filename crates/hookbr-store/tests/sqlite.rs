@@ -188,9 +188,10 @@ async fn version_1_databases_upgrade_in_place() {
         .unwrap()
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    // Claim tokens (2), the signature ledger (3), the indexes per state (4), then the drift
-    // watch's tables (5), the entity index and the ordering guard (6).
-    assert_eq!(version, 6);
+    // Claim tokens (2), the signature ledger (3), the indexes per state (4), the drift
+    // watch's tables (5), the entity index and the ordering guard (6), then the encryption key
+    // ids (7).
+    assert_eq!(version, 7);
 }
 
 /// The direct-mode ledger file: survives a reopen, expires entries after the time asked for,

@@ -37,6 +37,7 @@ use hookbr_core::Secret;
 
 use crate::Error;
 
+mod encryption;
 mod endpoint;
 pub(crate) mod lease;
 mod listener;
@@ -49,6 +50,7 @@ mod table;
 mod tls;
 mod value;
 
+pub use encryption::{DEFAULT_KEY_ID, InboxKeyRef, resolve_keys};
 pub use endpoint::EndpointConfig;
 pub use nats::{NatsAuth, NatsSubject, subject_covers, subject_token};
 pub(crate) use reference::resolve_value;
@@ -158,6 +160,10 @@ pub struct Config {
     pub inbox: InboxUrl,
     /// Redis URL for shared deduplication in direct mode.
     pub redis: Option<String>,
+    /// The inbox's encryption keys (`[inbox] encryption_key` / `encryption_keys`), the one
+    /// that seals new rows first; empty: rows are stored in clear. Resolved when the inbox is
+    /// opened ([`resolve_keys`]).
+    pub encryption_keys: Vec<InboxKeyRef>,
     /// Completed rows older than this are pruned.
     pub retention: Duration,
     /// Direct mode without Redis, with a Grafeno endpoint: the SQLite file keeping Grafeno's
@@ -239,6 +245,21 @@ impl Config {
             Error::config(format!("{}: {}", path.display(), toml_error(&text, &error)))
         })?;
         inbox_url(raw.inbox.url.as_deref(), base_of(path))
+            .map_err(|message| Error::config(format!("{}: {message}", path.display())))
+    }
+
+    /// Only the inbox's encryption keys of the file at `path` (for `hookbr inbox`), not yet
+    /// resolved ([`resolve_keys`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the file and the problem.
+    pub fn load_inbox_keys(path: &Path) -> Result<Vec<InboxKeyRef>, Error> {
+        let text = read(path)?;
+        let raw: RawConfig = toml::from_str(&text).map_err(|error| {
+            Error::config(format!("{}: {}", path.display(), toml_error(&text, &error)))
+        })?;
+        encryption::parse_keys(&raw.inbox, base_of(path))
             .map_err(|message| Error::config(format!("{}: {message}", path.display())))
     }
 
@@ -399,6 +420,13 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
         ));
     }
     let ledger = ledger_path(raw.inbox.ledger.as_deref(), base)?;
+    let encryption_keys = encryption::parse_keys(&raw.inbox, base)?;
+    if !encryption_keys.is_empty() && inbox == InboxUrl::None {
+        return Err(problem(
+            "inbox.encryption_key",
+            "encrypts the inbox's rows: there is no inbox in direct mode (inbox.url = \"none\")",
+        ));
+    }
     let retention = duration(
         "inbox.retention",
         raw.inbox.retention.as_deref(),
@@ -503,6 +531,7 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
         log_bodies: raw.server.log_bodies,
         inbox,
         redis,
+        encryption_keys,
         retention,
         ledger,
         worker,

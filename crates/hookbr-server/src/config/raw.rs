@@ -72,6 +72,8 @@ pub(super) struct RawInbox {
     pub(super) redis: Option<String>,
     pub(super) retention: Option<String>,
     pub(super) ledger: Option<String>,
+    pub(super) encryption_key: Option<String>,
+    pub(super) encryption_keys: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
