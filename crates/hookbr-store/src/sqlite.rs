@@ -11,15 +11,16 @@ use hookbr_core::{
     dedup::StoreFuture,
     drift::{ChangeKind, DriftRecord, DriftState, KindShape, MAX_RECORDS},
     inbox::{
-        Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter, RowOutcome, RowState,
-        now_ms,
+        BodyRemoved, BodyRemovedReason, Erasure, Inbox, InboxRecord, InboxRow, InboxStats,
+        Inserted, ListFilter, RowOutcome, RowState, now_ms, overflow_marker, subject_hashes,
     },
+    privacy::{Subject, subjects},
     ledger::{BodyFingerprint, Seen, SignatureLedger},
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     r#"
 CREATE TABLE hookbr_inbox (
     id              INTEGER PRIMARY KEY,
@@ -101,6 +102,33 @@ CREATE TABLE hookbr_drift_changes (
     PRIMARY KEY (provider, kind, change, detail)
 ) WITHOUT ROWID;
 "#,
+    // 6: personal data (issue 19). The subject index: HMAC-SHA-256 of each CPF, CNPJ and
+    // e-mail address a row names, under this inbox's random salt (`hookbr_inbox_meta`), so
+    // erasure finds one person's rows without reading every body; entries go with their row.
+    // `unindexed_below`: rows stored before this migration, indexed by the first erasure.
+    // A row's body can be removed before the row (`body_retention`, erasure):
+    // `body_removed_at`/`_why` say when and why; `hookbr_inbox_bodies` walks the done rows
+    // that still have one.
+    r#"
+ALTER TABLE hookbr_inbox ADD COLUMN body_removed_at INTEGER;
+ALTER TABLE hookbr_inbox ADD COLUMN body_removed_why TEXT;
+CREATE TABLE hookbr_inbox_subjects (
+    subject BLOB    NOT NULL,
+    row_id  INTEGER NOT NULL REFERENCES hookbr_inbox (id) ON DELETE CASCADE,
+    PRIMARY KEY (subject, row_id)
+) WITHOUT ROWID;
+CREATE INDEX hookbr_inbox_subjects_row ON hookbr_inbox_subjects (row_id);
+CREATE TABLE hookbr_inbox_meta (
+    name   TEXT PRIMARY KEY,
+    bytes  BLOB,
+    number INTEGER
+) WITHOUT ROWID;
+INSERT INTO hookbr_inbox_meta (name, bytes) VALUES ('subject_salt', randomblob(32));
+INSERT INTO hookbr_inbox_meta (name, number)
+    SELECT 'unindexed_below', COALESCE(MAX(id), 0) + 1 FROM hookbr_inbox;
+CREATE INDEX hookbr_inbox_bodies ON hookbr_inbox (received_at)
+    WHERE state = 'done' AND body_removed_at IS NULL;
+"#,
 ];
 
 /// Due rows, oldest due first: a walk of `hookbr_inbox_pending` that stops at the limit.
@@ -142,6 +170,13 @@ const OLDEST_OPEN: &str = "SELECT MIN(received_at) FROM hookbr_inbox INDEXED BY 
 /// Completed rows to prune, a batch at a time (`hookbr_inbox_state`, oldest id first).
 const PRUNE_BATCH: &str = "DELETE FROM hookbr_inbox WHERE id IN (SELECT id FROM hookbr_inbox \
      WHERE state = 'done' AND received_at < ?1 ORDER BY id LIMIT ?2)";
+
+/// Completed rows whose body and headers to remove, a batch at a time
+/// (`hookbr_inbox_bodies`: only rows that still have one); their subject entries go with them.
+const DROP_BODIES_BATCH: &str = "UPDATE hookbr_inbox SET body = x'', headers = '[]', \
+     body_removed_at = ?3, body_removed_why = 'retention' WHERE id IN (SELECT id FROM hookbr_inbox \
+     INDEXED BY hookbr_inbox_bodies WHERE state = 'done' AND body_removed_at IS NULL \
+     AND received_at < ?1 ORDER BY received_at LIMIT ?2) RETURNING id";
 
 /// Rows deleted per transaction by [`Inbox::prune`]: the writer thread commits inserts
 /// between two batches, so a prune of millions of rows never holds it for long.
@@ -205,7 +240,7 @@ where
 }
 
 enum Command {
-    Insert(InboxRecord, oneshot::Sender<Result<Inserted, StoreError>>),
+    Insert(Box<PendingInsert>),
     Grouped(Box<dyn GroupedJob>),
     Run(Job),
 }
@@ -238,6 +273,8 @@ enum Command {
 pub struct SqliteInbox {
     commands: mpsc::Sender<Command>,
     path: PathBuf,
+    /// The subject index's salt (`hookbr_inbox_meta`).
+    salt: std::sync::Arc<[u8]>,
 }
 
 impl fmt::Debug for SqliteInbox {
@@ -300,6 +337,16 @@ fn open_database(
     migrations: &[&str],
     what: &str,
 ) -> Result<mpsc::Sender<Command>, StoreError> {
+    open_database_with(path, migrations, what, |_| Ok(())).map(|(commands, ())| commands)
+}
+
+/// [`open_database`], reading `setup` from the migrated connection before the thread starts.
+fn open_database_with<T>(
+    path: &Path,
+    migrations: &[&str],
+    what: &str,
+    setup: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> Result<(mpsc::Sender<Command>, T), StoreError> {
     create_private(path).map_err(|e| {
         StoreError::new(format!(
             "sqlite {what}: cannot create {}: {e}",
@@ -308,12 +355,13 @@ fn open_database(
     })?;
     let mut connection = Connection::open(path).map_err(|e| db_error(&e))?;
     prepare(&mut connection, migrations).map_err(|e| db_error(&e))?;
+    let value = setup(&connection).map_err(|e| db_error(&e))?;
     let (commands, receiver) = mpsc::channel();
     std::thread::Builder::new()
         .name("hookbr-sqlite".into())
         .spawn(move || writer(connection, &receiver))
         .map_err(|e| StoreError::new(format!("sqlite {what}: cannot start its thread: {e}")))?;
-    Ok(commands)
+    Ok((commands, value))
 }
 
 /// Runs `job` on the connection's thread inside the next group transaction (with the inserts
@@ -405,8 +453,21 @@ impl SqliteInbox {
     /// [`StoreError`] when the file cannot be opened or migrated.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let commands = open_database(&path, &MIGRATIONS, "inbox")?;
-        Ok(Self { commands, path })
+        let (commands, salt) = open_database_with(&path, &MIGRATIONS, "inbox", |connection| {
+            // Erased or dropped bodies are overwritten with zeros in the file, not only
+            // unlinked (issue 19: no trace of an erased subject).
+            connection.pragma_update(None, "secure_delete", "ON")?;
+            connection.query_row(
+                "SELECT bytes FROM hookbr_inbox_meta WHERE name = 'subject_salt'",
+                [],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+        })?;
+        Ok(Self {
+            commands,
+            path,
+            salt: salt.into(),
+        })
     }
 
     /// The database file.
@@ -529,7 +590,7 @@ fn writer(mut connection: Connection, commands: &mpsc::Receiver<Command>) {
         let mut next = Some(first);
         while let Some(command) = next.take() {
             match command {
-                Command::Insert(record, reply) => inserts.push((record, reply)),
+                Command::Insert(insert) => inserts.push(*insert),
                 Command::Grouped(job) => grouped.push(job),
                 Command::Run(job) => jobs.push(job),
             }
@@ -548,6 +609,10 @@ fn writer(mut connection: Connection, commands: &mpsc::Receiver<Command>) {
 
 type InsertReply = oneshot::Sender<Result<Inserted, StoreError>>;
 
+/// An insert waiting for the next group: the record, its subject index entries (computed by
+/// the caller, off the writer thread) and where to answer.
+type PendingInsert = (InboxRecord, Vec<[u8; 32]>, InsertReply);
+
 /// One transaction (one commit, one fsync) for the inserts and the worker's writes queued
 /// together; nothing is answered before the commit. If any member fails, the group is rolled
 /// back and each member runs again alone (the inserts together, then each worker write), so
@@ -557,7 +622,7 @@ type InsertReply = oneshot::Sender<Result<Inserted, StoreError>>;
 /// docs/BENCHMARKS.md, "Inbox throughput").
 fn write_group(
     connection: &mut Connection,
-    inserts: Vec<(InboxRecord, InsertReply)>,
+    inserts: Vec<PendingInsert>,
     mut grouped: Vec<Box<dyn GroupedJob>>,
 ) {
     let members = usize::from(!inserts.is_empty()) + grouped.len();
@@ -617,17 +682,17 @@ impl GroupFailed {
 /// Sends each insert its result, or `error` (nothing of its group was committed: the request
 /// is refused with 503 and the provider retries).
 fn answer_inserts(
-    inserts: Vec<(InboxRecord, InsertReply)>,
+    inserts: Vec<PendingInsert>,
     results: Result<Vec<Inserted>, &rusqlite::Error>,
 ) {
     match results {
         Ok(results) => {
-            for ((_, reply), result) in inserts.into_iter().zip(results) {
+            for ((_, _, reply), result) in inserts.into_iter().zip(results) {
                 let _ = reply.send(Ok(result));
             }
         }
         Err(error) => {
-            for (_, reply) in inserts {
+            for (_, _, reply) in inserts {
                 let _ = reply.send(Err(db_error(error)));
             }
         }
@@ -638,7 +703,7 @@ fn answer_inserts(
 /// results, or why nothing was committed (a job that failed keeps its own error).
 fn commit_group(
     connection: &mut Connection,
-    inserts: &[(InboxRecord, InsertReply)],
+    inserts: &[PendingInsert],
     grouped: &mut [Box<dyn GroupedJob>],
 ) -> Result<Vec<Inserted>, GroupFailed> {
     // IMMEDIATE: the write lock is taken (waiting up to the busy timeout) before reading, so
@@ -662,7 +727,7 @@ fn commit_group(
 /// `Duplicate`.
 fn insert_rows(
     connection: &Connection,
-    inserts: &[(InboxRecord, InsertReply)],
+    inserts: &[PendingInsert],
 ) -> rusqlite::Result<Vec<Inserted>> {
     let mut results = Vec::with_capacity(inserts.len());
     let mut statement = connection.prepare_cached(
@@ -670,7 +735,11 @@ fn insert_rows(
          matched_key, received_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) \
          ON CONFLICT (dedup_key) DO NOTHING",
     )?;
-    for (record, _) in inserts {
+    let mut subject = connection.prepare_cached(
+        "INSERT INTO hookbr_inbox_subjects (subject, row_id) VALUES (?1, ?2) \
+         ON CONFLICT DO NOTHING",
+    )?;
+    for (record, subjects, _) in inserts {
         let headers = serde_json::to_string(&record.headers).unwrap_or_else(|_| "[]".into());
         let changed = statement.execute(params![
             record.endpoint,
@@ -684,7 +753,11 @@ fn insert_rows(
         results.push(if changed == 0 {
             Inserted::Duplicate
         } else {
-            Inserted::New(connection.last_insert_rowid())
+            let id = connection.last_insert_rowid();
+            for hash in subjects {
+                subject.execute(params![hash.as_slice(), id])?;
+            }
+            Inserted::New(id)
         });
     }
     Ok(results)
@@ -709,7 +782,8 @@ fn fail_in(
 }
 
 const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matched_key, \
-                       received_at, state, attempts, last_error, next_attempt_at, claim_token";
+                       received_at, state, attempts, last_error, next_attempt_at, claim_token, \
+                       body_removed_at, body_removed_why";
 
 /// The statement of [`Inbox::list`] with only the filters given (an `?1 IS NULL OR ...` form
 /// would keep SQLite from walking `hookbr_inbox_state`), and its values.
@@ -782,13 +856,149 @@ fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
     inbox_row.last_error = row.get(10)?;
     inbox_row.next_attempt_at_ms = row.get(11)?;
     inbox_row.claim = row.get(12)?;
+    let removed_at: Option<i64> = row.get(13)?;
+    let removed_why: Option<String> = row.get(14)?;
+    inbox_row.body_removed = removed_at.map(|at| {
+        let reason = removed_why
+            .as_deref()
+            .and_then(BodyRemovedReason::from_text)
+            .unwrap_or(BodyRemovedReason::Retention);
+        BodyRemoved::new(at, reason)
+    });
     Ok(inbox_row)
 }
 
+/// Rows indexed per transaction when an inbox created before the subject index is indexed.
+const LEGACY_BATCH: i64 = 500;
+
+/// Indexes the next batch of rows stored before migration 6 (highest id first); `false` once
+/// none is left.
+fn index_legacy_rows(connection: &mut Connection, salt: &[u8]) -> rusqlite::Result<bool> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let below: i64 = transaction.query_row(
+        "SELECT number FROM hookbr_inbox_meta WHERE name = 'unindexed_below'",
+        [],
+        |r| r.get(0),
+    )?;
+    if below <= 1 {
+        return Ok(false);
+    }
+    let rows: Vec<(i64, Vec<u8>)> = {
+        let mut statement = transaction.prepare_cached(
+            "SELECT id, body FROM hookbr_inbox WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        statement
+            .query_map(params![below, LEGACY_BATCH], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    {
+        let mut insert = transaction.prepare_cached(
+            "INSERT INTO hookbr_inbox_subjects (subject, row_id) VALUES (?1, ?2) \
+             ON CONFLICT DO NOTHING",
+        )?;
+        for (id, body) in &rows {
+            for hash in legacy_hashes(body, salt) {
+                insert.execute(params![hash.as_slice(), id])?;
+            }
+        }
+    }
+    let next = rows.last().map_or(0, |(id, _)| *id);
+    transaction.execute(
+        "UPDATE hookbr_inbox_meta SET number = ?1 WHERE name = 'unindexed_below'",
+        params![next],
+    )?;
+    transaction.commit()?;
+    Ok(next > 1)
+}
+
+/// The index entries of a stored body (as [`subject_hashes`] gives them at insert time).
+fn legacy_hashes(body: &[u8], salt: &[u8]) -> Vec<[u8; 32]> {
+    let found = subjects(body);
+    let mut hashes: Vec<[u8; 32]> = found
+        .iter()
+        .take(hookbr_core::inbox::MAX_SUBJECTS_PER_ROW)
+        .map(|subject| subject.hash(salt))
+        .collect();
+    if found.len() > hookbr_core::inbox::MAX_SUBJECTS_PER_ROW {
+        hashes.push(overflow_marker(salt));
+    }
+    hashes
+}
+
+/// The notice that replaces a drift example that showed an erased subject.
+const ERASED_EXAMPLE: &str = "[example erased on request]";
+
+/// [`Inbox::erase_subject`] inside the caller's transaction.
+fn erase_in(connection: &Connection, subject: &Subject, salt: &[u8]) -> rusqlite::Result<Erasure> {
+    let hash = subject.hash(salt);
+    let mut erasure = Erasure::new(hash);
+    let mut ids: Vec<i64> = {
+        let mut statement = connection
+            .prepare_cached("SELECT row_id FROM hookbr_inbox_subjects WHERE subject = ?1")?;
+        statement
+            .query_map(params![hash.as_slice()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    // Rows naming more subjects than the index keeps: read those bodies.
+    let marked: Vec<(i64, Vec<u8>)> = {
+        let mut statement = connection.prepare_cached(
+            "SELECT h.id, h.body FROM hookbr_inbox_subjects AS s \
+             JOIN hookbr_inbox AS h ON h.id = s.row_id WHERE s.subject = ?1",
+        )?;
+        statement
+            .query_map(params![overflow_marker(salt).as_slice()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    for (id, body) in marked {
+        if subjects(&body).contains(subject) {
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let now = now_ms();
+    let mut state_of = connection.prepare_cached("SELECT state FROM hookbr_inbox WHERE id = ?1")?;
+    let mut blank = connection.prepare_cached(
+        "UPDATE hookbr_inbox SET body = x'', headers = '[]', body_removed_at = ?2, \
+         body_removed_why = 'erased', state = 'done', lease_until = NULL, \
+         completed_at = COALESCE(completed_at, ?2) WHERE id = ?1",
+    )?;
+    let mut unindex =
+        connection.prepare_cached("DELETE FROM hookbr_inbox_subjects WHERE row_id = ?1")?;
+    for id in ids {
+        let Some(state) = state_of
+            .query_row(params![id], |r| r.get::<_, String>(0))
+            .optional()?
+        else {
+            continue;
+        };
+        blank.execute(params![id, now])?;
+        unindex.execute(params![id])?;
+        erasure.count(RowState::from_text(&state).unwrap_or(RowState::Done));
+    }
+    let mut redact = connection.prepare_cached(
+        "UPDATE hookbr_drift_changes SET example = ?2 WHERE instr(lower(example), ?1) > 0",
+    )?;
+    for spelling in crate::subject_spellings(subject) {
+        erasure.drift_examples += redact.execute(params![spelling, ERASED_EXAMPLE])? as u64;
+    }
+    Ok(erasure)
+}
+
 impl Inbox for SqliteInbox {
+    /// The subject index entries are computed here, on the caller's task, so the writer thread
+    /// only writes them.
     fn insert(&self, record: InboxRecord) -> StoreFuture<'_, Inserted> {
         let (reply, answer) = oneshot::channel();
-        let sent = self.commands.send(Command::Insert(record, reply));
+        let (mut subjects, overflow) = subject_hashes(&record, &self.salt);
+        if overflow {
+            subjects.push(overflow_marker(&self.salt));
+        }
+        let sent = self
+            .commands
+            .send(Command::Insert(Box::new((record, subjects, reply))));
         Box::pin(async move {
             sent.map_err(|_| stopped())?;
             answer.await.map_err(|_| stopped())?
@@ -954,6 +1164,71 @@ impl Inbox for SqliteInbox {
             // The ledger outlives the rows: only its own expiry removes an entry.
             self.run(|connection| prune_ledger(connection)).await?;
             Ok(total)
+        })
+    }
+
+    fn drop_bodies(&self, before_ms: i64) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let mut total = 0u64;
+            loop {
+                let dropped = self
+                    .run(move |connection| {
+                        let transaction =
+                            connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                        let ids: Vec<i64> = {
+                            let mut statement = transaction.prepare_cached(DROP_BODIES_BATCH)?;
+                            let rows = statement.query_map(
+                                params![before_ms, PRUNE_BATCH_ROWS, now_ms()],
+                                |r| r.get(0),
+                            )?;
+                            rows.collect::<rusqlite::Result<_>>()?
+                        };
+                        {
+                            let mut unindex = transaction.prepare_cached(
+                                "DELETE FROM hookbr_inbox_subjects WHERE row_id = ?1",
+                            )?;
+                            for id in &ids {
+                                unindex.execute(params![id])?;
+                            }
+                        }
+                        transaction.commit()?;
+                        Ok(ids.len())
+                    })
+                    .await?;
+                total += dropped as u64;
+                if dropped < usize::try_from(PRUNE_BATCH_ROWS).unwrap_or(usize::MAX) {
+                    break;
+                }
+            }
+            Ok(total)
+        })
+    }
+
+    fn erase_subject(&self, subject: Subject) -> StoreFuture<'_, Option<Erasure>> {
+        let salt = self.salt.clone();
+        Box::pin(async move {
+            // Rows stored before the index existed are indexed first, a batch per transaction.
+            for _ in 0..u32::MAX {
+                let salt = salt.clone();
+                let more = self
+                    .run(move |connection| index_legacy_rows(connection, &salt))
+                    .await?;
+                if !more {
+                    break;
+                }
+            }
+            let erasure = self
+                .run(move |connection| {
+                    let transaction =
+                        connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    let erasure = erase_in(&transaction, &subject, &salt)?;
+                    transaction.commit()?;
+                    // The old page versions in the WAL file would still hold the bodies.
+                    connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+                    Ok(erasure)
+                })
+                .await?;
+            Ok(Some(erasure))
         })
     }
 
@@ -1209,7 +1484,10 @@ mod group_commit {
         let (claim, claim_answer) = grouped(|connection| due_ids(connection, now_ms(), 16));
         write_group(
             &mut connection,
-            vec![(record(1), first), (record(2), second)],
+            vec![
+                (record(1), Vec::new(), first),
+                (record(2), Vec::new(), second),
+            ],
             vec![failing, claim],
         );
         let inserted = |answer: oneshot::Receiver<Result<Inserted, StoreError>>| {
@@ -1262,7 +1540,7 @@ mod group_commit {
             .collect();
         let (insert, insert_answer) = oneshot::channel();
         let (jobs, answers): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
-        write_group(&mut connection, vec![(record(1), insert)], jobs);
+        write_group(&mut connection, vec![(record(1), Vec::new(), insert)], jobs);
         assert!(futures_util_free::block_on(insert_answer).unwrap().is_err());
         for answer in answers {
             assert!(futures_util_free::block_on(answer).unwrap().is_err());
