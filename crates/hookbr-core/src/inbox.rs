@@ -544,10 +544,7 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     /// body) loses its body and headers and is marked done, keeping its delivery key, and the
     /// masked drift examples that still show the subject are redacted. `None` (the default)
     /// when this inbox keeps no subject index.
-    fn erase_subject(
-        &self,
-        subject: crate::privacy::Subject,
-    ) -> StoreFuture<'_, Option<Erasure>> {
+    fn erase_subject(&self, subject: crate::privacy::Subject) -> StoreFuture<'_, Option<Erasure>> {
         let _ = subject;
         Box::pin(std::future::ready(Ok(None)))
     }

@@ -62,13 +62,22 @@ pub(crate) fn subject_spellings(subject: &hookbr_core::privacy::Subject) -> Vec<
         let mut digits = digits.chars();
         shape
             .chars()
-            .map(|c| if c == 'd' { digits.next().unwrap_or(c) } else { c })
+            .map(|c| {
+                if c == 'd' {
+                    digits.next().unwrap_or(c)
+                } else {
+                    c
+                }
+            })
             .collect::<String>()
     };
     match subject.kind() {
-        hookbr_core::privacy::SubjectKind::Cpf => vec![digits.to_owned(), punctuated("ddd.ddd.ddd-dd")],
-        hookbr_core::privacy::SubjectKind::Cnpj => vec![digits.to_owned(), punctuated("dd.ddd.ddd/dddd-dd")],
+        hookbr_core::privacy::SubjectKind::Cpf => {
+            vec![digits.to_owned(), punctuated("ddd.ddd.ddd-dd")]
+        }
+        hookbr_core::privacy::SubjectKind::Cnpj => {
+            vec![digits.to_owned(), punctuated("dd.ddd.ddd/dddd-dd")]
+        }
         _ => vec![digits.to_owned()],
     }
 }
-

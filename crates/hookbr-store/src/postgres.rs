@@ -9,11 +9,11 @@ use hookbr_core::{
     drift::{ChangeKind, DriftRecord, DriftState, KindShape, MAX_RECORDS},
     inbox::{
         BodyRemoved, BodyRemovedReason, Erasure, Inbox, InboxRecord, InboxRow, InboxStats,
-        Inserted, ListFilter, MAX_SUBJECTS_PER_ROW, RowOutcome, RowState, now_ms,
-        overflow_marker, subject_hashes,
+        Inserted, ListFilter, MAX_SUBJECTS_PER_ROW, RowOutcome, RowState, now_ms, overflow_marker,
+        subject_hashes,
     },
-    privacy::{Subject, subjects},
     ledger::{BodyFingerprint, Seen},
+    privacy::{Subject, subjects},
 };
 use tokio_postgres::{IsolationLevel, Row};
 
@@ -548,7 +548,10 @@ const LEGACY_BATCH: i64 = 500;
 
 /// Indexes the next batch of rows stored before migration 6 (highest id first); `false` once
 /// none is left. Instances erasing at once each take the meta row's lock in turn.
-async fn index_legacy_rows(client: &mut Object, salt: &[u8]) -> Result<bool, tokio_postgres::Error> {
+async fn index_legacy_rows(
+    client: &mut Object,
+    salt: &[u8],
+) -> Result<bool, tokio_postgres::Error> {
     let transaction = client.transaction().await?;
     let below: i64 = transaction
         .query_one(

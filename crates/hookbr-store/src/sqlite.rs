@@ -14,8 +14,8 @@ use hookbr_core::{
         BodyRemoved, BodyRemovedReason, Erasure, Inbox, InboxRecord, InboxRow, InboxStats,
         Inserted, ListFilter, RowOutcome, RowState, now_ms, overflow_marker, subject_hashes,
     },
-    privacy::{Subject, subjects},
     ledger::{BodyFingerprint, Seen, SignatureLedger},
+    privacy::{Subject, subjects},
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -681,10 +681,7 @@ impl GroupFailed {
 
 /// Sends each insert its result, or `error` (nothing of its group was committed: the request
 /// is refused with 503 and the provider retries).
-fn answer_inserts(
-    inserts: Vec<PendingInsert>,
-    results: Result<Vec<Inserted>, &rusqlite::Error>,
-) {
+fn answer_inserts(inserts: Vec<PendingInsert>, results: Result<Vec<Inserted>, &rusqlite::Error>) {
     match results {
         Ok(results) => {
             for ((_, _, reply), result) in inserts.into_iter().zip(results) {
@@ -1177,10 +1174,10 @@ impl Inbox for SqliteInbox {
                             connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
                         let ids: Vec<i64> = {
                             let mut statement = transaction.prepare_cached(DROP_BODIES_BATCH)?;
-                            let rows = statement.query_map(
-                                params![before_ms, PRUNE_BATCH_ROWS, now_ms()],
-                                |r| r.get(0),
-                            )?;
+                            let rows = statement
+                                .query_map(params![before_ms, PRUNE_BATCH_ROWS, now_ms()], |r| {
+                                    r.get(0)
+                                })?;
                             rows.collect::<rusqlite::Result<_>>()?
                         };
                         {
@@ -1646,6 +1643,39 @@ mod plans {
         let (sql, values) = list_query(&ListFilter::new(), 100);
         let unfiltered = plan(&connection, &sql, &values);
         assert!(!unfiltered.contains("TEMP B-TREE"), "{unfiltered}");
+    }
+
+    /// Rows stored before migration 6 have no index entries: the first erasure indexes them.
+    #[test]
+    fn rows_from_before_the_index_are_indexed_by_the_first_erasure() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        prepare(&mut connection, &MIGRATIONS[..5]).unwrap();
+        for (key, body) in [(1u8, r#"{"cpf":"529.982.247-25"}"#), (2, "{}")] {
+            connection
+                .execute(
+                    "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
+                     matched_key, received_at, next_attempt_at, state) \
+                     VALUES ('iset', 'd', ?1, ?2, '[]', '#0', 1, 1, 'done')",
+                    params![vec![key; 16], body.as_bytes()],
+                )
+                .unwrap();
+        }
+        prepare(&mut connection, &MIGRATIONS).unwrap();
+        let salt = b"salt";
+        assert!(
+            !index_legacy_rows(&mut connection, salt).unwrap(),
+            "one batch"
+        );
+        assert!(!index_legacy_rows(&mut connection, salt).unwrap());
+        let subject = Subject::parse("52998224725").unwrap();
+        let erasure = erase_in(&connection, &subject, salt).unwrap();
+        assert_eq!((erasure.rows(), erasure.done), (1, 1));
+        let blank: Vec<u8> = connection
+            .query_row("SELECT body FROM hookbr_inbox WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(blank.is_empty());
     }
 
     #[test]

@@ -189,8 +189,8 @@ async fn version_1_databases_upgrade_in_place() {
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
     // Claim tokens (2), the signature ledger (3), the indexes per state (4), then the drift
-    // watch's tables (5).
-    assert_eq!(version, 5);
+    // watch's tables (5), the subject index and body retention (6).
+    assert_eq!(version, 6);
 }
 
 /// The direct-mode ledger file: survives a reopen, expires entries after the time asked for,

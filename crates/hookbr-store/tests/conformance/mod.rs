@@ -924,7 +924,13 @@ pub(crate) const SUBJECT_SPELLINGS: [&str; 4] = [
     "joao.silva%40example.com",
 ];
 
-fn raw(endpoint: &str, provider: Provider, id: &str, content_type: &str, body: &str) -> InboxRecord {
+fn raw(
+    endpoint: &str,
+    provider: Provider,
+    id: &str,
+    content_type: &str,
+    body: &str,
+) -> InboxRecord {
     InboxRecord::new(
         endpoint.into(),
         id.into(),
@@ -950,21 +956,87 @@ pub(crate) async fn erasure_removes_every_trace(inbox: Arc<dyn Inbox>) -> Vec<i6
     let form = "application/x-www-form-urlencoded";
     let many: String = (0..40).map(|n| format!("a{n:02}@example.net ")).collect();
     let subject_rows = [
-        raw("bonifiq", Provider::Bonifiq, "s-1", json, r#"{"Uuid":"4834c95e-84f7-485e-90de-09353df57fd3","Topic":0,"TopicName":"Point_Add","Payload":{"Points":10,"Customer":{"Id":"1","Email":"Joao.Silva@Example.com","Name":"Joao Silva","Document":"529.982.247-25","Phone":"11987198778"}}}"#),
-        raw("bonifiq", Provider::Bonifiq, "s-2", json, r#"{"pedido":7,"cliente":{"cpf":52998224725,"contato":"joao.silva@example.com"}}"#),
-        raw("iset", Provider::Iset, "s-3", form, "pedido_id=9&cliente_email=joao.silva%40example.com&cliente_cpf=529.982.247-25"),
-        raw("iset", Provider::Iset, "s-4", form, "pedido_id=10&obs=cpf+52998224725"),
-        raw("grafeno", Provider::Grafeno, "s-5", json, r#"{"change":"rejected","data":{"id":"9","pendencies":[{"text":"O CPF 529.982.247-25 do sócio está irregular"}]}}"#),
+        raw(
+            "bonifiq",
+            Provider::Bonifiq,
+            "s-1",
+            json,
+            r#"{"Uuid":"4834c95e-84f7-485e-90de-09353df57fd3","Topic":0,"TopicName":"Point_Add","Payload":{"Points":10,"Customer":{"Id":"1","Email":"Joao.Silva@Example.com","Name":"Joao Silva","Document":"529.982.247-25","Phone":"11987198778"}}}"#,
+        ),
+        raw(
+            "bonifiq",
+            Provider::Bonifiq,
+            "s-2",
+            json,
+            r#"{"pedido":7,"cliente":{"cpf":52998224725,"contato":"joao.silva@example.com"}}"#,
+        ),
+        raw(
+            "iset",
+            Provider::Iset,
+            "s-3",
+            form,
+            "pedido_id=9&cliente_email=joao.silva%40example.com&cliente_cpf=529.982.247-25",
+        ),
+        raw(
+            "iset",
+            Provider::Iset,
+            "s-4",
+            form,
+            "pedido_id=10&obs=cpf+52998224725",
+        ),
+        raw(
+            "grafeno",
+            Provider::Grafeno,
+            "s-5",
+            json,
+            r#"{"change":"rejected","data":{"id":"9","pendencies":[{"text":"O CPF 529.982.247-25 do sócio está irregular"}]}}"#,
+        ),
         // Names more subjects than the index keeps: found by reading the marked body.
-        raw("iset", Provider::Iset, "s-6", "text/plain", &format!("{many}joao.silva@example.com")),
+        raw(
+            "iset",
+            Provider::Iset,
+            "s-6",
+            "text/plain",
+            &format!("{many}joao.silva@example.com"),
+        ),
         // Names both: erased (the row is the subject's too).
-        raw("bonifiq", Provider::Bonifiq, "s-7", json, r#"{"de":"maria@example.org","para":"joao.silva@example.com"}"#),
+        raw(
+            "bonifiq",
+            Provider::Bonifiq,
+            "s-7",
+            json,
+            r#"{"de":"maria@example.org","para":"joao.silva@example.com"}"#,
+        ),
     ];
     let other_rows = [
-        raw("bonifiq", Provider::Bonifiq, "o-1", json, r#"{"Topic":0,"TopicName":"Point_Add","Payload":{"Customer":{"Email":"maria@example.org","Document":"111.444.777-35"}}}"#),
-        raw("iset", Provider::Iset, "o-2", form, "cliente_email=maria%40example.org&cliente_cpf=11144477735"),
-        raw("foody", Provider::Foody, "o-3", json, r#"{"uid":"f-1","updateDate":"2024-05-10T14:32:10Z","event":"order_status_updated","token":"[redacted]","status":"DELIVERED"}"#),
-        raw("grafeno", Provider::Grafeno, "o-4", json, r#"{"change":"approved","data":{"id":"10","pendencies":[]}}"#),
+        raw(
+            "bonifiq",
+            Provider::Bonifiq,
+            "o-1",
+            json,
+            r#"{"Topic":0,"TopicName":"Point_Add","Payload":{"Customer":{"Email":"maria@example.org","Document":"111.444.777-35"}}}"#,
+        ),
+        raw(
+            "iset",
+            Provider::Iset,
+            "o-2",
+            form,
+            "cliente_email=maria%40example.org&cliente_cpf=11144477735",
+        ),
+        raw(
+            "foody",
+            Provider::Foody,
+            "o-3",
+            json,
+            r#"{"uid":"f-1","updateDate":"2024-05-10T14:32:10Z","event":"order_status_updated","token":"[redacted]","status":"DELIVERED"}"#,
+        ),
+        raw(
+            "grafeno",
+            Provider::Grafeno,
+            "o-4",
+            json,
+            r#"{"change":"approved","data":{"id":"10","pendencies":[]}}"#,
+        ),
     ];
     let mut subject_ids = Vec::new();
     for record in subject_rows {
@@ -989,7 +1061,12 @@ pub(crate) async fn erasure_removes_every_trace(inbox: Arc<dyn Inbox>) -> Vec<i6
         if done {
             assert!(inbox.complete(row.id, row.claim).await.unwrap());
         } else if dead {
-            assert!(inbox.fail(row.id, row.claim, "down".into(), None).await.unwrap());
+            assert!(
+                inbox
+                    .fail(row.id, row.claim, "down".into(), None)
+                    .await
+                    .unwrap()
+            );
         } else if pending {
             assert!(
                 inbox
@@ -1060,7 +1137,11 @@ pub(crate) async fn erasure_removes_every_trace(inbox: Arc<dyn Inbox>) -> Vec<i6
     assert_eq!(again.rows(), 0, "nothing left");
 
     for id in &subject_ids {
-        let row = inbox.get(*id).await.unwrap().expect("the row and its key stay");
+        let row = inbox
+            .get(*id)
+            .await
+            .unwrap()
+            .expect("the row and its key stay");
         assert!(row.record.body.is_empty() && row.record.headers.is_empty());
         assert_eq!(row.state, RowState::Done);
         assert_eq!(
@@ -1069,7 +1150,11 @@ pub(crate) async fn erasure_removes_every_trace(inbox: Arc<dyn Inbox>) -> Vec<i6
         );
     }
     for before in &others_before {
-        assert_eq!(&inbox.get(before.id).await.unwrap().unwrap(), before, "untouched");
+        assert_eq!(
+            &inbox.get(before.id).await.unwrap().unwrap(),
+            before,
+            "untouched"
+        );
     }
     // The delivery keys still deduplicate.
     let copy = raw("iset", Provider::Iset, "s-3", form, "pedido_id=9");
@@ -1109,7 +1194,11 @@ pub(crate) async fn bodies_are_dropped_before_keys(inbox: Arc<dyn Inbox>) {
     for row in claimed.iter().filter(|row| row.id == done) {
         assert!(inbox.complete(row.id, row.claim).await.unwrap());
     }
-    assert_eq!(inbox.drop_bodies(now_ms() - 60_000).await.unwrap(), 0, "not old enough");
+    assert_eq!(
+        inbox.drop_bodies(now_ms() - 60_000).await.unwrap(),
+        0,
+        "not old enough"
+    );
     assert_eq!(inbox.drop_bodies(now_ms() + 1).await.unwrap(), 1);
     assert_eq!(inbox.drop_bodies(now_ms() + 1).await.unwrap(), 0, "once");
     let row = inbox.get(done).await.unwrap().unwrap();
@@ -1136,5 +1225,9 @@ pub(crate) async fn bodies_are_dropped_before_keys(inbox: Arc<dyn Inbox>) {
         .unwrap()
         .unwrap();
     assert_eq!((erased.rows(), erased.in_flight), (1, 1));
-    assert_eq!(inbox.prune(now_ms() + 1).await.unwrap(), 2, "keys go at retention");
+    assert_eq!(
+        inbox.prune(now_ms() + 1).await.unwrap(),
+        2,
+        "keys go at retention"
+    );
 }
