@@ -52,6 +52,10 @@ pub const MAX_DEPTH: usize = 16;
 /// The most change records kept; further changes are counted ([`Observed::recorded`] is then
 /// `false`) but not kept.
 pub const MAX_RECORDS: usize = 1_000;
+/// What replaces a drift example that showed a subject whose data was erased on request
+/// ([`DriftTracker::redact`], `Inbox::erase_subject`).
+pub const ERASED_EXAMPLE: &str = "[example erased on request]";
+
 /// The longest example kept, in characters (cut with `…`).
 pub const EXAMPLE_CHARS: usize = 4_096;
 /// The longest path, kind or detail kept, in characters.
@@ -563,6 +567,29 @@ impl DriftTracker {
             });
             inner.index.insert(record_key, at);
         }
+    }
+
+    /// Replaces every example that still shows `subject` (any of its
+    /// [`spellings`](crate::privacy::Subject::spellings), case ignored: masking leaves a bare
+    /// JSON number alone) with [`ERASED_EXAMPLE`]; returns how many.
+    pub fn redact(&self, subject: &crate::privacy::Subject) -> u64 {
+        let spellings = subject.spellings();
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut redacted = 0;
+        for record in &mut inner.records {
+            let example = record.example.to_lowercase();
+            if spellings
+                .iter()
+                .any(|spelling| example.contains(spelling.as_str()))
+            {
+                record.example = ERASED_EXAMPLE.to_owned();
+                redacted += 1;
+            }
+        }
+        redacted
     }
 
     /// The change records, most recently seen first.

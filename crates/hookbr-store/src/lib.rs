@@ -52,32 +52,3 @@ pub use redis_store::RedisStore;
 pub use sqlite::{SqliteInbox, SqliteLedger};
 #[cfg(feature = "worker")]
 pub mod worker;
-
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-/// The spellings of `subject` a stored text may hold: the normalised form and, for a CPF or
-/// CNPJ, its punctuated one (compared with the text lower-cased).
-pub(crate) fn subject_spellings(subject: &hookbr_core::privacy::Subject) -> Vec<String> {
-    let digits = subject.normalized();
-    let punctuated = |shape: &str| {
-        let mut digits = digits.chars();
-        shape
-            .chars()
-            .map(|c| {
-                if c == 'd' {
-                    digits.next().unwrap_or(c)
-                } else {
-                    c
-                }
-            })
-            .collect::<String>()
-    };
-    match subject.kind() {
-        hookbr_core::privacy::SubjectKind::Cpf => {
-            vec![digits.to_owned(), punctuated("ddd.ddd.ddd-dd")]
-        }
-        hookbr_core::privacy::SubjectKind::Cnpj => {
-            vec![digits.to_owned(), punctuated("dd.ddd.ddd/dddd-dd")]
-        }
-        _ => vec![digits.to_owned()],
-    }
-}

@@ -602,9 +602,6 @@ async fn index_legacy_rows(
     Ok(next > 1)
 }
 
-/// The notice that replaces a drift example that showed an erased subject.
-const ERASED_EXAMPLE: &str = "[example erased on request]";
-
 /// [`Inbox::erase_subject`] in one transaction.
 async fn erase_in(
     client: &mut Object,
@@ -666,12 +663,12 @@ async fn erase_in(
             &[&ids],
         )
         .await?;
-    for spelling in crate::subject_spellings(subject) {
+    for spelling in subject.spellings() {
         erasure.drift_examples += transaction
             .execute(
                 "UPDATE hookbr_drift_changes SET example = $2 \
                  WHERE strpos(lower(example), $1) > 0",
-                &[&spelling, &ERASED_EXAMPLE],
+                &[&spelling, &hookbr_core::drift::ERASED_EXAMPLE],
             )
             .await?;
     }

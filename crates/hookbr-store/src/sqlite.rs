@@ -922,9 +922,6 @@ fn legacy_hashes(body: &[u8], salt: &[u8]) -> Vec<[u8; 32]> {
     hashes
 }
 
-/// The notice that replaces a drift example that showed an erased subject.
-const ERASED_EXAMPLE: &str = "[example erased on request]";
-
 /// [`Inbox::erase_subject`] inside the caller's transaction.
 fn erase_in(connection: &Connection, subject: &Subject, salt: &[u8]) -> rusqlite::Result<Erasure> {
     let hash = subject.hash(salt);
@@ -978,8 +975,9 @@ fn erase_in(connection: &Connection, subject: &Subject, salt: &[u8]) -> rusqlite
     let mut redact = connection.prepare_cached(
         "UPDATE hookbr_drift_changes SET example = ?2 WHERE instr(lower(example), ?1) > 0",
     )?;
-    for spelling in crate::subject_spellings(subject) {
-        erasure.drift_examples += redact.execute(params![spelling, ERASED_EXAMPLE])? as u64;
+    for spelling in subject.spellings() {
+        erasure.drift_examples +=
+            redact.execute(params![spelling, hookbr_core::drift::ERASED_EXAMPLE])? as u64;
     }
     Ok(erasure)
 }

@@ -108,6 +108,32 @@ impl Subject {
         &self.normalized
     }
 
+    /// The spellings a stored text may hold it in, lower-case: the normalised form and, for a
+    /// CPF or CNPJ, the punctuated one (`52998224725`, `529.982.247-25`). Erasure looks for
+    /// these in the few texts it cannot index (drift examples).
+    #[must_use]
+    pub fn spellings(&self) -> Vec<String> {
+        let digits = self.normalized.as_str();
+        let punctuated = |shape: &str| {
+            let mut digits = digits.chars();
+            shape
+                .chars()
+                .map(|c| {
+                    if c == 'd' {
+                        digits.next().unwrap_or(c)
+                    } else {
+                        c
+                    }
+                })
+                .collect::<String>()
+        };
+        match self.kind {
+            SubjectKind::Cpf => vec![digits.to_owned(), punctuated("ddd.ddd.ddd-dd")],
+            SubjectKind::Cnpj => vec![digits.to_owned(), punctuated("dd.ddd.ddd/dddd-dd")],
+            SubjectKind::Email => vec![digits.to_owned()],
+        }
+    }
+
     /// The index entry of this subject under `salt`: HMAC-SHA-256 keyed with the salt over
     /// `kind:normalized` (`cpf:52998224725`). The inbox stores only this, never the identifier.
     #[must_use]
@@ -295,6 +321,11 @@ mod tests {
         );
         assert_ne!(cpf.hash(b"salt"), cpf.hash(b"other salt"));
         assert_eq!(cpf.to_string(), "***982247**");
+        assert_eq!(cpf.spellings(), ["52998224725", "529.982.247-25"]);
+        assert_eq!(
+            Subject::parse("11222333000181").unwrap().spellings(),
+            ["11222333000181", "11.222.333/0001-81"]
+        );
         assert!(!format!("{cpf:?}").contains("52998224725"));
         assert_eq!(
             Subject::parse("11.222.333/0001-81").unwrap().kind(),
