@@ -614,6 +614,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn redact_replaces_the_examples_that_show_a_subject() {
+        let tracker = DriftTracker::new();
+        let record = |detail: &str, example: &str| {
+            DriftRecord::new(
+                Provider::Bonifiq,
+                "custom",
+                ChangeKind::NewField,
+                detail,
+                1,
+                1,
+                1,
+                example,
+            )
+        };
+        tracker.restore(DriftState::new(
+            Vec::new(),
+            vec![
+                record("ref", r#"{"ref":52998224725}"#),
+                record("doc", r#"{"doc":"529.982.247-25"}"#),
+                record("other", r#"{"ref":11144477735}"#),
+            ],
+        ));
+        let subject = crate::privacy::Subject::parse("529.982.247-25").unwrap();
+        assert_eq!(tracker.redact(&subject), 2);
+        let examples: Vec<String> = tracker.records().into_iter().map(|r| r.example).collect();
+        assert_eq!(
+            examples.iter().filter(|e| *e == ERASED_EXAMPLE).count(),
+            2,
+            "{examples:?}"
+        );
+        assert!(examples.iter().any(|e| e.contains("11144477735")));
+        assert_eq!(tracker.redact(&subject), 0);
+    }
+
+    #[test]
     fn paths_fold_arrays_and_forms() {
         let paths = paths_of(br#"{"a":{"b":[{"c":1},{"c":"x","d":null}]},"e":[]}"#);
         let get = |p: &str| {
