@@ -1,12 +1,13 @@
 #![no_main]
 //! `privacy::mask_body` and `privacy::mask_text` on arbitrary bytes: never a panic, a JSON body
-//! stays JSON, and masking what is already masked changes nothing a detector would find.
+//! stays JSON, and masking what is already masked changes nothing a detector would find; and
+//! `privacy::subjects` (the erasure index) never panics on it either.
 //!
 //! The first byte picks the provider (and whether the kind is `custom`); the rest is the body.
 
 use hookbr_core::{
     Provider,
-    privacy::{is_cpf, is_email, mask_body, mask_text},
+    privacy::{is_cpf, is_email, mask_body, mask_text, subjects},
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -16,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let provider = Provider::ALL[usize::from(selector) % Provider::ALL.len()];
     let kind = if selector & 0x80 != 0 { "custom" } else { "Point_Add" };
+    let _ = subjects(body);
     let masked = mask_body(provider, kind, body);
     if serde_json::from_slice::<serde_json::Value>(body).is_ok() {
         serde_json::from_slice::<serde_json::Value>(&masked)

@@ -111,6 +111,19 @@ pub(crate) enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Erase one person's data on request (LGPD art. 18): every stored delivery naming the
+    /// CPF, CNPJ or e-mail address loses its body and headers (its delivery key stays, for
+    /// deduplication); drift examples showing it are redacted. Prints a receipt naming the
+    /// subject by its salted hash only. Exit 0 also when nothing matched, 2 for a subject that
+    /// is not a valid CPF, CNPJ or e-mail address.
+    Erase {
+        /// The subject: a CPF (529.982.247-25), a CNPJ (11.222.333/0001-81) or an e-mail
+        /// address; punctuation and case do not matter.
+        #[arg(long, value_name = "CPF|CNPJ|E-MAIL")]
+        subject: String,
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 impl Command {
@@ -123,6 +136,7 @@ impl Command {
             | Self::Stats { target }
             | Self::Entity { target, .. } => target,
             Self::Rekey { target, .. } => target,
+            Self::Erase { target, .. } => target,
         }
     }
 }
@@ -176,6 +190,11 @@ pub(crate) fn run(command: &Command) -> Result<(), Failure> {
         }
     }
     let target = command.target();
+    // A bad subject is refused before anything is opened.
+    if let Command::Erase { subject, .. } = command {
+        hookbr_core::privacy::Subject::parse(subject)
+            .map_err(|error| Failure::usage(format!("--subject: {error}")))?;
+    }
     let url = inbox_url(target)?;
     let keys = inbox_keys(target)?;
     if let Command::Rekey { batch, .. } = command {
@@ -329,6 +348,16 @@ async fn execute(command: &Command, store: &dyn Inbox, as_json: bool) -> Result<
         }
         // Run by `rekey` before an inbox is opened here.
         Command::Rekey { .. } => {}
+        Command::Erase { subject, .. } => {
+            let subject = hookbr_core::privacy::Subject::parse(subject)
+                .map_err(|error| Failure::usage(format!("--subject: {error}")))?;
+            let receipt = inbox::erase(store, subject).await?;
+            if as_json {
+                print_line(&receipt.to_json().to_string());
+            } else {
+                print_line(&receipt.to_text());
+            }
+        }
         Command::Stats { .. } => {
             let stats = inbox::stats(store).await?;
             if as_json {

@@ -394,6 +394,47 @@ mod benches {
         group.finish();
     }
 
+    // ---------------------------------------------------------------- privacy
+
+    /// `privacy/*`: what the inbox adds per stored delivery for the erasure index
+    /// (`subject_hashes`: finding the CPFs, CNPJs and e-mails of a body and hashing each under
+    /// the salt), next to `mask_body` (what every display of a body costs), on BonifiQ's
+    /// Point_Add (one e-mail) and an iSET form body (an e-mail and a CPF).
+    fn privacy(c: &mut Criterion) {
+        use hookbr_core::{
+            InboxRecord,
+            inbox::{now_ms, subject_hashes},
+            privacy::mask_body,
+        };
+        let mut group = c.benchmark_group("privacy");
+        let bonifiq = testkit::bonifiq_point_add(BONIFIQ_SECRET).body;
+        let form = b"pedido_id=1234&cliente_email=joao%40example.com&cliente_nome=Jo%C3%A3o+Silva\
+                     &cliente_cpf=529.982.247-25&total=199.90&status=pago"
+            .to_vec();
+        for (name, provider, kind, body) in [
+            ("bonifiq_point_add", Provider::Bonifiq, "Point_Add", bonifiq),
+            ("iset_form", Provider::Iset, "order_upserted", form),
+        ] {
+            let record = InboxRecord::new(
+                provider.as_str().into(),
+                "d".into(),
+                DeliveryId::new(provider, "d").key(),
+                body.clone(),
+                Vec::new(),
+                "#0".into(),
+                now_ms(),
+            );
+            assert!(!subject_hashes(&record, b"salt").0.is_empty());
+            group.bench_function(format!("{name}/subject_hashes"), |b| {
+                b.iter(|| subject_hashes(black_box(&record), b"salt"));
+            });
+            group.bench_function(format!("{name}/mask_body"), |b| {
+                b.iter(|| mask_body(provider, kind, black_box(&body)));
+            });
+        }
+        group.finish();
+    }
+
     // ---------------------------------------------------------------- pipeline
 
     /// `pipeline/<provider>`: `no_store` processes one delivery over and over with
@@ -521,7 +562,7 @@ mod benches {
     criterion::criterion_group! {
         name = core;
         config = config();
-        targets = decode, timestamp, verify, verify_rsa_primitive, dedup, pipeline
+        targets = decode, timestamp, verify, verify_rsa_primitive, dedup, privacy, pipeline
     }
 }
 

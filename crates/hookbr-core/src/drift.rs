@@ -52,6 +52,10 @@ pub const MAX_DEPTH: usize = 16;
 /// The most change records kept; further changes are counted ([`Observed::recorded`] is then
 /// `false`) but not kept.
 pub const MAX_RECORDS: usize = 1_000;
+/// What replaces a drift example that showed a subject whose data was erased on request
+/// ([`DriftTracker::redact`], `Inbox::erase_subject`).
+pub const ERASED_EXAMPLE: &str = "[example erased on request]";
+
 /// The longest example kept, in characters (cut with `…`).
 pub const EXAMPLE_CHARS: usize = 4_096;
 /// The longest path, kind or detail kept, in characters.
@@ -565,6 +569,29 @@ impl DriftTracker {
         }
     }
 
+    /// Replaces every example that still shows `subject` (any of its
+    /// [`spellings`](crate::privacy::Subject::spellings), case ignored: masking leaves a bare
+    /// JSON number alone) with [`ERASED_EXAMPLE`]; returns how many.
+    pub fn redact(&self, subject: &crate::privacy::Subject) -> u64 {
+        let spellings = subject.spellings();
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut redacted = 0;
+        for record in &mut inner.records {
+            let example = record.example.to_lowercase();
+            if spellings
+                .iter()
+                .any(|spelling| example.contains(spelling.as_str()))
+            {
+                record.example = ERASED_EXAMPLE.to_owned();
+                redacted += 1;
+            }
+        }
+        redacted
+    }
+
     /// The change records, most recently seen first.
     #[must_use]
     pub fn records(&self) -> Vec<DriftRecord> {
@@ -585,6 +612,41 @@ impl DriftTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redact_replaces_the_examples_that_show_a_subject() {
+        let tracker = DriftTracker::new();
+        let record = |detail: &str, example: &str| {
+            DriftRecord::new(
+                Provider::Bonifiq,
+                "custom",
+                ChangeKind::NewField,
+                detail,
+                1,
+                1,
+                1,
+                example,
+            )
+        };
+        tracker.restore(DriftState::new(
+            Vec::new(),
+            vec![
+                record("ref", r#"{"ref":52998224725}"#),
+                record("doc", r#"{"doc":"529.982.247-25"}"#),
+                record("other", r#"{"ref":11144477735}"#),
+            ],
+        ));
+        let subject = crate::privacy::Subject::parse("529.982.247-25").unwrap();
+        assert_eq!(tracker.redact(&subject), 2);
+        let examples: Vec<String> = tracker.records().into_iter().map(|r| r.example).collect();
+        assert_eq!(
+            examples.iter().filter(|e| *e == ERASED_EXAMPLE).count(),
+            2,
+            "{examples:?}"
+        );
+        assert!(examples.iter().any(|e| e.contains("11144477735")));
+        assert_eq!(tracker.redact(&subject), 0);
+    }
 
     #[test]
     fn paths_fold_arrays_and_forms() {

@@ -183,6 +183,136 @@ pub struct InboxRow {
     /// [`Inbox::complete`], [`Inbox::fail`] and [`Inbox::renew`] take back to prove the caller
     /// still holds the row.
     pub claim: i64,
+    /// When and why the body and headers were removed (the record then holds none); `None`
+    /// while they are kept.
+    pub body_removed: Option<BodyRemoved>,
+}
+
+/// Why a row's body and headers are gone while its delivery key stays
+/// ([`InboxRow::body_removed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyRemovedReason {
+    /// The row was completed longer ago than `[inbox] body_retention`
+    /// ([`Inbox::drop_bodies`]).
+    Retention,
+    /// It named a person whose data was erased on request ([`Inbox::erase_subject`]).
+    Erased,
+}
+
+impl BodyRemovedReason {
+    /// The stored text: `retention` or `erased`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Retention => "retention",
+            Self::Erased => "erased",
+        }
+    }
+
+    /// Parses [`as_str`](Self::as_str)'s form.
+    #[must_use]
+    pub fn from_text(text: &str) -> Option<Self> {
+        [Self::Retention, Self::Erased]
+            .into_iter()
+            .find(|reason| reason.as_str() == text)
+    }
+}
+
+/// When and why a row's body was removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BodyRemoved {
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+    /// Why.
+    pub reason: BodyRemovedReason,
+}
+
+impl BodyRemoved {
+    /// A removal at `at_ms` for `reason`.
+    #[must_use]
+    pub fn new(at_ms: i64, reason: BodyRemovedReason) -> Self {
+        Self { at_ms, reason }
+    }
+}
+
+/// What [`Inbox::erase_subject`] did: the rows whose body and headers it removed, counted by
+/// the state they were in (an erased row that was not done is marked done: there is nothing
+/// left to process), and the masked drift examples it redacted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Erasure {
+    /// The subject's index entry ([`Subject::hash`](crate::privacy::Subject::hash) under this
+    /// inbox's salt): what the receipt names instead of the subject.
+    pub subject_hash: [u8; 32],
+    /// Rows that were waiting for an attempt.
+    pub pending: u64,
+    /// Rows a worker held (it may still deliver the copy it read).
+    pub in_flight: u64,
+    /// Rows already processed.
+    pub done: u64,
+    /// Dead-lettered rows.
+    pub dead: u64,
+    /// Drift examples that contained the subject, replaced by a notice.
+    pub drift_examples: u64,
+}
+
+impl Erasure {
+    /// No row erased yet, for `subject_hash`.
+    #[must_use]
+    pub fn new(subject_hash: [u8; 32]) -> Self {
+        Self {
+            subject_hash,
+            ..Self::default()
+        }
+    }
+
+    /// Rows erased, all states together.
+    #[must_use]
+    pub fn rows(&self) -> u64 {
+        self.pending + self.in_flight + self.done + self.dead
+    }
+
+    /// Counts one erased row that was in `state`.
+    pub fn count(&mut self, state: RowState) {
+        match state {
+            RowState::Pending => self.pending += 1,
+            RowState::InFlight => self.in_flight += 1,
+            RowState::Done => self.done += 1,
+            RowState::Dead => self.dead += 1,
+        }
+    }
+}
+
+/// The most subjects the inbox indexes per row. A row naming more (a batch export, a report)
+/// is indexed under its first ones and marked, and erasure reads the bodies of marked rows to
+/// find the others: the index stays bounded and erasure stays complete.
+pub const MAX_SUBJECTS_PER_ROW: usize = 32;
+
+/// The index entries of `record` under `salt`: the hashes of the subjects its body names
+/// ([`privacy::subjects`](crate::privacy::subjects)), at most [`MAX_SUBJECTS_PER_ROW`], and
+/// whether there were more.
+#[must_use]
+pub fn subject_hashes(record: &InboxRecord, salt: &[u8]) -> (Vec<[u8; 32]>, bool) {
+    let found = crate::privacy::subjects(&record.body);
+    let overflow = found.len() > MAX_SUBJECTS_PER_ROW;
+    let hashes = found
+        .iter()
+        .take(MAX_SUBJECTS_PER_ROW)
+        .map(|subject| subject.hash(salt))
+        .collect();
+    (hashes, overflow)
+}
+
+/// The index entry that marks a row naming more than [`MAX_SUBJECTS_PER_ROW`] subjects.
+#[must_use]
+pub fn overflow_marker(salt: &[u8]) -> [u8; 32] {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(salt)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(b"overflow:");
+    mac.finalize().into_bytes().into()
 }
 
 impl InboxRow {
@@ -199,6 +329,7 @@ impl InboxRow {
             last_error: None,
             next_attempt_at_ms,
             claim: 0,
+            body_removed: None,
         }
     }
 }
@@ -407,6 +538,26 @@ pub trait Inbox: Send + Sync + fmt::Debug {
 
     /// Deletes completed rows received before `before_ms`; returns how many.
     fn prune(&self, before_ms: i64) -> StoreFuture<'_, u64>;
+
+    /// Removes the body and headers of completed rows received before `before_ms` (`[inbox]
+    /// body_retention`), keeping the row with its delivery key and state until
+    /// [`prune`](Self::prune), so deduplication and the signature ledger do not need the
+    /// personal data; the row then reads with an empty body and
+    /// [`InboxRow::body_removed`] set. Returns how many. The default removes nothing.
+    fn drop_bodies(&self, before_ms: i64) -> StoreFuture<'_, u64> {
+        let _ = before_ms;
+        Box::pin(std::future::ready(Ok(0)))
+    }
+
+    /// Erases one person's data on request: every row whose body names `subject` (found
+    /// through the index of salted subject hashes kept at insert time, never by reading every
+    /// body) loses its body and headers and is marked done, keeping its delivery key, and the
+    /// masked drift examples that still show the subject are redacted. `None` (the default)
+    /// when this inbox keeps no subject index.
+    fn erase_subject(&self, subject: crate::privacy::Subject) -> StoreFuture<'_, Option<Erasure>> {
+        let _ = subject;
+        Box::pin(std::future::ready(Ok(None)))
+    }
 
     /// Counts per state.
     fn stats(&self) -> StoreFuture<'_, InboxStats>;

@@ -18,8 +18,8 @@ use hookbr_core::{
     Endpoint, Provider, Request, WebhookEvent,
     iset::IsetKind,
     privacy::{
-        DataClass, is_br_phone, is_cnpj, is_cpf, is_email, mask_as, mask_body, mask_fields,
-        mask_text, personal_fields,
+        DataClass, Subject, is_br_phone, is_cnpj, is_cpf, is_email, mask_as, mask_body,
+        mask_fields, mask_text, personal_fields, subjects,
     },
     testkit::{fixture, fixture_paths},
 };
@@ -467,6 +467,29 @@ proptest! {
         if let Ok(text) = std::str::from_utf8(&body) {
             let _ = mask_text(text);
         }
+    }
+
+    #[test]
+    fn subjects_are_found_wherever_masking_hides_them(
+        value in prop_oneof![cpf(), cnpj(), email()],
+        key in "k[a-z]{0,7}",
+        id in uuid(),
+        before in "[A-Za-z ]{0,12}",
+    ) {
+        let subject = Subject::parse(&value).unwrap();
+        let json = serde_json::json!({ "id": id, key.clone(): value, "text": format!("{before} {value}.") });
+        let form = format!("id={id}&{key}={}", urlencode(&value));
+        let text = format!("{before} {value}, ok");
+        for body in [serde_json::to_vec(&json).unwrap(), form.into_bytes(), text.into_bytes()] {
+            let found = subjects(&body);
+            prop_assert!(found.contains(&subject), "{} not in {:?}", value, found);
+            prop_assert_eq!(found.len(), 1, "{:?}", found);
+        }
+    }
+
+    #[test]
+    fn subjects_never_panic(body in vec(any::<u8>(), 0..512)) {
+        let _ = subjects(&body);
     }
 
     #[test]

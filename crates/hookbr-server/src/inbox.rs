@@ -23,8 +23,10 @@ use std::{path::Path, sync::Arc};
 
 use hookbr_core::{
     Endpoint, Inbox, InboxRecord, InboxRow, Provider, StoreError,
-    inbox::{EntityDelivery, ListFilter, RowState, now_ms},
-    privacy::{mask_body, mask_text},
+    inbox::{
+        BodyRemoved, BodyRemovedReason, EntityDelivery, Erasure, ListFilter, RowState, now_ms,
+    },
+    privacy::{Subject, mask_body, mask_text},
     timestamp::rfc3339_millis,
 };
 use serde_json::{Value, json};
@@ -116,10 +118,13 @@ pub struct RowDetail {
     /// unless revealed.
     pub headers: Vec<(String, String)>,
     /// The body: JSON when it is JSON (Foody's `token` redacted), else a string; personal data
-    /// masked unless revealed.
+    /// masked unless revealed; for a row whose body was removed, the notice saying so.
     pub body: Value,
     /// Whether this is the unmasked view ([`RowDetail::revealed`]).
     pub revealed: bool,
+    /// Why the body is gone (`body removed after 7 days (body_retention)`, `body erased on
+    /// request at …`), when it is.
+    pub body_removed: Option<String>,
 }
 
 impl RowDetail {
@@ -150,11 +155,18 @@ impl RowDetail {
                 (name.clone(), value)
             })
             .collect();
+        let body_removed = row
+            .body_removed
+            .map(|removed| removal_notice(removed, row.record.received_at_ms));
         Self {
             summary: RowSummary::shown(row, shown),
             headers,
-            body: shown_body(&row.record, shown),
+            body: match &body_removed {
+                Some(notice) => Value::String(format!("[{notice}]")),
+                None => shown_body(&row.record, shown),
+            },
             revealed: shown == Shown::Revealed,
+            body_removed,
         }
     }
 
@@ -170,6 +182,7 @@ impl RowDetail {
                 .collect();
             object.insert("headers".into(), Value::Array(headers));
             object.insert("body".into(), self.body.clone());
+            object.insert("body_removed".into(), json!(self.body_removed));
         }
         value
     }
@@ -230,6 +243,132 @@ impl Replayed {
     pub fn to_json(&self) -> Value {
         json!({ "replayed": self.replayed, "not_dead": self.not_dead })
     }
+}
+
+/// What a removed body's row says instead: `body removed after 7 days (body_retention)` or
+/// `body erased on request at 2026-…Z`.
+#[must_use]
+pub fn removal_notice(removed: BodyRemoved, received_at_ms: i64) -> String {
+    match removed.reason {
+        BodyRemovedReason::Erased => format!(
+            "body erased on request at {}",
+            rfc3339_millis(removed.at_ms)
+        ),
+        _ => {
+            let days = removed.at_ms.saturating_sub(received_at_ms).max(0) / 86_400_000;
+            let unit = if days == 1 { "day" } else { "days" };
+            format!("body removed after {days} {unit} (body_retention)")
+        }
+    }
+}
+
+/// What [`erase`] did, as `hookbr inbox erase` and `POST /erase` report it. It names the
+/// subject by its index hash only, never by the identifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErasureReceipt {
+    /// `cpf`, `cnpj` or `email`.
+    pub subject_kind: &'static str,
+    /// The subject's salted hash in this inbox (hex), as the index keeps it.
+    pub subject_hash: String,
+    /// When the erasure committed (RFC 3339).
+    pub erased_at: String,
+    /// What the inbox erased.
+    pub erasure: Erasure,
+}
+
+/// Says that completed deliveries past retention are already gone: the receipt's last line.
+pub const RETENTION_NOTE: &str = "completed deliveries older than [inbox] retention had \
+     already been deleted, and bodies older than [inbox] body_retention removed, by the \
+     server's hourly prune: nothing of them was left to erase";
+
+impl ErasureReceipt {
+    /// The JSON object of `hookbr inbox erase --json` and `POST /erase`.
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        let rows = &self.erasure;
+        json!({
+            "subject_kind": self.subject_kind,
+            "subject_hash": self.subject_hash,
+            "erased_at": self.erased_at,
+            "rows": {
+                "pending": rows.pending,
+                "in_flight": rows.in_flight,
+                "done": rows.done,
+                "dead": rows.dead,
+                "total": rows.rows(),
+            },
+            "drift_examples": rows.drift_examples,
+            "nothing_matched": rows.rows() == 0 && rows.drift_examples == 0,
+            "note": RETENTION_NOTE,
+        })
+    }
+
+    /// The receipt as lines of text.
+    #[must_use]
+    pub fn to_text(&self) -> String {
+        let rows = &self.erasure;
+        let mut text = format!(
+            "erasure receipt
+subject      {} with hash {}
+erased at    {}
+",
+            self.subject_kind, self.subject_hash, self.erased_at
+        );
+        if rows.rows() == 0 && rows.drift_examples == 0 {
+            text.push_str(
+                "nothing matched: no stored delivery names this subject
+",
+            );
+        } else {
+            text.push_str(&format!(
+                "rows erased  {} (pending {}, in_flight {}, done {}, dead {}): body and \
+                 headers removed, delivery key kept for deduplication
+\
+                 drift examples redacted  {}
+",
+                rows.rows(),
+                rows.pending,
+                rows.in_flight,
+                rows.done,
+                rows.dead,
+                rows.drift_examples
+            ));
+            if rows.in_flight > 0 {
+                text.push_str(
+                    "note: a worker held some of these rows and may still deliver the copy it \
+                     had read
+",
+                );
+            }
+        }
+        text.push_str(&format!("note: {RETENTION_NOTE}"));
+        text
+    }
+}
+
+/// Erases `subject`'s data from `inbox` ([`Inbox::erase_subject`]) and makes the receipt.
+///
+/// # Errors
+///
+/// [`Error::Config`] when the inbox keeps no subject index, [`Error::Runtime`] when it fails.
+pub async fn erase(inbox: &dyn Inbox, subject: Subject) -> Result<ErasureReceipt, Error> {
+    let subject_kind = subject.kind().as_str();
+    let erasure = inbox
+        .erase_subject(subject)
+        .await
+        .map_err(|e| store_error(&e))?
+        .ok_or_else(|| Error::config("this inbox keeps no subject index: cannot erase"))?;
+    Ok(ErasureReceipt {
+        subject_kind,
+        subject_hash: erasure
+            .subject_hash
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect(),
+        erased_at: rfc3339_millis(now_ms()),
+        erasure,
+    })
 }
 
 fn store_error(error: &StoreError) -> Error {

@@ -161,11 +161,26 @@ pub(crate) async fn stopped(mut stop: watch::Receiver<bool>) {
 pub(crate) async fn prune_loop(
     inbox: Arc<dyn Inbox>,
     retention: Duration,
+    body_retention: Duration,
     stop: watch::Receiver<bool>,
 ) {
     let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    let body_retention_ms = i64::try_from(body_retention.as_millis()).unwrap_or(i64::MAX);
     let mut stop = std::pin::pin!(stopped(stop));
     loop {
+        // Bodies first (they may go earlier than the rows), then the rows.
+        if body_retention < retention {
+            if let Ok(dropped) = inbox
+                .drop_bodies(now_ms().saturating_sub(body_retention_ms))
+                .await
+            {
+                if dropped > 0 {
+                    log(&format!(
+                        "removed the bodies of {dropped} completed deliveries (body_retention)"
+                    ));
+                }
+            }
+        }
         if let Ok(pruned) = inbox.prune(now_ms().saturating_sub(retention_ms)).await {
             if pruned > 0 {
                 log(&format!("pruned {pruned} completed deliveries"));

@@ -289,6 +289,12 @@ impl Observer {
         self.drift.records()
     }
 
+    /// Redacts the drift examples this process holds that still show `subject` (erasure);
+    /// returns how many.
+    pub(crate) fn redact_drift(&self, subject: &hookbr_core::privacy::Subject) -> u64 {
+        self.drift.redact(subject)
+    }
+
     /// Records an attempt of row `id` (its error cut at 500 characters; the latest 20
     /// attempts of a row are kept).
     pub(crate) fn attempt(&self, id: i64, provider: &str, mut attempt: Attempt, dead: bool) {

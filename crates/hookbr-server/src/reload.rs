@@ -187,6 +187,10 @@ pub(crate) fn fixed(config: &Config) -> Fixed {
                 .unwrap_or_default(),
         ),
         ("inbox.retention", format!("{:?}", config.retention)),
+        (
+            "inbox.body_retention",
+            format!("{:?}", config.body_retention),
+        ),
         ("[worker]", format!("{:?}", config.worker)),
         ("[admin]", format!("{admin:?}")),
     ]

@@ -202,7 +202,7 @@ impl ServerBuilder {
                     config.worker.concurrency,
                     &config.sinks,
                 ),
-                config.retention,
+                (config.retention, config.body_retention),
                 stop_rx,
             )
         });
@@ -295,7 +295,7 @@ fn work(
     live: Arc<Live>,
     settings: WorkerConfig,
     batch: usize,
-    retention: Duration,
+    (retention, body_retention): (Duration, Duration),
     stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     // The lease is renewed while a batch runs; the batch is what the lease covers anyway.
@@ -316,7 +316,7 @@ fn work(
         options,
     )
     .on_settled(move |settled| settle.dispatcher().settled(settled));
-    let pruner = prune_loop(inbox, retention, stop.clone());
+    let pruner = prune_loop(inbox, retention, body_retention, stop.clone());
     tokio::spawn(alive.watch(async move {
         tokio::join!(worker.run(stopped(stop)), pruner);
     }))

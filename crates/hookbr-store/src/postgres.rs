@@ -8,11 +8,13 @@ use hookbr_core::{
     dedup::StoreFuture,
     drift::{ChangeKind, DriftRecord, DriftState, KindShape, MAX_RECORDS},
     inbox::{
-        EntityDelivery, EntityMark, Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter,
-        RowOutcome, RowState, now_ms,
+        BodyRemoved, BodyRemovedReason, EntityDelivery, EntityMark, Erasure, Inbox, InboxRecord,
+        InboxRow, InboxStats, Inserted, ListFilter, MAX_SUBJECTS_PER_ROW, RowOutcome, RowState,
+        now_ms, overflow_marker, subject_hashes,
     },
     ledger::{BodyFingerprint, Seen},
     ordering::{StoredPosition, Verdict, judge_stored},
+    privacy::{Subject, subjects},
 };
 use tokio_postgres::{IsolationLevel, Row};
 
@@ -22,7 +24,7 @@ use crate::{
 };
 
 /// Schema migrations, applied in order; `hookbr_schema_version` records which ran.
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     r"
 CREATE TABLE hookbr_inbox (
     id              BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -128,6 +130,30 @@ CREATE TABLE hookbr_inbox_keys (
     created_at  BIGINT NOT NULL
 );
 ",
+    // 8: personal data (issue 19), as in SQLite: the subject index (HMAC-SHA-256 of each CPF,
+    // CNPJ and e-mail address a row names, under this inbox's random salt; 244 random bits
+    // from two `gen_random_uuid()`, a strong random source), rows stored before it indexed by
+    // the first erasure (`unindexed_below`), and bodies removed before their row.
+    r"
+ALTER TABLE hookbr_inbox ADD COLUMN body_removed_at BIGINT, ADD COLUMN body_removed_why TEXT;
+CREATE TABLE hookbr_inbox_subjects (
+    subject BYTEA  NOT NULL,
+    row_id  BIGINT NOT NULL REFERENCES hookbr_inbox (id) ON DELETE CASCADE,
+    PRIMARY KEY (subject, row_id)
+);
+CREATE INDEX hookbr_inbox_subjects_row ON hookbr_inbox_subjects (row_id);
+CREATE TABLE hookbr_inbox_meta (
+    name   TEXT PRIMARY KEY,
+    bytes  BYTEA,
+    number BIGINT
+);
+INSERT INTO hookbr_inbox_meta (name, bytes) VALUES ('subject_salt',
+    decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'));
+INSERT INTO hookbr_inbox_meta (name, number)
+    SELECT 'unindexed_below', COALESCE(MAX(id), 0) + 1 FROM hookbr_inbox;
+CREATE INDEX hookbr_inbox_bodies ON hookbr_inbox (received_at)
+    WHERE state = 'done' AND body_removed_at IS NULL;
+",
 ];
 
 /// A stored position from its columns.
@@ -224,23 +250,43 @@ const DEFAULT_POOL_SIZE: usize = 16;
 /// is refused (`503`, the provider retries). Well under the providers' own timeouts (10 s).
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
-const INSERT: &str = "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
-                      matched_key, received_at, next_attempt_at, key_id) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
-                      ON CONFLICT (dedup_key) DO NOTHING RETURNING id";
+/// The row, its subject index entries (`$9`) in one statement: one round trip, one commit.
+const INSERT: &str = "WITH new_row AS (INSERT INTO hookbr_inbox (endpoint, delivery_id, \
+                      dedup_key, body, headers, matched_key, received_at, next_attempt_at, \
+                      key_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
+                      ON CONFLICT (dedup_key) DO NOTHING RETURNING id), \
+                      indexed AS (INSERT INTO hookbr_inbox_subjects (subject, row_id) \
+                      SELECT DISTINCT s, new_row.id FROM new_row, unnest($9::bytea[]) AS s \
+                      ON CONFLICT DO NOTHING) \
+                      SELECT id FROM new_row";
+
+/// Completed rows whose body and headers to remove, a batch per statement
+/// (`hookbr_inbox_bodies`), with their subject index entries.
+const DROP_BODIES_BATCH: &str = "WITH dropped AS (UPDATE hookbr_inbox SET body = ''::bytea, \
+     headers = '[]', key_id = 'none', body_removed_at = $3, \
+     body_removed_why = 'retention' \
+     WHERE id = ANY(ARRAY(SELECT id FROM hookbr_inbox WHERE state = 'done' \
+     AND body_removed_at IS NULL AND received_at < $1 ORDER BY received_at LIMIT $2)) \
+     RETURNING id), \
+     unindexed AS (DELETE FROM hookbr_inbox_subjects \
+     WHERE row_id = ANY(ARRAY(SELECT id FROM dropped))) \
+     SELECT count(*) FROM dropped";
 
 /// [`INSERT`] with the delivery's entity and position in the same statement (one commit).
 const INSERT_WITH_ENTITY: &str = "WITH inserted AS (INSERT INTO hookbr_inbox (endpoint, \
      delivery_id, dedup_key, body, headers, matched_key, received_at, next_attempt_at, key_id) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) ON CONFLICT (dedup_key) DO NOTHING \
      RETURNING id), \
+     indexed AS (INSERT INTO hookbr_inbox_subjects (subject, row_id) \
+     SELECT DISTINCT s, inserted.id FROM inserted, unnest($9::bytea[]) AS s \
+     ON CONFLICT DO NOTHING), \
      noted AS (INSERT INTO hookbr_entity_rows (row_id, kind, entity_id, at_ms, rank, terminal) \
-     SELECT id, $9, $10, $11, $12, $13 FROM inserted) \
+     SELECT id, $10, $11, $12, $13, $14 FROM inserted) \
      SELECT id FROM inserted";
 
 const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matched_key, \
                        received_at, state, attempts, last_error, next_attempt_at, claim_token, \
-                       key_id";
+                       key_id, body_removed_at, body_removed_why";
 
 /// The durable inbox on PostgreSQL: one database shared by many instances behind a load
 /// balancer, each running its own receivers and [`Worker`](crate::worker::Worker)s.
@@ -319,6 +365,8 @@ const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matc
 pub struct PostgresInbox {
     pool: Pool,
     keys: Option<Arc<InboxKeys>>,
+    /// The subject index's salt (`hookbr_inbox_meta`).
+    salt: std::sync::Arc<[u8]>,
 }
 
 impl fmt::Debug for PostgresInbox {
@@ -437,7 +485,11 @@ impl PostgresInbox {
             .recycle_timeout(Some(POOL_TIMEOUT))
             .build()
             .map_err(|_| StoreError::new("postgres: connect: cannot build the pool"))?;
-        let inbox = Self { pool, keys: None };
+        let mut inbox = Self {
+            pool,
+            keys: None,
+            salt: std::sync::Arc::from(Vec::new()),
+        };
         let mut client = inbox.client("connect").await?;
         let synchronous_commit: String = client
             .query_one("SELECT current_setting('synchronous_commit')", &[])
@@ -451,6 +503,15 @@ impl PostgresInbox {
             ));
         }
         migrate(&mut client).await.map_err(failed("migrate"))?;
+        let salt: Vec<u8> = client
+            .query_one(
+                "SELECT bytes FROM hookbr_inbox_meta WHERE name = 'subject_salt'",
+                &[],
+            )
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(failed("connect"))?;
+        inbox.salt = salt.into();
         drop(client);
         Ok(inbox)
     }
@@ -529,6 +590,15 @@ fn inbox_row(row: &Row) -> Result<InboxRow, tokio_postgres::Error> {
     inbox_row.last_error = row.try_get(10)?;
     inbox_row.next_attempt_at_ms = row.try_get(11)?;
     inbox_row.claim = row.try_get(12)?;
+    let removed_at: Option<i64> = row.try_get(14)?;
+    let removed_why: Option<String> = row.try_get(15)?;
+    inbox_row.body_removed = removed_at.map(|at| {
+        let reason = removed_why
+            .as_deref()
+            .and_then(BodyRemovedReason::from_text)
+            .unwrap_or(BodyRemovedReason::Retention);
+        BodyRemoved::new(at, reason)
+    });
     Ok(inbox_row)
 }
 
@@ -555,11 +625,150 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// Rows indexed per transaction when an inbox created before the subject index is indexed.
+const LEGACY_BATCH: i64 = 500;
+
+/// Indexes the next batch of rows stored before migration 6 (highest id first); `false` once
+/// none is left. Instances erasing at once each take the meta row's lock in turn.
+async fn index_legacy_rows(
+    client: &mut Object,
+    salt: &[u8],
+) -> Result<bool, tokio_postgres::Error> {
+    let transaction = client.transaction().await?;
+    let below: i64 = transaction
+        .query_one(
+            "SELECT number FROM hookbr_inbox_meta WHERE name = 'unindexed_below' FOR UPDATE",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    if below <= 1 {
+        return Ok(false);
+    }
+    let rows = transaction
+        .query(
+            "SELECT id, body FROM hookbr_inbox WHERE id < $1 ORDER BY id DESC LIMIT $2",
+            &[&below, &LEGACY_BATCH],
+        )
+        .await?;
+    let mut next = 0i64;
+    for row in &rows {
+        let id: i64 = row.try_get(0)?;
+        let body: Vec<u8> = row.try_get(1)?;
+        let found = subjects(&body);
+        let mut hashes: Vec<[u8; 32]> = found
+            .iter()
+            .take(MAX_SUBJECTS_PER_ROW)
+            .map(|subject| subject.hash(salt))
+            .collect();
+        if found.len() > MAX_SUBJECTS_PER_ROW {
+            hashes.push(overflow_marker(salt));
+        }
+        let hashes: Vec<&[u8]> = hashes.iter().map(<[u8; 32]>::as_slice).collect();
+        transaction
+            .execute(
+                "INSERT INTO hookbr_inbox_subjects (subject, row_id) \
+                 SELECT DISTINCT s, $2::bigint FROM unnest($1::bytea[]) AS s ON CONFLICT DO NOTHING",
+                &[&hashes, &id],
+            )
+            .await?;
+        next = id;
+    }
+    transaction
+        .execute(
+            "UPDATE hookbr_inbox_meta SET number = $1 WHERE name = 'unindexed_below'",
+            &[&next],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(next > 1)
+}
+
+/// [`Inbox::erase_subject`] in one transaction.
+async fn erase_in(
+    client: &mut Object,
+    subject: &Subject,
+    salt: &[u8],
+) -> Result<Erasure, tokio_postgres::Error> {
+    let hash = subject.hash(salt);
+    let mut erasure = Erasure::new(hash);
+    let transaction = client.transaction().await?;
+    let mut ids: Vec<i64> = transaction
+        .query(
+            "SELECT row_id FROM hookbr_inbox_subjects WHERE subject = $1",
+            &[&hash.as_slice()],
+        )
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
+    // Rows naming more subjects than the index keeps: read those bodies.
+    let marker = overflow_marker(salt);
+    for row in transaction
+        .query(
+            "SELECT h.id, h.body FROM hookbr_inbox_subjects AS s \
+             JOIN hookbr_inbox AS h ON h.id = s.row_id WHERE s.subject = $1",
+            &[&marker.as_slice()],
+        )
+        .await?
+    {
+        let body: Vec<u8> = row.try_get(1)?;
+        if subjects(&body).contains(subject) {
+            ids.push(row.try_get(0)?);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    // The state each row had, then the rows blanked and marked done, and their index entries.
+    let before = transaction
+        .query(
+            "SELECT state FROM hookbr_inbox WHERE id = ANY($1) FOR UPDATE",
+            &[&ids],
+        )
+        .await?;
+    for row in &before {
+        let state: String = row.try_get(0)?;
+        erasure.count(RowState::from_text(&state).unwrap_or(RowState::Done));
+    }
+    let now = now_ms();
+    transaction
+        .execute(
+            "UPDATE hookbr_inbox SET body = ''::bytea, headers = '[]', key_id = 'none', \
+             body_removed_at = $2, body_removed_why = 'erased', state = 'done', lease_until = NULL, \
+             completed_at = COALESCE(completed_at, $2) WHERE id = ANY($1)",
+            &[&ids, &now],
+        )
+        .await?;
+    transaction
+        .execute(
+            "DELETE FROM hookbr_inbox_subjects WHERE row_id = ANY($1)",
+            &[&ids],
+        )
+        .await?;
+    for spelling in subject.spellings() {
+        erasure.drift_examples += transaction
+            .execute(
+                "UPDATE hookbr_drift_changes SET example = $2 \
+                 WHERE strpos(lower(example), $1) > 0",
+                &[&spelling, &hookbr_core::drift::ERASED_EXAMPLE],
+            )
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(erasure)
+}
+
 impl Inbox for PostgresInbox {
     fn insert(&self, record: InboxRecord) -> StoreFuture<'_, Inserted> {
         Box::pin(async move {
-            // The entity and position are read from the clear body, before it is sealed.
+            // The entity, its position and the subject index are read from the clear body,
+            // before it is sealed.
             let note = record.entity_note();
+            let (mut subject_hashes, overflow) = subject_hashes(&record, &self.salt);
+            if overflow {
+                subject_hashes.push(overflow_marker(&self.salt));
+            }
+            let subjects: Vec<&[u8]> = subject_hashes.iter().map(<[u8; 32]>::as_slice).collect();
             let (key_id, body, headers) = match self.keys.as_deref() {
                 Some(keys) => {
                     let (key_id, body) = keys.seal(&record)?;
@@ -590,6 +799,7 @@ impl Inbox for PostgresInbox {
                 &record.matched_key,
                 &record.received_at_ms,
                 &key_id,
+                &subjects,
             ];
             let (kind, entity, at_ms, rank, terminal) = note.map_or_else(
                 || (String::new(), String::new(), None, None, false),
@@ -933,6 +1143,47 @@ impl Inbox for PostgresInbox {
         })
     }
 
+    fn drop_bodies(&self, before_ms: i64) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let client = self.client("drop bodies").await?;
+            let statement = client
+                .prepare_cached(DROP_BODIES_BATCH)
+                .await
+                .map_err(failed("drop bodies"))?;
+            let mut dropped = 0u64;
+            loop {
+                let batch: i64 = client
+                    .query_one(&statement, &[&before_ms, &PRUNE_BATCH_ROWS, &now_ms()])
+                    .await
+                    .and_then(|row| row.try_get(0))
+                    .map_err(failed("drop bodies"))?;
+                dropped += count(batch);
+                if batch < PRUNE_BATCH_ROWS {
+                    break;
+                }
+            }
+            Ok(dropped)
+        })
+    }
+
+    fn erase_subject(&self, subject: Subject) -> StoreFuture<'_, Option<Erasure>> {
+        Box::pin(async move {
+            let mut client = self.client("erase").await?;
+            for _ in 0..u32::MAX {
+                if !index_legacy_rows(&mut client, &self.salt)
+                    .await
+                    .map_err(failed("erase"))?
+                {
+                    break;
+                }
+            }
+            let erasure = erase_in(&mut client, &subject, &self.salt)
+                .await
+                .map_err(failed("erase"))?;
+            Ok(Some(erasure))
+        })
+    }
+
     fn remember_body(
         &self,
         key: DedupKey,
@@ -1132,11 +1383,11 @@ impl Inbox for PostgresInbox {
             let mut deliveries = rows
                 .iter()
                 .map(|r| -> Result<_, tokio_postgres::Error> {
-                    let mark: Option<String> = r.try_get(17)?;
+                    let mark: Option<String> = r.try_get(19)?;
                     let (row, key_id) = sealed_row(r)?;
                     Ok(EntityDelivery::new(
                         open_listed(self.keys.as_deref(), row, &key_id),
-                        stored_position(r.try_get(14)?, r.try_get(15)?, r.try_get(16)?),
+                        stored_position(r.try_get(16)?, r.try_get(17)?, r.try_get(18)?),
                         mark.as_deref().and_then(EntityMark::from_text),
                     ))
                 })

@@ -11,18 +11,20 @@ use hookbr_core::{
     dedup::StoreFuture,
     drift::{ChangeKind, DriftRecord, DriftState, KindShape, MAX_RECORDS},
     inbox::{
-        EntityDelivery, EntityMark, Inbox, InboxRecord, InboxRow, InboxStats, Inserted, ListFilter,
-        RowOutcome, RowState, now_ms,
+        BodyRemoved, BodyRemovedReason, EntityDelivery, EntityMark, Erasure, Inbox, InboxRecord,
+        InboxRow, InboxStats, Inserted, ListFilter, RowOutcome, RowState, now_ms, overflow_marker,
+        subject_hashes,
     },
     ledger::{BodyFingerprint, Seen, SignatureLedger},
     ordering::{StoredPosition, Verdict, judge_stored},
+    privacy::{Subject, subjects},
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::crypt::{InboxKeys, PLAINTEXT_KEY_ID, Rekeyed, open_listed, open_row};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     r#"
 CREATE TABLE hookbr_inbox (
     id              INTEGER PRIMARY KEY,
@@ -135,6 +137,33 @@ CREATE INDEX hookbr_entity_latest_updated ON hookbr_entity_latest (updated_at);
     // start-up check and `rekey` find a key's rows without a scan; and a check value per key
     // id, so a different key under a known id is refused at start-up.
     KEYS_MIGRATION,
+    // 8: personal data (issue 19). The subject index: HMAC-SHA-256 of each CPF, CNPJ and
+    // e-mail address a row names, under this inbox's random salt (`hookbr_inbox_meta`), so
+    // erasure finds one person's rows without reading every body; entries go with their row.
+    // `unindexed_below`: rows stored before this migration, indexed by the first erasure.
+    // A row's body can be removed before the row (`body_retention`, erasure):
+    // `body_removed_at`/`_why` say when and why; `hookbr_inbox_bodies` walks the done rows
+    // that still have one.
+    r#"
+ALTER TABLE hookbr_inbox ADD COLUMN body_removed_at INTEGER;
+ALTER TABLE hookbr_inbox ADD COLUMN body_removed_why TEXT;
+CREATE TABLE hookbr_inbox_subjects (
+    subject BLOB    NOT NULL,
+    row_id  INTEGER NOT NULL REFERENCES hookbr_inbox (id) ON DELETE CASCADE,
+    PRIMARY KEY (subject, row_id)
+) WITHOUT ROWID;
+CREATE INDEX hookbr_inbox_subjects_row ON hookbr_inbox_subjects (row_id);
+CREATE TABLE hookbr_inbox_meta (
+    name   TEXT PRIMARY KEY,
+    bytes  BLOB,
+    number INTEGER
+) WITHOUT ROWID;
+INSERT INTO hookbr_inbox_meta (name, bytes) VALUES ('subject_salt', randomblob(32));
+INSERT INTO hookbr_inbox_meta (name, number)
+    SELECT 'unindexed_below', COALESCE(MAX(id), 0) + 1 FROM hookbr_inbox;
+CREATE INDEX hookbr_inbox_bodies ON hookbr_inbox (received_at)
+    WHERE state = 'done' AND body_removed_at IS NULL;
+"#,
 ];
 
 /// A stored position from its columns.
@@ -261,6 +290,13 @@ const OLDEST_OPEN: &str = "SELECT MIN(received_at) FROM hookbr_inbox INDEXED BY 
 const PRUNE_BATCH: &str = "DELETE FROM hookbr_inbox WHERE id IN (SELECT id FROM hookbr_inbox \
      WHERE state = 'done' AND received_at < ?1 ORDER BY id LIMIT ?2)";
 
+/// Completed rows whose body and headers to remove, a batch at a time
+/// (`hookbr_inbox_bodies`: only rows that still have one); their subject entries go with them.
+const DROP_BODIES_BATCH: &str = "UPDATE hookbr_inbox SET body = x'', headers = '[]', \
+     body_removed_at = ?3, body_removed_why = 'retention', key_id = 'none' WHERE id IN (SELECT id FROM hookbr_inbox \
+     INDEXED BY hookbr_inbox_bodies WHERE state = 'done' AND body_removed_at IS NULL \
+     AND received_at < ?1 ORDER BY received_at LIMIT ?2) RETURNING id";
+
 /// Rows deleted per transaction by [`Inbox::prune`]: the writer thread commits inserts
 /// between two batches, so a prune of millions of rows never holds it for long. An insert
 /// waits for at most one batch: at 5,000 rows (each delete also updates the indexes and the
@@ -331,6 +367,8 @@ struct StoredRecord {
     headers: String,
     key_id: String,
     note: Option<(hookbr_core::entity::Entity, Option<StoredPosition>)>,
+    /// The salted hashes of the subjects the clear body names (the erasure index).
+    subjects: Vec<[u8; 32]>,
 }
 
 impl StoredRecord {
@@ -348,6 +386,7 @@ impl StoredRecord {
                     headers: String::new(),
                     key_id,
                     note,
+                    subjects: Vec::new(),
                 })
             }
             None => Ok(Self {
@@ -355,13 +394,14 @@ impl StoredRecord {
                 record,
                 key_id: PLAINTEXT_KEY_ID.to_owned(),
                 note,
+                subjects: Vec::new(),
             }),
         }
     }
 }
 
 enum Command {
-    Insert(StoredRecord, oneshot::Sender<Result<Inserted, StoreError>>),
+    Insert(Box<(StoredRecord, InsertReply)>),
     Grouped(Box<dyn GroupedJob>),
     Run(Job),
 }
@@ -395,6 +435,8 @@ pub struct SqliteInbox {
     commands: mpsc::Sender<Command>,
     path: PathBuf,
     keys: Option<Arc<InboxKeys>>,
+    /// The subject index's salt (`hookbr_inbox_meta`).
+    salt: std::sync::Arc<[u8]>,
 }
 
 impl fmt::Debug for SqliteInbox {
@@ -457,6 +499,16 @@ fn open_database(
     migrations: &[&str],
     what: &str,
 ) -> Result<mpsc::Sender<Command>, StoreError> {
+    open_database_with(path, migrations, what, |_| Ok(())).map(|(commands, ())| commands)
+}
+
+/// [`open_database`], reading `setup` from the migrated connection before the thread starts.
+fn open_database_with<T>(
+    path: &Path,
+    migrations: &[&str],
+    what: &str,
+    setup: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> Result<(mpsc::Sender<Command>, T), StoreError> {
     create_private(path).map_err(|e| {
         StoreError::new(format!(
             "sqlite {what}: cannot create {}: {e}",
@@ -465,12 +517,13 @@ fn open_database(
     })?;
     let mut connection = Connection::open(path).map_err(|e| db_error(&e))?;
     prepare(&mut connection, migrations).map_err(|e| db_error(&e))?;
+    let value = setup(&connection).map_err(|e| db_error(&e))?;
     let (commands, receiver) = mpsc::channel();
     std::thread::Builder::new()
         .name("hookbr-sqlite".into())
         .spawn(move || writer(connection, &receiver))
         .map_err(|e| StoreError::new(format!("sqlite {what}: cannot start its thread: {e}")))?;
-    Ok(commands)
+    Ok((commands, value))
 }
 
 /// Runs `job` on the connection's thread inside the next group transaction (with the inserts
@@ -562,11 +615,21 @@ impl SqliteInbox {
     /// [`StoreError`] when the file cannot be opened or migrated.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let commands = open_database(&path, &MIGRATIONS, "inbox")?;
+        let (commands, salt) = open_database_with(&path, &MIGRATIONS, "inbox", |connection| {
+            // Erased or dropped bodies are overwritten with zeros in the file, not only
+            // unlinked (issue 19: no trace of an erased subject).
+            connection.pragma_update(None, "secure_delete", "ON")?;
+            connection.query_row(
+                "SELECT bytes FROM hookbr_inbox_meta WHERE name = 'subject_salt'",
+                [],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+        })?;
         Ok(Self {
             commands,
             path,
             keys: None,
+            salt: salt.into(),
         })
     }
 
@@ -730,7 +793,7 @@ fn writer(mut connection: Connection, commands: &mpsc::Receiver<Command>) {
         let mut next = Some(first);
         while let Some(command) = next.take() {
             match command {
-                Command::Insert(record, reply) => inserts.push((record, reply)),
+                Command::Insert(insert) => inserts.push(*insert),
                 Command::Grouped(job) => grouped.push(job),
                 Command::Run(job) => jobs.push(job),
             }
@@ -748,6 +811,9 @@ fn writer(mut connection: Connection, commands: &mpsc::Receiver<Command>) {
 }
 
 type InsertReply = oneshot::Sender<Result<Inserted, StoreError>>;
+
+/// An insert waiting for the next group: the record, its subject index entries (computed by
+/// the caller, off the writer thread) and where to answer.
 
 /// One transaction (one commit, one fsync) for the inserts and the worker's writes queued
 /// together; nothing is answered before the commit. If any member fails, the group is rolled
@@ -871,6 +937,10 @@ fn insert_rows(
          matched_key, received_at, next_attempt_at, key_id) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8) ON CONFLICT (dedup_key) DO NOTHING",
     )?;
+    let mut subject = connection.prepare_cached(
+        "INSERT INTO hookbr_inbox_subjects (subject, row_id) VALUES (?1, ?2) \
+         ON CONFLICT DO NOTHING",
+    )?;
     for (stored, _) in inserts {
         let record = &stored.record;
         let changed = statement.execute(params![
@@ -901,6 +971,9 @@ fn insert_rows(
                         position.is_some_and(|p| p.terminal),
                     ])?;
             }
+            for hash in &stored.subjects {
+                subject.execute(params![hash.as_slice(), id])?;
+            }
             Inserted::New(id)
         });
     }
@@ -927,7 +1000,7 @@ fn fail_in(
 
 const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matched_key, \
                        received_at, state, attempts, last_error, next_attempt_at, claim_token, \
-                       key_id";
+                       key_id, body_removed_at, body_removed_why";
 
 /// The statement of [`Inbox::list`] with only the filters given (an `?1 IS NULL OR ...` form
 /// would keep SQLite from walking `hookbr_inbox_state`), and its values.
@@ -1005,17 +1078,151 @@ fn plain_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
     inbox_row.last_error = row.get(10)?;
     inbox_row.next_attempt_at_ms = row.get(11)?;
     inbox_row.claim = row.get(12)?;
+    let removed_at: Option<i64> = row.get(14)?;
+    let removed_why: Option<String> = row.get(15)?;
+    inbox_row.body_removed = removed_at.map(|at| {
+        let reason = removed_why
+            .as_deref()
+            .and_then(BodyRemovedReason::from_text)
+            .unwrap_or(BodyRemovedReason::Retention);
+        BodyRemoved::new(at, reason)
+    });
     Ok(inbox_row)
 }
 
+/// Rows indexed per transaction when an inbox created before the subject index is indexed.
+const LEGACY_BATCH: i64 = 500;
+
+/// Indexes the next batch of rows stored before migration 6 (highest id first); `false` once
+/// none is left.
+fn index_legacy_rows(connection: &mut Connection, salt: &[u8]) -> rusqlite::Result<bool> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let below: i64 = transaction.query_row(
+        "SELECT number FROM hookbr_inbox_meta WHERE name = 'unindexed_below'",
+        [],
+        |r| r.get(0),
+    )?;
+    if below <= 1 {
+        return Ok(false);
+    }
+    let rows: Vec<(i64, Vec<u8>)> = {
+        let mut statement = transaction.prepare_cached(
+            "SELECT id, body FROM hookbr_inbox WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        statement
+            .query_map(params![below, LEGACY_BATCH], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    {
+        let mut insert = transaction.prepare_cached(
+            "INSERT INTO hookbr_inbox_subjects (subject, row_id) VALUES (?1, ?2) \
+             ON CONFLICT DO NOTHING",
+        )?;
+        for (id, body) in &rows {
+            for hash in legacy_hashes(body, salt) {
+                insert.execute(params![hash.as_slice(), id])?;
+            }
+        }
+    }
+    let next = rows.last().map_or(0, |(id, _)| *id);
+    transaction.execute(
+        "UPDATE hookbr_inbox_meta SET number = ?1 WHERE name = 'unindexed_below'",
+        params![next],
+    )?;
+    transaction.commit()?;
+    Ok(next > 1)
+}
+
+/// The index entries of a stored body (as [`subject_hashes`] gives them at insert time).
+fn legacy_hashes(body: &[u8], salt: &[u8]) -> Vec<[u8; 32]> {
+    let found = subjects(body);
+    let mut hashes: Vec<[u8; 32]> = found
+        .iter()
+        .take(hookbr_core::inbox::MAX_SUBJECTS_PER_ROW)
+        .map(|subject| subject.hash(salt))
+        .collect();
+    if found.len() > hookbr_core::inbox::MAX_SUBJECTS_PER_ROW {
+        hashes.push(overflow_marker(salt));
+    }
+    hashes
+}
+
+/// [`Inbox::erase_subject`] inside the caller's transaction.
+fn erase_in(connection: &Connection, subject: &Subject, salt: &[u8]) -> rusqlite::Result<Erasure> {
+    let hash = subject.hash(salt);
+    let mut erasure = Erasure::new(hash);
+    let mut ids: Vec<i64> = {
+        let mut statement = connection
+            .prepare_cached("SELECT row_id FROM hookbr_inbox_subjects WHERE subject = ?1")?;
+        statement
+            .query_map(params![hash.as_slice()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    // Rows naming more subjects than the index keeps: read those bodies.
+    let marked: Vec<(i64, Vec<u8>)> = {
+        let mut statement = connection.prepare_cached(
+            "SELECT h.id, h.body FROM hookbr_inbox_subjects AS s \
+             JOIN hookbr_inbox AS h ON h.id = s.row_id WHERE s.subject = ?1",
+        )?;
+        statement
+            .query_map(params![overflow_marker(salt).as_slice()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    for (id, body) in marked {
+        if subjects(&body).contains(subject) {
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let now = now_ms();
+    let mut state_of = connection.prepare_cached("SELECT state FROM hookbr_inbox WHERE id = ?1")?;
+    let mut blank = connection.prepare_cached(
+        "UPDATE hookbr_inbox SET body = x'', headers = '[]', key_id = 'none', body_removed_at = ?2, \
+         body_removed_why = 'erased', state = 'done', lease_until = NULL, \
+         completed_at = COALESCE(completed_at, ?2) WHERE id = ?1",
+    )?;
+    let mut unindex =
+        connection.prepare_cached("DELETE FROM hookbr_inbox_subjects WHERE row_id = ?1")?;
+    for id in ids {
+        let Some(state) = state_of
+            .query_row(params![id], |r| r.get::<_, String>(0))
+            .optional()?
+        else {
+            continue;
+        };
+        blank.execute(params![id, now])?;
+        unindex.execute(params![id])?;
+        erasure.count(RowState::from_text(&state).unwrap_or(RowState::Done));
+    }
+    let mut redact = connection.prepare_cached(
+        "UPDATE hookbr_drift_changes SET example = ?2 WHERE instr(lower(example), ?1) > 0",
+    )?;
+    for spelling in subject.spellings() {
+        erasure.drift_examples +=
+            redact.execute(params![spelling, hookbr_core::drift::ERASED_EXAMPLE])? as u64;
+    }
+    Ok(erasure)
+}
+
 impl Inbox for SqliteInbox {
+    /// The subject index entries are computed here, on the caller's task, so the writer thread
+    /// only writes them.
     fn insert(&self, record: InboxRecord) -> StoreFuture<'_, Inserted> {
         let (reply, answer) = oneshot::channel();
-        // Sealed on the caller's thread, not the writer's.
+        // The subject index and the entity are read from the clear record; the body is sealed
+        // on the caller's thread, not the writer's.
+        let (mut subjects, overflow) = subject_hashes(&record, &self.salt);
+        if overflow {
+            subjects.push(overflow_marker(&self.salt));
+        }
         let stored = StoredRecord::new(record, self.keys.as_deref());
-        let sent = stored.and_then(|stored| {
+        let sent = stored.and_then(|mut stored| {
+            stored.subjects = subjects;
             self.commands
-                .send(Command::Insert(stored, reply))
+                .send(Command::Insert(Box::new((stored, reply))))
                 .map_err(|_| stopped())
         });
         Box::pin(async move {
@@ -1220,6 +1427,71 @@ impl Inbox for SqliteInbox {
         })
     }
 
+    fn drop_bodies(&self, before_ms: i64) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let mut total = 0u64;
+            loop {
+                let dropped = self
+                    .run(move |connection| {
+                        let transaction =
+                            connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                        let ids: Vec<i64> = {
+                            let mut statement = transaction.prepare_cached(DROP_BODIES_BATCH)?;
+                            let rows = statement
+                                .query_map(params![before_ms, PRUNE_BATCH_ROWS, now_ms()], |r| {
+                                    r.get(0)
+                                })?;
+                            rows.collect::<rusqlite::Result<_>>()?
+                        };
+                        {
+                            let mut unindex = transaction.prepare_cached(
+                                "DELETE FROM hookbr_inbox_subjects WHERE row_id = ?1",
+                            )?;
+                            for id in &ids {
+                                unindex.execute(params![id])?;
+                            }
+                        }
+                        transaction.commit()?;
+                        Ok(ids.len())
+                    })
+                    .await?;
+                total += dropped as u64;
+                if dropped < usize::try_from(PRUNE_BATCH_ROWS).unwrap_or(usize::MAX) {
+                    break;
+                }
+            }
+            Ok(total)
+        })
+    }
+
+    fn erase_subject(&self, subject: Subject) -> StoreFuture<'_, Option<Erasure>> {
+        let salt = self.salt.clone();
+        Box::pin(async move {
+            // Rows stored before the index existed are indexed first, a batch per transaction.
+            for _ in 0..u32::MAX {
+                let salt = salt.clone();
+                let more = self
+                    .run(move |connection| index_legacy_rows(connection, &salt))
+                    .await?;
+                if !more {
+                    break;
+                }
+            }
+            let erasure = self
+                .run(move |connection| {
+                    let transaction =
+                        connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    let erasure = erase_in(&transaction, &subject, &salt)?;
+                    transaction.commit()?;
+                    // The old page versions in the WAL file would still hold the bodies.
+                    connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+                    Ok(erasure)
+                })
+                .await?;
+            Ok(Some(erasure))
+        })
+    }
+
     fn remember_body(
         &self,
         key: DedupKey,
@@ -1282,11 +1554,11 @@ impl Inbox for SqliteInbox {
             ))?;
             let mut deliveries = statement
                 .query_map(params![kind, id, limit], |r| {
-                    let mark: Option<String> = r.get(17)?;
+                    let mark: Option<String> = r.get(19)?;
                     let (row, key_id) = sealed_row(r)?;
                     Ok(EntityDelivery::new(
                         open_listed(keys.as_deref(), row, &key_id),
-                        stored_position(r.get(14)?, r.get(15)?, r.get(16)?),
+                        stored_position(r.get(16)?, r.get(17)?, r.get(18)?),
                         mark.as_deref().and_then(EntityMark::from_text),
                     ))
                 })?
@@ -1804,6 +2076,39 @@ mod plans {
         let (sql, values) = list_query(&ListFilter::new(), 100);
         let unfiltered = plan(&connection, &sql, &values);
         assert!(!unfiltered.contains("TEMP B-TREE"), "{unfiltered}");
+    }
+
+    /// Rows stored before migration 6 have no index entries: the first erasure indexes them.
+    #[test]
+    fn rows_from_before_the_index_are_indexed_by_the_first_erasure() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        prepare(&mut connection, &MIGRATIONS[..5]).unwrap();
+        for (key, body) in [(1u8, r#"{"cpf":"529.982.247-25"}"#), (2, "{}")] {
+            connection
+                .execute(
+                    "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
+                     matched_key, received_at, next_attempt_at, state) \
+                     VALUES ('iset', 'd', ?1, ?2, '[]', '#0', 1, 1, 'done')",
+                    params![vec![key; 16], body.as_bytes()],
+                )
+                .unwrap();
+        }
+        prepare(&mut connection, &MIGRATIONS).unwrap();
+        let salt = b"salt";
+        assert!(
+            !index_legacy_rows(&mut connection, salt).unwrap(),
+            "one batch"
+        );
+        assert!(!index_legacy_rows(&mut connection, salt).unwrap());
+        let subject = Subject::parse("52998224725").unwrap();
+        let erasure = erase_in(&connection, &subject, salt).unwrap();
+        assert_eq!((erasure.rows(), erasure.done), (1, 1));
+        let blank: Vec<u8> = connection
+            .query_row("SELECT body FROM hookbr_inbox WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(blank.is_empty());
     }
 
     #[test]

@@ -173,7 +173,7 @@ async fn concurrent_connects_migrate_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 7, "each of the seven migrations ran once");
+    assert_eq!(versions, 8, "each of the eight migrations ran once");
     let Inserted::New(id) = a.insert(record("m")).await.unwrap() else {
         panic!("new")
     };
@@ -499,6 +499,10 @@ async fn version_1_schemas_upgrade_in_place() {
                 matched_key, received_at, state, attempts, next_attempt_at, lease_until)
                 VALUES ('bonifiq', 'old', '\x00112233445566778899aabbccddeeff', '\x7b7d', '[]',
                 '#0', 1, 'in_flight', 1, 1, 1);
+             INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers,
+                matched_key, received_at, state, attempts, next_attempt_at)
+                VALUES ('iset', 'old-done', '\x00112233445566778899aabbccddeefe', '\x7b22637066223a223532393938323234373235227d',
+                '[]', '#0', 1, 'done', 1, 1);
              RESET search_path;",
             name = schema.name
         ))
@@ -534,9 +538,16 @@ async fn version_1_schemas_upgrade_in_place() {
         .unwrap()
         .get(0);
     // Claim tokens (2), the signature ledger (3), the indexes per state (4), the drift
-    // watch's tables (5), the entity index and the ordering guard (6), then the encryption key
-    // ids (7).
-    assert_eq!(version, 7);
+    // watch's tables (5), the entity index and the ordering guard (6), the encryption key ids
+    // (7), then the subject index and body retention (8).
+    assert_eq!(version, 8);
+    // Rows stored before the subject index are indexed by the first erasure.
+    let erased = inbox
+        .erase_subject(hookbr_core::privacy::Subject::parse("529.982.247-25").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((erased.rows(), erased.done), (1, 1));
     schema.drop_schema().await;
 }
 
@@ -593,5 +604,64 @@ async fn entities_are_indexed_and_judged() {
         return;
     };
     conformance::entities_are_indexed_and_judged(schema.inbox().await).await;
+}
+
+/// Erasure on request: every row of the subject, in every state, loses its body; no table of
+/// the schema holds any spelling of the subject (as text or as bytes), others' rows are
+/// untouched.
+#[tokio::test]
+async fn erasure_removes_every_trace_from_the_tables() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let inbox = schema.inbox().await;
+    conformance::erasure_removes_every_trace(inbox.clone()).await;
+    let tables: Vec<String> = schema
+        .admin
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
+            &[&schema.name],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(tables.len() >= 6, "{tables:?}");
+    let count = |table: &str, needle: &str| {
+        let sql = format!(
+            "SELECT count(*) FROM {}.{table} AS t WHERE strpos(lower(t::text), $1) > 0 \
+             OR strpos(t::text, encode(convert_to($1, 'UTF8'), 'hex')) > 0",
+            schema.name
+        );
+        let admin = &schema.admin;
+        let needle = needle.to_owned();
+        async move {
+            admin
+                .query_one(&sql, &[&needle])
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    for table in &tables {
+        for spelling in conformance::SUBJECT_SPELLINGS {
+            assert_eq!(count(table, spelling).await, 0, "{spelling} in {table}");
+        }
+    }
+    assert_eq!(
+        count("hookbr_inbox", "maria").await,
+        2,
+        "others' rows are kept"
+    );
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn bodies_are_dropped_before_keys() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    conformance::bodies_are_dropped_before_keys(schema.inbox().await).await;
     schema.drop_schema().await;
 }

@@ -189,9 +189,9 @@ async fn version_1_databases_upgrade_in_place() {
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
     // Claim tokens (2), the signature ledger (3), the indexes per state (4), the drift
-    // watch's tables (5), the entity index and the ordering guard (6), then the encryption key
-    // ids (7).
-    assert_eq!(version, 7);
+    // watch's tables (5), the entity index and the ordering guard (6), the encryption key ids
+    // (7), then the subject index and body retention (8).
+    assert_eq!(version, 8);
 }
 
 /// The direct-mode ledger file: survives a reopen, expires entries after the time asked for,
@@ -303,4 +303,40 @@ async fn renewed_leases_keep_a_slow_concurrent_batch_with_its_worker() {
 async fn entities_are_indexed_and_judged() {
     let dir = tempfile::tempdir().unwrap();
     conformance::entities_are_indexed_and_judged(open(&dir)).await;
+}
+
+/// Erasure on request: every row of the subject, in every state, loses its body; no spelling
+/// of the subject remains anywhere in the database file or its WAL; others' rows are untouched.
+#[tokio::test]
+async fn erasure_removes_every_trace_from_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = open(&dir);
+    conformance::erasure_removes_every_trace(inbox.clone()).await;
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal"] {
+        if let Ok(file) = std::fs::read(dir.path().join(format!("inbox.sqlite3{suffix}"))) {
+            bytes.extend(file);
+        }
+    }
+    let lower = bytes.to_ascii_lowercase();
+    for spelling in conformance::SUBJECT_SPELLINGS {
+        assert!(
+            !lower
+                .windows(spelling.len())
+                .any(|window| window == spelling.as_bytes()),
+            "{spelling} is still in the database files"
+        );
+    }
+    for other in ["maria@example.org", "111.444.777-35"] {
+        assert!(
+            lower.windows(other.len()).any(|w| w == other.as_bytes()),
+            "{other}'s rows are kept"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bodies_are_dropped_before_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::bodies_are_dropped_before_keys(open(&dir)).await;
 }

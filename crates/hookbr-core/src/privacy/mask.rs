@@ -89,6 +89,16 @@ pub fn mask_text(text: &str) -> String {
     mask_numbers(&mask_emails(text))
 }
 
+/// Masks every e-mail address in `text`.
+fn mask_emails(text: &str) -> String {
+    replace_emails(text, &mut mask_email)
+}
+
+/// Masks every CPF, CNPJ and phone number in `text`.
+fn mask_numbers(text: &str) -> String {
+    replace_numbers(text, &mut mask_found)
+}
+
 /// Masks a delivery body for display: a JSON body keeps its shape (key order, arrays,
 /// indentation style) with the mapped fields of `provider`/`kind` masked by their class, keys
 /// that name personal data (`email`, `cpf`, `telefone`, `cliente_nome`, ... see
@@ -423,8 +433,9 @@ fn keep_year(value: &str) -> String {
     out
 }
 
-/// Masks every e-mail address in `text`.
-fn mask_emails(text: &str) -> String {
+/// `text` with every e-mail address found replaced by `replace(address)` (the subject index
+/// keeps the address and returns it unchanged).
+pub(crate) fn replace_emails(text: &str, replace: &mut dyn FnMut(&str) -> String) -> String {
     if !text.contains('@') {
         return text.to_owned();
     }
@@ -470,7 +481,7 @@ fn mask_emails(text: &str) -> String {
         match text.get(start..end) {
             Some(candidate) if detect::is_email(candidate) => {
                 out.push_str(text.get(copied..start).unwrap_or_default());
-                out.push_str(&mask_email(candidate));
+                out.push_str(&replace(candidate));
                 copied = end;
                 from = end;
             }
@@ -489,9 +500,13 @@ fn word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
-/// Masks every CPF, CNPJ and phone number in `text`: runs of digits and separators are split
-/// at spaces into pieces, and windows of up to five pieces (longest first) are classified.
-fn mask_numbers(text: &str) -> String {
+/// `text` with every CPF, CNPJ and phone number found replaced by `replace(what, found)`: runs
+/// of digits and separators are split at spaces into pieces, and windows of up to five pieces
+/// (longest first) are classified.
+pub(crate) fn replace_numbers(
+    text: &str,
+    replace: &mut dyn FnMut(Found, &str) -> String,
+) -> String {
     let bytes = text.as_bytes();
     if !bytes.iter().any(u8::is_ascii_digit) {
         return text.to_owned();
@@ -563,7 +578,7 @@ fn mask_numbers(text: &str) -> String {
             match matched {
                 Some((from, to, found, upto)) => {
                     out.push_str(text.get(copied..from).unwrap_or_default());
-                    out.push_str(&mask_found(found, text.get(from..to).unwrap_or_default()));
+                    out.push_str(&replace(found, text.get(from..to).unwrap_or_default()));
                     copied = to;
                     piece = upto;
                 }

@@ -12,7 +12,10 @@
 //!   `cliente_nome`, ...);
 //! * **masking** that keeps the shape a person needs to recognize a value without revealing it:
 //!   [`mask_as`] for one value of a known [`DataClass`], [`mask_text`] for free text,
-//!   [`mask_body`] for a whole JSON, form or text body.
+//!   [`mask_body`] for a whole JSON, form or text body;
+//! * **subjects** ([`subjects`], [`Subject`]): the CPFs, CNPJs and e-mail addresses a body
+//!   names a person by, normalised, which the inbox indexes as salted hashes so that one
+//!   person's deliveries can be erased on request without reading every body.
 //!
 //! docs/PRIVACY.md has the map with its sources and examples of every mask. Masking is for
 //! display (inspector, CLI, logs, exported fixtures); what is forwarded to the application is
@@ -32,7 +35,9 @@
 mod detect;
 mod map;
 mod mask;
+mod subject;
 
 pub use detect::{is_br_phone, is_cnpj, is_cpf, is_email};
 pub use map::{DataClass, PersonalField, personal_fields};
 pub use mask::{MAX_MASK_DEPTH, MAX_MASKED_BODY, mask_as, mask_body, mask_fields, mask_text};
+pub use subject::{InvalidSubject, Subject, SubjectKind, subjects};

@@ -38,7 +38,7 @@ use tokio::{sync::watch, task::JoinHandle};
 use crate::{
     Error, ReloadHandle,
     health::{self, Alive},
-    inbox::{RowDetail, RowSummary, audit_reveal},
+    inbox::{self as inbox_ops, RowDetail, RowSummary, audit_reveal},
     observe::{self, ListenerMetrics, Observer, inbox_gauges},
 };
 
@@ -124,6 +124,7 @@ pub(crate) async fn start(
         .route("/drift", get(drift))
         .route("/metrics", get(metrics_text))
         .route("/reload", post(reload_config))
+        .route("/erase", post(erase_subject))
         .layer(middleware::from_fn_with_state(token, auth::guard))
         .with_state(state)
         // For load balancers and probes: no token, any Host, fixed words only (see `health`).
@@ -360,6 +361,60 @@ async fn replay(State(admin): State<Admin>, Path(id): Path<i64>) -> Result<Respo
         )
             .into_response()
     })
+}
+
+/// The largest `POST /erase` body read.
+const ERASE_BODY_LIMIT: usize = 4_096;
+
+/// `POST /erase` with `{"subject": "<CPF, CNPJ or e-mail>"}`: erases that person's data
+/// (issue 19, LGPD art. 18) and answers the receipt as JSON (`200`, also when nothing
+/// matched); `400` when the body is not that JSON or the subject is not a valid CPF, CNPJ
+/// (check digits) or e-mail address; `404` in direct mode; `503` when the inbox fails. The
+/// subject is never logged nor answered: the receipt names its salted hash.
+async fn erase_subject(State(admin): State<Admin>, body: axum::body::Bytes) -> Response {
+    let bad = |message: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({ "error": message }).to_string(),
+        )
+            .into_response()
+    };
+    if body.len() > ERASE_BODY_LIMIT {
+        return bad("body too large: send {\"subject\": \"...\"}");
+    }
+    let Some(text) = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|value| value.get("subject")?.as_str().map(str::to_owned))
+    else {
+        return bad("expected a JSON body {\"subject\": \"<CPF, CNPJ or e-mail>\"}");
+    };
+    let subject = match hookbr_core::privacy::Subject::parse(&text) {
+        Ok(subject) => subject,
+        Err(error) => return bad(&error.to_string()),
+    };
+    let Some(inbox) = admin.inbox.as_deref() else {
+        return Unavailable::NoInbox.into_response();
+    };
+    let in_memory = admin.observer.redact_drift(&subject);
+    match inbox_ops::erase(inbox, subject).await {
+        Ok(receipt) => {
+            tracing::info!(
+                target: "hookbr",
+                subject_hash = %receipt.subject_hash,
+                rows = receipt.erasure.rows(),
+                drift_examples = receipt.erasure.drift_examples,
+                drift_examples_in_memory = in_memory,
+                "erased a subject's data on request"
+            );
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                receipt.to_json().to_string(),
+            )
+                .into_response()
+        }
+        Err(error) => Unavailable::failed(error).into_response(),
+    }
 }
 
 /// `GET /drift`: the Drift page, or with `?format=json` the records as a JSON array (what

@@ -329,7 +329,12 @@ pub(super) fn detail(view: &DetailPage) -> Html<String> {
             }
         }
         h2 { "Decoding" }
-        ul id="decoding" { (decoding(&view.decoded)) }
+        ul id="decoding" {
+            @match &view.row.body_removed {
+                Some(notice) => li { (notice) ": nothing to decode" },
+                None => (decoding(&view.decoded)),
+            }
+        }
         h2 { "Attempts" }
         @if view.attempts.is_empty() {
             p { "none seen by this process (the last error, if any, is above)" }

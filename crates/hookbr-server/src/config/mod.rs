@@ -143,6 +143,11 @@ pub struct WorkerConfig {
     pub concurrency: usize,
 }
 
+/// `[inbox] body_retention` by default: as long as completed rows are kept by default
+/// (`retention`), so nothing changes for a configuration that sets neither; see
+/// docs/PRIVACY.md for shorter values.
+pub const DEFAULT_BODY_RETENTION: Duration = Duration::from_secs(7 * 86_400);
+
 /// A checked configuration. See the module docs.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -166,6 +171,9 @@ pub struct Config {
     pub encryption_keys: Vec<InboxKeyRef>,
     /// Completed rows older than this are pruned.
     pub retention: Duration,
+    /// Completed rows older than this lose their body and headers, keeping their delivery key
+    /// until `retention` (`[inbox] body_retention`, default 7 days).
+    pub body_retention: Duration,
     /// Direct mode without Redis, with a Grafeno endpoint: the SQLite file keeping Grafeno's
     /// signature ledger (`[inbox] ledger`, default `sqlite:hookbr-ledger.sqlite3` next to the
     /// configuration); `None` (`"memory"`): in memory, lost on restart. The inboxes and Redis
@@ -432,6 +440,11 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
         raw.inbox.retention.as_deref(),
         Duration::from_secs(7 * 86_400),
     )?;
+    let body_retention = duration(
+        "inbox.body_retention",
+        raw.inbox.body_retention.as_deref(),
+        DEFAULT_BODY_RETENTION,
+    )?;
     let worker = WorkerConfig {
         max_attempts: match raw.worker.max_attempts {
             Some(0) => return Err(problem("worker.max_attempts", "must be at least 1")),
@@ -533,6 +546,7 @@ fn resolve(raw: RawConfig, base: &Path) -> Result<Config, String> {
         redis,
         encryption_keys,
         retention,
+        body_retention,
         ledger,
         worker,
         endpoints,

@@ -71,6 +71,7 @@ pub(super) struct RawInbox {
     pub(super) url: Option<String>,
     pub(super) redis: Option<String>,
     pub(super) retention: Option<String>,
+    pub(super) body_retention: Option<String>,
     pub(super) ledger: Option<String>,
     pub(super) encryption_key: Option<String>,
     pub(super) encryption_keys: Option<Vec<String>>,

@@ -929,6 +929,36 @@ fn foody_record(uid: &str, status: &str, date: &str) -> InboxRecord {
     )
 }
 
+/// The person whose data is erased in [`erasure_removes_every_trace`].
+pub(crate) const SUBJECT_CPF: &str = "529.982.247-25";
+/// Their e-mail address, as the deliveries spell it.
+pub(crate) const SUBJECT_EMAIL: &str = "joao.silva@example.com";
+/// Every spelling of them a stored byte may hold; none may remain after erasure.
+pub(crate) const SUBJECT_SPELLINGS: [&str; 4] = [
+    "52998224725",
+    "529.982.247-25",
+    "joao.silva@example.com",
+    "joao.silva%40example.com",
+];
+
+fn raw(
+    endpoint: &str,
+    provider: Provider,
+    id: &str,
+    content_type: &str,
+    body: &str,
+) -> InboxRecord {
+    InboxRecord::new(
+        endpoint.into(),
+        id.into(),
+        DeliveryId::new(provider, id).key(),
+        body.as_bytes().to_vec(),
+        vec![("content-type".into(), content_type.into())],
+        "#0".into(),
+        now_ms(),
+    )
+}
+
 /// The entity index and the ordering guard (migration 6): a shuffled Foody order is noted
 /// with its positions, judged atomically (the late ones stale, a terminal status ends the
 /// order), listed in position order with states, held without losing the attempt, and
@@ -1036,5 +1066,295 @@ pub(crate) async fn entities_are_indexed_and_judged(inbox: Arc<dyn Inbox>) {
     assert_eq!(
         inbox.judge_entity(again).await.unwrap(),
         Some(Verdict::Fresh)
+    );
+}
+
+/// Deliveries from every provider, a custom BonifiQ body and iSET form bodies, some naming the
+/// subject, some another person (Maria), in every state; then the subject is erased by CPF and
+/// by e-mail. Returns the ids of the rows that must be untouched. The caller then looks for
+/// [`SUBJECT_SPELLINGS`] in the raw database.
+pub(crate) async fn erasure_removes_every_trace(inbox: Arc<dyn Inbox>) -> Vec<i64> {
+    use hookbr_core::{
+        drift::{ChangeKind, DriftRecord, DriftState},
+        inbox::BodyRemovedReason,
+        privacy::Subject,
+    };
+    let json = "application/json";
+    let form = "application/x-www-form-urlencoded";
+    let many: String = (0..40).map(|n| format!("a{n:02}@example.net ")).collect();
+    let subject_rows = [
+        raw(
+            "bonifiq",
+            Provider::Bonifiq,
+            "s-1",
+            json,
+            r#"{"Uuid":"4834c95e-84f7-485e-90de-09353df57fd3","Topic":0,"TopicName":"Point_Add","Payload":{"Points":10,"Customer":{"Id":"1","Email":"Joao.Silva@Example.com","Name":"Joao Silva","Document":"529.982.247-25","Phone":"11987198778"}}}"#,
+        ),
+        raw(
+            "bonifiq",
+            Provider::Bonifiq,
+            "s-2",
+            json,
+            r#"{"pedido":7,"cliente":{"cpf":52998224725,"contato":"joao.silva@example.com"}}"#,
+        ),
+        raw(
+            "iset",
+            Provider::Iset,
+            "s-3",
+            form,
+            "pedido_id=9&cliente_email=joao.silva%40example.com&cliente_cpf=529.982.247-25",
+        ),
+        raw(
+            "iset",
+            Provider::Iset,
+            "s-4",
+            form,
+            "pedido_id=10&obs=cpf+52998224725",
+        ),
+        raw(
+            "grafeno",
+            Provider::Grafeno,
+            "s-5",
+            json,
+            r#"{"change":"rejected","data":{"id":"9","pendencies":[{"text":"O CPF 529.982.247-25 do sócio está irregular"}]}}"#,
+        ),
+        // Names more subjects than the index keeps: found by reading the marked body.
+        raw(
+            "iset",
+            Provider::Iset,
+            "s-6",
+            "text/plain",
+            &format!("{many}joao.silva@example.com"),
+        ),
+        // Names both: erased (the row is the subject's too).
+        raw(
+            "bonifiq",
+            Provider::Bonifiq,
+            "s-7",
+            json,
+            r#"{"de":"maria@example.org","para":"joao.silva@example.com"}"#,
+        ),
+    ];
+    let other_rows = [
+        raw(
+            "bonifiq",
+            Provider::Bonifiq,
+            "o-1",
+            json,
+            r#"{"Topic":0,"TopicName":"Point_Add","Payload":{"Customer":{"Email":"maria@example.org","Document":"111.444.777-35"}}}"#,
+        ),
+        raw(
+            "iset",
+            Provider::Iset,
+            "o-2",
+            form,
+            "cliente_email=maria%40example.org&cliente_cpf=11144477735",
+        ),
+        raw(
+            "foody",
+            Provider::Foody,
+            "o-3",
+            json,
+            r#"{"uid":"f-1","updateDate":"2024-05-10T14:32:10Z","event":"order_status_updated","token":"[redacted]","status":"DELIVERED"}"#,
+        ),
+        raw(
+            "grafeno",
+            Provider::Grafeno,
+            "o-4",
+            json,
+            r#"{"change":"approved","data":{"id":"10","pendencies":[]}}"#,
+        ),
+    ];
+    let mut subject_ids = Vec::new();
+    for record in subject_rows {
+        let Inserted::New(id) = inbox.insert(record).await.unwrap() else {
+            panic!("new")
+        };
+        subject_ids.push(id);
+    }
+    let mut other_ids = Vec::new();
+    for record in other_rows {
+        let Inserted::New(id) = inbox.insert(record).await.unwrap() else {
+            panic!("new")
+        };
+        other_ids.push(id);
+    }
+    // Every state: claim all, complete some, dead-letter one, put one back to pending.
+    let claimed = inbox.claim_due(100, Duration::from_secs(60)).await.unwrap();
+    for row in &claimed {
+        let done = [subject_ids[0], subject_ids[1], other_ids[0]].contains(&row.id);
+        let dead = [subject_ids[2], other_ids[1]].contains(&row.id);
+        let pending = [subject_ids[3], subject_ids[5]].contains(&row.id);
+        if done {
+            assert!(inbox.complete(row.id, row.claim).await.unwrap());
+        } else if dead {
+            assert!(
+                inbox
+                    .fail(row.id, row.claim, "down".into(), None)
+                    .await
+                    .unwrap()
+            );
+        } else if pending {
+            assert!(
+                inbox
+                    .fail(row.id, row.claim, "later".into(), Some(now_ms() + 60_000))
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+    let others_before: Vec<InboxRow> = {
+        let mut rows = Vec::new();
+        for id in &other_ids {
+            rows.push(inbox.get(*id).await.unwrap().unwrap());
+        }
+        rows
+    };
+    // A drift example that kept the CPF as a bare number (masking leaves bare numbers alone).
+    let drift = DriftState::new(
+        Vec::new(),
+        vec![DriftRecord::new(
+            Provider::Bonifiq,
+            "custom",
+            ChangeKind::NewField,
+            "$.ref",
+            now_ms(),
+            now_ms(),
+            1,
+            r#"{"ref":52998224725}"#,
+        )],
+    );
+    let keeps_drift = inbox.save_drift(drift).await.unwrap();
+
+    let by_cpf = inbox
+        .erase_subject(Subject::parse(SUBJECT_CPF).unwrap())
+        .await
+        .unwrap()
+        .expect("this inbox keeps a subject index");
+    assert_eq!(
+        (by_cpf.done, by_cpf.dead, by_cpf.pending, by_cpf.in_flight),
+        (2, 1, 1, 1),
+        "rows s-1 (done), s-2 (done), s-3 (dead), s-4 (pending), s-5 (in flight)"
+    );
+    assert_eq!(by_cpf.drift_examples, u64::from(keeps_drift));
+    assert_eq!(
+        by_cpf.subject_hash,
+        inbox
+            .erase_subject(Subject::parse("52998224725").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .subject_hash
+    );
+    let by_email = inbox
+        .erase_subject(Subject::parse("JOAO.SILVA@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (by_email.rows(), by_email.pending, by_email.in_flight),
+        (2, 1, 1),
+        "s-6 (pending, found through its overflow mark) and s-7 (in flight); the rest is gone already"
+    );
+    let again = inbox
+        .erase_subject(Subject::parse(SUBJECT_EMAIL).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.rows(), 0, "nothing left");
+
+    for id in &subject_ids {
+        let row = inbox
+            .get(*id)
+            .await
+            .unwrap()
+            .expect("the row and its key stay");
+        assert!(row.record.body.is_empty() && row.record.headers.is_empty());
+        assert_eq!(row.state, RowState::Done);
+        assert_eq!(
+            row.body_removed.map(|removed| removed.reason),
+            Some(BodyRemovedReason::Erased)
+        );
+    }
+    for before in &others_before {
+        assert_eq!(
+            &inbox.get(before.id).await.unwrap().unwrap(),
+            before,
+            "untouched"
+        );
+    }
+    // The delivery keys still deduplicate.
+    let copy = raw("iset", Provider::Iset, "s-3", form, "pedido_id=9");
+    assert_eq!(inbox.insert(copy).await.unwrap(), Inserted::Duplicate);
+    // Nothing is due: erased rows are done.
+    assert!(
+        inbox
+            .claim_due(100, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .iter()
+            .all(|row| !subject_ids.contains(&row.id))
+    );
+    other_ids
+}
+
+/// Bodies of completed rows go after `body_retention`, their keys stay until `retention`.
+pub(crate) async fn bodies_are_dropped_before_keys(inbox: Arc<dyn Inbox>) {
+    use hookbr_core::{inbox::BodyRemovedReason, privacy::Subject};
+    let json = "application/json";
+    let body = r#"{"cliente":{"email":"joao.silva@example.com"}}"#;
+    let Inserted::New(done) = inbox
+        .insert(raw("bonifiq", Provider::Bonifiq, "r-1", json, body))
+        .await
+        .unwrap()
+    else {
+        panic!("new")
+    };
+    let Inserted::New(open) = inbox
+        .insert(raw("bonifiq", Provider::Bonifiq, "r-2", json, body))
+        .await
+        .unwrap()
+    else {
+        panic!("new")
+    };
+    let claimed = inbox.claim_due(10, Duration::from_secs(60)).await.unwrap();
+    for row in claimed.iter().filter(|row| row.id == done) {
+        assert!(inbox.complete(row.id, row.claim).await.unwrap());
+    }
+    assert_eq!(
+        inbox.drop_bodies(now_ms() - 60_000).await.unwrap(),
+        0,
+        "not old enough"
+    );
+    assert_eq!(inbox.drop_bodies(now_ms() + 1).await.unwrap(), 1);
+    assert_eq!(inbox.drop_bodies(now_ms() + 1).await.unwrap(), 0, "once");
+    let row = inbox.get(done).await.unwrap().unwrap();
+    assert!(row.record.body.is_empty() && row.record.headers.is_empty());
+    assert_eq!(
+        row.body_removed.map(|removed| removed.reason),
+        Some(BodyRemovedReason::Retention)
+    );
+    let kept = inbox.get(open).await.unwrap().unwrap();
+    assert_eq!(kept.record.body, body.as_bytes(), "only completed rows");
+    assert!(kept.body_removed.is_none());
+    assert_eq!(
+        inbox
+            .insert(raw("bonifiq", Provider::Bonifiq, "r-1", json, body))
+            .await
+            .unwrap(),
+        Inserted::Duplicate,
+        "the key still deduplicates"
+    );
+    // A dropped body left the subject index: only the open row is erased.
+    let erased = inbox
+        .erase_subject(Subject::parse("joao.silva@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((erased.rows(), erased.in_flight), (1, 1));
+    assert_eq!(
+        inbox.prune(now_ms() + 1).await.unwrap(),
+        2,
+        "keys go at retention"
     );
 }

@@ -1,0 +1,338 @@
+//! Data subjects: the identifiers (CPF, CNPJ, e-mail) a delivery names a person by, found with
+//! the same detectors and key rules as masking, for the inbox's erasure index.
+
+use std::{collections::BTreeSet, fmt};
+
+use hmac::{Hmac, Mac as _};
+use sha2::Sha256;
+
+use super::{
+    DataClass,
+    detect::{self, Found},
+    map::class_of_key,
+    mask::{replace_emails, replace_numbers},
+};
+
+/// What identifies a [`Subject`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum SubjectKind {
+    /// A CPF (a person's taxpayer number).
+    Cpf,
+    /// A CNPJ (a company's; a sole trader's names a person).
+    Cnpj,
+    /// An e-mail address.
+    Email,
+}
+
+impl SubjectKind {
+    /// `cpf`, `cnpj` or `email`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cpf => "cpf",
+            Self::Cnpj => "cnpj",
+            Self::Email => "email",
+        }
+    }
+}
+
+/// One person's identifier, normalised: a CPF or CNPJ as its digits only, an e-mail address
+/// lower-cased. Two spellings of one identifier (`529.982.247-25`, `52998224725`) are one
+/// subject. Its `Debug` and `Display` show it masked: it is personal data.
+///
+/// ```
+/// use hookbr_core::privacy::{Subject, SubjectKind};
+///
+/// let subject = Subject::parse("529.982.247-25")?;
+/// assert_eq!(subject.kind(), SubjectKind::Cpf);
+/// assert_eq!(subject.normalized(), "52998224725");
+/// assert_eq!(subject, Subject::parse(" 52998224725 ")?);
+/// assert_eq!(Subject::parse("Joao@Example.COM")?.normalized(), "joao@example.com");
+/// assert!(Subject::parse("529.982.247-26").is_err()); // wrong check digit
+/// # Ok::<(), hookbr_core::privacy::InvalidSubject>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Subject {
+    kind: SubjectKind,
+    normalized: String,
+}
+
+/// Why a text is not a [`Subject`]: not a CPF or CNPJ with valid check digits, nor an e-mail
+/// address. The message does not repeat the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a CPF or CNPJ with valid check digits, nor an e-mail address")]
+#[non_exhaustive]
+pub struct InvalidSubject;
+
+impl Subject {
+    /// Reads a CPF (`529.982.247-25`, `52998224725`), a CNPJ (`11.222.333/0001-81`,
+    /// `11222333000181`), both with their check digits checked, or an e-mail address;
+    /// surrounding whitespace is ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidSubject`] for anything else.
+    pub fn parse(text: &str) -> Result<Self, InvalidSubject> {
+        let text = text.trim();
+        if detect::is_cpf(text) {
+            Ok(Self::digits(SubjectKind::Cpf, text))
+        } else if detect::is_cnpj(text) {
+            Ok(Self::digits(SubjectKind::Cnpj, text))
+        } else if detect::is_email(text) {
+            Ok(Self {
+                kind: SubjectKind::Email,
+                normalized: text.to_ascii_lowercase(),
+            })
+        } else {
+            Err(InvalidSubject)
+        }
+    }
+
+    fn digits(kind: SubjectKind, text: &str) -> Self {
+        Self {
+            kind,
+            normalized: text.chars().filter(char::is_ascii_digit).collect(),
+        }
+    }
+
+    /// What kind of identifier it is.
+    #[must_use]
+    pub fn kind(&self) -> SubjectKind {
+        self.kind
+    }
+
+    /// The normalised identifier (digits only; an e-mail address lower-cased).
+    #[must_use]
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+
+    /// The spellings a stored text may hold it in, lower-case: the normalised form and, for a
+    /// CPF or CNPJ, the punctuated one (`52998224725`, `529.982.247-25`). Erasure looks for
+    /// these in the few texts it cannot index (drift examples).
+    #[must_use]
+    pub fn spellings(&self) -> Vec<String> {
+        let digits = self.normalized.as_str();
+        let punctuated = |shape: &str| {
+            let mut digits = digits.chars();
+            shape
+                .chars()
+                .map(|c| {
+                    if c == 'd' {
+                        digits.next().unwrap_or(c)
+                    } else {
+                        c
+                    }
+                })
+                .collect::<String>()
+        };
+        match self.kind {
+            SubjectKind::Cpf => vec![digits.to_owned(), punctuated("ddd.ddd.ddd-dd")],
+            SubjectKind::Cnpj => vec![digits.to_owned(), punctuated("dd.ddd.ddd/dddd-dd")],
+            SubjectKind::Email => vec![digits.to_owned()],
+        }
+    }
+
+    /// The index entry of this subject under `salt`: HMAC-SHA-256 keyed with the salt over
+    /// `kind:normalized` (`cpf:52998224725`). The inbox stores only this, never the identifier.
+    #[must_use]
+    pub fn hash(&self, salt: &[u8]) -> [u8; 32] {
+        // HMAC takes keys of any length.
+        let mut mac = Hmac::<Sha256>::new_from_slice(salt)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(self.kind.as_str().as_bytes());
+        mac.update(b":");
+        mac.update(self.normalized.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+}
+
+impl fmt::Debug for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subject")
+            .field("kind", &self.kind)
+            .field("masked", &self.to_string())
+            .finish()
+    }
+}
+
+impl fmt::Display for Subject {
+    /// The subject masked as the inspector shows it (`***982247**`, `j***@e***.com`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let class = match self.kind {
+            SubjectKind::Email => DataClass::Email,
+            SubjectKind::Cpf | SubjectKind::Cnpj => DataClass::Document,
+        };
+        f.write_str(&super::mask_as(class, &self.normalized))
+    }
+}
+
+impl std::str::FromStr for Subject {
+    type Err = InvalidSubject;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text)
+    }
+}
+
+/// The subjects a stored body names, each once, in a stable order: every CPF, CNPJ and
+/// e-mail address the detectors find in its strings (JSON strings and keys, form keys and
+/// values, or the text), and JSON numbers under a key that names a document (`cpf`, `cnpj`,
+/// `Document`, ...) that are a valid CPF or CNPJ once the leading zeros a number loses are put
+/// back. Linear in the size of the body; never fails (a body that is not UTF-8 is read
+/// lossily).
+///
+/// ```
+/// use hookbr_core::privacy::subjects;
+///
+/// let found = subjects(br#"{"cliente":{"email":"Joao@Example.com","cpf":52998224725},"id":7}"#);
+/// let normalized: Vec<&str> = found.iter().map(|s| s.normalized()).collect();
+/// assert_eq!(normalized, ["52998224725", "joao@example.com"]);
+/// ```
+#[must_use]
+pub fn subjects(body: &[u8]) -> Vec<Subject> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let text = String::from_utf8_lossy(body);
+    let mut found = BTreeSet::new();
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
+        walk(&value, None, &mut found);
+    } else {
+        if looks_like_form(&text) {
+            for (key, value) in form_urlencoded::parse(text.as_bytes()) {
+                scan_text(&key, &mut found);
+                scan_text(&value, &mut found);
+            }
+        }
+        scan_text(&text, &mut found);
+    }
+    found.into_iter().collect()
+}
+
+fn looks_like_form(text: &str) -> bool {
+    let text = text.trim_end_matches(['\r', '\n']);
+    !text.is_empty() && !text.chars().any(char::is_whitespace) && text.contains('=')
+}
+
+/// Walks a JSON value (serde_json bounds the nesting at 128 levels).
+fn walk(value: &serde_json::Value, class: Option<DataClass>, found: &mut BTreeSet<Subject>) {
+    match value {
+        serde_json::Value::Object(entries) => {
+            for (key, value) in entries {
+                scan_text(key, found);
+                walk(value, class_of_key(key).or(class), found);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                walk(item, class, found);
+            }
+        }
+        serde_json::Value::String(text) => scan_text(text, found),
+        serde_json::Value::Number(number) if class == Some(DataClass::Document) => {
+            let digits = number.to_string();
+            if digits.bytes().all(|b| b.is_ascii_digit()) {
+                for width in [11, 14] {
+                    let padded = format!("{digits:0>width$}");
+                    if let Ok(subject) = Subject::parse(&padded) {
+                        found.insert(subject);
+                        break;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every CPF, CNPJ and e-mail address inside `text`, as masking finds them.
+fn scan_text(text: &str, found: &mut BTreeSet<Subject>) {
+    if text.contains('@') {
+        let _ = replace_emails(text, &mut |email| {
+            if let Ok(subject) = Subject::parse(email) {
+                found.insert(subject);
+            }
+            email.to_owned()
+        });
+    }
+    if text.bytes().any(|b| b.is_ascii_digit()) {
+        let _ = replace_numbers(text, &mut |what, number| {
+            let kind = match what {
+                Found::Cpf => SubjectKind::Cpf,
+                Found::Cnpj => SubjectKind::Cnpj,
+                Found::Phone => return number.to_owned(),
+            };
+            found.insert(Subject::digits(kind, number));
+            number.to_owned()
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normalized(body: &[u8]) -> Vec<String> {
+        subjects(body)
+            .into_iter()
+            .map(|subject| format!("{}:{}", subject.kind().as_str(), subject.normalized()))
+            .collect()
+    }
+
+    #[test]
+    fn finds_identifiers_in_every_body_shape() {
+        assert_eq!(
+            normalized(
+                br#"{"Payload":{"Customer":{"Email":"teste@bonifiq.com.br","Document":"529.982.247-25","Phone":"11987198778"}}}"#
+            ),
+            [
+                "cpf:11987198778",
+                "cpf:52998224725",
+                "email:teste@bonifiq.com.br"
+            ]
+        );
+        assert_eq!(
+            normalized(b"pedido=1&cliente_email=joao%40example.com&obs=cnpj+11.222.333%2F0001-81"),
+            ["cnpj:11222333000181", "email:joao@example.com"]
+        );
+        assert_eq!(
+            normalized(b"texto livre: CPF 529.982.247-25."),
+            ["cpf:52998224725"]
+        );
+        // A number under a document key loses its leading zero.
+        assert_eq!(
+            normalized(br#"{"cpf": 1234567890, "id": 52998224725}"#),
+            ["cpf:01234567890"]
+        );
+        // Ids, uuids and amounts are not subjects.
+        assert!(
+            normalized(br#"{"uuid":"4834c95e-84f7-485e-90de-09353df57fd3","total":52998224725}"#)
+                .is_empty()
+        );
+        assert!(normalized(b"\xff\xfe").is_empty());
+    }
+
+    #[test]
+    fn parse_hash_and_display() {
+        let cpf = Subject::parse("529.982.247-25").unwrap();
+        assert_eq!(
+            cpf.hash(b"salt"),
+            Subject::parse("52998224725").unwrap().hash(b"salt")
+        );
+        assert_ne!(cpf.hash(b"salt"), cpf.hash(b"other salt"));
+        assert_eq!(cpf.to_string(), "***982247**");
+        assert_eq!(cpf.spellings(), ["52998224725", "529.982.247-25"]);
+        assert_eq!(
+            Subject::parse("11222333000181").unwrap().spellings(),
+            ["11222333000181", "11.222.333/0001-81"]
+        );
+        assert!(!format!("{cpf:?}").contains("52998224725"));
+        assert_eq!(
+            Subject::parse("11.222.333/0001-81").unwrap().kind(),
+            SubjectKind::Cnpj
+        );
+        for bad in ["", "529.982.247-26", "11111111111", "joao@", "Joao Silva"] {
+            assert_eq!(Subject::parse(bad), Err(InvalidSubject), "{bad}");
+        }
+    }
+}
