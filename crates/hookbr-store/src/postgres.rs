@@ -628,7 +628,7 @@ fn count(n: i64) -> u64 {
 /// Rows indexed per transaction when an inbox created before the subject index is indexed.
 const LEGACY_BATCH: i64 = 500;
 
-/// Indexes the next batch of rows stored before migration 6 (highest id first); `false` once
+/// Indexes the next batch of rows stored before migration 8 (highest id first); `false` once
 /// none is left. Instances erasing at once each take the meta row's lock in turn.
 async fn index_legacy_rows(
     client: &mut Object,

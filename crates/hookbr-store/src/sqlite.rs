@@ -1093,7 +1093,7 @@ fn plain_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
 /// Rows indexed per transaction when an inbox created before the subject index is indexed.
 const LEGACY_BATCH: i64 = 500;
 
-/// Indexes the next batch of rows stored before migration 6 (highest id first); `false` once
+/// Indexes the next batch of rows stored before migration 8 (highest id first); `false` once
 /// none is left.
 fn index_legacy_rows(connection: &mut Connection, salt: &[u8]) -> rusqlite::Result<bool> {
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -2078,7 +2078,7 @@ mod plans {
         assert!(!unfiltered.contains("TEMP B-TREE"), "{unfiltered}");
     }
 
-    /// Rows stored before migration 6 have no index entries: the first erasure indexes them.
+    /// Rows stored before migration 8 have no index entries: the first erasure indexes them.
     #[test]
     fn rows_from_before_the_index_are_indexed_by_the_first_erasure() {
         let mut connection = Connection::open_in_memory().unwrap();
