@@ -367,10 +367,9 @@ impl SinkUnderTest for PostgresTable {
 
     fn stored(&self, rt: &tokio::runtime::Runtime) -> Vec<Stored> {
         rt.block_on(async {
-            let (client, connection) =
-                tokio_postgres::connect(&self.base, tokio_postgres::NoTls)
-                    .await
-                    .expect("connects to PostgreSQL");
+            let (client, connection) = tokio_postgres::connect(&self.base, tokio_postgres::NoTls)
+                .await
+                .expect("connects to PostgreSQL");
             tokio::spawn(connection);
             client
                 .query(
