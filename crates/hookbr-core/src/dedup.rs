@@ -249,6 +249,11 @@ impl Entry {
     }
 }
 
+/// Shards of a [`MemoryStore`]'s map. Eviction removes and inserts one entry per claim when
+/// full, and a shard's table then rehashes now and then (its deleted slots used up): with
+/// more, smaller shards, each such pause is shorter (dashmap's default is four per core).
+const SHARDS: usize = 256;
+
 /// The default capacity of a [`MemoryStore`]: one million remembered deliveries (about 52 MB).
 pub const DEFAULT_CAPACITY: usize = 1_000_000;
 
@@ -314,7 +319,7 @@ impl<C: Clock> MemoryStore<C> {
     #[must_use]
     pub fn with_clock(clock: C) -> Self {
         Self {
-            map: DashMap::new(),
+            map: DashMap::with_shard_amount(SHARDS),
             len: AtomicUsize::new(0),
             capacity: DEFAULT_CAPACITY,
             next_token: AtomicU64::new(DONE + 1),
