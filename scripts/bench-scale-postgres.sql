@@ -2,7 +2,8 @@
 -- scripts/bench-scale (HOOKBR_BENCH_POSTGRES_URL): EXPLAIN ANALYZE of one 16-row claim each,
 -- rolled back; then, on the schema after migration 4, every other query the worker, the
 -- inspector and `hookbr inbox` run (as hookbr-store's postgres.rs writes them): the first list
--- page, the list of dead rows, stats, one prune batch (rolled back) and a get. Works in a
+-- page, the list of dead rows, stats (a count of every row), migration 9 and stats after it
+-- (trigger-kept counts), one prune batch (rolled back, with the counts' trigger) and a get. Works in a
 -- schema of its own (bench_scale), dropped at the end.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
@@ -60,6 +61,70 @@ EXPLAIN (ANALYZE, COSTS OFF) SELECT COUNT(*) FILTER (WHERE state = 'pending'),
   COUNT(*) FILTER (WHERE state = 'in_flight'), COUNT(*) FILTER (WHERE state = 'done'),
   COUNT(*) FILTER (WHERE state = 'dead'),
   MIN(received_at) FILTER (WHERE state IN ('pending', 'in_flight')) FROM hookbr_inbox;
+\echo migration 9 (trigger-kept counts: counting the existing rows, then the triggers)
+\timing on
+BEGIN;
+LOCK TABLE hookbr_inbox IN SHARE ROW EXCLUSIVE MODE;
+CREATE TABLE hookbr_inbox_counts (
+    state TEXT    NOT NULL,
+    slot  INTEGER NOT NULL,
+    n     BIGINT  NOT NULL DEFAULT 0,
+    PRIMARY KEY (state, slot)
+);
+INSERT INTO hookbr_inbox_counts (state, slot, n)
+    SELECT state, slot, 0
+    FROM unnest(ARRAY['pending', 'in_flight', 'done', 'dead']) AS state,
+         generate_series(0, 63) AS slot;
+UPDATE hookbr_inbox_counts AS c SET n = existing.n
+    FROM (SELECT state, COUNT(*) AS n FROM hookbr_inbox GROUP BY state) AS existing
+    WHERE c.state = existing.state AND c.slot = 0;
+CREATE FUNCTION hookbr_inbox_count_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    own_slot INTEGER := pg_backend_pid() % 64;
+    change RECORD;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        FOR change IN SELECT state, COUNT(*) AS delta FROM new_rows
+                      GROUP BY state ORDER BY state LOOP
+            UPDATE hookbr_inbox_counts SET n = n + change.delta
+                WHERE state = change.state AND slot = own_slot;
+        END LOOP;
+    ELSIF TG_OP = 'DELETE' THEN
+        FOR change IN SELECT state, COUNT(*) AS delta FROM old_rows
+                      GROUP BY state ORDER BY state LOOP
+            UPDATE hookbr_inbox_counts SET n = n - change.delta
+                WHERE state = change.state AND slot = own_slot;
+        END LOOP;
+    ELSE
+        FOR change IN SELECT state, SUM(delta) AS delta
+                      FROM (SELECT state, 1 AS delta FROM new_rows
+                            UNION ALL SELECT state, -1 AS delta FROM old_rows) AS moved
+                      GROUP BY state HAVING SUM(delta) <> 0 ORDER BY state LOOP
+            UPDATE hookbr_inbox_counts SET n = n + change.delta
+                WHERE state = change.state AND slot = own_slot;
+        END LOOP;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER hookbr_inbox_count_insert AFTER INSERT ON hookbr_inbox
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE PROCEDURE hookbr_inbox_count_rows();
+CREATE TRIGGER hookbr_inbox_count_update AFTER UPDATE ON hookbr_inbox
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE PROCEDURE hookbr_inbox_count_rows();
+CREATE TRIGGER hookbr_inbox_count_delete AFTER DELETE ON hookbr_inbox
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE PROCEDURE hookbr_inbox_count_rows();
+COMMIT;
+\timing off
+\echo stats after migration 9
+EXPLAIN (ANALYZE, COSTS OFF) SELECT COALESCE(SUM(n) FILTER (WHERE state = 'pending'), 0)::bigint,
+  COALESCE(SUM(n) FILTER (WHERE state = 'in_flight'), 0)::bigint,
+  COALESCE(SUM(n) FILTER (WHERE state = 'done'), 0)::bigint,
+  COALESCE(SUM(n) FILTER (WHERE state = 'dead'), 0)::bigint,
+  (SELECT MIN(received_at) FROM hookbr_inbox WHERE state IN ('pending', 'in_flight'))
+  FROM hookbr_inbox_counts;
 \echo prune batch
 BEGIN;
 EXPLAIN (ANALYZE, COSTS OFF) DELETE FROM hookbr_inbox WHERE id = ANY(ARRAY(SELECT id FROM hookbr_inbox

@@ -51,8 +51,8 @@ pub(crate) fn run(count: usize) -> Result<(), Box<dyn std::error::Error>> {
 
 /// `bench-server dedup-claims <count> [probes]`: a `MemoryStore` of capacity `count` filled
 /// with `count` entries (half of them completed, as `run`), then `probes` more fresh claims,
-/// each timed (and then completed): the claim latency at that size, the pause when a claim finds the store full and
-/// makes room (at most one in `count / 8` claims), and the RSS per entry. Prints one line of
+/// each timed (and then completed): the claim latency at that size, including the claims that
+/// find the store full and make room, and the RSS per entry. Prints one line of
 /// tab-separated `name value` pairs.
 #[allow(clippy::print_stdout, reason = "a command-line tool")]
 pub(crate) fn claims(count: usize, probes: usize) -> Result<(), Box<dyn std::error::Error>> {

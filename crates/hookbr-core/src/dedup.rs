@@ -27,6 +27,7 @@
 //! ```
 
 use std::{
+    collections::VecDeque,
     fmt,
     future::Future,
     pin::Pin,
@@ -248,6 +249,11 @@ impl Entry {
     }
 }
 
+/// Shards of a [`MemoryStore`]'s map. Eviction removes and inserts one entry per claim when
+/// full, and a shard's table then rehashes now and then (its deleted slots used up): with
+/// more, smaller shards, each such pause is shorter (dashmap's default is four per core).
+const SHARDS: usize = 256;
+
 /// The default capacity of a [`MemoryStore`]: one million remembered deliveries (about 52 MB).
 pub const DEFAULT_CAPACITY: usize = 1_000_000;
 
@@ -258,11 +264,15 @@ pub const DEFAULT_CAPACITY: usize = 1_000_000;
 ///
 /// # When full
 ///
-/// Memory is bounded by the capacity (default [`DEFAULT_CAPACITY`]). When a new key would
-/// exceed it, the store first drops every expired entry; if that is not enough, it evicts the
-/// completed entries closest to the end of their retention (the oldest eighth of the capacity),
-/// so the cost is paid once per many claims. Entries in flight are never evicted. If every entry
-/// is in flight, `claim` fails with [`StoreError`] (the delivery is refused with `503` and the
+/// Memory is bounded by the capacity (default [`DEFAULT_CAPACITY`]). Beside the map, the store
+/// keeps its completed entries in a queue in the order they were completed. When a new key
+/// would exceed the capacity, the claim evicts from the head of that queue: the completed
+/// entries completed first, which (with one retention for all) are the expired ones and then
+/// those closest to the end of their retention. Each claim pops only what it needs (usually
+/// one entry; queue entries left stale by a re-claim are skipped), so making room costs O(1)
+/// amortized instead of a scan of the map. Entries in flight are never evicted. Only when no
+/// completed entry is left does the store scan for expired leases; if every entry is in
+/// flight, `claim` fails with [`StoreError`] (the delivery is refused with `503` and the
 /// provider retries) rather than forgetting a lease. An evicted delivery that arrives again is
 /// processed again: size the capacity above the number of deliveries expected per retention
 /// period, or use a durable store.
@@ -276,6 +286,9 @@ pub struct MemoryStore<C = SystemClock> {
     next_token: AtomicU64,
     clock: C,
     pruning: Mutex<()>,
+    /// Completed entries in completion order: the key and the word written for it. An item is
+    /// stale once the map holds another word for its key (re-claimed after expiry, evicted).
+    completed: Mutex<VecDeque<(DedupKey, Entry)>>,
 }
 
 impl MemoryStore {
@@ -306,12 +319,13 @@ impl<C: Clock> MemoryStore<C> {
     #[must_use]
     pub fn with_clock(clock: C) -> Self {
         Self {
-            map: DashMap::new(),
+            map: DashMap::with_shard_amount(SHARDS),
             len: AtomicUsize::new(0),
             capacity: DEFAULT_CAPACITY,
             next_token: AtomicU64::new(DONE + 1),
             clock,
             pruning: Mutex::new(()),
+            completed: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -389,9 +403,47 @@ impl<C: Clock> MemoryStore<C> {
     /// The synchronous core of [`IdempotencyStore::complete`].
     pub fn complete_now(&self, key: DedupKey, token: ClaimToken, retention: Duration) {
         let deadline = self.now().saturating_add(millis(retention));
-        if let Some(mut entry) = self.map.get_mut(&key) {
-            if entry.held_by(token) {
-                *entry = Entry::new(deadline, DONE);
+        let done = Entry::new(deadline, DONE);
+        let settled = match self.map.get_mut(&key) {
+            Some(mut entry) if entry.held_by(token) => {
+                *entry = done;
+                true
+            }
+            _ => false,
+        };
+        // The map's shard guard is dropped here: the queue's lock is never taken while holding
+        // one (`make_room` takes the queue's lock, then shards).
+        if settled {
+            let mut completed = self.completed_queue();
+            completed.push_back((key, done));
+            self.trim(&mut completed);
+        }
+    }
+
+    fn completed_queue(&self) -> std::sync::MutexGuard<'_, VecDeque<(DedupKey, Entry)>> {
+        self.completed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether `item` still describes the map's entry for its key.
+    fn is_current(&self, item: &(DedupKey, Entry)) -> bool {
+        self.map.get(&item.0).is_some_and(|entry| *entry == item.1)
+    }
+
+    /// Keeps the queue bounded when re-claims of expired keys leave stale items in it: above
+    /// the capacity plus an eighth, each push looks at two items from the head, dropping stale
+    /// ones and moving current ones to the tail (O(1) per push, never a scan).
+    fn trim(&self, completed: &mut VecDeque<(DedupKey, Entry)>) {
+        if completed.len() <= self.capacity + self.capacity / 8 {
+            return;
+        }
+        for _ in 0..2 {
+            let Some(item) = completed.pop_front() else {
+                return;
+            };
+            if self.is_current(&item) {
+                completed.push_back(item);
             }
         }
     }
@@ -408,42 +460,42 @@ impl<C: Clock> MemoryStore<C> {
     }
 
     fn make_room(&self, now: u64) -> Result<(), StoreError> {
-        // One pruner at a time; the others proceed (the map may briefly exceed the capacity by
-        // the number of concurrent claims, never by more).
+        {
+            let mut completed = self.completed_queue();
+            // Each item is popped once, so the work is O(1) amortized per claim; the count
+            // bounds this claim's share even so.
+            let mut budget = completed.len();
+            while self.len.load(Ordering::Relaxed) >= self.capacity && budget > 0 {
+                budget -= 1;
+                let Some((key, word)) = completed.pop_front() else {
+                    break;
+                };
+                if self
+                    .map
+                    .remove_if(&key, |_, entry| *entry == word)
+                    .is_some()
+                {
+                    self.len.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+            if self.len.load(Ordering::Relaxed) < self.capacity {
+                return Ok(());
+            }
+        }
+        // No completed entry left: the map holds only leases (in flight or expired). Drop the
+        // expired ones; one scanner at a time, the others proceed (the map may briefly exceed
+        // the capacity by the number of concurrent claims, never by more).
         let Ok(_guard) = self.pruning.try_lock() else {
             return Ok(());
         };
+        self.map.retain(|_, entry| entry.deadline() > now);
+        self.len.store(self.map.len(), Ordering::Relaxed);
         if self.map.len() < self.capacity {
-            self.len.store(self.map.len(), Ordering::Relaxed);
             return Ok(());
         }
-        self.map.retain(|_, entry| entry.deadline() > now);
-        let target = self.capacity - self.capacity / 8;
-        if self.map.len() >= target.max(1) {
-            let mut done: Vec<u64> = self
-                .map
-                .iter()
-                .filter(|entry| entry.is_done())
-                .map(|entry| entry.deadline())
-                .collect();
-            if done.is_empty() {
-                self.len.store(self.map.len(), Ordering::Relaxed);
-                if self.map.len() < self.capacity {
-                    return Ok(());
-                }
-                return Err(StoreError::new(
-                    "in-memory store is full of deliveries in flight",
-                ));
-            }
-            let evict = (self.map.len() + 1 - target.min(self.map.len())).min(done.len());
-            let cutoff_index = evict.saturating_sub(1);
-            let (_, cutoff, _) = done.select_nth_unstable(cutoff_index);
-            let cutoff = *cutoff;
-            self.map
-                .retain(|_, entry| !entry.is_done() || entry.deadline() > cutoff);
-        }
-        self.len.store(self.map.len(), Ordering::Relaxed);
-        Ok(())
+        Err(StoreError::new(
+            "in-memory store is full of deliveries in flight",
+        ))
     }
 }
 
@@ -638,6 +690,75 @@ mod tests {
             Claim::New(_)
         ));
         assert_eq!(store.claim_now(key(15), LEASE).unwrap(), Claim::Done);
+    }
+
+    #[test]
+    fn full_store_evicts_only_what_it_needs() {
+        let (clock, store) = manual();
+        let store = store.capacity(16).unwrap();
+        for n in 0..16 {
+            let Claim::New(token) = store.claim_now(key(n), LEASE).unwrap() else {
+                panic!()
+            };
+            store.complete_now(key(n), token, WEEK);
+            clock.advance(Duration::from_secs(1));
+        }
+        for n in 100..104 {
+            assert!(matches!(
+                store.claim_now(key(n), LEASE).unwrap(),
+                Claim::New(_)
+            ));
+        }
+        // Four new keys made room by evicting the four completed first, no more.
+        assert_eq!(store.len(), 16);
+        for n in 4..16 {
+            assert_eq!(store.claim_now(key(n), LEASE).unwrap(), Claim::Done);
+        }
+    }
+
+    #[test]
+    fn stale_queue_items_are_skipped() {
+        let (clock, store) = manual();
+        let store = store.capacity(4).unwrap();
+        let retention = Duration::from_secs(10);
+        for n in 0..4 {
+            let Claim::New(token) = store.claim_now(key(n), LEASE).unwrap() else {
+                panic!()
+            };
+            store.complete_now(key(n), token, retention);
+        }
+        clock.advance(retention);
+        // Key 0 expired and is claimed again (in flight): its queue item is stale, so making
+        // room must not evict the new lease.
+        let Claim::New(_) = store.claim_now(key(0), LEASE).unwrap() else {
+            panic!()
+        };
+        assert!(matches!(
+            store.claim_now(key(50), LEASE).unwrap(),
+            Claim::New(_)
+        ));
+        assert_eq!(store.claim_now(key(0), LEASE).unwrap(), Claim::InFlight);
+        assert_eq!(store.claim_now(key(50), LEASE).unwrap(), Claim::InFlight);
+        assert!(store.len() <= 4, "len {}", store.len());
+    }
+
+    #[test]
+    fn reclaiming_expired_keys_keeps_the_queue_bounded() {
+        let (clock, store) = manual();
+        let store = store.capacity(8).unwrap();
+        let retention = Duration::from_secs(1);
+        for _round in 0..1_000 {
+            for n in 0..8 {
+                let Claim::New(token) = store.claim_now(key(n), LEASE).unwrap() else {
+                    panic!()
+                };
+                store.complete_now(key(n), token, retention);
+            }
+            clock.advance(retention);
+        }
+        assert!(store.len() <= 8);
+        let queued = store.completed_queue().len();
+        assert!(queued <= 8 + 8 / 8 + 2, "queue of {queued}");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// Schema migrations, applied in order; `hookbr_schema_version` records which ran.
-const MIGRATIONS: [&str; 8] = [
+const MIGRATIONS: [&str; 9] = [
     r"
 CREATE TABLE hookbr_inbox (
     id              BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -153,6 +153,69 @@ INSERT INTO hookbr_inbox_meta (name, number)
     SELECT 'unindexed_below', COALESCE(MAX(id), 0) + 1 FROM hookbr_inbox;
 CREATE INDEX hookbr_inbox_bodies ON hookbr_inbox (received_at)
     WHERE state = 'done' AND body_removed_at IS NULL;
+",
+    // 9: the rows per state, kept by triggers so that `stats` reads 256 small rows instead of
+    // counting the inbox (4.7 s at 10 M rows). The counts are sharded by connection
+    // (`pg_backend_pid() % 64`): each statement adds its change to its own connection's rows,
+    // so concurrent writers rarely wait on one another. An insert (one row, the hot path) adds
+    // 1 in a row trigger; updates and deletes (batches of settles, prunes) add their net change
+    // per state once per statement, from the transition tables, locking the rows in state
+    // order (one inbox statement per transaction: no deadlock). The
+    // inbox is locked against writers while the existing rows are counted and the triggers
+    // created, so the counts start exact.
+    r"
+LOCK TABLE hookbr_inbox IN SHARE ROW EXCLUSIVE MODE;
+CREATE TABLE hookbr_inbox_counts (
+    state TEXT    NOT NULL,
+    slot  INTEGER NOT NULL,
+    n     BIGINT  NOT NULL DEFAULT 0,
+    PRIMARY KEY (state, slot)
+);
+INSERT INTO hookbr_inbox_counts (state, slot, n)
+    SELECT state, slot, 0
+    FROM unnest(ARRAY['pending', 'in_flight', 'done', 'dead']) AS state,
+         generate_series(0, 63) AS slot;
+UPDATE hookbr_inbox_counts AS c SET n = existing.n
+    FROM (SELECT state, COUNT(*) AS n FROM hookbr_inbox GROUP BY state) AS existing
+    WHERE c.state = existing.state AND c.slot = 0;
+CREATE FUNCTION hookbr_inbox_count_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    own_slot INTEGER := pg_backend_pid() % 64;
+    change RECORD;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        FOR change IN SELECT state, COUNT(*) AS delta FROM old_rows
+                      GROUP BY state ORDER BY state LOOP
+            UPDATE hookbr_inbox_counts SET n = n - change.delta
+                WHERE state = change.state AND slot = own_slot;
+        END LOOP;
+    ELSE
+        FOR change IN SELECT state, SUM(delta) AS delta
+                      FROM (SELECT state, 1 AS delta FROM new_rows
+                            UNION ALL SELECT state, -1 AS delta FROM old_rows) AS moved
+                      GROUP BY state HAVING SUM(delta) <> 0 ORDER BY state LOOP
+            UPDATE hookbr_inbox_counts SET n = n + change.delta
+                WHERE state = change.state AND slot = own_slot;
+        END LOOP;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE FUNCTION hookbr_inbox_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE hookbr_inbox_counts SET n = n + 1
+        WHERE state = NEW.state AND slot = pg_backend_pid() % 64;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER hookbr_inbox_count_insert AFTER INSERT ON hookbr_inbox
+    FOR EACH ROW EXECUTE PROCEDURE hookbr_inbox_count_insert();
+CREATE TRIGGER hookbr_inbox_count_update AFTER UPDATE ON hookbr_inbox
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE PROCEDURE hookbr_inbox_count_rows();
+CREATE TRIGGER hookbr_inbox_count_delete AFTER DELETE ON hookbr_inbox
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE PROCEDURE hookbr_inbox_count_rows();
 ",
 ];
 
@@ -1537,15 +1600,18 @@ impl Inbox for PostgresInbox {
     fn stats(&self) -> StoreFuture<'_, InboxStats> {
         Box::pin(async move {
             let client = self.client("stats").await?;
-            // One statement: the counts and the oldest row come from one snapshot.
+            // One statement: the counts and the oldest row come from one snapshot. The counts
+            // are the trigger-kept shards of migration 6 (256 rows), the oldest open row the
+            // first entry of `hookbr_inbox_open`: no scan of the inbox.
             let statement = client
                 .prepare_cached(
-                    "SELECT COUNT(*) FILTER (WHERE state = 'pending'), \
-                     COUNT(*) FILTER (WHERE state = 'in_flight'), \
-                     COUNT(*) FILTER (WHERE state = 'done'), \
-                     COUNT(*) FILTER (WHERE state = 'dead'), \
-                     MIN(received_at) FILTER (WHERE state IN ('pending', 'in_flight')) \
-                     FROM hookbr_inbox",
+                    "SELECT COALESCE(SUM(n) FILTER (WHERE state = 'pending'), 0)::bigint, \
+                     COALESCE(SUM(n) FILTER (WHERE state = 'in_flight'), 0)::bigint, \
+                     COALESCE(SUM(n) FILTER (WHERE state = 'done'), 0)::bigint, \
+                     COALESCE(SUM(n) FILTER (WHERE state = 'dead'), 0)::bigint, \
+                     (SELECT MIN(received_at) FROM hookbr_inbox \
+                      WHERE state IN ('pending', 'in_flight')) \
+                     FROM hookbr_inbox_counts",
                 )
                 .await
                 .map_err(failed("stats"))?;

@@ -173,7 +173,7 @@ async fn concurrent_connects_migrate_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 8, "each of the eight migrations ran once");
+    assert_eq!(versions, 9, "each of the nine migrations ran once");
     let Inserted::New(id) = a.insert(record("m")).await.unwrap() else {
         panic!("new")
     };
@@ -539,8 +539,8 @@ async fn version_1_schemas_upgrade_in_place() {
         .get(0);
     // Claim tokens (2), the signature ledger (3), the indexes per state (4), the drift
     // watch's tables (5), the entity index and the ordering guard (6), the encryption key ids
-    // (7), then the subject index and body retention (8).
-    assert_eq!(version, 8);
+    // (7), the subject index and body retention (8), then the trigger-kept counts (9).
+    assert_eq!(version, 9);
     // Rows stored before the subject index are indexed by the first erasure.
     let erased = inbox
         .erase_subject(hookbr_core::privacy::Subject::parse("529.982.247-25").unwrap())
@@ -663,5 +663,149 @@ async fn bodies_are_dropped_before_keys() {
         return;
     };
     conformance::bodies_are_dropped_before_keys(schema.inbox().await).await;
+    schema.drop_schema().await;
+}
+
+/// `stats` against a count of every row, per state.
+async fn assert_counts_exact(schema: &Schema, inbox: &PostgresInbox, step: &str) {
+    let stats = inbox.stats().await.unwrap();
+    let row = schema
+        .admin
+        .query_one(
+            &format!(
+                "SELECT COUNT(*) FILTER (WHERE state = 'pending'), \
+                 COUNT(*) FILTER (WHERE state = 'in_flight'), \
+                 COUNT(*) FILTER (WHERE state = 'done'), \
+                 COUNT(*) FILTER (WHERE state = 'dead') FROM {}.hookbr_inbox",
+                schema.name
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    let counted: Vec<u64> = (0..4)
+        .map(|index| u64::try_from(row.get::<_, i64>(index)).unwrap())
+        .collect();
+    assert_eq!(
+        vec![stats.pending, stats.in_flight, stats.done, stats.dead],
+        counted,
+        "after {step}"
+    );
+}
+
+/// A schema of version 1 with rows in every state migrates to trigger-kept counts that start
+/// exact and stay exact through insert, claim, complete, fail, replay and prune, with
+/// concurrent writers on several connections.
+#[tokio::test]
+async fn stats_counts_stay_exact_from_a_migrated_table() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    schema
+        .admin
+        .batch_execute(&format!(
+            r"SET search_path = {name};
+             CREATE TABLE hookbr_schema_version (version INTEGER PRIMARY KEY,
+                applied_at BIGINT NOT NULL);
+             INSERT INTO hookbr_schema_version VALUES (1, 0);
+             CREATE TABLE hookbr_inbox (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, endpoint TEXT NOT NULL,
+                delivery_id TEXT NOT NULL, dedup_key BYTEA NOT NULL UNIQUE, body BYTEA NOT NULL,
+                headers TEXT NOT NULL, matched_key TEXT NOT NULL, received_at BIGINT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'in_flight', 'done', 'dead')),
+                attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at BIGINT NOT NULL,
+                lease_until BIGINT, last_error TEXT, completed_at BIGINT);
+             INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers,
+                matched_key, received_at, state, next_attempt_at, lease_until)
+                SELECT 'bonifiq', 'old-' || n, sha256(('old-' || n)::bytea), '\x7b7d', '[]',
+                '#0', 1, (ARRAY['pending', 'in_flight', 'done', 'dead'])[1 + n % 4], 1,
+                CASE WHEN n % 4 = 1 THEN 1 END
+                FROM generate_series(0, 40) AS n;
+             RESET search_path;",
+            name = schema.name
+        ))
+        .await
+        .unwrap();
+    let inbox = schema.inbox().await;
+    assert_counts_exact(&schema, &inbox, "the migration").await;
+    let stats = inbox.stats().await.unwrap();
+    assert_eq!(
+        (stats.pending, stats.in_flight, stats.done, stats.dead),
+        (11, 10, 10, 10)
+    );
+
+    // Concurrent inserts (duplicates among them) from several connections.
+    let inserts: Vec<_> = (0..40)
+        .map(|n| {
+            let inbox = inbox.clone();
+            tokio::spawn(async move { inbox.insert(record(&format!("new-{}", n % 30))).await })
+        })
+        .collect();
+    for inserted in inserts {
+        inserted.await.unwrap().unwrap();
+    }
+    assert_counts_exact(&schema, &inbox, "inserts").await;
+
+    let claimed = inbox.claim_due(12, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(claimed.len(), 12);
+    assert_counts_exact(&schema, &inbox, "a claim").await;
+
+    assert!(
+        inbox
+            .complete(claimed[0].id, claimed[0].claim)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !inbox
+            .complete(claimed[0].id, claimed[0].claim)
+            .await
+            .unwrap()
+    );
+    let retry = Some(now_ms() + 60_000);
+    assert!(
+        inbox
+            .fail(claimed[1].id, claimed[1].claim, "retry".into(), retry)
+            .await
+            .unwrap()
+    );
+    assert!(
+        inbox
+            .fail(claimed[2].id, claimed[2].claim, "dead".into(), None)
+            .await
+            .unwrap()
+    );
+    assert_counts_exact(&schema, &inbox, "complete and fail").await;
+
+    let pairs: Vec<(i64, i64)> = claimed[3..8]
+        .iter()
+        .map(|row| (row.id, row.claim))
+        .collect();
+    assert!(
+        inbox
+            .complete_many(&pairs)
+            .await
+            .unwrap()
+            .iter()
+            .all(|&done| done)
+    );
+    assert!(
+        inbox
+            .renew(claimed[8].id, claimed[8].claim, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert_counts_exact(&schema, &inbox, "a batch of completes and a renewal").await;
+
+    assert!(inbox.replay(claimed[2].id).await.unwrap());
+    assert_counts_exact(&schema, &inbox, "a replay").await;
+    assert!(inbox.replay_dead().await.unwrap() > 0);
+    assert_counts_exact(&schema, &inbox, "replaying the dead").await;
+
+    assert!(inbox.prune(now_ms() + 3_600_000).await.unwrap() > 0);
+    assert_counts_exact(&schema, &inbox, "a prune").await;
+    let stats = inbox.stats().await.unwrap();
+    assert_eq!(stats.done, 0);
     schema.drop_schema().await;
 }
