@@ -812,9 +812,6 @@ fn writer(mut connection: Connection, commands: &mpsc::Receiver<Command>) {
 
 type InsertReply = oneshot::Sender<Result<Inserted, StoreError>>;
 
-/// An insert waiting for the next group: the record, its subject index entries (computed by
-/// the caller, off the writer thread) and where to answer.
-
 /// One transaction (one commit, one fsync) for the inserts and the worker's writes queued
 /// together; nothing is answered before the commit. If any member fails, the group is rolled
 /// back and each member runs again alone (the inserts together, then each worker write), so

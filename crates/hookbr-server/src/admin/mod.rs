@@ -43,6 +43,7 @@ use crate::{
 };
 
 mod auth;
+mod chart;
 mod entities;
 mod pages;
 mod query;
@@ -206,6 +207,7 @@ async fn list(State(admin): State<Admin>, uri: Uri) -> Response {
         }
         None => None,
     };
+    let now = hookbr_core::inbox::now_ms();
     pages::list(&pages::ListPage {
         state,
         provider,
@@ -214,6 +216,8 @@ async fn list(State(admin): State<Admin>, uri: Uri) -> Response {
         // A search result page does not refresh itself.
         live: live && found.is_none(),
         search: found,
+        activity: admin.observer.activity(now),
+        now_ms: now,
     })
     .into_response()
 }
