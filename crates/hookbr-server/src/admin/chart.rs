@@ -181,7 +181,9 @@ pub(super) fn health(window: &Window, now_ms: i64, oldest: Oldest) -> Markup {
                     td { (provider.as_str()) }
                     td { (window.last(*provider).map_or_else(|| "over an hour ago".to_owned(), |at| ago(now_ms, at))) }
                     @for outcome in Charted::ALL {
-                        td class=(outcome.label().replace('/', " ")) { (window.total(*provider, outcome)) }
+                        @let total = window.total(*provider, outcome);
+                        // Coloured like the recent requests' outcomes, when there are any.
+                        td class=[(total > 0).then(|| outcome.label().replace('/', " "))] { (total) }
                     }
                     td class="rate" {
                         @match window.error_rate(*provider) {
