@@ -122,7 +122,14 @@ async fn pictures(inbox: &str) {
     assert!(foody_row.contains("0 %"), "{foody_row}");
     if inbox == "none" {
         assert!(page.contains("n/a (direct mode)"), "{page}");
+        assert!(
+            foody_row.contains("<td class=\"oldest\">n/a</td>"),
+            "{foody_row}"
+        );
     } else {
+        // From the inbox's walk of its open rows: an age, or none once the worker is done.
+        assert!(foody_row.contains("<td class=\"oldest\">"), "{foody_row}");
+        assert!(!foody_row.contains("n/a"), "{foody_row}");
         assert!(page.contains("a restart starts the chart empty"), "{page}");
         assert!(!page.contains("n/a (direct mode)"), "{page}");
     }

@@ -665,3 +665,12 @@ async fn bodies_are_dropped_before_keys() {
     conformance::bodies_are_dropped_before_keys(schema.inbox().await).await;
     schema.drop_schema().await;
 }
+
+#[tokio::test]
+async fn the_oldest_open_row_per_provider_is_found() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    conformance::the_oldest_open_row_per_provider_is_found(schema.inbox().await).await;
+    schema.drop_schema().await;
+}

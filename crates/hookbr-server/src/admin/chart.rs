@@ -9,14 +9,46 @@ use maud::{Markup, html};
 
 use crate::activity::{Charted, MINUTES, Window};
 
+/// How many open rows the page's walk for the oldest pending per provider reads at most.
+pub(super) const OLDEST_SCAN: usize = 1_000;
+
 /// Where the oldest pending delivery's age comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Oldest {
     /// Direct mode: nothing is pending.
     Direct,
-    /// Inbox mode: the receive time of the oldest row not done (the inbox's indexed
-    /// query), `None` when there is none or the inbox did not answer.
-    Inbox(Option<i64>),
+    /// Inbox mode.
+    Inbox {
+        /// The receive time of the oldest row not done (the inbox's indexed query), `None`
+        /// when there is none or the inbox did not answer.
+        all: Option<i64>,
+        /// Per provider, from the walk of at most [`OLDEST_SCAN`] open rows (`None` when the
+        /// inbox did not tell).
+        by_provider: Option<Vec<(Provider, i64)>>,
+        /// Whether the walk saw every open row (a provider absent from it has none).
+        complete: bool,
+    },
+}
+
+impl Oldest {
+    /// The cell of `provider`'s oldest pending delivery.
+    fn cell(&self, provider: Provider, now_ms: i64) -> String {
+        match self {
+            Self::Direct => "n/a".to_owned(),
+            Self::Inbox {
+                by_provider: None, ..
+            } => "?".to_owned(),
+            Self::Inbox {
+                by_provider: Some(found),
+                complete,
+                ..
+            } => match found.iter().find(|(known, _)| *known == provider) {
+                Some((_, at)) => age(now_ms, *at),
+                None if *complete => "none".to_owned(),
+                None => format!("none among the {OLDEST_SCAN} oldest"),
+            },
+        }
+    }
 }
 
 /// Left margin for the provider names, in px.
@@ -161,7 +193,7 @@ pub(super) fn svg(window: &Window) -> Markup {
 }
 
 /// The per-provider health table, with the hour's totals.
-pub(super) fn health(window: &Window, now_ms: i64, oldest: Oldest) -> Markup {
+pub(super) fn health(window: &Window, now_ms: i64, oldest: &Oldest) -> Markup {
     let providers: Vec<Provider> = Provider::ALL
         .into_iter()
         .filter(|provider| window.last(*provider).is_some() || window.provider_total(*provider) > 0)
@@ -172,9 +204,10 @@ pub(super) fn health(window: &Window, now_ms: i64, oldest: Oldest) -> Markup {
                 th { "provider" } th { "last delivery" }
                 @for outcome in Charted::ALL { th { (outcome.label()) } }
                 th { "error rate (1 h)" }
+                th { "oldest pending" }
             }
             @if providers.is_empty() {
-                tr { td colspan="7" { "no deliveries since this server started" } }
+                tr { td colspan="8" { "no deliveries since this server started" } }
             }
             @for provider in &providers {
                 tr data-provider=(provider.as_str()) {
@@ -191,6 +224,7 @@ pub(super) fn health(window: &Window, now_ms: i64, oldest: Oldest) -> Markup {
                             None => "–",
                         }
                     }
+                    td class="oldest" { (oldest.cell(*provider, now_ms)) }
                 }
             }
         }
@@ -198,8 +232,8 @@ pub(super) fn health(window: &Window, now_ms: i64, oldest: Oldest) -> Markup {
             "oldest pending delivery (all providers): "
             @match oldest {
                 Oldest::Direct => "n/a (direct mode)",
-                Oldest::Inbox(None) => "none",
-                Oldest::Inbox(Some(at)) => (age(now_ms, at)),
+                Oldest::Inbox { all: None, .. } => "none",
+                Oldest::Inbox { all: Some(at), .. } => (age(now_ms, *at)),
             }
         }
     }
@@ -223,7 +257,7 @@ mod tests {
         );
         assert!(svg.contains("no deliveries in the last hour"), "{svg}");
         assert!(!svg.contains("class=\"bar\""), "{svg}");
-        let table = health(&window, T0, Oldest::Direct).into_string();
+        let table = health(&window, T0, &Oldest::Direct).into_string();
         assert!(
             table.contains("no deliveries since this server started"),
             "{table}"
@@ -259,10 +293,27 @@ mod tests {
             svg.contains("foody: 4 processed/stored, 0 duplicate, 1 rejected"),
             "{svg}"
         );
-        let table = health(&window, T0 + 5_000, Oldest::Inbox(Some(T0 - 125_000))).into_string();
+        let oldest = Oldest::Inbox {
+            all: Some(T0 - 125_000),
+            by_provider: Some(vec![(Provider::Foody, T0 - 125_000)]),
+            complete: true,
+        };
+        let table = health(&window, T0 + 5_000, &oldest).into_string();
         assert!(table.contains("5 s ago"), "{table}");
         assert!(table.contains("20 %"), "{table}");
         assert!(table.contains("(all providers): 2 min"), "{table}");
+        assert!(table.contains("<td class=\"oldest\">2 min</td>"), "{table}");
+        assert!(table.contains("<td class=\"oldest\">none</td>"), "{table}");
+        let partial = Oldest::Inbox {
+            all: Some(T0),
+            by_provider: Some(Vec::new()),
+            complete: false,
+        };
+        assert_eq!(
+            partial.cell(Provider::Iset, T0),
+            format!("none among the {OLDEST_SCAN} oldest")
+        );
+        assert_eq!(Oldest::Direct.cell(Provider::Iset, T0), "n/a");
     }
 
     #[test]

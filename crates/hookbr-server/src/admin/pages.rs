@@ -43,6 +43,8 @@ pub(super) struct ListPage {
     pub(super) activity: crate::activity::Window,
     /// Now, ms since the epoch (for relative times).
     pub(super) now_ms: i64,
+    /// The oldest pending deliveries (inbox mode).
+    pub(super) oldest: super::chart::Oldest,
 }
 
 /// The inbox's counts (when it answered) and rows (or its error).
@@ -179,20 +181,12 @@ pub(super) fn drift(records: &[DriftRecord]) -> Html<String> {
 
 /// The deliveries page.
 pub(super) fn list(view: &ListPage) -> Html<String> {
-    let oldest = match &view.inbox {
-        Some(part) => super::chart::Oldest::Inbox(
-            part.stats
-                .as_ref()
-                .and_then(|stats| stats.oldest_pending_ms),
-        ),
-        None => super::chart::Oldest::Direct,
-    };
     let body = html! {
         h1 { "Deliveries" }
         section class="pictures" aria-label="the last hour" {
             div { (super::chart::svg(&view.activity)) }
             div {
-                (super::chart::health(&view.activity, view.now_ms, oldest))
+                (super::chart::health(&view.activity, view.now_ms, &view.oldest))
                 p class="note" {
                     "Counted in memory by this server process since it started"
                     @if view.inbox.is_some() {
@@ -440,6 +434,7 @@ mod tests {
             search: None,
             activity: crate::activity::Activity::default().window(0),
             now_ms: 0,
+            oldest: crate::admin::chart::Oldest::Direct,
         })
         .0;
         assert!(html.len() < 100_000, "{} bytes", html.len());
