@@ -211,6 +211,8 @@ command = ["sh", "-c", "cat > /dev/null; if [ -e '${flag}' ]; then echo 'the app
   const health = await page.locator('#health tr[data-provider="bonifiq"]').innerText();
   check(/ago/.test(health) && /\d+ %/.test(health), `bonifiq health row: ${health}`);
   check((await page.locator('#oldest-pending').innerText()).includes('oldest pending'), 'oldest pending shown');
+  const oldestFoody = await page.locator('#health tr[data-provider="foody"] td.oldest').innerText();
+  check(oldestFoody !== 'n/a' && oldestFoody.length > 0, `inbox mode: foody's oldest pending from the inbox: ${oldestFoody}`);
   const png = await page.locator('section.pictures').screenshot({ path: join(shots, 'inspector-chart.png') });
   check(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), 'the screenshot is a PNG');
   check(png.length > 2_000 && png.length < 5_000_000, `the screenshot has a reasonable size: ${png.length} bytes`);
