@@ -5,7 +5,9 @@
 // and one delivery that is dead-lettered), then drives Debian's headless Chromium through
 // playwright-core: the list shows the rows and the rejection, the detail view shows the
 // redacted body and the attempts, Replay completes the dead-lettered delivery, a customer's
-// CPF and e-mail show masked on the detail page. Screenshots go
+// CPF and e-mail show masked on the detail page; the chart of the last hour draws both
+// providers (its screenshot decoded and checked not blank), the Foody order's timeline and
+// the Drift page render. Screenshots go
 // to cargo's target directory (wherever cargo puts build outputs: CARGO_TARGET_DIR, ...; see
 // scripts/target-dir), where `hookbr` is also looked for unless HOOKBR_BIN names it. Everything
 // runs on 127.0.0.1 and is bounded in time.
@@ -190,6 +192,54 @@ command = ["sh", "-c", "cat > /dev/null; if [ -e '${flag}' ]; then echo 'the app
   mkdirSync(shots, { recursive: true });
   await page.screenshot({ path: join(shots, 'inspector.png'), fullPage: true });
 
+  // The pictures: the last hour as an SVG strip per provider sent, bars by outcome (the
+  // forged BonifiQ delivery rejected, the Foody one's failed attempts), health beside it.
+  const chart = page.locator('svg#activity');
+  check((await chart.count()) === 1, 'the chart is on the deliveries page');
+  check((await chart.getAttribute('role')) === 'img', 'the chart is an image for assistive technology');
+  check((await chart.getAttribute('aria-label')).includes('bonifiq: 5 processed/stored, 1 duplicate, 1 rejected'),
+    `the chart's label sums the hour: ${await chart.getAttribute('aria-label')}`);
+  for (const provider of ['bonifiq', 'foody']) {
+    const bars = await page.locator(`svg#activity g.strip[data-provider="${provider}"] rect.bar`).count();
+    check(bars >= 1, `${provider} has bars on the chart, saw ${bars}`);
+  }
+  check((await page.locator('svg#activity g.strip').count()) === 2, 'one strip per provider sent');
+  check((await page.locator('svg#activity rect.bar[data-outcome="rejected"]').count()) >= 1, 'the rejection is drawn');
+  check((await page.locator('svg#activity rect.bar[data-outcome="handler_failed"]').count()) >= 1, 'the failed attempts are drawn');
+  const box = await chart.boundingBox();
+  check(box && box.width > 300 && box.height > 50, `the chart is laid out: ${JSON.stringify(box)}`);
+  const health = await page.locator('#health tr[data-provider="bonifiq"]').innerText();
+  check(/ago/.test(health) && /\d+ %/.test(health), `bonifiq health row: ${health}`);
+  check((await page.locator('#oldest-pending').innerText()).includes('oldest pending'), 'oldest pending shown');
+  const oldestFoody = await page.locator('#health tr[data-provider="foody"] td.oldest').innerText();
+  check(oldestFoody !== 'n/a' && oldestFoody.length > 0, `inbox mode: foody's oldest pending from the inbox: ${oldestFoody}`);
+  const png = await page.locator('section.pictures').screenshot({ path: join(shots, 'inspector-chart.png') });
+  check(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), 'the screenshot is a PNG');
+  check(png.length > 2_000 && png.length < 5_000_000, `the screenshot has a reasonable size: ${png.length} bytes`);
+  // Decoded in a blank page (the inspector's CSP loads no image): not blank, and the
+  // outcome colours are there.
+  const probe = await browser.newPage();
+  const pixels = await probe.evaluate(async (base64) => {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const context = canvas.getContext('2d');
+    context.drawImage(bitmap, 0, 0);
+    const data = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+    const near = (i, [r, g, b]) => Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) < 30;
+    let ink = 0; let green = 0; let red = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i] < 235 || data[i + 1] < 235 || data[i + 2] < 235) ink += 1;
+      if (near(i, [0x00, 0x9e, 0x73])) green += 1;
+      if (near(i, [0xd5, 0x5e, 0x00])) red += 1;
+    }
+    return { width: bitmap.width, height: bitmap.height, ink, green, red };
+  }, png.toString('base64'));
+  await probe.close();
+  check(pixels.width > 300 && pixels.height > 50, `screenshot dimensions: ${JSON.stringify(pixels)}`);
+  check(pixels.ink > pixels.width * pixels.height * 0.01, `the screenshot is not blank: ${JSON.stringify(pixels)}`);
+  check(pixels.green > 0 && pixels.red > 0, `accepted and rejected bars are painted: ${JSON.stringify(pixels)}`);
+
   // Filters.
   await page.selectOption('#state', 'dead');
   await Promise.all([page.waitForURL(/[?&]state=dead/), page.click('form[action="/"] button')]);
@@ -225,6 +275,19 @@ command = ["sh", "-c", "cat > /dev/null; if [ -e '${flag}' ]; then echo 'the app
     }
   });
   check(!(await page.locator('#replay').count()), 'no Replay button once done');
+
+  // The Foody order's timeline, linked from its delivery, and the Drift page render.
+  const entityHref = await page.locator('#entity').getAttribute('href');
+  check(entityHref?.startsWith('/entities/foody.order/'), `the delivery links its order: ${entityHref}`);
+  const timeline = await page.goto(`${admin}${entityHref}`, { waitUntil: 'load' });
+  check(timeline.status() === 200, `entity timeline: ${timeline.status()}`);
+  check((await page.locator('h1').innerText()).startsWith('Entity foody.order'), 'the timeline names the entity');
+  check((await page.locator('#timeline tr[data-id]').count()) >= 1, 'the timeline lists the delivery');
+  await page.screenshot({ path: join(shots, 'inspector-entity.png'), fullPage: true });
+  const driftPage = await page.goto(`${admin}/drift`, { waitUntil: 'load' });
+  check(driftPage.status() === 200, `drift page: ${driftPage.status()}`);
+  check((await page.locator('h1').innerText()) === 'Drift', 'the Drift page renders');
+  check((await page.locator('#drift, #no-drift').count()) === 1, 'the Drift page lists changes or says there are none');
 
   // A cross-site form post cannot replay.
   const cross = await fetch(`${admin}/deliveries/1/replay`, {
@@ -281,7 +344,7 @@ command = ["sh", "-c", "cat > /dev/null; if [ -e '${flag}' ]; then echo 'the app
   check(!(await revealed.text()).includes('529.982.247-25'), 'a refused reveal shows nothing');
 
   check(!serverLog.includes('browser-test-'), 'no secret in the server log');
-  console.log(`browser test passed: list, filters, detail, masking, replay, metrics; screenshots in ${shots}`);
+  console.log(`browser test passed: list, chart, health, filters, detail, entity timeline, drift, masking, replay, metrics; screenshots in ${shots}`);
 }
 
 function stats() {

@@ -562,6 +562,19 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     /// Counts per state.
     fn stats(&self) -> StoreFuture<'_, InboxStats>;
 
+    /// The receive time (ms since the epoch) of the oldest row not done of each provider,
+    /// from a walk of the open rows, oldest first, that stops after `scan` of them (the
+    /// SQLite and PostgreSQL inboxes walk their index of open rows by receive time, so the
+    /// cost is bounded whatever the inbox holds). A provider with no open row among those
+    /// `scan` is absent. `None` (the default) when this inbox cannot tell.
+    fn oldest_open_by_provider(
+        &self,
+        scan: usize,
+    ) -> StoreFuture<'_, Option<Vec<(crate::Provider, i64)>>> {
+        let _ = scan;
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
     /// The signature ledger ([`ledger`](crate::ledger)): compares `fingerprint` with the body
     /// fingerprint remembered for `key`, remembering it for `keep` when the key is new; the
     /// pipeline asks before [`insert`](Self::insert), and refuses a [`Seen::Different`] body.
@@ -714,10 +727,59 @@ impl EntityDelivery {
     }
 }
 
+/// The first receive time of each provider in `rows` (`(endpoint, received_at_ms)`, oldest
+/// first): what [`Inbox::oldest_open_by_provider`] answers from its walk. An endpoint names its
+/// provider before any `:` (`iset:order_upserted`); rows of an endpoint naming no provider are
+/// skipped.
+pub fn oldest_per_provider(
+    rows: impl IntoIterator<Item = (String, i64)>,
+) -> Vec<(crate::Provider, i64)> {
+    let mut oldest: Vec<(crate::Provider, i64)> = Vec::new();
+    for (endpoint, received_at) in rows {
+        let name = endpoint.split(':').next().unwrap_or_default();
+        let Ok(provider) = name.parse::<crate::Provider>() else {
+            continue;
+        };
+        match oldest.iter_mut().find(|(known, _)| *known == provider) {
+            Some((_, at)) => *at = (*at).min(received_at),
+            None => oldest.push((provider, received_at)),
+        }
+    }
+    oldest
+}
+
 /// Milliseconds since the Unix epoch, now.
 #[must_use]
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Provider;
+
+    #[test]
+    fn the_first_row_of_each_provider_is_its_oldest() {
+        let rows = [
+            ("iset:order_upserted", 5),
+            ("bonifiq", 7),
+            ("iset:stock_upserted", 9),
+            ("unknown", 1),
+            ("foody", 11),
+            ("bonifiq", 3),
+        ]
+        .map(|(endpoint, at)| (endpoint.to_owned(), at));
+        assert_eq!(
+            oldest_per_provider(rows),
+            vec![
+                (Provider::Iset, 5),
+                (Provider::Bonifiq, 3),
+                (Provider::Foody, 11)
+            ]
+        );
+        assert!(oldest_per_provider(Vec::new()).is_empty());
+    }
 }

@@ -60,6 +60,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::indexing_slicing))]
 
+mod activity;
 mod admin;
 pub mod config;
 mod dispatch;

@@ -37,7 +37,7 @@ use axum::{
 };
 use hookbr_axum::serve::{CloseReason, ConnectionStats};
 use hookbr_core::{
-    Ack, Inbox, Outcome, WebhookEvent,
+    Ack, Inbox, Outcome, Provider, WebhookEvent,
     drift::{DriftRecord, DriftTracker},
     inbox::now_ms,
 };
@@ -212,6 +212,8 @@ pub(crate) struct Observer {
     drift_store: OnceLock<Arc<dyn Inbox>>,
     /// The ordering guard (kept across reloads).
     pub(crate) ordering: crate::ordering::Ordering,
+    /// Deliveries per minute over the last hour (the inspector's chart).
+    activity: Mutex<crate::activity::Activity>,
 }
 
 impl Observer {
@@ -226,6 +228,22 @@ impl Observer {
             .lock()
             .map(|recent| recent.iter().rev().take(RECENT_SHOWN).cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// The last hour of deliveries at `now_ms`, per minute, provider and outcome.
+    pub(crate) fn activity(&self, now_ms: i64) -> crate::activity::Window {
+        self.activity
+            .lock()
+            .map(|activity| activity.window(now_ms))
+            .unwrap_or_else(|_| crate::activity::Activity::default().window(now_ms))
+    }
+
+    fn count(&self, provider: Provider, outcome: Outcome, at_ms: i64) {
+        if let Some(charted) = crate::activity::Charted::of(outcome) {
+            if let Ok(mut activity) = self.activity.lock() {
+                activity.add(provider, charted, at_ms);
+            }
+        }
     }
 
     fn push(&self, seen: Seen) {
@@ -300,6 +318,11 @@ impl Observer {
     pub(crate) fn attempt(&self, id: i64, provider: &str, mut attempt: Attempt, dead: bool) {
         attempt.error = attempt.error.map(|error| bounded(&error, ERROR_CHARS));
         if attempt.error.is_some() {
+            if let (Ok(known), Ok(mut activity)) =
+                (provider.parse::<Provider>(), self.activity.lock())
+            {
+                activity.add_failed_attempt(known, attempt.at_ms);
+            }
             metrics::counter!("hookbr_handler_failed_total", "provider" => provider.to_owned())
                 .increment(1);
         }
@@ -388,6 +411,9 @@ pub(crate) async fn record(State(route): State<Route>, request: Request, next: N
     let status = response.status().as_u16();
     let outcome = outcome_of(&response);
     let provider = route.provider;
+    if let Ok(known) = provider.parse::<Provider>() {
+        route.observer.count(known, outcome, at_ms);
+    }
     match outcome {
         Outcome::Acknowledged(Ack::Duplicate) => {
             metrics::counter!("hookbr_deliveries_duplicate_total", "provider" => provider)

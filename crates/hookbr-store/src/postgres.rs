@@ -1633,6 +1633,34 @@ impl Inbox for PostgresInbox {
             Ok(stats)
         })
     }
+
+    fn oldest_open_by_provider(
+        &self,
+        scan: usize,
+    ) -> StoreFuture<'_, Option<Vec<(hookbr_core::Provider, i64)>>> {
+        Box::pin(async move {
+            let limit = i64::try_from(scan).unwrap_or(i64::MAX);
+            let client = self.client("oldest open rows").await?;
+            // A walk of `hookbr_inbox_open` (received_at, open rows only) that stops at the limit.
+            let statement = client
+                .prepare_cached(
+                    "SELECT endpoint, received_at FROM hookbr_inbox \
+                     WHERE state IN ('pending', 'in_flight') ORDER BY received_at LIMIT $1",
+                )
+                .await
+                .map_err(failed("oldest open rows"))?;
+            let rows = client
+                .query(&statement, &[&limit])
+                .await
+                .map_err(failed("oldest open rows"))?;
+            let rows = rows
+                .iter()
+                .map(|row| Ok((row.try_get::<_, String>(0)?, row.try_get::<_, i64>(1)?)))
+                .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+                .map_err(failed("oldest open rows"))?;
+            Ok(Some(hookbr_core::inbox::oldest_per_provider(rows)))
+        })
+    }
 }
 
 /// One statement and its parameters, run by [`PostgresInbox::complete_with`] (and

@@ -286,6 +286,12 @@ const RENEW: &str = "UPDATE hookbr_inbox SET lease_until = ?3 \
 const OLDEST_OPEN: &str = "SELECT MIN(received_at) FROM hookbr_inbox INDEXED BY hookbr_inbox_open \
      WHERE state IN ('pending', 'in_flight')";
 
+/// The oldest open rows, at most `?1`: a walk of `hookbr_inbox_open` that stops at the limit
+/// ([`Inbox::oldest_open_by_provider`]).
+const OLDEST_OPEN_ROWS: &str = "SELECT endpoint, received_at FROM hookbr_inbox \
+     INDEXED BY hookbr_inbox_open WHERE state IN ('pending', 'in_flight') \
+     ORDER BY received_at LIMIT ?1";
+
 /// Completed rows to prune, a batch at a time (`hookbr_inbox_state`, oldest id first).
 const PRUNE_BATCH: &str = "DELETE FROM hookbr_inbox WHERE id IN (SELECT id FROM hookbr_inbox \
      WHERE state = 'done' AND received_at < ?1 ORDER BY id LIMIT ?2)";
@@ -811,9 +817,6 @@ fn writer(mut connection: Connection, commands: &mpsc::Receiver<Command>) {
 }
 
 type InsertReply = oneshot::Sender<Result<Inserted, StoreError>>;
-
-/// An insert waiting for the next group: the record, its subject index entries (computed by
-/// the caller, off the writer thread) and where to answer.
 
 /// One transaction (one commit, one fsync) for the inserts and the worker's writes queued
 /// together; nothing is answered before the commit. If any member fails, the group is rolled
@@ -1704,6 +1707,22 @@ impl Inbox for SqliteInbox {
             }
             stats.oldest_pending_ms = connection.query_row(OLDEST_OPEN, [], |r| r.get(0))?;
             Ok(stats)
+        })
+    }
+
+    fn oldest_open_by_provider(
+        &self,
+        scan: usize,
+    ) -> StoreFuture<'_, Option<Vec<(hookbr_core::Provider, i64)>>> {
+        let limit = i64::try_from(scan).unwrap_or(i64::MAX);
+        self.run(move |connection| {
+            let mut statement = connection.prepare_cached(OLDEST_OPEN_ROWS)?;
+            let rows = statement
+                .query_map([limit], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(hookbr_core::inbox::oldest_per_provider(rows)))
         })
     }
 }

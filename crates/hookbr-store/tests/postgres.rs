@@ -809,3 +809,12 @@ async fn stats_counts_stay_exact_from_a_migrated_table() {
     assert_eq!(stats.done, 0);
     schema.drop_schema().await;
 }
+
+#[tokio::test]
+async fn the_oldest_open_row_per_provider_is_found() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    conformance::the_oldest_open_row_per_provider_is_found(schema.inbox().await).await;
+    schema.drop_schema().await;
+}

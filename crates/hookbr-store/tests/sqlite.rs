@@ -340,3 +340,9 @@ async fn bodies_are_dropped_before_keys() {
     let dir = tempfile::tempdir().unwrap();
     conformance::bodies_are_dropped_before_keys(open(&dir)).await;
 }
+
+#[tokio::test]
+async fn the_oldest_open_row_per_provider_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::the_oldest_open_row_per_provider_is_found(open(&dir)).await;
+}

@@ -43,6 +43,7 @@ use crate::{
 };
 
 mod auth;
+mod chart;
 mod entities;
 mod pages;
 mod query;
@@ -176,9 +177,22 @@ async fn list(State(admin): State<Admin>, uri: Uri) -> Response {
         }
         _ => None,
     };
+    let mut oldest = chart::Oldest::Direct;
     let inbox = match &admin.inbox {
         Some(inbox) => {
             let stats = inbox.stats().await.ok();
+            oldest = chart::Oldest::Inbox {
+                all: stats.and_then(|stats| stats.oldest_pending_ms),
+                by_provider: inbox
+                    .oldest_open_by_provider(chart::OLDEST_SCAN)
+                    .await
+                    .ok()
+                    .flatten(),
+                complete: stats.is_some_and(|stats| {
+                    stats.pending.saturating_add(stats.in_flight)
+                        <= u64::try_from(chart::OLDEST_SCAN).unwrap_or(u64::MAX)
+                }),
+            };
             let mut filter = ListFilter::new().limit(100);
             if let Some(state) = state {
                 filter = filter.state(state);
@@ -206,6 +220,7 @@ async fn list(State(admin): State<Admin>, uri: Uri) -> Response {
         }
         None => None,
     };
+    let now = hookbr_core::inbox::now_ms();
     pages::list(&pages::ListPage {
         state,
         provider,
@@ -214,6 +229,9 @@ async fn list(State(admin): State<Admin>, uri: Uri) -> Response {
         // A search result page does not refresh itself.
         live: live && found.is_none(),
         search: found,
+        activity: admin.observer.activity(now),
+        now_ms: now,
+        oldest,
     })
     .into_response()
 }

@@ -39,6 +39,12 @@ pub(super) struct ListPage {
     pub(super) live: bool,
     /// The search text and what it found (`?q=`).
     pub(super) search: Option<(String, Result<super::entities::Found, String>)>,
+    /// The last hour of deliveries (the chart and per-provider health).
+    pub(super) activity: crate::activity::Window,
+    /// Now, ms since the epoch (for relative times).
+    pub(super) now_ms: i64,
+    /// The oldest pending deliveries (inbox mode).
+    pub(super) oldest: super::chart::Oldest,
 }
 
 /// The inbox's counts (when it answered) and rows (or its error).
@@ -67,7 +73,9 @@ const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:1.5em;color:#222
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}\
 th{background:#f4f4f4}.done,.stored,.processed{color:#176f2c}.dead,.rejected,.failed,.handler_failed{color:#b3261e;font-weight:600}\
 .pending,.in_flight,.duplicate,.handshake{color:#8a5a00}pre{background:#f7f7f7;padding:.8em;overflow:auto}\
-code{font-size:13px}nav a{margin-right:1em}";
+code{font-size:13px}nav a{margin-right:1em}\
+.pictures{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}.pictures svg{max-width:100%}\
+.note{color:#555;font-size:12px}";
 
 /// The Content-Security-Policy of every admin answer: exactly what these pages use. Their one
 /// stylesheet is allowed by its digest (not `'unsafe-inline'`: an injected `style` attribute or
@@ -175,6 +183,19 @@ pub(super) fn drift(records: &[DriftRecord]) -> Html<String> {
 pub(super) fn list(view: &ListPage) -> Html<String> {
     let body = html! {
         h1 { "Deliveries" }
+        section class="pictures" aria-label="the last hour" {
+            div { (super::chart::svg(&view.activity)) }
+            div {
+                (super::chart::health(&view.activity, view.now_ms, &view.oldest))
+                p class="note" {
+                    "Counted in memory by this server process since it started"
+                    @if view.inbox.is_some() {
+                        ": a restart starts the chart empty (the inbox below keeps the deliveries)"
+                    }
+                    ". Failed attempts of the worker count as handler_failed."
+                }
+            }
+        }
         form method="get" action="/" {
             "state "
             select name="state" id="state" {
@@ -411,6 +432,9 @@ mod tests {
             recent: vec![seen; 500],
             live: true,
             search: None,
+            activity: crate::activity::Activity::default().window(0),
+            now_ms: 0,
+            oldest: crate::admin::chart::Oldest::Direct,
         })
         .0;
         assert!(html.len() < 100_000, "{} bytes", html.len());

@@ -1358,3 +1358,57 @@ pub(crate) async fn bodies_are_dropped_before_keys(inbox: Arc<dyn Inbox>) {
         "keys go at retention"
     );
 }
+
+/// The oldest open row of each provider (issue 18, the inspector's health): pending and in
+/// flight rows count, done rows do not, iSET's endpoints name their provider before the `:`,
+/// and the walk stops after `scan` rows.
+pub(crate) async fn the_oldest_open_row_per_provider_is_found(inbox: Arc<dyn Inbox>) {
+    let base = now_ms() - 600_000;
+    let at = |endpoint: &str, id: &str, received: i64| {
+        let delivery = testkit::bonifiq_point_add("s");
+        InboxRecord::new(
+            endpoint.into(),
+            id.into(),
+            DeliveryId::new(Provider::Bonifiq, id).key(),
+            delivery.body,
+            Vec::new(),
+            "#0".into(),
+            base + received,
+        )
+    };
+    assert_eq!(
+        inbox.oldest_open_by_provider(10).await.unwrap(),
+        Some(Vec::new())
+    );
+    for (endpoint, id, received) in [
+        ("foody", "o-done", 500),
+        ("bonifiq", "o-1", 1_000),
+        ("foody", "o-2", 2_000),
+        ("iset:order_upserted", "o-3", 3_000),
+        ("bonifiq", "o-4", 4_000),
+    ] {
+        assert!(matches!(
+            inbox.insert(at(endpoint, id, received)).await.unwrap(),
+            Inserted::New(_)
+        ));
+    }
+    // Claimed rows stay open (in flight); the completed one is not pending any more.
+    let claimed = inbox.claim_due(2, Duration::from_secs(60)).await.unwrap();
+    let done = claimed
+        .iter()
+        .find(|row| row.record.delivery_id == "o-done")
+        .expect("the oldest due row is claimed first");
+    assert!(inbox.complete(done.id, done.claim).await.unwrap());
+    assert_eq!(
+        inbox.oldest_open_by_provider(10).await.unwrap(),
+        Some(vec![
+            (Provider::Bonifiq, base + 1_000),
+            (Provider::Foody, base + 2_000),
+            (Provider::Iset, base + 3_000),
+        ])
+    );
+    assert_eq!(
+        inbox.oldest_open_by_provider(1).await.unwrap(),
+        Some(vec![(Provider::Bonifiq, base + 1_000)])
+    );
+}
