@@ -157,10 +157,11 @@ CREATE INDEX hookbr_inbox_bodies ON hookbr_inbox (received_at)
     // 9: the rows per state, kept by triggers so that `stats` reads 256 small rows instead of
     // counting the inbox (4.7 s at 10 M rows). The counts are sharded by connection
     // (`pg_backend_pid() % 64`): each statement adds its change to its own connection's rows,
-    // so concurrent writers rarely wait on one another. An insert (one row, the hot path) adds
-    // 1 in a row trigger; updates and deletes (batches of settles, prunes) add their net change
-    // per state once per statement, from the transition tables, locking the rows in state
-    // order (one inbox statement per transaction: no deadlock). The
+    // so concurrent writers rarely wait on one another. Inserts, updates and deletes add their
+    // net change per state once per statement, from the transition tables, locking the rows in
+    // state order (one inbox statement per transaction: no deadlock). A row trigger on inserts
+    // would update one counts row once per inserted row: quadratic for a bulk insert in one
+    // statement (every update of the same row in one transaction walks its version chain). The
     // inbox is locked against writers while the existing rows are counted and the triggers
     // created, so the counts start exact.
     r"
@@ -183,7 +184,13 @@ DECLARE
     own_slot INTEGER := pg_backend_pid() % 64;
     change RECORD;
 BEGIN
-    IF TG_OP = 'DELETE' THEN
+    IF TG_OP = 'INSERT' THEN
+        FOR change IN SELECT state, COUNT(*) AS delta FROM new_rows
+                      GROUP BY state ORDER BY state LOOP
+            UPDATE hookbr_inbox_counts SET n = n + change.delta
+                WHERE state = change.state AND slot = own_slot;
+        END LOOP;
+    ELSIF TG_OP = 'DELETE' THEN
         FOR change IN SELECT state, COUNT(*) AS delta FROM old_rows
                       GROUP BY state ORDER BY state LOOP
             UPDATE hookbr_inbox_counts SET n = n - change.delta
@@ -201,15 +208,9 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE FUNCTION hookbr_inbox_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE hookbr_inbox_counts SET n = n + 1
-        WHERE state = NEW.state AND slot = pg_backend_pid() % 64;
-    RETURN NULL;
-END
-$$;
 CREATE TRIGGER hookbr_inbox_count_insert AFTER INSERT ON hookbr_inbox
-    FOR EACH ROW EXECUTE PROCEDURE hookbr_inbox_count_insert();
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE PROCEDURE hookbr_inbox_count_rows();
 CREATE TRIGGER hookbr_inbox_count_update AFTER UPDATE ON hookbr_inbox
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE PROCEDURE hookbr_inbox_count_rows();
