@@ -295,14 +295,27 @@ pub const MAX_SUBJECTS_PER_ROW: usize = 32;
 /// whether there were more.
 #[must_use]
 pub fn subject_hashes(record: &InboxRecord, salt: &[u8]) -> (Vec<[u8; 32]>, bool) {
-    let found = crate::privacy::subjects(&record.body);
-    let overflow = found.len() > MAX_SUBJECTS_PER_ROW;
-    let hashes = found
+    let mut entries = index_entries(&record.body, salt);
+    let overflow = entries.len() > MAX_SUBJECTS_PER_ROW;
+    entries.truncate(MAX_SUBJECTS_PER_ROW);
+    (entries, overflow)
+}
+
+/// What a store writes to its subject index for a stored `body`: the hashes of at most
+/// [`MAX_SUBJECTS_PER_ROW`] subjects, then the [`overflow_marker`] when the body names more.
+/// The one definition for inserts and for indexing rows stored before the index existed.
+#[must_use]
+pub fn index_entries(body: &[u8], salt: &[u8]) -> Vec<[u8; 32]> {
+    let found = crate::privacy::subjects(body);
+    let mut entries: Vec<[u8; 32]> = found
         .iter()
         .take(MAX_SUBJECTS_PER_ROW)
         .map(|subject| subject.hash(salt))
         .collect();
-    (hashes, overflow)
+    if found.len() > MAX_SUBJECTS_PER_ROW {
+        entries.push(overflow_marker(salt));
+    }
+    entries
 }
 
 /// The index entry that marks a row naming more than [`MAX_SUBJECTS_PER_ROW`] subjects.

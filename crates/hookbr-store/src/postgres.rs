@@ -9,8 +9,8 @@ use hookbr_core::{
     drift::{ChangeKind, DriftRecord, DriftState, KindShape, MAX_RECORDS},
     inbox::{
         BodyRemoved, BodyRemovedReason, EntityDelivery, EntityMark, Erasure, Inbox, InboxRecord,
-        InboxRow, InboxStats, Inserted, ListFilter, MAX_SUBJECTS_PER_ROW, RowOutcome, RowState,
-        now_ms, overflow_marker, subject_hashes,
+        InboxRow, InboxStats, Inserted, ListFilter, RowOutcome, RowState, index_entries, now_ms,
+        overflow_marker,
     },
     ledger::{BodyFingerprint, Seen},
     ordering::{StoredPosition, Verdict, judge_stored},
@@ -719,15 +719,7 @@ async fn index_legacy_rows(
     for row in &rows {
         let id: i64 = row.try_get(0)?;
         let body: Vec<u8> = row.try_get(1)?;
-        let found = subjects(&body);
-        let mut hashes: Vec<[u8; 32]> = found
-            .iter()
-            .take(MAX_SUBJECTS_PER_ROW)
-            .map(|subject| subject.hash(salt))
-            .collect();
-        if found.len() > MAX_SUBJECTS_PER_ROW {
-            hashes.push(overflow_marker(salt));
-        }
+        let hashes = index_entries(&body, salt);
         let hashes: Vec<&[u8]> = hashes.iter().map(<[u8; 32]>::as_slice).collect();
         transaction
             .execute(
@@ -828,11 +820,8 @@ impl Inbox for PostgresInbox {
             // The entity, its position and the subject index are read from the clear body,
             // before it is sealed.
             let note = record.entity_note();
-            let (mut subject_hashes, overflow) = subject_hashes(&record, &self.salt);
-            if overflow {
-                subject_hashes.push(overflow_marker(&self.salt));
-            }
-            let subjects: Vec<&[u8]> = subject_hashes.iter().map(<[u8; 32]>::as_slice).collect();
+            let entries = index_entries(&record.body, &self.salt);
+            let subjects: Vec<&[u8]> = entries.iter().map(<[u8; 32]>::as_slice).collect();
             let (key_id, body, headers) = match self.keys.as_deref() {
                 Some(keys) => {
                     let (key_id, body) = keys.seal(&record)?;

@@ -12,8 +12,8 @@ use hookbr_core::{
     drift::{ChangeKind, DriftRecord, DriftState, KindShape, MAX_RECORDS},
     inbox::{
         BodyRemoved, BodyRemovedReason, EntityDelivery, EntityMark, Erasure, Inbox, InboxRecord,
-        InboxRow, InboxStats, Inserted, ListFilter, RowOutcome, RowState, now_ms, overflow_marker,
-        subject_hashes,
+        InboxRow, InboxStats, Inserted, ListFilter, RowOutcome, RowState, index_entries, now_ms,
+        overflow_marker,
     },
     ledger::{BodyFingerprint, Seen, SignatureLedger},
     ordering::{StoredPosition, Verdict, judge_stored},
@@ -1122,7 +1122,7 @@ fn index_legacy_rows(connection: &mut Connection, salt: &[u8]) -> rusqlite::Resu
              ON CONFLICT DO NOTHING",
         )?;
         for (id, body) in &rows {
-            for hash in legacy_hashes(body, salt) {
+            for hash in index_entries(body, salt) {
                 insert.execute(params![hash.as_slice(), id])?;
             }
         }
@@ -1134,20 +1134,6 @@ fn index_legacy_rows(connection: &mut Connection, salt: &[u8]) -> rusqlite::Resu
     )?;
     transaction.commit()?;
     Ok(next > 1)
-}
-
-/// The index entries of a stored body (as [`subject_hashes`] gives them at insert time).
-fn legacy_hashes(body: &[u8], salt: &[u8]) -> Vec<[u8; 32]> {
-    let found = subjects(body);
-    let mut hashes: Vec<[u8; 32]> = found
-        .iter()
-        .take(hookbr_core::inbox::MAX_SUBJECTS_PER_ROW)
-        .map(|subject| subject.hash(salt))
-        .collect();
-    if found.len() > hookbr_core::inbox::MAX_SUBJECTS_PER_ROW {
-        hashes.push(overflow_marker(salt));
-    }
-    hashes
 }
 
 /// [`Inbox::erase_subject`] inside the caller's transaction.
@@ -1217,10 +1203,7 @@ impl Inbox for SqliteInbox {
         let (reply, answer) = oneshot::channel();
         // The subject index and the entity are read from the clear record; the body is sealed
         // on the caller's thread, not the writer's.
-        let (mut subjects, overflow) = subject_hashes(&record, &self.salt);
-        if overflow {
-            subjects.push(overflow_marker(&self.salt));
-        }
+        let subjects = index_entries(&record.body, &self.salt);
         let stored = StoredRecord::new(record, self.keys.as_deref());
         let sent = stored.and_then(|mut stored| {
             stored.subjects = subjects;
