@@ -172,9 +172,10 @@ where
             let (accepted, body) = {
                 let headers = ActixHeaders(request.headers());
                 let head = head(&request, &headers);
-                if let Err(rejection) = receiver.check_head(&head) {
-                    return Ok(answer(request, rejection.into()));
-                }
+                let checked = match receiver.check_head(&head) {
+                    Ok(checked) => checked,
+                    Err(rejection) => return Ok(answer(request, rejection.into())),
+                };
                 let read = read_body(&mut payload, receiver.body_limit());
                 let body = match timeout(limits.body_timeout, read).await {
                     Ok(Ok(body)) => body,
@@ -187,7 +188,11 @@ where
                         return Ok(request.into_response(response).map_into_right_body());
                     }
                 };
-                match receiver.clone().accept(&head.with_body(&body)).await {
+                match receiver
+                    .clone()
+                    .accept_checked(checked, &head.with_body(&body))
+                    .await
+                {
                     Ok(accepted) => (accepted, body),
                     Err(refused) => return Ok(answer(request, refused)),
                 }

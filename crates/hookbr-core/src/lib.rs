@@ -122,7 +122,9 @@ pub use event::{Endpoint, FromWebhookEvent, Settlement, Verified, WebhookEvent};
 pub use inbox::{DecodeRecordError, Inbox, InboxRecord, InboxRow, Inserted, RowOutcome};
 pub use limits::ConnectionLimits;
 #[doc(inline)]
-pub use pipeline::{Accepted, Finish, Handled, HandlerOutcome, Pending, Receiver, ReceiverBuilder};
+pub use pipeline::{
+    Accepted, Finish, Handled, HandlerOutcome, HeadChecked, Pending, Receiver, ReceiverBuilder,
+};
 #[cfg(feature = "bonifiq")]
 #[doc(inline)]
 pub use providers::bonifiq;

@@ -98,7 +98,7 @@ use crate::{
     dedup::{Claim, IdempotencyStore, MemoryStore, StoreError},
     inbox::{Inbox, InboxRecord, Inserted},
     ledger::{BodyFingerprint, LEDGER_RETENTION, MemoryLedger, Seen, SignatureLedger},
-    verify::{AnyVerifier, Verify},
+    verify::{AnyVerifier, MatchedKey, Verify},
 };
 
 /// The default body limit of endpoints authenticated on the head (BonifiQ, iSET): 1 MiB. A
@@ -394,14 +394,21 @@ impl<V: Verify> Receiver<V> {
     /// # Errors
     ///
     /// The [`Rejection`] to answer with (`405`, `415`, `413` or `401`).
-    pub fn check_head(&self, head: &Request<'_>) -> Result<(), Rejection> {
+    ///
+    /// The [`HeadChecked`] it returns lets [`accept_checked`](Self::accept_checked) skip the
+    /// credential check when the head already decided it.
+    pub fn check_head(&self, head: &Request<'_>) -> Result<HeadChecked, Rejection> {
         self.head_checks(head, None)
     }
 
     /// [`check_head`](Self::check_head), with the body's length when it is already known
     /// ([`process`](Self::process)): an oversized body is then `413` before the head's
     /// credential is looked at, as a declared `Content-Length` would be.
-    fn head_checks(&self, head: &Request<'_>, body_len: Option<usize>) -> Result<(), Rejection> {
+    fn head_checks(
+        &self,
+        head: &Request<'_>,
+        body_len: Option<usize>,
+    ) -> Result<HeadChecked, Rejection> {
         if !self.methods.iter().any(|method| method == head.method()) {
             return Err(RejectionKind::MethodNotAllowed {
                 allowed: self.methods.clone(),
@@ -431,10 +438,13 @@ impl<V: Verify> Receiver<V> {
         // A credential in the head is checked before a byte of the body is read; the pipeline
         // verifies the whole request again after the body (`accept` cannot know whether this
         // ran).
-        if let Some(Err(error)) = self.verifier.verify_head(head) {
-            return Err(error.into());
+        match self.verifier.verify_head(head) {
+            Some(Err(error)) => Err(error.into()),
+            Some(Ok(matched)) => Ok(HeadChecked {
+                matched: Some(matched),
+            }),
+            None => Ok(HeadChecked { matched: None }),
         }
-        Ok(())
     }
 
     /// The rejection for a body over the limit (for adapters that detect it while streaming).
@@ -454,8 +464,8 @@ impl<V: Verify> Receiver<V> {
     /// The [`Answer`] to send instead of calling the application: an acknowledgement
     /// (duplicate, stored, handshake: `200`) or a refusal.
     pub async fn process(&self, request: &Request<'_>) -> Result<Verified, Answer> {
-        self.head_checks(request, Some(request.body().len()))?;
-        let (verified, _) = self.after_head(request).await?;
+        let head = self.head_checks(request, Some(request.body().len()))?;
+        let (verified, _) = self.after_head(request, head.matched).await?;
         Ok(verified)
     }
 
@@ -469,18 +479,45 @@ impl<V: Verify> Receiver<V> {
     /// As [`process`](Self::process), except for the head checks' `405`, `415` and declared-size
     /// `413`, which are the caller's to have answered.
     pub async fn accept(self: Arc<Self>, request: &Request<'_>) -> Result<Accepted<V>, Answer> {
-        let (verified, settlement) = self.after_head(request).await?;
+        self.accept_checked(HeadChecked { matched: None }, request)
+            .await
+    }
+
+    /// [`accept`](Self::accept) for the request whose head [`check_head`](Self::check_head)
+    /// passed with `head`: when that check already matched the credential (a header or URL
+    /// secret, [`Verify::verify_head`]), it is not compared a second time. `request` must be
+    /// the request whose head was checked, now with its body.
+    ///
+    /// # Errors
+    ///
+    /// As [`accept`](Self::accept).
+    pub async fn accept_checked(
+        self: Arc<Self>,
+        head: HeadChecked,
+        request: &Request<'_>,
+    ) -> Result<Accepted<V>, Answer> {
+        let (verified, settlement) = self.after_head(request, head.matched).await?;
         Ok(Accepted {
             verified,
             pending: Pending::new(self, settlement),
         })
     }
 
-    async fn after_head(&self, request: &Request<'_>) -> Result<(Verified, Settlement), Answer> {
+    /// Steps 2-8. `matched` is the credential [`Verify::verify_head`] matched on this request's
+    /// head, if it decided there: a verifier's head answer is what `verify` would answer too
+    /// (the trait's contract), so it is not computed twice.
+    async fn after_head(
+        &self,
+        request: &Request<'_>,
+        matched: Option<MatchedKey>,
+    ) -> Result<(Verified, Settlement), Answer> {
         if request.body().len() > self.body_limit {
             return Err(self.too_large().into());
         }
-        let matched = self.verifier.verify(request)?;
+        let matched = match matched {
+            Some(matched) => matched,
+            None => self.verifier.verify(request)?,
+        };
         let event = WebhookEvent::decode(self.endpoint, request)?;
         if self.strict {
             if let Some(drift) = event.drift() {
@@ -646,6 +683,24 @@ impl<V> Receiver<V> {
 /// send any body under a fresh id, so a ledger of their ids would prove nothing.
 fn keeps_body_fingerprints(endpoint: Endpoint) -> bool {
     endpoint.provider() == crate::Provider::Grafeno
+}
+
+/// What [`Receiver::check_head`] found on a request's head: the credential it matched when the
+/// head alone decides ([`Verify::verify_head`]), for [`Receiver::accept_checked`].
+///
+/// Only `check_head` makes one, so `accept_checked` never takes a credential nobody checked.
+#[derive(Debug, Clone)]
+#[must_use = "pass it to `Receiver::accept_checked`, or the credential is checked again"]
+pub struct HeadChecked {
+    matched: Option<MatchedKey>,
+}
+
+impl HeadChecked {
+    /// Whether the head's credential was matched (the body is not needed to authenticate).
+    #[must_use]
+    pub fn authenticated(&self) -> bool {
+        self.matched.is_some()
+    }
 }
 
 /// A delivery that passed steps 1-8 ([`Receiver::accept`]): the event for the application and
@@ -909,6 +964,7 @@ mod tests {
             headers.push(("X-Loyalty-Secret", "s"));
             receiver
                 .check_head(&Request::new(b"").with_method(method).with_headers(&headers))
+                .map(|_| ())
                 .map_err(|r| r.status())
         };
         assert_eq!(check("POST", &[]), Ok(()));
@@ -951,6 +1007,7 @@ mod tests {
         let check = |headers: &[(&str, &str)]| {
             receiver
                 .check_head(&Request::new(b"").with_headers(&headers))
+                .map(|_| ())
                 .map_err(|r| (r.status(), r.reason()))
         };
         assert_eq!(check(&[("X-Loyalty-Secret", "s")]), Ok(()));
@@ -1094,6 +1151,66 @@ mod tests {
         let (_, pending) = accept(&receiver).expect("released on drop").into_parts();
         let finish = futures_executor::block_on(pending.finish(HandlerOutcome::Status(202)));
         assert_eq!(finish.status(), 202);
+    }
+
+    /// A verifier that decides on the head and counts how often each check runs.
+    #[derive(Debug, Default)]
+    struct Counting {
+        heads: std::sync::atomic::AtomicUsize,
+        wholes: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Verify for Counting {
+        fn verify(&self, request: &Request<'_>) -> Result<MatchedKey, crate::VerifyError> {
+            self.wholes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.verify_head(request).expect("decides on the head")
+        }
+
+        fn verify_head(
+            &self,
+            head: &Request<'_>,
+        ) -> Option<Result<MatchedKey, crate::VerifyError>> {
+            self.heads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Some(match head.header("X-Loyalty-Secret") {
+                Some(b"s") => Ok(MatchedKey::new(0, None)),
+                _ => Err(crate::VerifyError::MissingHeader {
+                    name: "X-Loyalty-Secret".to_owned(),
+                }),
+            })
+        }
+    }
+
+    /// `accept_checked` takes the head's verdict; `accept` checks the credential itself.
+    #[test]
+    fn the_head_verdict_is_not_computed_twice() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let verifier = Arc::new(Counting::default());
+        let receiver = Arc::new(
+            Receiver::builder(Endpoint::Bonifiq, verifier.clone())
+                .build()
+                .unwrap(),
+        );
+        let body = br#"{"Uuid":"f47ac10b-58cc-4372-a567-0e02b2c3d479","Timestamp":"2025-04-15T14:30:00Z","Topic":"Point_Add","Payload":{}}"#;
+        let headers = [("X-Loyalty-Secret", "s")];
+        let request = Request::new(body).with_headers(&headers);
+        let checked = receiver.check_head(&request).unwrap();
+        assert!(checked.authenticated());
+        let accepted =
+            futures_executor::block_on(receiver.clone().accept_checked(checked, &request));
+        assert!(accepted.is_ok());
+        assert_eq!(
+            (verifier.heads.load(Relaxed), verifier.wholes.load(Relaxed)),
+            (1, 0)
+        );
+        drop(accepted);
+        // Without the head's verdict the whole request is verified.
+        assert!(futures_executor::block_on(receiver.clone().accept(&request)).is_ok());
+        assert_eq!(verifier.wholes.load(Relaxed), 1);
+        // A refused head never reaches the body.
+        let bare = Request::new(body);
+        assert_eq!(receiver.check_head(&bare).unwrap_err().status(), 401);
     }
 
     #[test]

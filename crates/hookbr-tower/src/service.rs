@@ -133,9 +133,10 @@ where
         .with_method(parts.method.as_str())
         .with_target(target)
         .with_headers(&headers);
-    if let Err(rejection) = receiver.check_head(&head) {
-        return Ok(respond(&response, rejection.into()));
-    }
+    let checked = match receiver.check_head(&head) {
+        Ok(checked) => checked,
+        Err(rejection) => return Ok(respond(&response, rejection.into())),
+    };
     let bytes = match Limited::new(body, receiver.body_limit()).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.is::<LengthLimitError>() => {
@@ -143,7 +144,11 @@ where
         }
         Err(_) => return Ok(respond(&response, RejectionKind::UnreadableBody.into())),
     };
-    let accepted = match receiver.clone().accept(&head.with_body(&bytes)).await {
+    let accepted = match receiver
+        .clone()
+        .accept_checked(checked, &head.with_body(&bytes))
+        .await
+    {
         Ok(accepted) => accepted,
         Err(refused) => return Ok(respond(&response, refused)),
     };

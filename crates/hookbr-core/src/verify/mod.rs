@@ -100,9 +100,12 @@ pub trait Verify {
     /// `401` without its body being read; `None` when the body is needed to decide (the
     /// default: Foody's token and Grafeno's signature are in the body).
     ///
-    /// [`Receiver::check_head`](crate::Receiver::check_head) calls it; the pipeline still
-    /// calls [`verify`](Self::verify) on the whole request afterwards, so a verifier only
-    /// answers here what `verify` would answer too.
+    /// [`Receiver::check_head`](crate::Receiver::check_head) calls it. A verifier only answers
+    /// here what [`verify`](Self::verify) would answer on the whole request: an adapter that
+    /// passes the head's [`HeadChecked`](crate::HeadChecked) to
+    /// [`Receiver::accept_checked`](crate::Receiver::accept_checked) takes a `Some(Ok(..))`
+    /// answer as the verdict and `verify` is not called again for that request (with
+    /// [`Receiver::accept`](crate::Receiver::accept) or `None` here, it is).
     ///
     /// ```
     /// use hookbr_core::{Request, Secret, verify::{BodyTokenVerifier, HeaderSecretVerifier, Verify}};
