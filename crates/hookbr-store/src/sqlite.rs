@@ -303,11 +303,32 @@ const DROP_BODIES_BATCH: &str = "UPDATE hookbr_inbox SET body = x'', headers = '
      INDEXED BY hookbr_inbox_bodies WHERE state = 'done' AND body_removed_at IS NULL \
      AND received_at < ?1 ORDER BY received_at LIMIT ?2) RETURNING id";
 
-/// Rows deleted per transaction by [`Inbox::prune`]: the writer thread commits inserts
-/// between two batches, so a prune of millions of rows never holds it for long. An insert
-/// waits for at most one batch: at 5,000 rows (each delete also updates the indexes and the
-/// counts' trigger) a prune of 1 M rows raised ingest p99 9.8× (docs/BENCHMARKS.md).
+/// Rows deleted per transaction by [`Inbox::prune`] at first: the writer thread commits
+/// inserts between two batches, so a prune of millions of rows never holds it for long. An
+/// insert waits for at most one batch: at 5,000 rows (each delete also updates the indexes and
+/// the counts' trigger) a prune of 1 M rows raised ingest p99 9.8× (docs/BENCHMARKS.md).
 const PRUNE_BATCH_ROWS: i64 = 500;
+
+/// What one prune batch may hold the writer thread for: the next batch's size is scaled from
+/// the last one's time towards it (between [`PRUNE_MIN_ROWS`] and [`PRUNE_MAX_ROWS`]), as a
+/// delete's cost depends on the disk and the rows' indexes.
+const PRUNE_BATCH_TARGET: std::time::Duration = std::time::Duration::from_millis(2);
+const PRUNE_MIN_ROWS: i64 = 16;
+const PRUNE_MAX_ROWS: i64 = 2_000;
+
+/// The next prune batch's size: `rows` scaled by how far `took` was from the target, at most
+/// doubled or halved at a time.
+fn next_prune_rows(rows: i64, took: std::time::Duration) -> i64 {
+    let took = took.as_secs_f64().max(1e-6);
+    let scale = (PRUNE_BATCH_TARGET.as_secs_f64() / took).clamp(0.5, 2.0);
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_precision_loss,
+        reason = "a batch size between PRUNE_MIN_ROWS and PRUNE_MAX_ROWS"
+    )]
+    let next = (rows as f64 * scale) as i64;
+    next.clamp(PRUNE_MIN_ROWS, PRUNE_MAX_ROWS)
+}
 
 /// The signature ledger's table: migration 3 of the inbox, and the whole schema of a
 /// [`SqliteLedger`] file.
@@ -1384,19 +1405,26 @@ impl Inbox for SqliteInbox {
     fn prune(&self, before_ms: i64) -> StoreFuture<'_, u64> {
         Box::pin(async move {
             // One transaction per batch, each its own job on the writer thread: inserts queued
-            // meanwhile are committed between two batches.
+            // meanwhile are committed between two batches. Each batch is sized to hold the
+            // writer about `PRUNE_BATCH_TARGET`, and the prune then waits as long as the batch
+            // took, so it never takes more than half of the writer's time from ingest.
             let mut total = 0u64;
+            let mut rows = PRUNE_BATCH_ROWS;
             loop {
-                let deleted = self
+                let (deleted, took) = self
                     .run(move |connection| {
+                        let started = std::time::Instant::now();
                         let mut statement = connection.prepare_cached(PRUNE_BATCH)?;
-                        statement.execute(params![before_ms, PRUNE_BATCH_ROWS])
+                        let deleted = statement.execute(params![before_ms, rows])?;
+                        Ok::<_, rusqlite::Error>((deleted, started.elapsed()))
                     })
                     .await?;
                 total += deleted as u64;
-                if deleted < usize::try_from(PRUNE_BATCH_ROWS).unwrap_or(usize::MAX) {
+                if deleted < usize::try_from(rows).unwrap_or(usize::MAX) {
                     break;
                 }
+                rows = next_prune_rows(rows, took);
+                tokio::time::sleep(took).await;
             }
             // The ledger outlives the rows: only its own expiry removes an entry.
             self.run(|connection| prune_ledger(connection)).await?;
@@ -2111,6 +2139,25 @@ mod plans {
             })
             .unwrap();
         assert!(blank.is_empty());
+    }
+
+    /// The prune's batch size follows its time towards the target, within its bounds.
+    #[test]
+    fn prune_batches_are_sized_by_their_time() {
+        use std::time::Duration;
+        let target = PRUNE_BATCH_TARGET;
+        assert_eq!(next_prune_rows(500, target), 500);
+        assert_eq!(next_prune_rows(500, target * 4), 250, "at most halved");
+        assert_eq!(next_prune_rows(500, target / 4), 1_000, "at most doubled");
+        assert_eq!(next_prune_rows(500, target * 5 / 4), 400);
+        assert_eq!(
+            next_prune_rows(PRUNE_MIN_ROWS, Duration::from_secs(1)),
+            PRUNE_MIN_ROWS
+        );
+        assert_eq!(
+            next_prune_rows(PRUNE_MAX_ROWS, Duration::ZERO),
+            PRUNE_MAX_ROWS
+        );
     }
 
     #[test]
