@@ -190,8 +190,8 @@ async fn version_1_databases_upgrade_in_place() {
         .unwrap();
     // Claim tokens (2), the signature ledger (3), the indexes per state (4), the drift
     // watch's tables (5), the entity index and the ordering guard (6), the encryption key ids
-    // (7), then the subject index and body retention (8).
-    assert_eq!(version, 8);
+    // (7), the subject index and body retention (8), then the covering open-rows index (9).
+    assert_eq!(version, 9);
 }
 
 /// The direct-mode ledger file: survives a reopen, expires entries after the time asked for,
