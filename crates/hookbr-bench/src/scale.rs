@@ -44,8 +44,11 @@ const OLD_CLAIM: &str = "SELECT id FROM hookbr_inbox WHERE (state = 'pending' AN
      next_attempt_at <= ?1) OR (state = 'in_flight' AND lease_until <= ?1) \
      ORDER BY next_attempt_at LIMIT ?2";
 
-/// A BonifiQ Point_Add body of the usual size (~330 bytes).
-const BODY: &str = r#"{"Type":"Point_Add","Date":"2026-11-30T12:00:00Z","Customer":{"Id":12345,"Name":"Maria Silva","Email":"maria@example.com","Cpf":"00000000000"},"Points":150,"Balance":1200,"Description":"Compra no site","OrderId":"98765","Source":"Loja","Id":"00000000-0000-0000-0000-000000000000","PartnerId":"loja-exemplo"}"#;
+/// A BonifiQ `Point_Add` delivery as BonifiQ sends it (the simulator's, ~330 bytes), its
+/// `Uuid` filled in per row: decoded by the worker as a known kind. (Until 2026-12-01 the fill
+/// wrote a body of another shape, which decoded as `custom`.)
+const BODY_HEAD: &str = r#"{"Uuid":""#;
+const BODY_TAIL: &str = r#"","Timestamp":"2026-11-30T12:00:00.000000","Topic":0,"TopicName":"Point_Add","Payload":{"Points":150,"PointType":0,"PointAction":1,"Customer":{"Email":"maria@example.com","Id":"12345","Name":"Maria Silva"},"PointsBalance":{"PointsBalance":1200,"CashbackBalance":210},"PointId":98765}}"#;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -111,10 +114,11 @@ pub(crate) fn fill(mut args: impl Iterator<Item = String>, usage: &str) -> Resul
                 filled_pending += 1;
             }
             let key = (u128::from(n) | (1 << 127)).to_be_bytes();
+            let uuid = format!("00000000-0000-4000-8000-{n:012x}");
             insert.execute(params![
-                format!("fill-{n}"),
+                uuid,
                 key.as_slice(),
-                BODY.as_bytes(),
+                format!("{BODY_HEAD}{uuid}{BODY_TAIL}").as_bytes(),
                 at,
                 if is_pending { "pending" } else { "done" },
                 u32::from(!is_pending),

@@ -502,6 +502,16 @@ impl DriftTracker {
         observed
     }
 
+    /// Whether anything changed since the last [`take_unsaved`](Self::take_unsaved).
+    #[must_use]
+    pub fn has_unsaved(&self) -> bool {
+        let inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        !inner.unsaved_paths.is_empty() || !inner.unsaved_counts.is_empty()
+    }
+
     /// What changed since the last call (or since the tracker was made): paths learned, and
     /// the records counted with `count` = deliveries counted since then. A store adds it to
     /// what it keeps ([`Inbox::save_drift`](crate::Inbox::save_drift)).

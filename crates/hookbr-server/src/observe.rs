@@ -27,7 +27,7 @@ use std::{
         Arc, Mutex, OnceLock,
         atomic::{AtomicU64, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use axum::{
@@ -202,6 +202,9 @@ pub(crate) struct Attempt {
 /// Attempt histories by row id, and the ids in insertion order (to forget the oldest).
 type Histories = (HashMap<i64, Vec<Attempt>>, VecDeque<i64>);
 
+/// The drift watch is saved in the inbox at most this often (see [`Observer::drift`]).
+pub(crate) const DRIFT_SAVE_EVERY: Duration = Duration::from_secs(1);
+
 /// The shared observation state of one server.
 #[derive(Debug, Default)]
 pub(crate) struct Observer {
@@ -210,6 +213,10 @@ pub(crate) struct Observer {
     drift: DriftTracker,
     /// Where the drift watch is persisted (inbox mode).
     drift_store: OnceLock<Arc<dyn Inbox>>,
+    /// When the drift watch was last saved (ms since the epoch; 0: never).
+    drift_saved_at: std::sync::atomic::AtomicI64,
+    /// Whether a delayed save of the drift watch is waiting.
+    drift_save_waiting: std::sync::atomic::AtomicBool,
     /// The ordering guard (kept across reloads).
     pub(crate) ordering: crate::ordering::Ordering,
     /// Deliveries per minute over the last hour (the inspector's chart).
@@ -257,7 +264,12 @@ impl Observer {
 
     /// Watches one delivery for schema drift (its stored body and decoded event): each change
     /// it shows counts `hookbr_drift_total{provider,kind,change}` and lands on the Drift page.
-    pub(crate) async fn drift(&self, body: &[u8], event: &WebhookEvent) {
+    ///
+    /// In inbox mode what changed is saved in the inbox at most once per [`DRIFT_SAVE_EVERY`]
+    /// (a delivery of an unknown kind counts every time: saving each would cost a transaction,
+    /// and on SQLite an fsync, per delivery); [`flush_drift`](Self::flush_drift) saves the
+    /// rest when the server stops.
+    pub(crate) async fn drift(self: &Arc<Self>, body: &[u8], event: &WebhookEvent) {
         let provider = event.provider();
         let kind = event.kind();
         for observed in self
@@ -279,12 +291,45 @@ impl Observer {
             )
             .increment(1);
         }
-        if let Some(store) = self.drift_store.get() {
-            let unsaved = self.drift.take_unsaved();
-            if !unsaved.is_empty() {
-                if let Err(error) = store.save_drift(unsaved).await {
-                    tracing::warn!(target: "hookbr", %error, "cannot save the drift watch");
+        if self.drift_store.get().is_none() || !self.drift.has_unsaved() {
+            return;
+        }
+        let every = i64::try_from(DRIFT_SAVE_EVERY.as_millis()).unwrap_or(i64::MAX);
+        let next = self
+            .drift_saved_at
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_add(every);
+        let wait = next.saturating_sub(now_ms());
+        if wait <= 0 {
+            self.flush_drift().await;
+        } else if !self
+            .drift_save_waiting
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            let observer = Arc::downgrade(self);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(u64::try_from(wait).unwrap_or(0))).await;
+                if let Some(observer) = observer.upgrade() {
+                    observer
+                        .drift_save_waiting
+                        .store(false, std::sync::atomic::Ordering::Release);
+                    observer.flush_drift().await;
                 }
+            });
+        }
+    }
+
+    /// Saves what the drift watch saw since its last save (inbox mode; nothing otherwise).
+    pub(crate) async fn flush_drift(&self) {
+        let Some(store) = self.drift_store.get() else {
+            return;
+        };
+        self.drift_saved_at
+            .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
+        let unsaved = self.drift.take_unsaved();
+        if !unsaved.is_empty() {
+            if let Err(error) = store.save_drift(unsaved).await {
+                tracing::warn!(target: "hookbr", %error, "cannot save the drift watch");
             }
         }
     }

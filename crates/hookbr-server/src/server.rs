@@ -165,7 +165,7 @@ impl ServerBuilder {
                     admin.limits,
                     admin::Watched {
                         inbox: inbox.clone(),
-                        observer,
+                        observer: observer.clone(),
                         receiver: receiver_stats.clone(),
                         readiness: Readiness {
                             receiver: receiver_alive.clone(),
@@ -216,6 +216,7 @@ impl ServerBuilder {
             watcher,
             reload,
             tls: tls_on,
+            observer,
         })
     }
 }
@@ -334,6 +335,8 @@ pub struct Server {
     watcher: Option<JoinHandle<()>>,
     reload: ReloadHandle,
     tls: bool,
+    /// Its drift watch is saved one last time when it stops.
+    observer: Arc<Observer>,
 }
 
 /// Asks a [`Server`] to stop, from anywhere (cloneable).
@@ -423,6 +426,8 @@ impl Server {
         if let Some(worker) = self.worker {
             let _ = worker.await;
         }
+        // What the drift watch saw since its last save (saves are at most once a second).
+        self.observer.flush_drift().await;
         if let Some(admin) = self.admin {
             admin.join().await;
         }

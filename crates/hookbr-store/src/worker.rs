@@ -176,7 +176,7 @@ impl fmt::Display for Failure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WorkerOptions {
-    /// Rows claimed per round (default 16).
+    /// Rows claimed per round (default [`DEFAULT_BATCH`], 64).
     pub batch: usize,
     /// How long a claimed row is reserved for this worker (default 60 s); renewed every third
     /// of it while the batch is being handled.
@@ -198,7 +198,7 @@ pub struct WorkerOptions {
 impl Default for WorkerOptions {
     fn default() -> Self {
         Self {
-            batch: 16,
+            batch: DEFAULT_BATCH,
             lease: Duration::from_secs(60),
             idle: Duration::from_millis(200),
             max_attempts: 8,
@@ -208,6 +208,15 @@ impl Default for WorkerOptions {
         }
     }
 }
+
+/// The longest a finished row waits for others before its outcome is recorded (see
+/// [`Worker::run_once`]): recording rows together costs one transaction (and on SQLite one
+/// fsync) per batch instead of one per row.
+pub const SETTLE_WAIT: Duration = Duration::from_millis(5);
+
+/// [`WorkerOptions::batch`] by default: four rows per slot at the default concurrency, so a
+/// round's claim and its recorded batches are few transactions for many rows.
+pub const DEFAULT_BATCH: usize = 64;
 
 /// [`WorkerOptions::concurrency`] by default.
 pub const DEFAULT_CONCURRENCY: usize = 16;
@@ -420,8 +429,11 @@ where
     }
 
     /// Runs the handler on the rows, up to `concurrency` at a time (started oldest due first),
-    /// and records the outcomes in batches: whatever finished while the previous batch was
-    /// being recorded goes in the next [`Inbox::settle_many`] (one transaction).
+    /// and records the outcomes in batches, each one [`Inbox::settle_many`] (one transaction,
+    /// and on SQLite one fsync): a batch is recorded once half the slots' worth of rows
+    /// finished, when nothing is left running, or [`SETTLE_WAIT`] after its first row
+    /// finished, and never while the previous one is being recorded. A finished row keeps its
+    /// lease renewed until recorded; its slot is free at once.
     async fn handle(&self, rows: Vec<InboxRow>, held: &Mutex<Held>) -> Result<Round, StoreError> {
         let mut round = Round::default();
         let mut queue = rows.into_iter();
@@ -429,6 +441,9 @@ where
         let mut finished: Vec<Attempt> = Vec::new();
         let mut settling: Option<Settling<'_>> = None;
         let concurrency = self.options.concurrency.max(1);
+        let enough = (concurrency / 2).max(1);
+        // When the oldest finished row not being recorded finished.
+        let mut waiting_since: Option<tokio::time::Instant> = None;
         loop {
             while running.len() < concurrency {
                 let Some(row) = queue.next() else { break };
@@ -451,7 +466,15 @@ where
                     self.record(attempt, true, held, &mut round);
                 }
             }
-            if settling.is_none() && !finished.is_empty() {
+            if finished.is_empty() {
+                waiting_since = None;
+            }
+            let due = waiting_since.is_some_and(|since| since.elapsed() >= SETTLE_WAIT);
+            if settling.is_none()
+                && !finished.is_empty()
+                && (finished.len() >= enough || running.is_empty() || due)
+            {
+                waiting_since = None;
                 let attempts = std::mem::take(&mut finished);
                 let outcomes = attempts.iter().map(|a| a.outcome.clone()).collect();
                 let inbox = &self.inbox;
@@ -465,6 +488,7 @@ where
             }
             tokio::select! {
                 Some(attempt) = running.next(), if !running.is_empty() => {
+                    waiting_since.get_or_insert_with(tokio::time::Instant::now);
                     finished.push(attempt);
                     // Every attempt that is already over joins the same batch.
                     while let Some(Some(attempt)) = running.next().now_or_never() {
@@ -478,6 +502,9 @@ where
                         self.record(attempt, stored, held, &mut round);
                     }
                 }
+                () = tokio::time::sleep_until(
+                    waiting_since.map_or_else(tokio::time::Instant::now, |since| since + SETTLE_WAIT),
+                ), if settling.is_none() && waiting_since.is_some() => {}
             }
         }
     }

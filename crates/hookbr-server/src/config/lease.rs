@@ -11,8 +11,9 @@ use std::time::Duration;
 use super::{InboxUrl, SinkConfig, WorkerConfig, value::problem};
 
 /// The most rows a worker of `hookbr serve` claims per round (or `concurrency`, when higher,
-/// so that every slot has a row).
-const MAX_BATCH: usize = 16;
+/// so that every slot has a row): four per slot at the default concurrency, as many as the
+/// lease covers (`worker_batch`).
+const MAX_BATCH: usize = hookbr_store::worker::DEFAULT_BATCH;
 
 /// `[worker] concurrency` by default: sized for HTTP sinks, which mostly wait on the network.
 pub(crate) const DEFAULT_CONCURRENCY: usize = hookbr_store::worker::DEFAULT_CONCURRENCY;
