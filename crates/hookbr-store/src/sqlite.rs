@@ -324,6 +324,22 @@ const PRUNE_BATCH_TARGET: std::time::Duration = std::time::Duration::from_millis
 const PRUNE_MIN_ROWS: i64 = 16;
 const PRUNE_MAX_ROWS: i64 = 2_000;
 
+/// Waits `for_how_long` without a timer of any runtime: the SQLite inbox works on any executor
+/// (its writer is a thread), so the prune's pause is a short-lived thread that answers a
+/// oneshot. It runs at most once per prune batch (about every 4 ms while a prune lasts).
+async fn pause(for_how_long: std::time::Duration) {
+    let (done, wait) = oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("hookbr-sqlite-prune-pause".into())
+        .spawn(move || {
+            std::thread::sleep(for_how_long);
+            let _ = done.send(());
+        });
+    if spawned.is_ok() {
+        let _ = wait.await;
+    }
+}
+
 /// The next prune batch's size: `rows` scaled by how far `took` was from the target, at most
 /// doubled or halved at a time.
 fn next_prune_rows(rows: i64, took: std::time::Duration) -> i64 {
@@ -1432,7 +1448,7 @@ impl Inbox for SqliteInbox {
                     break;
                 }
                 rows = next_prune_rows(rows, took);
-                tokio::time::sleep(took).await;
+                pause(took).await;
             }
             // The ledger outlives the rows: only its own expiry removes an entry.
             self.run(|connection| prune_ledger(connection)).await?;
@@ -2171,6 +2187,37 @@ mod plans {
             next_prune_rows(PRUNE_MAX_ROWS, Duration::ZERO),
             PRUNE_MAX_ROWS
         );
+    }
+
+    /// A prune of several batches pauses between them without any runtime's timer: the SQLite
+    /// inbox alone (feature `sqlite`) has no tokio, and an executor without timers works.
+    #[test]
+    fn a_prune_of_several_batches_needs_no_runtime_timer() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = SqliteInbox::open(dir.path().join("inbox.sqlite3")).unwrap();
+        let rows = PRUNE_BATCH_ROWS * 3 + 7;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime without the time driver");
+        let pruned = runtime.block_on(async {
+            inbox
+                .run(move |connection| {
+                    connection.execute(
+                        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n \
+                         WHERE i < ?1) INSERT INTO hookbr_inbox (endpoint, delivery_id, \
+                         dedup_key, body, headers, matched_key, received_at, next_attempt_at, \
+                         state) SELECT 'bonifiq', 'd-' || i, randomblob(16), x'7b7d', '[]', \
+                         '#0', 1, 1, 'done' FROM n",
+                        params![rows],
+                    )
+                })
+                .await
+                .unwrap();
+            inbox.prune(2).await.unwrap()
+        });
+        assert_eq!(pruned, u64::try_from(rows).unwrap());
+        let stats = runtime.block_on(inbox.stats()).unwrap();
+        assert_eq!(stats.done, 0);
     }
 
     #[test]
