@@ -42,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
     let head = raw.request().with_body(&[]);
     let got = receiver
         .check_head(&head)
+        .map(|_| ())
         .map_err(|rejection| rejection.status());
     let expected = reference(endpoint, path_secret, limit, &raw);
     assert_eq!(got, expected, "{raw:?}");
