@@ -194,19 +194,37 @@ impl std::str::FromStr for Subject {
 pub fn subjects(body: &[u8]) -> Vec<Subject> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let text = String::from_utf8_lossy(body);
-    let mut found = BTreeSet::new();
-    if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
-        walk(&value, None, &mut found);
-    } else {
-        if looks_like_form(&text) {
-            for (key, value) in form_urlencoded::parse(text.as_bytes()) {
-                scan_text(&key, &mut found);
-                scan_text(&value, &mut found);
-            }
-        }
-        scan_text(&text, &mut found);
+    if let Some(found) = json_subjects(&text) {
+        return found.into_iter().collect();
     }
+    let mut found = BTreeSet::new();
+    if looks_like_form(&text) {
+        for (key, value) in form_urlencoded::parse(text.as_bytes()) {
+            scan_text(&key, &mut found);
+            scan_text(&value, &mut found);
+        }
+    }
+    scan_text(&text, &mut found);
     found.into_iter().collect()
+}
+
+/// The subjects of a JSON document, read as serde_json parses it (no `Value` is built: its
+/// strings are borrowed from `text` unless escaped), or `None` when `text` is not one JSON
+/// value (serde_json also refuses nesting past 128 levels). A key given twice in one object has
+/// both its values read.
+fn json_subjects(text: &str) -> Option<BTreeSet<Subject>> {
+    let mut found = BTreeSet::new();
+    let mut reader = serde_json::Deserializer::from_str(text);
+    serde::de::DeserializeSeed::deserialize(
+        Walk {
+            class: None,
+            found: &mut found,
+        },
+        &mut reader,
+    )
+    .ok()?;
+    reader.end().ok()?;
+    Some(found)
 }
 
 fn looks_like_form(text: &str) -> bool {
@@ -214,34 +232,124 @@ fn looks_like_form(text: &str) -> bool {
     !text.is_empty() && !text.chars().any(char::is_whitespace) && text.contains('=')
 }
 
-/// Walks a JSON value (serde_json bounds the nesting at 128 levels).
-fn walk(value: &serde_json::Value, class: Option<DataClass>, found: &mut BTreeSet<Subject>) {
-    match value {
-        serde_json::Value::Object(entries) => {
-            for (key, value) in entries {
-                scan_text(key, found);
-                walk(value, class_of_key(key).or(class), found);
-            }
+/// One JSON value being walked: every string (keys included) is scanned for identifiers, and
+/// a number is read as a CPF or CNPJ when a key above it names a document (`class`).
+struct Walk<'a> {
+    class: Option<DataClass>,
+    found: &'a mut BTreeSet<Subject>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, number: u64) -> Result<(), E> {
+        if self.class == Some(DataClass::Document) {
+            document_number(number, self.found);
         }
-        serde_json::Value::Array(items) => {
-            for item in items {
-                walk(item, class, found);
-            }
+        Ok(())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, number: i64) -> Result<(), E> {
+        // serde_json reads non-negative integers as `u64`; a negative one is no document.
+        match u64::try_from(number) {
+            Ok(number) => self.visit_u64(number),
+            Err(_) => Ok(()),
         }
-        serde_json::Value::String(text) => scan_text(text, found),
-        serde_json::Value::Number(number) if class == Some(DataClass::Document) => {
-            let digits = number.to_string();
-            if digits.bytes().all(|b| b.is_ascii_digit()) {
-                for width in [11, 14] {
-                    let padded = format!("{digits:0>width$}");
-                    if let Ok(subject) = Subject::parse(&padded) {
-                        found.insert(subject);
-                        break;
-                    }
-                }
-            }
+    }
+
+    /// A fraction or exponent, or an integer past `u64`: no document (its digits are lost).
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<(), E> {
+        scan_text(text, self.found);
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        while items
+            .next_element_seed(Walk {
+                class: self.class,
+                found: &mut *self.found,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
+        while let Some(class) = entries.next_key_seed(Key {
+            found: &mut *self.found,
+        })? {
+            entries.next_value_seed(Walk {
+                class: class.or(self.class),
+                found: &mut *self.found,
+            })?;
         }
-        _ => {}
+        Ok(())
+    }
+}
+
+/// An object's key: scanned like any string; its value is the class the key names, if any.
+struct Key<'a> {
+    found: &'a mut BTreeSet<Subject>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key<'_> {
+    type Value = Option<DataClass>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Option<DataClass>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Key<'_> {
+    type Value = Option<DataClass>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Option<DataClass>, E> {
+        scan_text(key, self.found);
+        Ok(class_of_key(key))
+    }
+}
+
+/// A JSON number under a document key: a CPF or CNPJ once the leading zeros a number loses
+/// are put back.
+fn document_number(number: u64, found: &mut BTreeSet<Subject>) {
+    let digits = number.to_string();
+    for width in [11, 14] {
+        let padded = format!("{digits:0>width$}");
+        if let Ok(subject) = Subject::parse(&padded) {
+            found.insert(subject);
+            break;
+        }
     }
 }
 
@@ -271,6 +379,118 @@ fn scan_text(text: &str, found: &mut BTreeSet<Subject>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The walk as first written, over a parsed `serde_json::Value`: the oracle of the
+    /// streaming walk (for objects without repeated keys, where both read the same values).
+    fn reference_walk(
+        value: &serde_json::Value,
+        class: Option<DataClass>,
+        found: &mut BTreeSet<Subject>,
+    ) {
+        match value {
+            serde_json::Value::Object(entries) => {
+                for (key, value) in entries {
+                    scan_text(key, found);
+                    reference_walk(value, class_of_key(key).or(class), found);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    reference_walk(item, class, found);
+                }
+            }
+            serde_json::Value::String(text) => scan_text(text, found),
+            serde_json::Value::Number(number) if class == Some(DataClass::Document) => {
+                let digits = number.to_string();
+                if digits.bytes().all(|b| b.is_ascii_digit()) {
+                    for width in [11, 14] {
+                        let padded = format!("{digits:0>width$}");
+                        if let Ok(subject) = Subject::parse(&padded) {
+                            found.insert(subject);
+                            break;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn json() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::{Value, json};
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            prop::sample::select(vec![
+                json!(52_998_224_725_u64),
+                json!(1_234_567_890_u64),
+                json!(11_222_333_000_181_u64),
+                json!(-52_998_224_725_i64),
+                json!(52_998_224_725.0),
+                json!(7),
+            ]),
+            any::<u64>().prop_map(Value::from),
+            prop::sample::select(vec![
+                "529.982.247-25",
+                "Joao@Example.com",
+                "cnpj 11.222.333/0001-81, e-mail ana@loja.com.br.",
+                "4834c95e-84f7-485e-90de-09353df57fd3",
+                "(11) 98719-8778",
+                "",
+                "texto \"citado\" com \\ barra",
+            ])
+            .prop_map(Value::from),
+            "[a-z0-9@. -]{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop::sample::select(vec![
+                        "cpf",
+                        "Document",
+                        "email",
+                        "cliente",
+                        "id",
+                        "Customer_E-mail",
+                        "cnpj_pagador",
+                        "total",
+                        "nome",
+                        "maria@x.com.br",
+                        "doc\u{e9}",
+                        "cep",
+                    ])
+                    .prop_map(str::to_owned),
+                    inner,
+                    0..6,
+                )
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn the_streaming_walk_reads_what_a_parsed_value_holds(value in json()) {
+            let body = serde_json::to_vec(&value).unwrap();
+            let mut expected = BTreeSet::new();
+            reference_walk(&value, None, &mut expected);
+            let expected: Vec<Subject> = expected.into_iter().collect();
+            prop_assert_eq!(subjects(&body), expected, "{}", String::from_utf8_lossy(&body));
+        }
+    }
+
+    #[test]
+    fn a_repeated_key_has_both_values_read() {
+        assert_eq!(
+            normalized(br#"{"cpf": 52998224725, "cpf": "ana@loja.com"}"#),
+            ["cpf:52998224725", "email:ana@loja.com"]
+        );
+        // Past serde_json's nesting limit the body is scanned as text.
+        let deep = format!("{}\"529.982.247-25\"{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(normalized(deep.as_bytes()), ["cpf:52998224725"]);
+    }
 
     fn normalized(body: &[u8]) -> Vec<String> {
         subjects(body)
