@@ -264,7 +264,7 @@ impl<'de> serde::de::Visitor<'de> for Walk<'_> {
 
     fn visit_u64<E>(self, number: u64) -> Result<(), E> {
         if self.class == Some(DataClass::Document) {
-            document_number(number, self.found);
+            document_number(&number.to_string(), self.found);
         }
         Ok(())
     }
@@ -299,17 +299,41 @@ impl<'de> serde::de::Visitor<'de> for Walk<'_> {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
-        while let Some(class) = entries.next_key_seed(Key {
+        while let Some(key) = entries.next_key_seed(Key {
             found: &mut *self.found,
         })? {
-            entries.next_value_seed(Walk {
-                class: class.or(self.class),
-                found: &mut *self.found,
-            })?;
+            match key {
+                KeyIs::Field(class) => entries.next_value_seed(Walk {
+                    class: class.or(self.class),
+                    found: &mut *self.found,
+                })?,
+                // A build of serde_json with `arbitrary_precision` (enabled by any crate of
+                // the application) hands each number over as this one-entry map.
+                KeyIs::NumberToken => {
+                    let text: std::borrow::Cow<'de, str> = entries.next_value()?;
+                    if self.class == Some(DataClass::Document)
+                        && text.bytes().all(|b| b.is_ascii_digit())
+                    {
+                        document_number(&text, self.found);
+                    }
+                }
+            }
         }
         Ok(())
     }
 }
+
+/// What an object's key is.
+enum KeyIs {
+    /// A field, and the class its name gives its value, if any.
+    Field(Option<DataClass>),
+    /// serde_json's private key for a number kept as text (`arbitrary_precision`).
+    NumberToken,
+}
+
+/// The key serde_json uses for numbers under `arbitrary_precision` (`serde_json::Number`'s
+/// serialized form; stable since serde_json 1.0.2x, and only seen with that feature).
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 /// An object's key: scanned like any string; its value is the class the key names, if any.
 struct Key<'a> {
@@ -317,33 +341,32 @@ struct Key<'a> {
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for Key<'_> {
-    type Value = Option<DataClass>;
+    type Value = KeyIs;
 
-    fn deserialize<D: serde::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Option<DataClass>, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<KeyIs, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
 impl<'de> serde::de::Visitor<'de> for Key<'_> {
-    type Value = Option<DataClass>;
+    type Value = KeyIs;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
 
-    fn visit_str<E>(self, key: &str) -> Result<Option<DataClass>, E> {
+    fn visit_str<E>(self, key: &str) -> Result<KeyIs, E> {
+        if key == NUMBER_TOKEN {
+            return Ok(KeyIs::NumberToken);
+        }
         scan_text(key, self.found);
-        Ok(class_of_key(key))
+        Ok(KeyIs::Field(class_of_key(key)))
     }
 }
 
 /// A JSON number under a document key: a CPF or CNPJ once the leading zeros a number loses
 /// are put back.
-fn document_number(number: u64, found: &mut BTreeSet<Subject>) {
-    let digits = number.to_string();
+fn document_number(digits: &str, found: &mut BTreeSet<Subject>) {
     for width in [11, 14] {
         let padded = format!("{digits:0>width$}");
         if let Ok(subject) = Subject::parse(&padded) {
@@ -479,6 +502,37 @@ mod tests {
             let expected: Vec<Subject> = expected.into_iter().collect();
             prop_assert_eq!(subjects(&body), expected, "{}", String::from_utf8_lossy(&body));
         }
+    }
+
+    /// serde_json with `arbitrary_precision` hands a number over as a one-entry map; the walk
+    /// reads it as the number (here through serde's own map deserializer, since this
+    /// workspace builds serde_json without that feature).
+    #[test]
+    fn numbers_kept_as_text_are_read_as_numbers() {
+        use serde::de::{DeserializeSeed as _, value::MapDeserializer};
+        let walk = |class, text: &str| {
+            let mut found = BTreeSet::new();
+            let number = MapDeserializer::<_, serde::de::value::Error>::new(std::iter::once((
+                NUMBER_TOKEN,
+                text,
+            )));
+            Walk {
+                class,
+                found: &mut found,
+            }
+            .deserialize(number)
+            .unwrap();
+            found
+                .into_iter()
+                .map(|subject| subject.normalized().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            walk(Some(DataClass::Document), "1234567890"),
+            ["01234567890"]
+        );
+        assert!(walk(None, "52998224725").is_empty());
+        assert!(walk(Some(DataClass::Document), "1.5").is_empty());
     }
 
     #[test]
