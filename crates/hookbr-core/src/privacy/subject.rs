@@ -219,6 +219,7 @@ fn json_subjects(text: &str) -> Option<BTreeSet<Subject>> {
         Walk {
             class: None,
             found: &mut found,
+            numbers_as_maps: numbers_come_as_maps(),
         },
         &mut reader,
     )
@@ -237,6 +238,8 @@ fn looks_like_form(text: &str) -> bool {
 struct Walk<'a> {
     class: Option<DataClass>,
     found: &'a mut BTreeSet<Subject>,
+    /// Whether numbers come as [`NUMBER_TOKEN`] maps ([`numbers_come_as_maps`]).
+    numbers_as_maps: bool,
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_> {
@@ -292,6 +295,7 @@ impl<'de> serde::de::Visitor<'de> for Walk<'_> {
             .next_element_seed(Walk {
                 class: self.class,
                 found: &mut *self.found,
+                numbers_as_maps: self.numbers_as_maps,
             })?
             .is_some()
         {}
@@ -301,16 +305,23 @@ impl<'de> serde::de::Visitor<'de> for Walk<'_> {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
         while let Some(key) = entries.next_key_seed(Key {
             found: &mut *self.found,
+            numbers_as_maps: self.numbers_as_maps,
         })? {
             match key {
                 KeyIs::Field(class) => entries.next_value_seed(Walk {
                     class: class.or(self.class),
                     found: &mut *self.found,
+                    numbers_as_maps: self.numbers_as_maps,
                 })?,
                 // A build of serde_json with `arbitrary_precision` (enabled by any crate of
                 // the application) hands each number over as this one-entry map.
                 KeyIs::NumberToken => {
+                    // As a `Value` would: anything but the text of a number fails the walk,
+                    // and the body is then scanned as text.
                     let text: std::borrow::Cow<'de, str> = entries.next_value()?;
+                    if text.parse::<serde_json::Number>().is_err() {
+                        return Err(serde::de::Error::custom("not a number"));
+                    }
                     if self.class == Some(DataClass::Document)
                         && text.bytes().all(|b| b.is_ascii_digit())
                     {
@@ -332,12 +343,37 @@ enum KeyIs {
 }
 
 /// The key serde_json uses for numbers under `arbitrary_precision` (`serde_json::Number`'s
-/// serialized form; stable since serde_json 1.0.2x, and only seen with that feature).
+/// serialized form). Without that feature it is an ordinary key a body may hold.
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// Whether this build's serde_json hands numbers over as [`NUMBER_TOKEN`] maps (its
+/// `arbitrary_precision` feature, which any crate of the application can turn on), found once
+/// by reading `1`.
+fn numbers_come_as_maps() -> bool {
+    static AS_MAPS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AS_MAPS.get_or_init(|| {
+        struct Probe;
+        impl<'de> serde::de::Visitor<'de> for Probe {
+            type Value = bool;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+                Ok(false)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<bool, A::Error> {
+                Ok(true)
+            }
+        }
+        serde::Deserializer::deserialize_any(&mut serde_json::Deserializer::from_str("1"), Probe)
+            .unwrap_or(false)
+    })
+}
 
 /// An object's key: scanned like any string; its value is the class the key names, if any.
 struct Key<'a> {
     found: &'a mut BTreeSet<Subject>,
+    numbers_as_maps: bool,
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for Key<'_> {
@@ -356,7 +392,7 @@ impl<'de> serde::de::Visitor<'de> for Key<'_> {
     }
 
     fn visit_str<E>(self, key: &str) -> Result<KeyIs, E> {
-        if key == NUMBER_TOKEN {
+        if self.numbers_as_maps && key == NUMBER_TOKEN {
             return Ok(KeyIs::NumberToken);
         }
         scan_text(key, self.found);
@@ -483,6 +519,7 @@ mod tests {
                         "maria@x.com.br",
                         "doc\u{e9}",
                         "cep",
+                        NUMBER_TOKEN,
                     ])
                     .prop_map(str::to_owned),
                     inner,
@@ -497,6 +534,10 @@ mod tests {
         #[test]
         fn the_streaming_walk_reads_what_a_parsed_value_holds(value in json()) {
             let body = serde_json::to_vec(&value).unwrap();
+            // With arbitrary_precision a `Value` could not hold what the token key writes.
+            prop_assume!(
+                !numbers_come_as_maps() || !String::from_utf8_lossy(&body).contains(NUMBER_TOKEN)
+            );
             let mut expected = BTreeSet::new();
             reference_walk(&value, None, &mut expected);
             let expected: Vec<Subject> = expected.into_iter().collect();
@@ -519,6 +560,7 @@ mod tests {
             Walk {
                 class,
                 found: &mut found,
+                numbers_as_maps: true,
             }
             .deserialize(number)
             .unwrap();
@@ -533,6 +575,55 @@ mod tests {
         );
         assert!(walk(None, "52998224725").is_empty());
         assert!(walk(Some(DataClass::Document), "1.5").is_empty());
+    }
+
+    /// Without `arbitrary_precision`, serde_json's private number key is an ordinary key a
+    /// body may hold: its value is read like any other (found in review: it was skipped).
+    #[test]
+    fn the_private_number_key_is_an_ordinary_key_by_default() {
+        if numbers_come_as_maps() {
+            return; // a build with arbitrary_precision: the next test's case
+        }
+        let token = NUMBER_TOKEN;
+        for (body, expected) in [
+            (
+                format!(r#"{{"{token}":"ana@loja.com"}}"#),
+                &["email:ana@loja.com"][..],
+            ),
+            (
+                format!(r#"{{"{token}":"52998224725"}}"#),
+                &["cpf:52998224725"],
+            ),
+            (
+                format!(r#"{{"cpf":{{"{token}":"529.982.247-25"}}}}"#),
+                &["cpf:52998224725"],
+            ),
+            (
+                format!(r#"{{"cpf":1234567890,"x":{{"{token}":0}}}}"#),
+                &["cpf:01234567890"],
+            ),
+        ] {
+            assert_eq!(normalized(body.as_bytes()), expected, "{body}");
+        }
+    }
+
+    /// With numbers as maps, a token whose value is not a number's text fails the walk (as a
+    /// `Value` fails), and the body is scanned as text.
+    #[test]
+    fn a_number_token_that_is_no_number_fails_the_walk() {
+        use serde::de::{DeserializeSeed as _, value::MapDeserializer};
+        let mut found = BTreeSet::new();
+        let token = MapDeserializer::<_, serde::de::value::Error>::new(std::iter::once((
+            NUMBER_TOKEN,
+            "ana@loja.com",
+        )));
+        let walked = Walk {
+            class: None,
+            found: &mut found,
+            numbers_as_maps: true,
+        }
+        .deserialize(token);
+        assert!(walked.is_err());
     }
 
     #[test]
