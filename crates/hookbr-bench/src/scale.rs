@@ -3,8 +3,8 @@
 //! * `fill <path> <rows> [--pending N] [--schema 3]`: one transaction, one prepared statement,
 //!   `rows` rows of which `N` pending (spread evenly) and the rest done, then the file is
 //!   synced (written without fsync, its dirty pages would be flushed by the measured server's
-//!   first fsync). `--schema 3` builds the
-//!   schema of hookbr before the per-state indexes (migration 4), to measure the old claim.
+//!   first fsync). `--schema 3` builds the schema of hookbr before the per-state indexes
+//!   (migration 4), to measure the old claim.
 //! * `claim-old <path>`: the claim of that older schema (one `OR` of both states, sorted),
 //!   committed as hookbr commits it (WAL, `synchronous = FULL`).
 //! * `probe <path>`: opens the inbox (migrating it), then times what every inbox operation the

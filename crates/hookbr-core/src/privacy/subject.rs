@@ -242,6 +242,17 @@ struct Walk<'a> {
     numbers_as_maps: bool,
 }
 
+impl Walk<'_> {
+    /// The walk of a value inside this one, under `class`.
+    fn child(&mut self, class: Option<DataClass>) -> Walk<'_> {
+        Walk {
+            class,
+            found: &mut *self.found,
+            numbers_as_maps: self.numbers_as_maps,
+        }
+    }
+}
+
 impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_> {
     type Value = ();
 
@@ -290,29 +301,22 @@ impl<'de> serde::de::Visitor<'de> for Walk<'_> {
         Ok(())
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
-        while items
-            .next_element_seed(Walk {
-                class: self.class,
-                found: &mut *self.found,
-                numbers_as_maps: self.numbers_as_maps,
-            })?
-            .is_some()
-        {}
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, mut items: A) -> Result<(), A::Error> {
+        let class = self.class;
+        while items.next_element_seed(self.child(class))?.is_some() {}
         Ok(())
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut entries: A) -> Result<(), A::Error> {
         while let Some(key) = entries.next_key_seed(Key {
             found: &mut *self.found,
             numbers_as_maps: self.numbers_as_maps,
         })? {
             match key {
-                KeyIs::Field(class) => entries.next_value_seed(Walk {
-                    class: class.or(self.class),
-                    found: &mut *self.found,
-                    numbers_as_maps: self.numbers_as_maps,
-                })?,
+                KeyIs::Field(class) => {
+                    let class = class.or(self.class);
+                    entries.next_value_seed(self.child(class))?;
+                }
                 // A build of serde_json with `arbitrary_precision` (enabled by any crate of
                 // the application) hands each number over as this one-entry map.
                 KeyIs::NumberToken => {
