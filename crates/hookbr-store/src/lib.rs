@@ -37,6 +37,8 @@ mod postgres;
 #[cfg(feature = "postgres")]
 mod postgres_database;
 #[cfg(feature = "postgres")]
+mod postgres_insert;
+#[cfg(feature = "postgres")]
 mod postgres_tls;
 #[cfg(feature = "redis")]
 mod redis_store;

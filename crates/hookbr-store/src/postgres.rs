@@ -20,6 +20,7 @@ use tokio_postgres::{IsolationLevel, Row};
 
 use crate::{
     crypt::{InboxKeys, PLAINTEXT_KEY_ID, Rekeyed, open_listed, open_row},
+    postgres_insert::{EntityColumns, InsertQueue, RowToInsert},
     postgres_tls::{self, HandshakeFailed},
 };
 
@@ -310,19 +311,13 @@ const MIGRATION_LOCK: i32 = 0x6862_7278; // "hbrx"
 /// Connections per process by default.
 const DEFAULT_POOL_SIZE: usize = 16;
 
+/// Tasks that write queued inserts (`postgres_insert`), each holding a connection of the pool
+/// while it writes a batch; at most the pool's size.
+const INSERT_COMMITTERS: usize = 4;
+
 /// How long a request waits for a free connection, or for a new one to be opened, before it
 /// is refused (`503`, the provider retries). Well under the providers' own timeouts (10 s).
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The row, its subject index entries (`$9`) in one statement: one round trip, one commit.
-const INSERT: &str = "WITH new_row AS (INSERT INTO hookbr_inbox (endpoint, delivery_id, \
-                      dedup_key, body, headers, matched_key, received_at, next_attempt_at, \
-                      key_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
-                      ON CONFLICT (dedup_key) DO NOTHING RETURNING id), \
-                      indexed AS (INSERT INTO hookbr_inbox_subjects (subject, row_id) \
-                      SELECT DISTINCT s, new_row.id FROM new_row, unnest($9::bytea[]) AS s \
-                      ON CONFLICT DO NOTHING) \
-                      SELECT id FROM new_row";
 
 /// Completed rows whose body and headers to remove, a batch per statement
 /// (`hookbr_inbox_bodies`), with their subject index entries.
@@ -335,18 +330,6 @@ const DROP_BODIES_BATCH: &str = "WITH dropped AS (UPDATE hookbr_inbox SET body =
      unindexed AS (DELETE FROM hookbr_inbox_subjects \
      WHERE row_id = ANY(ARRAY(SELECT id FROM dropped))) \
      SELECT count(*) FROM dropped";
-
-/// [`INSERT`] with the delivery's entity and position in the same statement (one commit).
-const INSERT_WITH_ENTITY: &str = "WITH inserted AS (INSERT INTO hookbr_inbox (endpoint, \
-     delivery_id, dedup_key, body, headers, matched_key, received_at, next_attempt_at, key_id) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) ON CONFLICT (dedup_key) DO NOTHING \
-     RETURNING id), \
-     indexed AS (INSERT INTO hookbr_inbox_subjects (subject, row_id) \
-     SELECT DISTINCT s, inserted.id FROM inserted, unnest($9::bytea[]) AS s \
-     ON CONFLICT DO NOTHING), \
-     noted AS (INSERT INTO hookbr_entity_rows (row_id, kind, entity_id, at_ms, rank, terminal) \
-     SELECT id, $10, $11, $12, $13, $14 FROM inserted) \
-     SELECT id FROM inserted";
 
 const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matched_key, \
                        received_at, state, attempts, last_error, next_attempt_at, claim_token, \
@@ -365,6 +348,13 @@ const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matc
 ///   would acknowledge commits that a crash can still lose. If the connection breaks before
 ///   the answer arrives the insert fails (`503`) even if the row was committed; the provider's
 ///   retry is then answered as a duplicate.
+/// * **Group commit**: inserts that arrive while earlier ones are being written are queued and
+///   written together, by one statement in one transaction (up to 256 rows; four committer
+///   tasks take turns), so they share one round trip and one WAL flush; a lone insert is
+///   written at once. Nothing is answered before the commit; if the statement fails, each of
+///   its rows is written again on its own, so a row PostgreSQL refuses costs only its own
+///   request. Copies of one delivery queued together are stored once (the others are
+///   answered as duplicates).
 /// * **Deduplication**: `INSERT ... ON CONFLICT (dedup_key) DO NOTHING`. A copy that arrives
 ///   while the first insert is still uncommitted waits for it, so a duplicate is only ever
 ///   answered from a committed row.
@@ -428,6 +418,8 @@ const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matc
 #[derive(Clone)]
 pub struct PostgresInbox {
     pool: Pool,
+    /// Group commit of the inserts (`postgres_insert`).
+    inserts: InsertQueue,
     keys: Option<Arc<InboxKeys>>,
     /// The subject index's salt (`hookbr_inbox_meta`).
     salt: std::sync::Arc<[u8]>,
@@ -505,7 +497,7 @@ pub(crate) fn pool_error(operation: &str, error: &PoolError) -> StoreError {
 }
 
 /// `map_err` for the statements of `operation`.
-fn failed(operation: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+pub(crate) fn failed(operation: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
     move |error| pg_error(operation, &error)
 }
 
@@ -550,6 +542,7 @@ impl PostgresInbox {
             .build()
             .map_err(|_| StoreError::new("postgres: connect: cannot build the pool"))?;
         let mut inbox = Self {
+            inserts: InsertQueue::start(&pool, INSERT_COMMITTERS.min(size.max(1))),
             pool,
             keys: None,
             salt: std::sync::Arc::from(Vec::new()),
@@ -819,9 +812,16 @@ impl Inbox for PostgresInbox {
         Box::pin(async move {
             // The entity, its position and the subject index are read from the clear body,
             // before it is sealed.
-            let note = record.entity_note();
-            let entries = index_entries(&record.body, &self.salt);
-            let subjects: Vec<&[u8]> = entries.iter().map(<[u8; 32]>::as_slice).collect();
+            let entity = record
+                .entity_note()
+                .map(|(entity, position)| EntityColumns {
+                    kind: entity.kind.to_owned(),
+                    entity_id: entity.id,
+                    at_ms: position.and_then(|p| p.at_ms),
+                    rank: position.and_then(|p| p.rank).map(i16::from),
+                    terminal: position.is_some_and(|p| p.terminal),
+                });
+            let subjects = index_entries(&record.body, &self.salt);
             let (key_id, body, headers) = match self.keys.as_deref() {
                 Some(keys) => {
                     let (key_id, body) = keys.seal(&record)?;
@@ -833,52 +833,20 @@ impl Inbox for PostgresInbox {
                     serde_json::to_string(&record.headers).unwrap_or_else(|_| "[]".into()),
                 ),
             };
-            let client = self.client("insert").await?;
-            let statement = client
-                .prepare_cached(if note.is_some() {
-                    INSERT_WITH_ENTITY
-                } else {
-                    INSERT
+            self.inserts
+                .insert(RowToInsert {
+                    endpoint: record.endpoint,
+                    delivery_id: record.delivery_id,
+                    dedup_key: record.key.as_bytes().to_vec(),
+                    body,
+                    headers,
+                    matched_key: record.matched_key,
+                    received_at_ms: record.received_at_ms,
+                    key_id,
+                    subjects,
+                    entity,
                 })
                 .await
-                .map_err(failed("insert"))?;
-            let key = record.key.as_bytes().as_slice();
-            let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
-                &record.endpoint,
-                &record.delivery_id,
-                &key,
-                &body,
-                &headers,
-                &record.matched_key,
-                &record.received_at_ms,
-                &key_id,
-                &subjects,
-            ];
-            let (kind, entity, at_ms, rank, terminal) = note.map_or_else(
-                || (String::new(), String::new(), None, None, false),
-                |(entity, position)| {
-                    (
-                        entity.kind.to_owned(),
-                        entity.id,
-                        position.and_then(|p| p.at_ms),
-                        position.and_then(|p| p.rank).map(i16::from),
-                        position.is_some_and(|p| p.terminal),
-                    )
-                },
-            );
-            if !kind.is_empty() {
-                values.extend_from_slice(&[&kind, &entity, &at_ms, &rank, &terminal]);
-            }
-            // Autocommit: the future resolves after the server's ReadyForQuery, that is after
-            // the commit.
-            let inserted = client
-                .query_opt(&statement, &values)
-                .await
-                .map_err(failed("insert"))?;
-            match inserted {
-                Some(row) => Ok(Inserted::New(row.try_get(0).map_err(failed("insert"))?)),
-                None => Ok(Inserted::Duplicate),
-            }
         })
     }
 

@@ -23,7 +23,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hookbr_core::inbox::{Inbox, Inserted, ListFilter, RowState, now_ms};
+use hookbr_core::{
+    DeliveryId, Provider,
+    inbox::{Inbox, InboxRecord, Inserted, ListFilter, RowState, now_ms},
+    privacy::Subject,
+};
 use hookbr_store::{
     PostgresInbox,
     worker::{Delivered, Worker},
@@ -150,6 +154,152 @@ async fn concurrent_inserts_never_double_store() {
     }
     assert_eq!((new, duplicate), (200, 200));
     assert_eq!(inbox.stats().await.unwrap().pending, 200);
+    schema.drop_schema().await;
+}
+
+/// A Foody delivery for order `uid` that names the customer's e-mail address (the entity
+/// index and the subject index both get an entry).
+fn foody_with_customer(uid: &str) -> InboxRecord {
+    let body = format!(
+        r#"{{"uid":"{uid}","updateDate":"2026-12-02T10:00:00Z","event":"order_status_updated","status":"CONFIRMED","customer":{{"email":"{uid}@example.com"}}}}"#
+    );
+    let id = format!("{uid}-confirmed");
+    InboxRecord::new(
+        "foody".into(),
+        id.clone(),
+        DeliveryId::new(Provider::Foody, id.as_str()).key(),
+        body.into_bytes(),
+        vec![("content-type".into(), "application/json".into())],
+        "#0".into(),
+        now_ms(),
+    )
+}
+
+async fn count(schema: &Schema, sql: &str) -> i64 {
+    schema
+        .admin
+        .query_one(&sql.replace("{schema}", &schema.name), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Inserts that arrive together are written by one statement in one transaction (every row
+/// has the same `xmin`), and each is answered as if written alone: a new id for each first
+/// copy, `Duplicate` for the copies queued with it; each row gets its own entity and subject
+/// index entries, and the counts per state see every row. (The test's runtime has one
+/// thread: every insert is queued before the committer runs, so they form one batch.)
+#[tokio::test]
+async fn inserts_that_arrive_together_share_one_commit() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let inbox = PostgresInbox::connect_with_pool_size(&schema.url, 1)
+        .await
+        .expect("connects");
+    let uids: Vec<String> = (0..30).map(|n| format!("order{n}")).collect();
+    // 30 deliveries, then a copy of each of the first 10.
+    let records = uids
+        .iter()
+        .chain(&uids[..10])
+        .map(|uid| foody_with_customer(uid));
+    let results = futures_util::future::join_all(records.map(|r| inbox.insert(r))).await;
+    let mut ids = Vec::new();
+    for (n, result) in results.into_iter().enumerate() {
+        match result.expect("inserted") {
+            Inserted::New(id) if n < 30 => ids.push(id),
+            Inserted::Duplicate if n >= 30 => {}
+            other => panic!("insert {n}: {other:?}"),
+        }
+    }
+    for (uid, id) in uids.iter().zip(&ids) {
+        let row = inbox.get(*id).await.unwrap().expect("stored");
+        assert_eq!(row.record.delivery_id, format!("{uid}-confirmed"));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 30, "a distinct id per delivery");
+    assert_eq!(
+        count(
+            &schema,
+            "SELECT count(DISTINCT xmin::text) FROM {schema}.hookbr_inbox"
+        )
+        .await,
+        1,
+        "one transaction wrote them all"
+    );
+    assert_eq!(
+        count(
+            &schema,
+            "SELECT count(*) FROM {schema}.hookbr_entity_rows e \
+             JOIN {schema}.hookbr_inbox i ON i.id = e.row_id \
+             WHERE i.delivery_id = e.entity_id || '-confirmed'"
+        )
+        .await,
+        30,
+        "each row's entity is noted on that row"
+    );
+    assert_eq!(
+        count(
+            &schema,
+            "SELECT count(*) FROM {schema}.hookbr_inbox_subjects"
+        )
+        .await,
+        30
+    );
+    assert_eq!(inbox.stats().await.unwrap().pending, 30);
+    let subject = Subject::parse("order7@example.com").unwrap();
+    let erased = inbox.erase_subject(subject).await.unwrap().expect("erased");
+    assert_eq!(
+        erased.pending, 1,
+        "the subject index points at its own row only"
+    );
+    assert_eq!(
+        count(
+            &schema,
+            "SELECT count(*) FROM {schema}.hookbr_inbox WHERE delivery_id = 'order7-confirmed' \
+             AND body_removed_at IS NOT NULL"
+        )
+        .await,
+        1
+    );
+    schema.drop_schema().await;
+}
+
+/// A row PostgreSQL refuses (a NUL character in a text column) fails its batch statement; the
+/// batch's other rows are then written one by one and stored, and only that request is
+/// refused, with an error that names the operation and not the value.
+#[tokio::test]
+async fn a_row_that_fails_costs_only_its_own_insert() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let inbox = PostgresInbox::connect_with_pool_size(&schema.url, 1)
+        .await
+        .expect("connects");
+    let records = (0..12).map(|n| {
+        if n == 5 {
+            record("poison\0id")
+        } else {
+            record(&format!("good-{n}"))
+        }
+    });
+    let results = futures_util::future::join_all(records.map(|r| inbox.insert(r))).await;
+    for (n, result) in results.into_iter().enumerate() {
+        if n == 5 {
+            let error = result
+                .expect_err("PostgreSQL refuses NUL in text")
+                .to_string();
+            assert!(error.contains("postgres: insert"), "{error}");
+            assert!(!error.contains("poison"), "{error}");
+        } else {
+            assert!(
+                matches!(result, Ok(Inserted::New(_))),
+                "insert {n}: {result:?}"
+            );
+        }
+    }
+    assert_eq!(inbox.stats().await.unwrap().pending, 11);
     schema.drop_schema().await;
 }
 
