@@ -370,13 +370,13 @@ const COLUMNS: &str = "id, endpoint, delivery_id, dedup_key, body, headers, matc
 ///   disjoint rows without waiting on each other, and each claim sets a lease. Due rows and
 ///   expired leases are read by two index walks (partial indexes per state) that stop at the
 ///   limit, so a claim costs the same with a backlog of millions; [`Inbox::prune`] deletes
-///   5,000 rows per statement. [`Inbox::stats`] still counts the rows of the table. A worker that
-///   dies leaves its rows in flight until the lease expires; any worker then claims them
-///   again (the attempt counts). Times (`received_at`, `next_attempt_at`, leases) come from the
+///   5,000 rows per statement. [`Inbox::stats`] reads the counts per state that triggers keep
+///   (migration 9), not the rows. A worker that dies leaves its rows in flight until the
+///   lease expires; any worker then claims them again (the attempt counts). Times (`received_at`, `next_attempt_at`, leases) come from the
 ///   clock of the instance that writes them: keep the instances' clocks synchronised (NTP);
 ///   a skewed clock shifts its leases and retries by the skew.
 /// * **Fencing**: each claim sets a new `claim_token`; `complete`, `fail` and `renew` carry it
-///   in their `WHERE` (with `state = 'in_flight'`), so a worker whose lease expired and whose
+///   in their `WHERE` (with the row in flight), so a worker whose lease expired and whose
 ///   row another instance claimed again changes nothing (they return `false`), and a `done`
 ///   row is never moved back.
 /// * **Schema**: created and migrated on [`connect`](Self::connect), in a transaction holding
@@ -1566,7 +1566,7 @@ impl Inbox for PostgresInbox {
         Box::pin(async move {
             let client = self.client("stats").await?;
             // One statement: the counts and the oldest row come from one snapshot. The counts
-            // are the trigger-kept shards of migration 6 (256 rows), the oldest open row the
+            // are the trigger-kept shards of migration 9 (256 rows), the oldest open row the
             // first entry of `hookbr_inbox_open`: no scan of the inbox.
             let statement = client
                 .prepare_cached(
