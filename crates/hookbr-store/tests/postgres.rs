@@ -24,7 +24,7 @@ use std::{
 };
 
 use hookbr_core::{
-    DeliveryId, Provider,
+    Provider,
     inbox::{Inbox, InboxRecord, Inserted, ListFilter, RowState, now_ms},
     privacy::Subject,
 };
@@ -83,6 +83,13 @@ impl Schema {
     /// A new inbox (its own pool, as another process would have).
     async fn inbox(&self) -> Arc<PostgresInbox> {
         Arc::new(PostgresInbox::connect(&self.url).await.expect("connects"))
+    }
+
+    /// A new inbox with one connection (and so one insert committer).
+    async fn inbox_of_one_connection(&self) -> PostgresInbox {
+        PostgresInbox::connect_with_pool_size(&self.url, 1)
+            .await
+            .expect("connects")
     }
 
     async fn drop_schema(self) {
@@ -164,15 +171,7 @@ fn foody_with_customer(uid: &str) -> InboxRecord {
         r#"{{"uid":"{uid}","updateDate":"2026-12-02T10:00:00Z","event":"order_status_updated","status":"CONFIRMED","customer":{{"email":"{uid}@example.com"}}}}"#
     );
     let id = format!("{uid}-confirmed");
-    InboxRecord::new(
-        "foody".into(),
-        id.clone(),
-        DeliveryId::new(Provider::Foody, id.as_str()).key(),
-        body.into_bytes(),
-        vec![("content-type".into(), "application/json".into())],
-        "#0".into(),
-        now_ms(),
-    )
+    conformance::raw("foody", Provider::Foody, &id, "application/json", &body)
 }
 
 async fn count(schema: &Schema, sql: &str) -> i64 {
@@ -194,9 +193,7 @@ async fn inserts_that_arrive_together_share_one_commit() {
     let Some(schema) = Schema::new().await else {
         return;
     };
-    let inbox = PostgresInbox::connect_with_pool_size(&schema.url, 1)
-        .await
-        .expect("connects");
+    let inbox = schema.inbox_of_one_connection().await;
     let uids: Vec<String> = (0..30).map(|n| format!("order{n}")).collect();
     // 30 deliveries, then a copy of each of the first 10.
     let records = uids
@@ -274,9 +271,7 @@ async fn a_row_that_fails_costs_only_its_own_insert() {
     let Some(schema) = Schema::new().await else {
         return;
     };
-    let inbox = PostgresInbox::connect_with_pool_size(&schema.url, 1)
-        .await
-        .expect("connects");
+    let inbox = schema.inbox_of_one_connection().await;
     let records = (0..12).map(|n| {
         if n == 5 {
             record("poison\0id")

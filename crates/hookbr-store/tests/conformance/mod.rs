@@ -941,7 +941,8 @@ pub(crate) const SUBJECT_SPELLINGS: [&str; 4] = [
     "joao.silva%40example.com",
 ];
 
-fn raw(
+/// A record of `body` as `endpoint` received it, with delivery id `id`.
+pub(crate) fn raw(
     endpoint: &str,
     provider: Provider,
     id: &str,
