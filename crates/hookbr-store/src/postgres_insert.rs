@@ -4,7 +4,8 @@
 //!
 //! Each insert hands its row to a bounded queue and waits for its answer. A few committer
 //! tasks take turns at the queue: each takes every row waiting (up to [`MAX_BATCH`]) and
-//! writes them with [`INSERT_MANY`], one round trip. An idle inbox writes a lone row with the
+//! writes them with [`INSERT_MANY`], one round trip (several when their bodies exceed
+//! [`MAX_BATCH_BYTES`]). An idle inbox writes a lone row with the
 //! single-row statement as soon as it arrives, so batching costs no latency; under load the
 //! batches grow by themselves, to as many rows as arrived during the previous commit.
 //!
@@ -16,11 +17,12 @@
 //!   as duplicates after the commit, as they would be one after the other.
 //! * **No deadlock between batches** (of this process or of other instances): each batch
 //!   inserts its rows in key order, so two batches that share keys wait on each other in the
-//!   same order.
+//!   same order. The rows' ids follow that order too, not their arrival (which was
+//!   concurrent).
 //! * The rows are written by the committer tasks, not by the request: a request that goes away
 //!   (its client disconnected) neither cancels nor delays the others' commit.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use deadpool_postgres::{Object, Pool};
 use hookbr_core::{StoreError, inbox::Inserted};
@@ -32,9 +34,20 @@ use super::postgres::{failed, pool_error};
 /// Rows written by one batch statement at most.
 pub(crate) const MAX_BATCH: usize = 256;
 
+/// Body bytes written by one batch statement at most (a batch of large bodies is written by
+/// several statements): well under PostgreSQL's 1 GiB message limit whatever the body limit.
+const MAX_BATCH_BYTES: usize = 16 << 20;
+
 /// Rows waiting for a committer at most; an insert past it waits for room (back pressure on
-/// the requests, which the listener's connection limit bounds anyway).
-const QUEUE_CAPACITY: usize = 4_096;
+/// the requests). Rows whose request went away (its client disconnected, the answer is no
+/// longer awaited) are dropped when a committer takes them, unwritten: nothing was
+/// acknowledged for them, and the provider sends them again.
+const QUEUE_CAPACITY: usize = 1_024;
+
+/// How long an insert waits for room in the queue and for its commit, at most: then it is
+/// refused (`503`, the provider retries; a row committed after that is answered as a
+/// duplicate on the retry). Under the providers' own timeouts (10 s).
+const INSERT_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// A row as the insert statements bind it: the record's columns (body sealed when the inbox
 /// is encrypted), its subject index entries, and its entity and position.
@@ -118,7 +131,8 @@ pub(crate) struct InsertQueue {
 
 impl InsertQueue {
     /// Starts `committers` tasks (at least one) writing to `pool` on the current tokio
-    /// runtime.
+    /// runtime, which must keep running while the queue is used: once it has shut down,
+    /// inserts fail.
     pub(crate) fn start(pool: &Pool, committers: usize) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let receiver = Arc::new(Mutex::new(receiver));
@@ -128,16 +142,29 @@ impl InsertQueue {
         Self { sender }
     }
 
-    /// Queues `row` and waits for its commit.
+    /// Queues `row` and waits for its commit (at most [`INSERT_TIMEOUT`]).
     pub(crate) async fn insert(&self, row: RowToInsert) -> Result<Inserted, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.sender
-            .send((row, reply))
+        let committed = async {
+            self.sender
+                .send((row, reply))
+                .await
+                .map_err(|_| StoreError::new("postgres: insert: the inbox's committers stopped"))?;
+            answer.await.map_err(|_| {
+                StoreError::new(
+                    "postgres: insert: the committer stopped before answering (the row may be \
+                     stored: a retry is answered as a duplicate)",
+                )
+            })?
+        };
+        tokio::time::timeout(INSERT_TIMEOUT, committed)
             .await
-            .map_err(|_| StoreError::new("postgres: insert: the inbox's committers stopped"))?;
-        answer.await.map_err(|_| {
-            StoreError::new("postgres: insert: the committer stopped before the commit")
-        })?
+            .unwrap_or_else(|_| {
+                Err(StoreError::new(format!(
+                    "postgres: insert: not committed within {} s",
+                    INSERT_TIMEOUT.as_secs()
+                )))
+            })
     }
 }
 
@@ -154,8 +181,13 @@ async fn commit_loop(pool: Pool, queue: Arc<Mutex<mpsc::Receiver<(RowToInsert, R
     }
 }
 
-/// Writes `batch` and answers each of its rows.
-pub(crate) async fn commit(pool: &Pool, batch: Vec<(RowToInsert, Reply)>) {
+/// Writes `batch` and answers each of its rows: the rows whose request still waits, in
+/// statements of at most [`MAX_BATCH_BYTES`] of bodies.
+pub(crate) async fn commit(pool: &Pool, mut batch: Vec<(RowToInsert, Reply)>) {
+    batch.retain(|(_, reply)| !reply.is_closed());
+    if batch.is_empty() {
+        return;
+    }
     let client = match pool.get().await {
         Ok(client) => client,
         Err(error) => {
@@ -166,9 +198,22 @@ pub(crate) async fn commit(pool: &Pool, batch: Vec<(RowToInsert, Reply)>) {
             return;
         }
     };
-    let (rows, replies): (Vec<RowToInsert>, Vec<Reply>) = batch.into_iter().unzip();
-    for (reply, result) in replies.into_iter().zip(insert_rows(&client, &rows).await) {
-        let _ = reply.send(result);
+    while !batch.is_empty() {
+        // The first row always goes, however large; then as many as fit.
+        let mut bytes = 0;
+        let taken = batch
+            .iter()
+            .take_while(|(row, _)| {
+                bytes += row.body.len();
+                bytes == row.body.len() || bytes <= MAX_BATCH_BYTES
+            })
+            .count();
+        let later = batch.split_off(taken);
+        let (rows, replies): (Vec<RowToInsert>, Vec<Reply>) = batch.into_iter().unzip();
+        for (reply, result) in replies.into_iter().zip(insert_rows(&client, &rows).await) {
+            let _ = reply.send(result);
+        }
+        batch = later;
     }
 }
 
@@ -201,8 +246,11 @@ async fn insert_rows(client: &Object, rows: &[RowToInsert]) -> Vec<Result<Insert
                     .map_or(Inserted::Duplicate, |&id| Inserted::New(id)))
             })
             .collect(),
-        // Nothing of the batch was committed: each row again on its own, so that only the
-        // rows that fail alone are refused.
+        // The statement failed, and with it (as a rule) the whole batch: each row again on
+        // its own, so that only the rows that fail alone are refused. (If the connection
+        // broke after the commit, the retries fail at once, the requests are refused, and
+        // the providers' retries are answered as duplicates.)
+        Err(error) if client.is_closed() => vec![Err(error); written.len()],
         Err(_) => {
             let mut results = Vec::with_capacity(written.len());
             for row in &written {

@@ -185,9 +185,10 @@ async fn count(schema: &Schema, sql: &str) -> i64 {
 
 /// Inserts that arrive together are written by one statement in one transaction (every row
 /// has the same `xmin`), and each is answered as if written alone: a new id for each first
-/// copy, `Duplicate` for the copies queued with it; each row gets its own entity and subject
-/// index entries, and the counts per state see every row. (The test's runtime has one
-/// thread: every insert is queued before the committer runs, so they form one batch.)
+/// copy, `Duplicate` for the copies queued with it and for deliveries stored before; each row
+/// gets its own entity and subject index entries (none for the duplicates), and the counts
+/// per state see every row. (The test's runtime has one thread: every insert is queued
+/// before the committer runs, so they form one batch.)
 #[tokio::test]
 async fn inserts_that_arrive_together_share_one_commit() {
     let Some(schema) = Schema::new().await else {
@@ -195,6 +196,14 @@ async fn inserts_that_arrive_together_share_one_commit() {
     };
     let inbox = schema.inbox_of_one_connection().await;
     let uids: Vec<String> = (0..30).map(|n| format!("order{n}")).collect();
+    // The last 5 stored before, one by one.
+    let mut stored_before = Vec::new();
+    for uid in &uids[25..] {
+        match inbox.insert(foody_with_customer(uid)).await.unwrap() {
+            Inserted::New(id) => stored_before.push(id),
+            Inserted::Duplicate => panic!("{uid} was new"),
+        }
+    }
     // 30 deliveries, then a copy of each of the first 10.
     let records = uids
         .iter()
@@ -204,8 +213,8 @@ async fn inserts_that_arrive_together_share_one_commit() {
     let mut ids = Vec::new();
     for (n, result) in results.into_iter().enumerate() {
         match result.expect("inserted") {
-            Inserted::New(id) if n < 30 => ids.push(id),
-            Inserted::Duplicate if n >= 30 => {}
+            Inserted::New(id) if n < 25 => ids.push(id),
+            Inserted::Duplicate if n >= 25 => {}
             other => panic!("insert {n}: {other:?}"),
         }
     }
@@ -213,18 +222,24 @@ async fn inserts_that_arrive_together_share_one_commit() {
         let row = inbox.get(*id).await.unwrap().expect("stored");
         assert_eq!(row.record.delivery_id, format!("{uid}-confirmed"));
     }
-    ids.sort_unstable();
-    ids.dedup();
-    assert_eq!(ids.len(), 30, "a distinct id per delivery");
+    let before: Vec<String> = stored_before.iter().map(i64::to_string).collect();
     assert_eq!(
         count(
             &schema,
-            "SELECT count(DISTINCT xmin::text) FROM {schema}.hookbr_inbox"
+            &format!(
+                "SELECT count(DISTINCT xmin::text) FROM {{schema}}.hookbr_inbox \
+                 WHERE id NOT IN ({})",
+                before.join(",")
+            )
         )
         .await,
         1,
-        "one transaction wrote them all"
+        "one transaction wrote the batch"
     );
+    ids.extend(&stored_before);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 30, "a distinct id per delivery");
     assert_eq!(
         count(
             &schema,
@@ -295,6 +310,70 @@ async fn a_row_that_fails_costs_only_its_own_insert() {
         }
     }
     assert_eq!(inbox.stats().await.unwrap().pending, 11);
+    schema.drop_schema().await;
+}
+
+/// A batch whose bodies add up to more than 16 MiB is written by several statements (one
+/// transaction each), every row stored and answered.
+#[tokio::test]
+async fn large_bodies_are_written_by_several_statements() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let inbox = schema.inbox_of_one_connection().await;
+    let pad = "x".repeat(9 << 20);
+    let records = (0..3).map(|n| {
+        let body = format!(r#"{{"Uuid":"large-{n}","pad":"{pad}"}}"#);
+        conformance::raw(
+            "bonifiq",
+            Provider::Bonifiq,
+            &format!("large-{n}"),
+            "application/json",
+            &body,
+        )
+    });
+    let results = futures_util::future::join_all(records.map(|r| inbox.insert(r))).await;
+    for result in results {
+        assert!(matches!(result, Ok(Inserted::New(_))), "{result:?}");
+    }
+    assert_eq!(
+        count(
+            &schema,
+            "SELECT count(DISTINCT xmin::text) FROM {schema}.hookbr_inbox"
+        )
+        .await,
+        3,
+        "9 MiB bodies: one statement each"
+    );
+    schema.drop_schema().await;
+}
+
+/// A queued row whose request went away before a committer took it (its client disconnected:
+/// nothing was acknowledged) is not written; the rows queued with it are.
+#[tokio::test]
+async fn a_row_whose_request_went_away_is_not_written() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let inbox = schema.inbox_of_one_connection().await;
+    // Polled once, the insert queues its row and waits; dropping it is the request going
+    // away. (One thread: the committer has not run yet.)
+    assert!(
+        futures_util::FutureExt::now_or_never(inbox.insert(record("gone"))).is_none(),
+        "nothing is committed before the committer runs"
+    );
+    assert!(matches!(
+        inbox.insert(record("kept")).await,
+        Ok(Inserted::New(_))
+    ));
+    let stored: Vec<String> = inbox
+        .list(ListFilter::new())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.record.delivery_id)
+        .collect();
+    assert_eq!(stored, ["kept"]);
     schema.drop_schema().await;
 }
 
