@@ -32,7 +32,7 @@ use tokio_postgres::types::ToSql;
 use super::postgres::{failed, pool_error};
 
 /// Rows written by one batch statement at most.
-pub(crate) const MAX_BATCH: usize = 256;
+const MAX_BATCH: usize = 256;
 
 /// Body bytes written by one batch statement at most (a batch of large bodies is written by
 /// several statements): well under PostgreSQL's 1 GiB message limit whatever the body limit.
@@ -183,7 +183,7 @@ async fn commit_loop(pool: Pool, queue: Arc<Mutex<mpsc::Receiver<(RowToInsert, R
 
 /// Writes `batch` and answers each of its rows: the rows whose request still waits, in
 /// statements of at most [`MAX_BATCH_BYTES`] of bodies.
-pub(crate) async fn commit(pool: &Pool, mut batch: Vec<(RowToInsert, Reply)>) {
+async fn commit(pool: &Pool, mut batch: Vec<(RowToInsert, Reply)>) {
     batch.retain(|(_, reply)| !reply.is_closed());
     if batch.is_empty() {
         return;
