@@ -27,7 +27,7 @@
 use serde::{Deserialize, Serialize, Serializer, ser::SerializeMap};
 use serde_json::value::RawValue;
 
-use super::{RawJson, body_text, opt_string_or_number, raw_str, typed};
+use super::{RawJson, body_text, json_i64, json_str, opt_string_or_number, raw_str, typed};
 use crate::{
     DeliveryId, ParseError, PayloadError, Provider, Timestamp,
     entity::{BONIFIQ_CUSTOMER, Entity, Position},
@@ -462,9 +462,9 @@ impl BonifiqEvent {
         };
         let uuid = raw_str(wire.uuid).filter(|uuid| !uuid.is_empty());
         let topic_field = match wire.topic {
-            Some(raw) => match serde_json::from_str::<i64>(raw.get()) {
-                Ok(id) => TopicField::Id(id),
-                Err(_) => raw_str(Some(raw)).map_or(TopicField::Absent, TopicField::Name),
+            Some(raw) => match json_i64(raw) {
+                Some(id) => TopicField::Id(id),
+                None => raw_str(Some(raw)).map_or(TopicField::Absent, TopicField::Name),
             },
             None => TopicField::Absent,
         };
@@ -477,7 +477,10 @@ impl BonifiqEvent {
             (None, TopicField::Id(id)) => BonifiqTopic::from_id(*id),
             (None, TopicField::Absent) => return custom(text),
         };
-        let timestamp = raw_str(wire.timestamp).and_then(|t| Timestamp::parse(&t).ok());
+        let timestamp = wire
+            .timestamp
+            .and_then(json_str)
+            .and_then(|t| Timestamp::parse(&t).ok());
         let payload = BonifiqPayload::decode(&topic, payload);
         Ok(Self::Envelope(Box::new(BonifiqEnvelope {
             uuid,

@@ -24,7 +24,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize, Serializer, ser::SerializeMap};
 use serde_json::value::RawValue;
 
-use super::{RawJson, body_text, parse_object, raw_str};
+use super::{RawJson, body_text, json_str, parse_object, raw_str};
 use crate::{
     DeliveryId, ParseError, PayloadError, Provider, Timestamp,
     entity::{Entity, FOODY_ORDER, Position},
@@ -196,11 +196,11 @@ impl FoodyEvent {
         let wire: Wire<'_> = parse_object(text)?;
         let event = match wire.event {
             None => return Err(ParseError::MissingField { field: "event" }),
-            Some(raw) => raw_str(Some(raw)).ok_or(ParseError::InvalidField { field: "event" })?,
+            Some(raw) => json_str(raw).ok_or(ParseError::InvalidField { field: "event" })?,
         };
         let uid = raw_str(wire.uid);
-        let update_date = raw_str(wire.update_date);
-        match event.as_str() {
+        let update_date = wire.update_date.and_then(json_str);
+        match &*event {
             ORDER_STATUS_UPDATED => {
                 let fitted = (|| {
                     let uid = uid.ok_or("field `uid` is missing or not a string")?;
@@ -208,8 +208,10 @@ impl FoodyEvent {
                         update_date.ok_or("field `updateDate` is missing or not a string")?;
                     let update_date = Timestamp::parse(&update_date)
                         .map_err(|_| "field `updateDate` is not a date-time")?;
-                    let status =
-                        raw_str(wire.status).ok_or("field `status` is missing or not a string")?;
+                    let status = wire
+                        .status
+                        .and_then(json_str)
+                        .ok_or("field `status` is missing or not a string")?;
                     Ok::<_, &str>(OrderStatusUpdated {
                         uid,
                         update_date,
@@ -230,7 +232,7 @@ impl FoodyEvent {
             })),
             _ => Ok(Self::Unknown {
                 raw: without_token(text)?,
-                event,
+                event: event.into_owned(),
             }),
         }
     }
@@ -345,8 +347,43 @@ impl FoodyEvent {
 }
 
 /// An instant as text independent of how it was written (offset, fraction digits).
+///
+/// The text is `{seconds}.{nanoseconds:09}`, as `format!` writes it (it is hashed into delivery
+/// ids, so it must never change); written by hand, since this runs on every Foody delivery.
 fn instant(at: Timestamp) -> String {
-    format!("{}.{:09}", at.unix_seconds(), at.subsec_nanos())
+    instant_text(at.unix_seconds(), at.subsec_nanos())
+}
+
+fn instant_text(seconds: i64, nanos: u32) -> String {
+    let mut text = String::with_capacity(32);
+    if seconds < 0 {
+        text.push('-');
+    }
+    push_digits(&mut text, seconds.unsigned_abs(), 1);
+    text.push('.');
+    push_digits(&mut text, u64::from(nanos), 9);
+    text
+}
+
+/// Writes `value` in decimal, padded with zeros to at least `width` digits (at most 20).
+fn push_digits(text: &mut String, value: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let (mut rest, mut used) = (value, 0);
+    for slot in digits.iter_mut().rev() {
+        if rest == 0 && used >= width {
+            break;
+        }
+        // Below 10: the cast keeps the value.
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        used += 1;
+    }
+    text.extend(
+        digits
+            .iter()
+            .skip(digits.len() - used)
+            .map(|&digit| char::from(digit)),
+    );
 }
 
 fn id_of(uid: &str, status: &str, date: &str) -> DeliveryId {
@@ -488,7 +525,33 @@ impl Serialize for FoodyEvent {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// The instant's text is exactly what `format!` wrote before it (delivery ids hash it).
+        #[test]
+        fn instant_text_is_the_formatted_one(seconds in any::<i64>(), nanos in 0_u32..1_000_000_000) {
+            prop_assert_eq!(instant_text(seconds, nanos), format!("{seconds}.{nanos:09}"));
+        }
+    }
+
+    #[test]
+    fn instant_text_edges() {
+        for (seconds, nanos) in [
+            (0, 0),
+            (-1, 5),
+            (i64::MIN, 999_999_999),
+            (i64::MAX, 1),
+            (10, 123_456_789),
+        ] {
+            assert_eq!(
+                instant_text(seconds, nanos),
+                format!("{seconds}.{nanos:09}")
+            );
+        }
+    }
 
     const SEED: &str = r#"{"uid":"4228df3a-a54a-40d7-b30f-1385eca4c3dd","updateDate":"2020-06-19T17:42:12Z","event":"order_status_updated","token":"2b100082b90d4ad9b4fezzed960cf652","status":"dispatched"}"#;
 

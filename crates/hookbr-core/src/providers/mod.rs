@@ -4,6 +4,8 @@
 //! received, plus accessors for the delivery id, the event kind and the time the event
 //! occurred. [`WebhookEvent`](crate::WebhookEvent) wraps them for code that handles all four.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 use serde_json::value::RawValue;
 
@@ -119,7 +121,36 @@ pub(crate) fn parse_object<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, P
 
 /// A JSON string field, or `None` when absent, null or not a string.
 pub(crate) fn raw_str(value: Option<&RawValue>) -> Option<String> {
-    value.and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+    value.and_then(json_str).map(Cow::into_owned)
+}
+
+/// The string a JSON value holds, or `None` when it is not a string. Borrowed from the JSON
+/// text when the string has no escapes (the common case: no parse, no allocation).
+///
+/// A `RawValue` holds exactly one valid JSON value without surrounding whitespace, so a text
+/// that starts and ends with `"` and holds no `\` is a string whose characters are the text
+/// between the quotes (a valid string has no raw quote or control character inside).
+pub(crate) fn json_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    if let Some(inner) = text
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+        .filter(|inner| !inner.contains('\\'))
+    {
+        return Some(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(text).ok().map(Cow::Owned)
+}
+
+/// The integer a JSON value holds, as `serde_json::from_str::<i64>` reads it: `None` for other
+/// values (strings, fractions, exponents, numbers beyond `i64`). A `RawValue` holds valid JSON,
+/// whose integers (no `+`, no leading zeros) `str::parse` reads the same way, without a
+/// deserializer, except `-0`: serde_json reads it as the float `-0.0`, not an integer.
+pub(crate) fn json_i64(raw: &RawValue) -> Option<i64> {
+    match raw.get() {
+        "-0" => None,
+        text => text.parse().ok(),
+    }
 }
 
 /// Decodes a payload into its typed form, or keeps the raw JSON with the error.
@@ -179,4 +210,77 @@ pub(crate) fn opt_string_or_number<'de, D: Deserializer<'de>>(
     }
 
     deserializer.deserialize_option(Loose)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_owned()).expect("valid JSON")
+    }
+
+    #[test]
+    fn strings_without_escapes_are_borrowed() {
+        let plain = raw(r#""order 42""#);
+        assert!(matches!(json_str(&plain), Some(Cow::Borrowed("order 42"))));
+        let empty = raw(r#""""#);
+        assert!(matches!(json_str(&empty), Some(Cow::Borrowed(""))));
+        let escaped = raw(r#""a\"b\u00e9""#);
+        assert!(matches!(json_str(&escaped), Some(Cow::Owned(text)) if text == "a\"bé"));
+        for other in ["12", "null", "true", "{}", r#"["a"]"#, r#"{"a":"b"}"#] {
+            assert_eq!(json_str(&raw(other)), None, "{other}");
+        }
+    }
+
+    proptest! {
+        /// Integers read as serde_json reads them, whatever the JSON number's form.
+        #[test]
+        fn json_i64_reads_what_serde_json_reads(
+            integer in any::<i64>(),
+            wide in any::<i128>(),
+            float in any::<f64>(),
+            mantissa in -99_i64..99,
+            exponent in -3_i32..3,
+        ) {
+            let texts = [
+                integer.to_string(),
+                wide.to_string(),
+                serde_json::to_string(&float).unwrap(),
+                format!("{mantissa}e{exponent}"),
+                format!("{mantissa}.0"),
+                format!("\"{integer}\""),
+                "-0".to_owned(),
+            ];
+            for text in texts {
+                let value = raw(&text);
+                prop_assert_eq!(json_i64(&value), serde_json::from_str::<i64>(&text).ok(), "{}", text);
+            }
+        }
+
+        /// The fast path reads every string as serde_json does, whatever its characters and
+        /// however it is escaped; other values are never strings.
+        #[test]
+        fn json_str_reads_what_serde_json_reads(
+            text in any::<String>(),
+            escape_all in any::<bool>(),
+            number in any::<f64>(),
+        ) {
+            let encoded = if escape_all {
+                text.chars().map(|c| format!("\\u{:04x}", u32::from(c).min(0xffff))).collect::<String>()
+            } else {
+                let quoted = serde_json::to_string(&text).unwrap();
+                quoted[1..quoted.len() - 1].to_owned()
+            };
+            let json = format!("\"{encoded}\"");
+            if let Ok(value) = RawValue::from_string(json.clone()) {
+                let expected = serde_json::from_str::<String>(&json).ok();
+                prop_assert_eq!(json_str(&value).map(Cow::into_owned), expected);
+            }
+            let number = raw(&serde_json::to_string(&number).unwrap());
+            prop_assert_eq!(json_str(&number), None);
+        }
+    }
 }

@@ -5,7 +5,9 @@ use serde_json::value::RawValue;
 
 use super::{MatchedKey, Verify, check_nonempty};
 use crate::{
-    ConfigError, ParseError, Request, Secret, VerifyError, providers::body_text, secret::find_match,
+    ConfigError, ParseError, Request, Secret, VerifyError,
+    providers::{body_text, json_str},
+    secret::find_match,
 };
 
 /// Checks a token carried in a JSON body field: Foody's `token`.
@@ -88,10 +90,9 @@ impl Verify for BodyTokenVerifier {
         let raw = find_field(text, &self.field)?.ok_or_else(|| VerifyError::MissingToken {
             field: self.field.clone(),
         })?;
-        let token: String =
-            serde_json::from_str(raw.get()).map_err(|_| VerifyError::MissingToken {
-                field: self.field.clone(),
-            })?;
+        let token = json_str(raw).ok_or_else(|| VerifyError::MissingToken {
+            field: self.field.clone(),
+        })?;
         let index = find_match(&self.tokens, token.as_bytes()).ok_or_else(|| {
             VerifyError::InvalidToken {
                 field: self.field.clone(),

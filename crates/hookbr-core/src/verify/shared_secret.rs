@@ -8,7 +8,11 @@ pub const BONIFIQ_SECRET_HEADER: &str = "X-Loyalty-Secret";
 
 #[derive(Debug, Clone)]
 struct Rule {
+    /// The name as configured, for errors.
     name: String,
+    /// The name in lowercase, for lookups: header names are case-insensitive, and adapters
+    /// find lowercase names without parsing them.
+    lookup: String,
     secrets: Vec<Secret>,
     labels: Vec<Option<Arc<str>>>,
 }
@@ -119,6 +123,7 @@ fn rule<L: Into<Arc<str>>>(
         .unzip();
     check_nonempty(&secrets, "secret")?;
     Ok(Rule {
+        lookup: name.to_ascii_lowercase(),
         name,
         secrets,
         labels,
@@ -130,7 +135,7 @@ impl Verify for HeaderSecretVerifier {
         let mut first = None;
         for rule in &self.rules {
             let value = request
-                .header(&rule.name)
+                .header(&rule.lookup)
                 .ok_or_else(|| VerifyError::MissingHeader {
                     name: rule.name.clone(),
                 })?;
