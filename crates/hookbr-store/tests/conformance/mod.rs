@@ -526,13 +526,13 @@ pub(crate) async fn renewed_leases_keep_a_slow_batch_with_its_worker(
     first: Arc<dyn Inbox>,
     second: Arc<dyn Inbox>,
 ) {
-    // Three rows of 1 s each, one after another, under a 600 ms lease: the batch takes
+    // Three rows of 1.5 s each, one after another, under a 900 ms lease: the batch takes
     // five leases.
     slow_batch(first, second, 3, 1).await;
 }
 
-/// See the test of the same name in each backend's file: six rows of 1 s, two at a time,
-/// under a 600 ms lease; rows waiting for a slot, running, and finished but not yet recorded
+/// See the test of the same name in each backend's file: six rows of 1.5 s, two at a time,
+/// under a 900 ms lease; rows waiting for a slot, running, and finished but not yet recorded
 /// all keep their leases.
 pub(crate) async fn renewed_leases_keep_a_slow_concurrent_batch_with_its_worker(
     first: Arc<dyn Inbox>,
@@ -541,7 +541,7 @@ pub(crate) async fn renewed_leases_keep_a_slow_concurrent_batch_with_its_worker(
     slow_batch(first, second, 6, 2).await;
 }
 
-/// `rows` rows of 1 s each, `concurrency` at a time, under a 600 ms lease (renewed every 200 ms:
+/// `rows` rows of 1.5 s each, `concurrency` at a time, under a 900 ms lease (renewed every 300 ms:
 /// wide enough for a loaded 2-core machine), while a second worker keeps trying to claim them.
 async fn slow_batch(
     first: Arc<dyn Inbox>,
@@ -560,11 +560,11 @@ async fn slow_batch(
         move |_: Delivered| {
             count[0].fetch_add(1, Ordering::SeqCst);
             async {
-                tokio::time::sleep(Duration::from_millis(1000)).await;
+                tokio::time::sleep(Duration::from_millis(1500)).await;
                 Ok::<(), String>(())
             }
         },
-        leased(Duration::from_millis(600))
+        leased(Duration::from_millis(900))
             .batch(rows)
             .concurrency(concurrency),
     );
