@@ -127,6 +127,12 @@ pub(crate) fn fill(mut args: impl Iterator<Item = String>, usage: &str) -> Resul
                 if is_pending { None } else { Some(at) },
             ])?;
         }
+        // The inbox keeps its counts per state with its own statements (no triggers since
+        // its migration 10): rows written here are counted here.
+        let mut count =
+            transaction.prepare("UPDATE hookbr_inbox_counts SET n = n + ?2 WHERE state = ?1")?;
+        count.execute(params!["pending", filled_pending])?;
+        count.execute(params!["done", rows - filled_pending])?;
     }
     transaction.commit()?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
@@ -159,13 +165,21 @@ pub(crate) fn claim_old(path: &str) -> Result<()> {
                 .query_map(params![now_ms(), 16], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?
         };
+        let mut claimed = 0;
         for id in &ids {
-            transaction.execute(
+            claimed += transaction.execute(
                 "UPDATE hookbr_inbox SET state = 'in_flight', lease_until = ?2, \
                  attempts = attempts + 1 WHERE id = ?1",
                 params![id, now_ms() + 60_000],
             )?;
         }
+        // Counted as the inbox counts them (no triggers): a filled inbox has no expired
+        // leases, so every row claimed here was pending.
+        transaction.execute(
+            "UPDATE hookbr_inbox_counts SET n = n + CASE state WHEN 'in_flight' THEN ?1 \
+             ELSE -?1 END WHERE state IN ('pending', 'in_flight')",
+            params![claimed],
+        )?;
         transaction.commit()?;
         samples.push(ms(started.elapsed()));
         if steps.is_empty() {

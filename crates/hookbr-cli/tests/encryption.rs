@@ -370,11 +370,24 @@ fn serve_seals_rows_refuses_a_missing_key_and_rotates() {
             )
             .unwrap();
         body[20] ^= 0x40;
+        let state: String = connection
+            .query_row("SELECT state FROM hookbr_inbox WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap();
         connection
             .execute(
                 "UPDATE hookbr_inbox SET body = ?2, state = 'pending', next_attempt_at = 0 \
                  WHERE id = ?1",
                 rusqlite::params![id, body],
+            )
+            .unwrap();
+        // The inbox keeps its counts per state itself: a row moved with SQL is counted here.
+        connection
+            .execute(
+                "UPDATE hookbr_inbox_counts SET n = n + CASE state WHEN 'pending' THEN 1 \
+                 ELSE -1 END WHERE state IN ('pending', ?1) AND ?1 != 'pending'",
+                [state],
             )
             .unwrap();
         id

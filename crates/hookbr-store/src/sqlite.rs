@@ -24,7 +24,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::crypt::{InboxKeys, PLAINTEXT_KEY_ID, Rekeyed, open_listed, open_row};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 9] = [
+const MIGRATIONS: [&str; 10] = [
     r#"
 CREATE TABLE hookbr_inbox (
     id              INTEGER PRIMARY KEY,
@@ -55,8 +55,9 @@ CREATE INDEX hookbr_inbox_received ON hookbr_inbox (received_at);
     // (by `next_attempt_at`) and expired leases from `hookbr_inbox_leased` (by
     // `lease_until`), each stopping at its `LIMIT`; lists by state walk `hookbr_inbox_state`
     // (state, then id); the oldest open row is the first entry of `hookbr_inbox_open`. The
-    // counts per state live in `hookbr_inbox_counts`, kept by triggers in the writing
-    // transaction, so `stats` reads four rows instead of counting millions.
+    // counts per state live in `hookbr_inbox_counts`, kept in the writing transaction (by
+    // triggers until migration 10, by the module's statements since), so `stats` reads four
+    // rows instead of counting millions.
     r#"
 DROP INDEX IF EXISTS hookbr_inbox_due;
 CREATE INDEX hookbr_inbox_state ON hookbr_inbox (state);
@@ -172,7 +173,86 @@ DROP INDEX hookbr_inbox_open;
 CREATE INDEX hookbr_inbox_open ON hookbr_inbox (received_at, endpoint, state)
     WHERE state IN ('pending', 'in_flight');
 "#,
+    // 10: the counts per state are kept by the writing code ([`CountChanges`]), one small
+    // update per state per transaction, instead of triggers: a statement that fires a trigger
+    // needs SQLite's statement journal (a copy of every page it touches), which cost 12-13 %
+    // of a delivery's instructions (docs/BENCHMARKS.md, session 9). Recounted here, once.
+    r#"
+DROP TRIGGER IF EXISTS hookbr_inbox_count_insert;
+DROP TRIGGER IF EXISTS hookbr_inbox_count_delete;
+DROP TRIGGER IF EXISTS hookbr_inbox_count_update;
+UPDATE hookbr_inbox_counts SET n = (SELECT COUNT(*) FROM hookbr_inbox
+    WHERE hookbr_inbox.state = hookbr_inbox_counts.state);
+"#,
 ];
+
+/// What one transaction changed in the per-state counts of `hookbr_inbox_counts`, written in
+/// that transaction by [`write`](Self::write): every statement of this module that inserts,
+/// deletes or moves inbox rows between states records its rows here (migration 10 replaced
+/// the triggers that kept the counts). Code outside this module that writes `hookbr_inbox`
+/// directly must keep the counts too (or recount them, as migration 10 does).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct CountChanges {
+    pending: i64,
+    in_flight: i64,
+    done: i64,
+    dead: i64,
+}
+
+impl CountChanges {
+    /// The count of `state` (the four states `hookbr_inbox_counts` holds).
+    fn slot(&mut self, state: RowState) -> Option<&mut i64> {
+        match state {
+            RowState::Pending => Some(&mut self.pending),
+            RowState::InFlight => Some(&mut self.in_flight),
+            RowState::Done => Some(&mut self.done),
+            RowState::Dead => Some(&mut self.dead),
+            _ => None,
+        }
+    }
+
+    /// `rows` rows were added in `state`.
+    fn added(&mut self, state: RowState, rows: usize) {
+        if let Some(slot) = self.slot(state) {
+            *slot += i64::try_from(rows).unwrap_or(i64::MAX);
+        }
+    }
+
+    /// `rows` rows in `state` were removed.
+    fn removed(&mut self, state: RowState, rows: usize) {
+        if let Some(slot) = self.slot(state) {
+            *slot -= i64::try_from(rows).unwrap_or(i64::MAX);
+        }
+    }
+
+    /// `rows` rows went from `from` to `to`.
+    fn moved(&mut self, from: RowState, to: RowState, rows: usize) {
+        self.removed(from, rows);
+        self.added(to, rows);
+    }
+
+    /// Adds the changes to `hookbr_inbox_counts`, in the caller's transaction: one
+    /// single-row update per state that changed.
+    fn write(&self, connection: &Connection) -> rusqlite::Result<()> {
+        let changes = [
+            (RowState::Pending, self.pending),
+            (RowState::InFlight, self.in_flight),
+            (RowState::Done, self.done),
+            (RowState::Dead, self.dead),
+        ];
+        if changes.iter().all(|&(_, change)| change == 0) {
+            return Ok(());
+        }
+        let mut statement = connection
+            .prepare_cached("UPDATE hookbr_inbox_counts SET n = n + ?2 WHERE state = ?1")?;
+        for (state, change) in changes {
+            if change != 0 {
+                statement.execute(params![state.as_str(), change])?;
+            }
+        }
+        Ok(())
+    }
+}
 
 /// A stored position from its columns.
 fn stored_position(
@@ -313,8 +393,8 @@ const DROP_BODIES_BATCH: &str = "UPDATE hookbr_inbox SET body = x'', headers = '
 
 /// Rows deleted per transaction by [`Inbox::prune`] at first: the writer thread commits
 /// inserts between two batches, so a prune of millions of rows never holds it for long. An
-/// insert waits for at most one batch: at 5,000 rows (each delete also updates the indexes and
-/// the counts' trigger) a prune of 1 M rows raised ingest p99 9.8× (docs/BENCHMARKS.md).
+/// insert waits for at most one batch: at 5,000 rows (each delete also updates the indexes and,
+/// then, the counts' trigger) a prune of 1 M rows raised ingest p99 9.8× (docs/BENCHMARKS.md).
 const PRUNE_BATCH_ROWS: i64 = 500;
 
 /// What one prune batch may hold the writer thread for: the next batch's size is scaled from
@@ -1025,24 +1105,56 @@ fn insert_rows(
             Inserted::New(id)
         });
     }
+    let mut counts = CountChanges::default();
+    counts.added(
+        RowState::Pending,
+        results
+            .iter()
+            .filter(|inserted| matches!(inserted, Inserted::New(_)))
+            .count(),
+    );
+    counts.write(connection)?;
     Ok(results)
 }
 
-/// [`Inbox::fail`] on `connection` (or inside a transaction).
+/// [`Inbox::fail`] on `connection` (or inside a transaction); the row's move is recorded in
+/// `counts`.
 fn fail_in(
     connection: &Connection,
     id: i64,
     claim: i64,
     error: &str,
     retry_at_ms: Option<i64>,
+    counts: &mut CountChanges,
 ) -> rusqlite::Result<bool> {
     let (state, next) = match retry_at_ms {
-        Some(at) => ("pending", at),
-        None => ("dead", now_ms()),
+        Some(at) => (RowState::Pending, at),
+        None => (RowState::Dead, now_ms()),
     };
+    let changed = connection.prepare_cached(FAIL)?.execute(params![
+        id,
+        claim,
+        state.as_str(),
+        next,
+        error
+    ])?;
+    counts.moved(RowState::InFlight, state, changed);
+    Ok(changed == 1)
+}
+
+/// [`Inbox::complete`] on `connection` (inside the group's transaction); the row's move is
+/// recorded in `counts`.
+fn complete_in(
+    connection: &Connection,
+    id: i64,
+    claim: i64,
+    now: i64,
+    counts: &mut CountChanges,
+) -> rusqlite::Result<bool> {
     let changed = connection
-        .prepare_cached(FAIL)?
-        .execute(params![id, claim, state, next, error])?;
+        .prepare_cached(COMPLETE)?
+        .execute(params![id, claim, now])?;
+    counts.moved(RowState::InFlight, RowState::Done, changed);
     Ok(changed == 1)
 }
 
@@ -1084,18 +1196,30 @@ fn list_query(filter: &ListFilter, limit: usize) -> (String, Vec<rusqlite::types
 
 /// The ids of at most `limit` rows to claim at `now`, oldest due first: two index walks, each
 /// stopping at `limit`, merged here (an `OR` of both would read and sort every due row).
-fn due_ids(connection: &Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<i64>> {
+fn due_ids(
+    connection: &Connection,
+    now: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<(i64, RowState)>> {
     let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut due: Vec<(i64, i64)> = Vec::with_capacity(limit.min(1_024) * 2);
-    for sql in [CLAIM_PENDING, CLAIM_EXPIRED] {
+    let mut due: Vec<(i64, i64, RowState)> = Vec::with_capacity(limit.min(1_024) * 2);
+    for (sql, state) in [
+        (CLAIM_PENDING, RowState::Pending),
+        (CLAIM_EXPIRED, RowState::InFlight),
+    ] {
         let mut statement = connection.prepare_cached(sql)?;
         let rows = statement.query_map(params![now, limit_sql], |r| Ok((r.get(1)?, r.get(0)?)))?;
         for entry in rows {
-            due.push(entry?);
+            let (at, id) = entry?;
+            due.push((at, id, state));
         }
     }
-    due.sort_unstable();
-    Ok(due.into_iter().take(limit).map(|(_, id)| id).collect())
+    due.sort_unstable_by_key(|&(at, id, _)| (at, id));
+    Ok(due
+        .into_iter()
+        .take(limit)
+        .map(|(_, id, state)| (id, state))
+        .collect())
 }
 
 /// A row as stored, with the id of the key it is sealed under ([`crate::crypt::open_row`]).
@@ -1220,6 +1344,7 @@ fn erase_in(connection: &Connection, subject: &Subject, salt: &[u8]) -> rusqlite
     )?;
     let mut unindex =
         connection.prepare_cached("DELETE FROM hookbr_inbox_subjects WHERE row_id = ?1")?;
+    let mut counts = CountChanges::default();
     for id in ids {
         let Some(state) = state_of
             .query_row(params![id], |r| r.get::<_, String>(0))
@@ -1227,10 +1352,13 @@ fn erase_in(connection: &Connection, subject: &Subject, salt: &[u8]) -> rusqlite
         else {
             continue;
         };
-        blank.execute(params![id, now])?;
+        let changed = blank.execute(params![id, now])?;
         unindex.execute(params![id])?;
-        erasure.count(RowState::from_text(&state).unwrap_or(RowState::Done));
+        let state = RowState::from_text(&state).unwrap_or(RowState::Done);
+        counts.moved(state, RowState::Done, changed);
+        erasure.count(state);
     }
+    counts.write(connection)?;
     let mut redact = connection.prepare_cached(
         "UPDATE hookbr_drift_changes SET example = ?2 WHERE instr(lower(example), ?1) > 0",
     )?;
@@ -1275,31 +1403,34 @@ impl Inbox for SqliteInbox {
             let now = now_ms();
             let ids = due_ids(connection, now, limit)?;
             let mut rows = Vec::with_capacity(ids.len());
+            let mut counts = CountChanges::default();
             let mut claim = connection.prepare_cached(CLAIM_ROW)?;
             let mut read = connection
                 .prepare_cached(&format!("SELECT {COLUMNS} FROM hookbr_inbox WHERE id = ?1"))?;
-            for id in ids {
-                claim.execute(params![id, now.saturating_add(lease_ms)])?;
+            for (id, was) in ids {
+                let changed = claim.execute(params![id, now.saturating_add(lease_ms)])?;
+                counts.moved(was, RowState::InFlight, changed);
                 let (row, key_id) = read.query_row(params![id], sealed_row)?;
                 let claim_token = row.claim;
                 match open_row(keys.as_deref(), row, &key_id) {
                     Ok(row) => rows.push(row),
                     Err(error) => {
-                        fail_in(connection, id, claim_token, &error.to_string(), None)?;
+                        let reason = error.to_string();
+                        fail_in(connection, id, claim_token, &reason, None, &mut counts)?;
                     }
                 }
             }
+            counts.write(connection)?;
             Ok(rows)
         })
     }
 
     fn complete(&self, id: i64, claim: i64) -> StoreFuture<'_, bool> {
         self.grouped(move |connection| {
-            let changed =
-                connection
-                    .prepare_cached(COMPLETE)?
-                    .execute(params![id, claim, now_ms()])?;
-            Ok(changed == 1)
+            let mut counts = CountChanges::default();
+            let completed = complete_in(connection, id, claim, now_ms(), &mut counts)?;
+            counts.write(connection)?;
+            Ok(completed)
         })
     }
 
@@ -1310,7 +1441,12 @@ impl Inbox for SqliteInbox {
         error: String,
         retry_at_ms: Option<i64>,
     ) -> StoreFuture<'_, bool> {
-        self.grouped(move |connection| fail_in(connection, id, claim, &error, retry_at_ms))
+        self.grouped(move |connection| {
+            let mut counts = CountChanges::default();
+            let failed = fail_in(connection, id, claim, &error, retry_at_ms, &mut counts)?;
+            counts.write(connection)?;
+            Ok(failed)
+        })
     }
 
     fn renew(&self, id: i64, claim: i64, lease: Duration) -> StoreFuture<'_, bool> {
@@ -1331,22 +1467,21 @@ impl Inbox for SqliteInbox {
         self.grouped(move |connection| {
             let now = now_ms();
             let mut settled = Vec::with_capacity(outcomes.len());
+            let mut counts = CountChanges::default();
             for outcome in &outcomes {
                 settled.push(match outcome {
                     RowOutcome::Completed { id, claim } => {
-                        connection
-                            .prepare_cached(COMPLETE)?
-                            .execute(params![id, claim, now])?
-                            == 1
+                        complete_in(connection, *id, *claim, now, &mut counts)?
                     }
                     RowOutcome::Failed {
                         id,
                         claim,
                         error,
                         retry_at_ms,
-                    } => fail_in(connection, *id, *claim, error, *retry_at_ms)?,
+                    } => fail_in(connection, *id, *claim, error, *retry_at_ms, &mut counts)?,
                 });
             }
+            counts.write(connection)?;
             Ok(settled)
         })
     }
@@ -1406,22 +1541,34 @@ impl Inbox for SqliteInbox {
 
     fn replay(&self, id: i64) -> StoreFuture<'_, bool> {
         self.run(move |connection| {
-            let changed = connection.execute(
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changed = transaction.execute(
                 "UPDATE hookbr_inbox SET state = 'pending', attempts = 0, next_attempt_at = ?2 \
                  WHERE id = ?1 AND state = 'dead'",
                 params![id, now_ms()],
             )?;
+            let mut counts = CountChanges::default();
+            counts.moved(RowState::Dead, RowState::Pending, changed);
+            counts.write(&transaction)?;
+            transaction.commit()?;
             Ok(changed == 1)
         })
     }
 
     fn replay_dead(&self) -> StoreFuture<'_, u64> {
         self.run(|connection| {
-            let changed = connection.execute(
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changed = transaction.execute(
                 "UPDATE hookbr_inbox SET state = 'pending', attempts = 0, next_attempt_at = ?1 \
                  WHERE state = 'dead'",
                 params![now_ms()],
             )?;
+            let mut counts = CountChanges::default();
+            counts.moved(RowState::Dead, RowState::Pending, changed);
+            counts.write(&transaction)?;
+            transaction.commit()?;
             Ok(changed as u64)
         })
     }
@@ -1438,8 +1585,15 @@ impl Inbox for SqliteInbox {
                 let (deleted, took) = self
                     .run(move |connection| {
                         let started = std::time::Instant::now();
-                        let mut statement = connection.prepare_cached(PRUNE_BATCH)?;
-                        let deleted = statement.execute(params![before_ms, rows])?;
+                        let transaction =
+                            connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                        let deleted = transaction
+                            .prepare_cached(PRUNE_BATCH)?
+                            .execute(params![before_ms, rows])?;
+                        let mut counts = CountChanges::default();
+                        counts.removed(RowState::Done, deleted);
+                        counts.write(&transaction)?;
+                        transaction.commit()?;
                         Ok::<_, rusqlite::Error>((deleted, started.elapsed()))
                     })
                     .await?;
@@ -1724,7 +1878,7 @@ impl Inbox for SqliteInbox {
     fn stats(&self) -> StoreFuture<'_, InboxStats> {
         self.run(|connection| {
             let mut stats = InboxStats::default();
-            // Kept by triggers (migration 4): four rows, whatever the size of the inbox.
+            // Kept with every write ([`CountChanges`]): four rows, whatever the inbox's size.
             let mut statement =
                 connection.prepare_cached("SELECT state, n FROM hookbr_inbox_counts")?;
             let counts =
@@ -2209,6 +2363,11 @@ mod plans {
                          state) SELECT 'bonifiq', 'd-' || i, randomblob(16), x'7b7d', '[]', \
                          '#0', 1, 1, 'done' FROM n",
                         params![rows],
+                    )?;
+                    // Rows written with SQL outside this module's statements: counted here.
+                    connection.execute(
+                        "UPDATE hookbr_inbox_counts SET n = n + ?1 WHERE state = 'done'",
+                        params![rows],
                     )
                 })
                 .await
@@ -2221,10 +2380,10 @@ mod plans {
     }
 
     #[test]
-    fn counts_are_carried_over_by_the_migration_and_kept_by_the_triggers() {
+    fn counts_are_carried_over_by_the_migrations_and_recounted_without_triggers() {
         let mut connection = Connection::open_in_memory().unwrap();
         prepare(&mut connection, &MIGRATIONS[..3]).unwrap();
-        let insert = |key: u8, state: &str| {
+        let insert = |connection: &Connection, key: u8, state: &str| {
             connection
                 .execute(
                     "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
@@ -2235,9 +2394,8 @@ mod plans {
                 .unwrap();
         };
         for (key, state) in [(1, "pending"), (2, "done"), (3, "done"), (4, "dead")] {
-            insert(key, state);
+            insert(&connection, key, state);
         }
-        prepare(&mut connection, &MIGRATIONS).unwrap();
         let counts = |connection: &Connection| -> Vec<(String, i64)> {
             let mut statement = connection
                 .prepare("SELECT state, n FROM hookbr_inbox_counts ORDER BY state")
@@ -2256,26 +2414,75 @@ mod plans {
                 ("pending".to_owned(), pending),
             ]
         };
+        // Migration 4 counted the rows and its triggers kept the counts until migration 10.
+        prepare(&mut connection, &MIGRATIONS[..9]).unwrap();
         assert_eq!(counts(&connection), expect(1, 2, 0, 1));
         connection
-            .execute(
-                "UPDATE hookbr_inbox SET state = 'in_flight' WHERE state = 'pending'",
+            .execute("DELETE FROM hookbr_inbox WHERE state = 'dead'", [])
+            .unwrap();
+        assert_eq!(
+            counts(&connection),
+            expect(0, 2, 0, 1),
+            "kept by the triggers"
+        );
+        // Counts gone wrong before the upgrade are recounted by migration 10, which drops
+        // the triggers: from then on only the module's own statements keep the counts.
+        connection
+            .execute("UPDATE hookbr_inbox_counts SET n = 7", [])
+            .unwrap();
+        prepare(&mut connection, &MIGRATIONS).unwrap();
+        assert_eq!(counts(&connection), expect(0, 2, 0, 1));
+        let triggers: i64 = connection
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'",
                 [],
+                |r| r.get(0),
             )
             .unwrap();
-        connection
-            .execute("DELETE FROM hookbr_inbox WHERE state = 'done'", [])
+        assert_eq!(triggers, 0);
+        insert(&connection, 5, "pending");
+        assert_eq!(
+            counts(&connection),
+            expect(0, 2, 0, 1),
+            "no trigger counts it"
+        );
+    }
+
+    #[test]
+    fn count_changes_are_written_per_state() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        prepare(&mut connection, &MIGRATIONS).unwrap();
+        let mut changes = CountChanges::default();
+        changes.added(RowState::Pending, 5);
+        changes.moved(RowState::Pending, RowState::InFlight, 3);
+        changes.moved(RowState::InFlight, RowState::Done, 2);
+        changes.moved(RowState::InFlight, RowState::Dead, 1);
+        changes.removed(RowState::Done, 1);
+        assert_eq!(
+            changes,
+            CountChanges {
+                pending: 2,
+                in_flight: 0,
+                done: 1,
+                dead: 1
+            }
+        );
+        changes.write(&connection).unwrap();
+        let stats: Vec<(String, i64)> = connection
+            .prepare("SELECT state, n FROM hookbr_inbox_counts ORDER BY state")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
             .unwrap();
-        // A duplicate inserts nothing and counts nothing.
-        connection
-            .execute(
-                "INSERT INTO hookbr_inbox (endpoint, delivery_id, dedup_key, body, headers, \
-                 matched_key, received_at, next_attempt_at) \
-                 VALUES ('bonifiq', 'd', ?1, x'', '[]', '#0', 1, 1) \
-                 ON CONFLICT (dedup_key) DO NOTHING",
-                params![vec![4u8; 16]],
-            )
-            .unwrap();
-        assert_eq!(counts(&connection), expect(1, 0, 1, 0));
+        assert_eq!(
+            stats,
+            [
+                ("dead".to_owned(), 1),
+                ("done".to_owned(), 1),
+                ("in_flight".to_owned(), 0),
+                ("pending".to_owned(), 2)
+            ]
+        );
     }
 }

@@ -17,6 +17,25 @@ fn open(dir: &tempfile::TempDir) -> Arc<SqliteInbox> {
     Arc::new(SqliteInbox::open(dir.path().join("inbox.sqlite3")).expect("opens"))
 }
 
+/// The counts per state that `stats` reads (kept by the inbox's own statements, not by
+/// triggers) equal the rows' states: every test of this file ends with it, so each path that
+/// inserts, claims, settles, replays, prunes or erases rows is checked.
+fn assert_counts_match(dir: &tempfile::TempDir) {
+    let connection = rusqlite::Connection::open(dir.path().join("inbox.sqlite3")).unwrap();
+    let read = |sql: &str| -> Vec<(String, i64)> {
+        connection
+            .prepare(sql)
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    let kept = read("SELECT state, n FROM hookbr_inbox_counts WHERE n != 0 ORDER BY state");
+    let rows = read("SELECT state, COUNT(*) FROM hookbr_inbox GROUP BY state ORDER BY state");
+    assert_eq!(kept, rows, "the kept counts per state equal the rows'");
+}
+
 #[tokio::test]
 async fn insert_duplicate_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
@@ -38,6 +57,7 @@ async fn insert_duplicate_and_reopen() {
         Inserted::Duplicate
     );
     assert_eq!(inbox.stats().await.unwrap().pending, 1);
+    assert_counts_match(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,12 +81,14 @@ async fn concurrent_inserts_share_transactions_and_never_double_store() {
     }
     assert_eq!((new, duplicate), (200, 200));
     assert_eq!(inbox.stats().await.unwrap().pending, 200);
+    assert_counts_match(&dir);
 }
 
 #[tokio::test]
 async fn inbox_mode_answers_200_only_for_stored_rows() {
     let dir = tempfile::tempdir().unwrap();
     conformance::inbox_mode_answers_200_only_for_stored_rows(open(&dir)).await;
+    assert_counts_match(&dir);
 }
 
 #[tokio::test]
@@ -76,18 +98,21 @@ async fn the_signature_ledger_outlives_rows_and_restarts() {
         open(&dir) as Arc<dyn Inbox>
     })
     .await;
+    assert_counts_match(&dir);
 }
 
 #[tokio::test]
 async fn worker_completes_retries_dead_letters_and_replays() {
     let dir = tempfile::tempdir().unwrap();
     conformance::worker_completes_retries_dead_letters_and_replays(open(&dir)).await;
+    assert_counts_match(&dir);
 }
 
 #[tokio::test]
 async fn panicking_handler_is_retried() {
     let dir = tempfile::tempdir().unwrap();
     conformance::panicking_handler_is_retried(open(&dir)).await;
+    assert_counts_match(&dir);
 }
 
 #[tokio::test]
@@ -115,12 +140,14 @@ async fn expired_leases_are_claimed_again() {
         "a crashed worker's rows come back after the lease"
     );
     assert_eq!(again[0].attempts, 2);
+    assert_counts_match(&dir);
 }
 
 #[tokio::test]
 async fn a_stale_worker_cannot_change_a_row_claimed_again() {
     let dir = tempfile::tempdir().unwrap();
     conformance::a_stale_worker_cannot_change_a_row_claimed_again(open(&dir), open(&dir)).await;
+    assert_counts_match(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,12 +158,14 @@ async fn a_worker_that_lost_its_lease_is_refused_and_the_row_completes_once() {
         open(&dir),
     )
     .await;
+    assert_counts_match(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renewed_leases_keep_a_slow_batch_with_its_worker() {
     let dir = tempfile::tempdir().unwrap();
     conformance::renewed_leases_keep_a_slow_batch_with_its_worker(open(&dir), open(&dir)).await;
+    assert_counts_match(&dir);
 }
 
 /// A database created before claim tokens existed (schema version 1, a row in flight)
@@ -190,8 +219,10 @@ async fn version_1_databases_upgrade_in_place() {
         .unwrap();
     // Claim tokens (2), the signature ledger (3), the indexes per state (4), the drift
     // watch's tables (5), the entity index and the ordering guard (6), the encryption key ids
-    // (7), the subject index and body retention (8), then the covering open-rows index (9).
-    assert_eq!(version, 9);
+    // (7), the subject index and body retention (8), the covering open-rows index (9), then
+    // the counts kept without triggers (10).
+    assert_eq!(version, 10);
+    assert_counts_match(&dir);
 }
 
 /// The direct-mode ledger file: survives a reopen, expires entries after the time asked for,
@@ -268,6 +299,7 @@ async fn the_ledger_file_survives_a_restart() {
 async fn a_permanent_failure_is_dead_lettered_at_once() {
     let dir = tempfile::tempdir().unwrap();
     conformance::a_permanent_failure_is_dead_lettered_at_once(open(&dir)).await;
+    assert_counts_match(&dir);
 }
 
 #[tokio::test]
@@ -275,18 +307,21 @@ async fn the_drift_watch_is_kept_and_merged() {
     let dir = tempfile::tempdir().unwrap();
     conformance::the_drift_watch_is_kept_and_merged(|| async { open(&dir) as Arc<dyn Inbox> })
         .await;
+    assert_counts_match(&dir);
 }
 
 #[tokio::test]
 async fn outcomes_are_recorded_in_batches_fenced_by_claim() {
     let dir = tempfile::tempdir().unwrap();
     conformance::outcomes_are_recorded_in_batches_fenced_by_claim(open(&dir), open(&dir)).await;
+    assert_counts_match(&dir);
 }
 
 #[tokio::test]
 async fn a_worker_runs_at_most_concurrency_handlers_at_once() {
     let dir = tempfile::tempdir().unwrap();
     conformance::a_worker_runs_at_most_concurrency_handlers_at_once(open(&dir)).await;
+    assert_counts_match(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -297,12 +332,14 @@ async fn renewed_leases_keep_a_slow_concurrent_batch_with_its_worker() {
         open(&dir),
     )
     .await;
+    assert_counts_match(&dir);
 }
 
 #[tokio::test]
 async fn entities_are_indexed_and_judged() {
     let dir = tempfile::tempdir().unwrap();
     conformance::entities_are_indexed_and_judged(open(&dir)).await;
+    assert_counts_match(&dir);
 }
 
 /// Erasure on request: every row of the subject, in every state, loses its body; no spelling
@@ -333,16 +370,19 @@ async fn erasure_removes_every_trace_from_the_files() {
             "{other}'s rows are kept"
         );
     }
+    assert_counts_match(&dir);
 }
 
 #[tokio::test]
 async fn bodies_are_dropped_before_keys() {
     let dir = tempfile::tempdir().unwrap();
     conformance::bodies_are_dropped_before_keys(open(&dir)).await;
+    assert_counts_match(&dir);
 }
 
 #[tokio::test]
 async fn the_oldest_open_row_per_provider_is_found() {
     let dir = tempfile::tempdir().unwrap();
     conformance::the_oldest_open_row_per_provider_is_found(open(&dir)).await;
+    assert_counts_match(&dir);
 }
