@@ -128,11 +128,14 @@ pub(crate) fn fill(mut args: impl Iterator<Item = String>, usage: &str) -> Resul
             ])?;
         }
         // The inbox keeps its counts per state with its own statements (no triggers since
-        // its migration 10): rows written here are counted here.
-        let mut count =
-            transaction.prepare("UPDATE hookbr_inbox_counts SET n = n + ?2 WHERE state = ?1")?;
-        count.execute(params!["pending", filled_pending])?;
-        count.execute(params!["done", rows - filled_pending])?;
+        // its migration 10): rows written here are counted here. The schema of `--schema 3`
+        // has no counts (migration 4 counts the rows when the file is opened later).
+        if schema != 3 {
+            let mut count = transaction
+                .prepare("UPDATE hookbr_inbox_counts SET n = n + ?2 WHERE state = ?1")?;
+            count.execute(params!["pending", filled_pending])?;
+            count.execute(params!["done", rows - filled_pending])?;
+        }
     }
     transaction.commit()?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
@@ -173,13 +176,21 @@ pub(crate) fn claim_old(path: &str) -> Result<()> {
                 params![id, now_ms() + 60_000],
             )?;
         }
-        // Counted as the inbox counts them (no triggers): a filled inbox has no expired
-        // leases, so every row claimed here was pending.
-        transaction.execute(
-            "UPDATE hookbr_inbox_counts SET n = n + CASE state WHEN 'in_flight' THEN ?1 \
-             ELSE -?1 END WHERE state IN ('pending', 'in_flight')",
-            params![claimed],
+        // Counted as the inbox counts them (no triggers), where the file has counts (the
+        // older schema this measures has none): a filled inbox has no expired leases, so
+        // every row claimed here was pending.
+        let has_counts: bool = transaction.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'hookbr_inbox_counts')",
+            [],
+            |r| r.get(0),
         )?;
+        if has_counts {
+            transaction.execute(
+                "UPDATE hookbr_inbox_counts SET n = n + CASE state WHEN 'in_flight' THEN ?1 \
+                 ELSE -?1 END WHERE state IN ('pending', 'in_flight')",
+                params![claimed],
+            )?;
+        }
         transaction.commit()?;
         samples.push(ms(started.elapsed()));
         if steps.is_empty() {
