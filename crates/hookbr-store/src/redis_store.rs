@@ -9,7 +9,16 @@ use hookbr_core::{
     dedup::StoreFuture,
     ledger::{BodyFingerprint, Seen},
 };
-use redis::{Script, aio::ConnectionManager};
+use redis::{
+    Script,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
+
+/// How long one command may wait for Redis's answer before the request fails (`503`, retried
+/// by the provider). redis-rs' default, 500 ms, turned a busy Redis (a snapshot, a loaded
+/// machine) into refused deliveries that would have been answered in time: providers wait
+/// seconds for their `200`.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The value of a completed key (the scripts below spell it out).
 #[cfg(test)]
@@ -59,6 +68,9 @@ return 2
 /// pipeline asks (400 days), so a body forged on one instance is refused on every instance.
 /// Give Redis a `maxmemory-policy` that does not evict keys with an expiry (`noeviction`), or
 /// ledger entries can be dropped early.
+///
+/// A command Redis does not answer within 2 s fails its request (`503`, which the provider
+/// retries); a claim Redis made but answered too late expires with its lease.
 ///
 /// Redis answers from memory: with persistence off, a Redis restart forgets completed
 /// deliveries (copies are then processed again). For "never lost" use the durable inbox.
@@ -222,9 +234,12 @@ impl RedisStore {
         } else {
             redis::Client::open(url).map_err(|e| store_error(&e))?
         };
-        let connection = ConnectionManager::new(client)
-            .await
-            .map_err(|e| store_error(&e))?;
+        let connection = ConnectionManager::new_with_config(
+            client,
+            ConnectionManagerConfig::new().set_response_timeout(Some(RESPONSE_TIMEOUT)),
+        )
+        .await
+        .map_err(|e| store_error(&e))?;
         Ok(Self {
             connection,
             prefix: "hookbr:dedup:".to_owned(),

@@ -647,7 +647,15 @@ fn open_database_with<T>(
         ))
     })?;
     let mut connection = Connection::open(path).map_err(|e| db_error(&e))?;
-    prepare(&mut connection, migrations).map_err(|e| db_error(&e))?;
+    prepare(&mut connection, migrations).map_err(|e| match e {
+        Prepared::Newer(version) => StoreError::new(format!(
+            "sqlite {what}: {} was migrated by a newer hookbr (schema version {version}, this \
+             build knows {}); open it with that hookbr or a newer one",
+            path.display(),
+            migrations.len()
+        )),
+        Prepared::Database(e) => db_error(&e),
+    })?;
     let value = setup(&connection).map_err(|e| db_error(&e))?;
     let (commands, receiver) = mpsc::channel();
     std::thread::Builder::new()
@@ -899,7 +907,24 @@ impl SignatureLedger for SqliteLedger {
     }
 }
 
-fn prepare(connection: &mut Connection, migrations: &[&str]) -> rusqlite::Result<()> {
+/// Why [`prepare`] failed.
+#[derive(Debug)]
+enum Prepared {
+    /// The file records more migrations than this build knows (the schema version): a newer
+    /// hookbr wrote it, and this build would not keep what that schema expects (since
+    /// migration 10, the per-state counts are kept by hookbr's statements, not by triggers).
+    Newer(usize),
+    /// SQLite refused a statement.
+    Database(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for Prepared {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Database(error)
+    }
+}
+
+fn prepare(connection: &mut Connection, migrations: &[&str]) -> Result<(), Prepared> {
     connection.busy_timeout(Duration::from_secs(5))?;
     // Every statement of the inbox stays prepared (the default keeps 16).
     connection.set_prepared_statement_cache_capacity(64);
@@ -907,6 +932,9 @@ fn prepare(connection: &mut Connection, migrations: &[&str]) -> rusqlite::Result
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     let version: usize = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version > migrations.len() {
+        return Err(Prepared::Newer(version));
+    }
     for (index, migration) in migrations.iter().enumerate().skip(version) {
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         transaction.execute_batch(migration)?;

@@ -225,6 +225,42 @@ async fn version_1_databases_upgrade_in_place() {
     assert_counts_match(&dir);
 }
 
+/// A file migrated by a newer hookbr (a schema version this build does not know) is refused
+/// with a message naming the file and both versions, and left as it was: this build would not
+/// keep what the newer schema expects (since migration 10, the per-state counts).
+#[tokio::test]
+async fn a_file_from_a_newer_hookbr_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.sqlite3");
+    drop(open(&dir));
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 11)
+        .unwrap();
+    let error = SqliteInbox::open(&path).unwrap_err().to_string();
+    assert!(error.contains("newer hookbr"), "{error}");
+    assert!(error.contains("schema version 11"), "{error}");
+    assert!(error.contains("knows 10"), "{error}");
+    assert!(error.contains(&path.display().to_string()), "{error}");
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 11, "left as it was");
+
+    let ledger = dir.path().join("ledger.sqlite3");
+    drop(hookbr_store::SqliteLedger::open(&ledger).unwrap());
+    rusqlite::Connection::open(&ledger)
+        .unwrap()
+        .pragma_update(None, "user_version", 2)
+        .unwrap();
+    let error = hookbr_store::SqliteLedger::open(&ledger)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("sqlite ledger"), "{error}");
+    assert!(error.contains("schema version 2"), "{error}");
+}
+
 /// The direct-mode ledger file: survives a reopen, expires entries after the time asked for,
 /// and refuses a forged Grafeno body through a receiver after a "restart" (a new receiver and
 /// store on the same file).
