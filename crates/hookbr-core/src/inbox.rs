@@ -50,7 +50,26 @@ pub struct InboxRecord {
     pub matched_key: String,
     /// When it was received, in milliseconds since the Unix epoch.
     pub received_at_ms: i64,
+    /// The entity note the pipeline read from the event it decoded, so the inbox does not
+    /// decode the body a second time ([`entity_note`](Self::entity_note)).
+    note: NoteCache,
 }
+
+/// What [`InboxRecord::entity_note`] answers, when already known.
+type EntityNote = Option<(crate::entity::Entity, Option<StoredPosition>)>;
+
+/// A cache of what the record's bytes say, not part of its value: two records that differ only
+/// in it are equal.
+#[derive(Debug, Clone, Default)]
+struct NoteCache(Option<EntityNote>);
+
+impl PartialEq for NoteCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for NoteCache {}
 
 impl InboxRecord {
     /// A record (see the field docs).
@@ -72,7 +91,19 @@ impl InboxRecord {
             headers,
             matched_key,
             received_at_ms,
+            note: NoteCache::default(),
         }
+    }
+
+    /// Remembers the entity note of `event`, the decoded form of this record's bytes.
+    pub(crate) fn noted(mut self, event: &crate::WebhookEvent) -> Self {
+        self.note = NoteCache(Some(Self::note_of(event)));
+        self
+    }
+
+    fn note_of(event: &crate::WebhookEvent) -> EntityNote {
+        let entity = event.entity()?;
+        Some((entity, event.position().as_ref().map(StoredPosition::from)))
     }
 }
 
@@ -91,13 +122,15 @@ impl InboxRecord {
         crate::WebhookEvent::decode(endpoint, &request).map_err(DecodeRecordError::Parse)
     }
 
-    /// The entity of the stored delivery and its position (decoding it again), for the
-    /// inbox's entity index; `None` when it has no entity or does not decode.
+    /// The entity of the stored delivery and its position, for the inbox's entity index;
+    /// `None` when it has no entity or does not decode. A record built by the pipeline
+    /// carries what its decoded event said; any other is decoded again.
     #[must_use]
     pub fn entity_note(&self) -> Option<(crate::entity::Entity, Option<StoredPosition>)> {
-        let event = self.decode().ok()?;
-        let entity = event.entity()?;
-        Some((entity, event.position().as_ref().map(StoredPosition::from)))
+        match &self.note.0 {
+            Some(note) => note.clone(),
+            None => Self::note_of(&self.decode().ok()?),
+        }
     }
 }
 
@@ -773,6 +806,55 @@ pub fn now_ms() -> i64 {
 mod tests {
     use super::*;
     use crate::Provider;
+
+    /// The note the pipeline hands over with a record ([`InboxRecord::noted`]) is what decoding
+    /// the record's bytes again says, for every provider; and records compare by their value.
+    #[cfg(feature = "testkit")]
+    #[test]
+    fn a_noted_record_says_what_decoding_it_again_says() {
+        use crate::{
+            Endpoint, WebhookEvent,
+            iset::IsetKind,
+            testkit::{self, TestKey},
+        };
+        let mut deliveries = vec![
+            (Endpoint::Bonifiq, testkit::bonifiq_point_add("s")),
+            (
+                Endpoint::Bonifiq,
+                testkit::bonifiq_earn_purchase_points("s"),
+            ),
+            (Endpoint::Foody, testkit::foody_status("dispatched", "t")),
+            (Endpoint::Foody, testkit::foody_hook_test("t")),
+            (
+                Endpoint::Grafeno,
+                testkit::grafeno_boleto_criado(TestKey::rsa_2048()),
+            ),
+        ];
+        for kind in IsetKind::ALL {
+            deliveries.push((Endpoint::Iset(kind), testkit::iset(kind, 42, "t")));
+        }
+        let mut with_entity = 0;
+        for (endpoint, delivery) in &deliveries {
+            let event = WebhookEvent::decode(*endpoint, &delivery.request()).unwrap();
+            let plain = InboxRecord::new(
+                endpoint.to_text(),
+                "id".to_owned(),
+                DedupKey::from_bytes([7; 16]),
+                delivery.body.clone(),
+                delivery.headers.clone(),
+                "#0".to_owned(),
+                1,
+            );
+            let noted = plain.clone().noted(&event);
+            assert_eq!(noted.entity_note(), plain.entity_note(), "{endpoint:?}");
+            assert_eq!(noted, plain, "the note is not part of the value");
+            with_entity += usize::from(noted.entity_note().is_some());
+        }
+        assert!(
+            with_entity >= 5,
+            "most samples name an entity: {with_entity}"
+        );
+    }
 
     #[test]
     fn the_first_row_of_each_provider_is_its_oldest() {

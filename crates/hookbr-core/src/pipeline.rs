@@ -563,7 +563,8 @@ impl<V: Verify> Receiver<V> {
                     .collect(),
                 matched.to_string(),
                 crate::inbox::now_ms(),
-            );
+            )
+            .noted(&event);
             return Err(match inbox.insert(record).await? {
                 Inserted::New(_) => Ack::Stored.into(),
                 Inserted::Duplicate => Ack::Duplicate.into(),
