@@ -2145,9 +2145,13 @@ mod group_commit {
         prepare(&mut connection, &MIGRATIONS).unwrap();
         let (first, first_answer) = oneshot::channel();
         let (second, second_answer) = oneshot::channel();
-        // Marks every row done, then fails: rolled back.
+        // Marks every row done and keeps the counts as the inbox's own writes do, then fails:
+        // rolled back, the kept counts with it.
         let (failing, failing_answer) = grouped(|connection| {
-            connection.execute("UPDATE hookbr_inbox SET state = 'done'", [])?;
+            let done = connection.execute("UPDATE hookbr_inbox SET state = 'done'", [])?;
+            let mut counts = CountChanges::default();
+            counts.moved(RowState::Pending, RowState::Done, done);
+            counts.write(connection)?;
             connection.execute("UPDATE no_such_table SET x = 1", [])
         });
         let (claim, claim_answer) = grouped(|connection| due_ids(connection, now_ms(), 16));
@@ -2176,6 +2180,25 @@ mod group_commit {
         );
         assert_eq!(count(&connection, "pending"), 2);
         assert_eq!(count(&connection, "done"), 0, "the failed write is undone");
+        // The inserts ran twice (in the group, then alone): their counts once.
+        for state in ["pending", "in_flight", "done", "dead"] {
+            assert_eq!(
+                kept(&connection, state),
+                count(&connection, state),
+                "{state}"
+            );
+        }
+    }
+
+    /// What `stats` reads for `state`.
+    fn kept(connection: &Connection, state: &str) -> i64 {
+        connection
+            .query_row(
+                "SELECT n FROM hookbr_inbox_counts WHERE state = ?1",
+                params![state],
+                |r| r.get(0),
+            )
+            .unwrap()
     }
 
     /// A group whose transaction cannot start (another connection holds the write lock past
