@@ -433,14 +433,27 @@ fn keep_year(value: &str) -> String {
     out
 }
 
-/// `text` with every e-mail address found replaced by `replace(address)` (the subject index
-/// keeps the address and returns it unchanged).
+/// `text` with every e-mail address found replaced by `replace(address)`.
 pub(crate) fn replace_emails(text: &str, replace: &mut dyn FnMut(&str) -> String) -> String {
     if !text.contains('@') {
         return text.to_owned();
     }
-    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
+    let mut copied = 0_usize;
+    find_emails(text, &mut |start, end| {
+        out.push_str(text.get(copied..start).unwrap_or_default());
+        out.push_str(&replace(text.get(start..end).unwrap_or_default()));
+        copied = end;
+    });
+    out.push_str(text.get(copied..).unwrap_or_default());
+    out
+}
+
+/// The byte range of every e-mail address in `text`, in order and apart (what
+/// [`replace_emails`] replaces; the subject index reads them without building a text).
+pub(crate) fn find_emails(text: &str, found: &mut dyn FnMut(usize, usize)) {
+    let bytes = text.as_bytes();
+    // The end of the last address found: the next one starts after it.
     let mut copied = 0_usize;
     let mut from = 0_usize;
     while let Some(offset) = text.get(from..).and_then(|rest| rest.find('@')) {
@@ -480,16 +493,13 @@ pub(crate) fn replace_emails(text: &str, replace: &mut dyn FnMut(&str) -> String
         }
         match text.get(start..end) {
             Some(candidate) if detect::is_email(candidate) => {
-                out.push_str(text.get(copied..start).unwrap_or_default());
-                out.push_str(&replace(candidate));
+                found(start, end);
                 copied = end;
                 from = end;
             }
             _ => from = at + 1,
         }
     }
-    out.push_str(text.get(copied..).unwrap_or_default());
-    out
 }
 
 fn run_byte(b: u8) -> bool {
@@ -507,12 +517,29 @@ pub(crate) fn replace_numbers(
     text: &str,
     replace: &mut dyn FnMut(Found, &str) -> String,
 ) -> String {
-    let bytes = text.as_bytes();
-    if !bytes.iter().any(u8::is_ascii_digit) {
+    if !text.bytes().any(|b| b.is_ascii_digit()) {
         return text.to_owned();
     }
     let mut out = String::with_capacity(text.len());
     let mut copied = 0_usize;
+    find_numbers(text, &mut |what, from, to| {
+        out.push_str(text.get(copied..from).unwrap_or_default());
+        out.push_str(&replace(what, text.get(from..to).unwrap_or_default()));
+        copied = to;
+    });
+    out.push_str(text.get(copied..).unwrap_or_default());
+    out
+}
+
+/// The byte range of every CPF, CNPJ and phone number in `text`, in order and apart, and what
+/// each is (what [`replace_numbers`] replaces).
+pub(crate) fn find_numbers(text: &str, found: &mut dyn FnMut(Found, usize, usize)) {
+    let bytes = text.as_bytes();
+    if !bytes.iter().any(u8::is_ascii_digit) {
+        return;
+    }
+    // Pieces: (start, end) byte ranges of a run split at spaces; one buffer for every run.
+    let mut pieces = Vec::new();
     let mut index = 0_usize;
     while index < bytes.len() {
         let starts = bytes
@@ -543,8 +570,7 @@ pub(crate) fn replace_numbers(
             .get(end..)
             .and_then(|after| after.chars().next())
             .is_some_and(word_char);
-        // Pieces: (start, end) byte ranges of the run split at spaces.
-        let mut pieces = Vec::new();
+        pieces.clear();
         let mut piece_start = None;
         for at in index..=end {
             let space = at == end || bytes.get(at) == Some(&b' ');
@@ -576,10 +602,8 @@ pub(crate) fn replace_numbers(
                 }
             }
             match matched {
-                Some((from, to, found, upto)) => {
-                    out.push_str(text.get(copied..from).unwrap_or_default());
-                    out.push_str(&replace(found, text.get(from..to).unwrap_or_default()));
-                    copied = to;
+                Some((from, to, what, upto)) => {
+                    found(what, from, to);
                     piece = upto;
                 }
                 None => piece += 1,
@@ -587,8 +611,6 @@ pub(crate) fn replace_numbers(
         }
         index = end.max(index + 1);
     }
-    out.push_str(text.get(copied..).unwrap_or_default());
-    out
 }
 
 /// Classifies `text[start..stop]` as is (minus trailing `.`/`-`/`,`), then with surrounding

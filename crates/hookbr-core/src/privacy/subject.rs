@@ -10,7 +10,7 @@ use super::{
     DataClass,
     detect::{self, Found},
     map::class_of_key,
-    mask::{replace_emails, replace_numbers},
+    mask::{find_emails, find_numbers},
 };
 
 /// What identifies a [`Subject`].
@@ -416,27 +416,26 @@ fn document_number(digits: &str, found: &mut BTreeSet<Subject>) {
     }
 }
 
-/// Every CPF, CNPJ and e-mail address inside `text`, as masking finds them.
+/// Every CPF, CNPJ and e-mail address inside `text`, as masking finds them (the same scans,
+/// without building the masked text).
 fn scan_text(text: &str, found: &mut BTreeSet<Subject>) {
     if text.contains('@') {
-        let _ = replace_emails(text, &mut |email| {
-            if let Ok(subject) = Subject::parse(email) {
+        find_emails(text, &mut |start, end| {
+            if let Some(Ok(subject)) = text.get(start..end).map(Subject::parse) {
                 found.insert(subject);
             }
-            email.to_owned()
         });
     }
-    if text.bytes().any(|b| b.is_ascii_digit()) {
-        let _ = replace_numbers(text, &mut |what, number| {
-            let kind = match what {
-                Found::Cpf => SubjectKind::Cpf,
-                Found::Cnpj => SubjectKind::Cnpj,
-                Found::Phone => return number.to_owned(),
-            };
+    find_numbers(text, &mut |what, start, end| {
+        let kind = match what {
+            Found::Cpf => SubjectKind::Cpf,
+            Found::Cnpj => SubjectKind::Cnpj,
+            Found::Phone => return,
+        };
+        if let Some(number) = text.get(start..end) {
             found.insert(Subject::digits(kind, number));
-            number.to_owned()
-        });
-    }
+        }
+    });
 }
 
 #[cfg(test)]
@@ -534,7 +533,64 @@ mod tests {
         })
     }
 
+    /// `scan_text` as first written, through the masking functions (which build the masked
+    /// text): the oracle of the scans without a text.
+    fn reference_scan_text(text: &str) -> BTreeSet<Subject> {
+        use crate::privacy::mask::{replace_emails, replace_numbers};
+        let mut found = BTreeSet::new();
+        let _ = replace_emails(text, &mut |email| {
+            if let Ok(subject) = Subject::parse(email) {
+                found.insert(subject);
+            }
+            email.to_owned()
+        });
+        let _ = replace_numbers(text, &mut |what, number| {
+            let kind = match what {
+                Found::Cpf => SubjectKind::Cpf,
+                Found::Cnpj => SubjectKind::Cnpj,
+                Found::Phone => return number.to_owned(),
+            };
+            found.insert(Subject::digits(kind, number));
+            number.to_owned()
+        });
+        found
+    }
+
+    /// Texts that mix identifiers, their separators and the words around them.
+    fn text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            prop::sample::select(vec![
+                "529.982.247-25",
+                "52998224725",
+                "11.222.333/0001-81",
+                "11222333000181",
+                "ana@loja.com.br",
+                "Joao@Example.com.Obrigado",
+                "(11) 98719-8778",
+                "+55 11 98719-8778",
+                "4834c95e-84f7-485e-90de-09353df57fd3",
+                "2024-05-01T12:00:00Z",
+                "CPF",
+                " ",
+                ".",
+                "@",
+                "-",
+            ])
+            .prop_map(str::to_owned),
+            "[a-z0-9@. ()/+_-]{0,8}",
+            "[ -~çãé]{0,6}",
+        ];
+        prop::collection::vec(piece, 0..8).prop_map(|pieces| pieces.concat())
+    }
+
     proptest! {
+        #[test]
+        fn scanning_finds_what_masking_replaces(text in text()) {
+            let mut found = BTreeSet::new();
+            scan_text(&text, &mut found);
+            prop_assert_eq!(found, reference_scan_text(&text), "{:?}", text);
+        }
+
         #[test]
         fn the_streaming_walk_reads_what_a_parsed_value_holds(value in json()) {
             let body = serde_json::to_vec(&value).unwrap();
