@@ -648,6 +648,13 @@ fn open_database_with<T>(
     })?;
     let mut connection = Connection::open(path).map_err(|e| db_error(&e))?;
     prepare(&mut connection, migrations).map_err(|e| match e {
+        // An inbox file given as the ledger has more migrations than the ledger knows.
+        Prepared::Newer(_) if what == "ledger" && holds_inbox(&connection) => {
+            StoreError::new(format!(
+                "sqlite ledger: {} is an inbox file; give the ledger a file of its own",
+                path.display()
+            ))
+        }
         Prepared::Newer(version) => StoreError::new(format!(
             "sqlite {what}: {} was migrated by a newer hookbr (schema version {version}, this \
              build knows {}); open it with that hookbr or a newer one",
@@ -924,17 +931,29 @@ impl From<rusqlite::Error> for Prepared {
     }
 }
 
+/// Whether the database holds an inbox (its main table).
+fn holds_inbox(connection: &Connection) -> bool {
+    connection
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hookbr_inbox'",
+            [],
+            |_| Ok(()),
+        )
+        .is_ok()
+}
+
 fn prepare(connection: &mut Connection, migrations: &[&str]) -> Result<(), Prepared> {
     connection.busy_timeout(Duration::from_secs(5))?;
     // Every statement of the inbox stays prepared (the default keeps 16).
     connection.set_prepared_statement_cache_capacity(64);
-    connection.pragma_update(None, "journal_mode", "WAL")?;
-    connection.pragma_update(None, "synchronous", "FULL")?;
-    connection.pragma_update(None, "foreign_keys", "ON")?;
+    // Read before anything is set: a refused file is left as it was.
     let version: usize = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version > migrations.len() {
         return Err(Prepared::Newer(version));
     }
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
     for (index, migration) in migrations.iter().enumerate().skip(version) {
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         transaction.execute_batch(migration)?;

@@ -259,6 +259,14 @@ async fn a_file_from_a_newer_hookbr_is_refused_and_left_alone() {
         .to_string();
     assert!(error.contains("sqlite ledger"), "{error}");
     assert!(error.contains("schema version 2"), "{error}");
+
+    // An inbox file given as the ledger is named as such.
+    let inbox_file = dir.path().join("other-inbox.sqlite3");
+    drop(SqliteInbox::open(&inbox_file).unwrap());
+    let error = hookbr_store::SqliteLedger::open(&inbox_file)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("is an inbox file"), "{error}");
 }
 
 /// The direct-mode ledger file: survives a reopen, expires entries after the time asked for,
