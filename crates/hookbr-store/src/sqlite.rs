@@ -2145,13 +2145,27 @@ mod group_commit {
         (Box::new(job), answer)
     }
 
+    /// The rows in `state`.
     fn count(connection: &Connection, state: &str) -> i64 {
+        per_state(
+            connection,
+            "SELECT COUNT(*) FROM hookbr_inbox WHERE state = ?1",
+            state,
+        )
+    }
+
+    /// What `stats` reads for `state`.
+    fn kept(connection: &Connection, state: &str) -> i64 {
+        per_state(
+            connection,
+            "SELECT n FROM hookbr_inbox_counts WHERE state = ?1",
+            state,
+        )
+    }
+
+    fn per_state(connection: &Connection, sql: &str, state: &str) -> i64 {
         connection
-            .query_row(
-                "SELECT COUNT(*) FROM hookbr_inbox WHERE state = ?1",
-                params![state],
-                |r| r.get(0),
-            )
+            .query_row(sql, params![state], |r| r.get(0))
             .unwrap()
     }
 
@@ -2207,17 +2221,6 @@ mod group_commit {
                 "{state}"
             );
         }
-    }
-
-    /// What `stats` reads for `state`.
-    fn kept(connection: &Connection, state: &str) -> i64 {
-        connection
-            .query_row(
-                "SELECT n FROM hookbr_inbox_counts WHERE state = ?1",
-                params![state],
-                |r| r.get(0),
-            )
-            .unwrap()
     }
 
     /// A group whose transaction cannot start (another connection holds the write lock past

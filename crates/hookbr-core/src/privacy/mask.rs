@@ -435,9 +435,6 @@ fn keep_year(value: &str) -> String {
 
 /// `text` with every e-mail address found replaced by `replace(address)`.
 pub(crate) fn replace_emails(text: &str, replace: &mut dyn FnMut(&str) -> String) -> String {
-    if !text.contains('@') {
-        return text.to_owned();
-    }
     let mut out = String::with_capacity(text.len());
     let mut copied = 0_usize;
     find_emails(text, &mut |start, end| {
@@ -517,9 +514,6 @@ pub(crate) fn replace_numbers(
     text: &str,
     replace: &mut dyn FnMut(Found, &str) -> String,
 ) -> String {
-    if !text.bytes().any(|b| b.is_ascii_digit()) {
-        return text.to_owned();
-    }
     let mut out = String::with_capacity(text.len());
     let mut copied = 0_usize;
     find_numbers(text, &mut |what, from, to| {

@@ -419,13 +419,11 @@ fn document_number(digits: &str, found: &mut BTreeSet<Subject>) {
 /// Every CPF, CNPJ and e-mail address inside `text`, as masking finds them (the same scans,
 /// without building the masked text).
 fn scan_text(text: &str, found: &mut BTreeSet<Subject>) {
-    if text.contains('@') {
-        find_emails(text, &mut |start, end| {
-            if let Some(Ok(subject)) = text.get(start..end).map(Subject::parse) {
-                found.insert(subject);
-            }
-        });
-    }
+    find_emails(text, &mut |start, end| {
+        if let Some(Ok(subject)) = text.get(start..end).map(Subject::parse) {
+            found.insert(subject);
+        }
+    });
     find_numbers(text, &mut |what, start, end| {
         let kind = match what {
             Found::Cpf => SubjectKind::Cpf,
